@@ -1,0 +1,157 @@
+"""The Hydra entry point: compose and validate the config, run the cells, hand results to MLflow."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from .checks import InvalidValue
+from .config import SweepSpec, sweep_spec
+from .evaluation import evaluate_cell
+from .grid import Cell
+from .losses import make_terms
+from .tracking import Tracker, TrackingError
+
+SWEEP_TAG = "imbalance_sweep.sweep"
+ROLE_TAG = "imbalance_sweep.role"
+
+
+def cell_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
+    """A cell run's params: what the cell is, and the settings its numbers depend on."""
+    return {
+        "num_0s": cell.num_0s,
+        "num_1s": cell.num_1s,
+        "acc_0s": cell.acc_0s,
+        "acc_1s": cell.acc_1s,
+        "prevalence": cell.prevalence,
+        "seed": spec.seed,
+        "replicate": cell.replicate,
+        "backend": spec.backend,
+        "losses": ",".join(spec.losses),
+        "focal.alpha": spec.alpha,
+        "focal.gamma": spec.gamma,
+        "chunk_size": spec.chunk_size,
+    }
+
+
+def sweep_params(spec: SweepSpec) -> dict[str, object]:
+    """The parent run's params: the grid's shape and the settings shared by all its cells."""
+    grid = spec.grid
+    params = {"grid": grid.get("name"), "n_cells": len(spec.cells)}
+    for key in ("balances", "models", "acc_0s", "acc_1s", "seeds"):
+        if grid.get(key) is not None:
+            params[f"grid.{key}"] = str(grid[key]).replace(" ", "")
+    common = cell_params(spec.cells[0], spec)
+    for key in ("seed", "backend", "losses", "focal.alpha", "focal.gamma", "chunk_size"):
+        params[key] = common[key]
+    return params
+
+
+def cells_table(rows: Sequence[Mapping[str, object]]) -> str:
+    """All cells of a sweep as CSV text, one row a cell."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _closing_status(error: BaseException) -> str:
+    return "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    config_text: str = "",
+    existing_run_id: str | None = None,
+    parent_run_id: str | None = None,
+) -> str:
+    """Run every cell of ``spec`` and log it; return the id of the top run (the cell's or the sweep's).
+
+    One cell logs into one run; several cells log a parent run with a nested child per cell.
+    ``existing_run_id`` (the run ``mlflow run`` created) becomes that top run. A run is marked
+    FINISHED only when its work completed; on any error or Ctrl-C it is FAILED or KILLED.
+    """
+    term_sums = make_terms(spec.backend, spec.losses, alpha=spec.alpha, gamma=spec.gamma)
+    tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id or parent_run_id)
+    sweep_tags = {SWEEP_TAG: spec.name}
+
+    def run_cell(cell: Cell, *, parent: str | None, existing: str | None) -> tuple[str, dict[str, float]]:
+        run_id = tracker.start_run(
+            cell.name,
+            params=cell_params(cell, spec),
+            tags={**sweep_tags, ROLE_TAG: "cell"},
+            parent_run_id=parent,
+            existing_run_id=existing,
+        )
+        try:
+            values = evaluate_cell(cell, seed=spec.seed, losses=spec.losses, term_sums=term_sums, chunk_size=spec.chunk_size)
+            tracker.log_metrics(run_id, values)
+        except BaseException as error:
+            tracker.finish(run_id, _closing_status(error))
+            raise
+        tracker.finish(run_id)
+        return run_id, values
+
+    if len(spec.cells) == 1:
+        return run_cell(spec.cells[0], parent=parent_run_id, existing=existing_run_id)[0]
+
+    sweep_run = tracker.start_run(
+        spec.name,
+        params=sweep_params(spec),
+        tags={**sweep_tags, ROLE_TAG: "sweep"},
+        parent_run_id=parent_run_id,
+        existing_run_id=existing_run_id,
+    )
+    try:
+        if config_text:
+            tracker.log_text(sweep_run, config_text, "config.yaml")
+        rows = []
+        for cell in tqdm(spec.cells, desc=spec.name, unit="cell", disable=None):
+            run_id, values = run_cell(cell, parent=sweep_run, existing=None)
+            rows.append({"run_id": run_id, **cell_params(cell, spec), **values})
+        tracker.log_text(sweep_run, cells_table(rows), "cells.csv")
+    except BaseException as error:
+        tracker.finish(sweep_run, _closing_status(error))
+        raise
+    tracker.finish(sweep_run)
+    return sweep_run
+
+
+def _is_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+# An absolute path: found the same way under `python -m`, an editable install or a wheel.
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def main(config: DictConfig) -> None:
+    """Run the configured sweep; a user's mistake ends with one line on stderr and exit code 2."""
+    try:
+        spec = sweep_spec(OmegaConf.to_container(config, resolve=True))
+        # Under `mlflow run`, its run is this sweep's top run; in a Hydra multirun each job's
+        # sweep nests under it instead.
+        launched_run = os.environ.get("MLFLOW_RUN_ID") or None
+        nested = _is_multirun()
+        run_sweep(
+            spec,
+            config_text=OmegaConf.to_yaml(config, resolve=True),
+            existing_run_id=None if nested else launched_run,
+            parent_run_id=launched_run if nested else None,
+        )
+    except (InvalidValue, TrackingError) as error:
+        print(f"imbalance-sweep: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,89 @@
+"""Validation of user-supplied values, shared by the public API and the config layer.
+
+Every check raises :class:`InvalidValue` with one line that names the parameter, the value
+received and what is allowed, so the command line can print it as it is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from numbers import Integral, Real
+from typing import Any
+
+
+class InvalidValue(ValueError):
+    """A user-supplied value is outside what the project accepts."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _show(value: Any) -> str:
+    """repr() of a value, with numpy scalars shown as the plain Python number they hold."""
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        value = item()
+    return repr(value)
+
+
+def whole_number(name: str, value: Any, *, minimum: int = 0) -> int:
+    """Return ``value`` as an int: accepts 1000000, 1e6 and 1000000.0, rejects 100.5."""
+    number = None
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        number = int(value)
+    elif _is_number(value) and math.isfinite(value) and float(value).is_integer():
+        number = int(value)
+    if number is not None and number >= minimum:
+        return number
+    raise InvalidValue(f"{name}={_show(value)} is not a whole number >= {minimum}")
+
+
+def fraction(name: str, value: Any) -> float:
+    """Return ``value`` as a float in [0, 1]."""
+    if not _is_number(value) or not math.isfinite(value):
+        raise InvalidValue(f"{name}={_show(value)} is not a number in [0, 1]")
+    if not 0.0 <= float(value) <= 1.0:
+        raise InvalidValue(f"{name}={_show(value)} is outside [0, 1]")
+    return float(value)
+
+
+def non_negative(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float >= 0."""
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise InvalidValue(f"{name}={_show(value)} is not a finite number >= 0")
+    return float(value)
+
+
+def one_of(name: str, value: Any, allowed: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``; the error lists them."""
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidValue(f"{name}={_show(value)} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def names_from(name: str, values: Any, allowed: Sequence[str]) -> tuple[str, ...]:
+    """Return a non-empty tuple of distinct names, each one of ``allowed``."""
+    if isinstance(values, str):
+        values = [part.strip() for part in values.split(",") if part.strip()]
+    if not isinstance(values, Iterable) or isinstance(values, (bytes, dict)):
+        raise InvalidValue(f"{name}={_show(values)} is not a list of names from: {', '.join(allowed)}")
+    names = tuple(values)
+    if not names:
+        raise InvalidValue(f"{name}=[] is empty; choose from: {', '.join(allowed)}")
+    for index, item in enumerate(names):
+        one_of(f"{name}[{index}]", item, allowed)
+    duplicates = sorted({item for item in names if names.count(item) > 1})
+    if duplicates:
+        raise InvalidValue(f"{name}={list(names)!r} repeats {', '.join(duplicates)}")
+    return names
+
+
+def counts(num_0s: Any, num_1s: Any, *, where: str = "") -> tuple[int, int]:
+    """Validate a class balance: whole numbers >= 0 with at least one sample in all."""
+    n0 = whole_number(f"{where}num_0s", num_0s)
+    n1 = whole_number(f"{where}num_1s", num_1s)
+    if n0 + n1 < 1:
+        raise InvalidValue(f"{where}num_0s=0 and num_1s=0: a cell needs num_0s + num_1s >= 1")
+    return n0, n1

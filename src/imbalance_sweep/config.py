@@ -1,0 +1,87 @@
+"""The validated form of a sweep's configuration: plain values, checked before any run exists."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .checks import InvalidValue, whole_number
+from .evaluation import check_loss_settings
+from .grid import Cell, build_cells
+
+DEFAULT_TRACKING_DB = "mlflow.db"
+GRID_KEYS = ("name", "balances", "models", "acc_0s", "acc_1s", "seeds")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything a sweep needs, validated: the core gets these values, not a DictConfig."""
+
+    name: str
+    cells: tuple[Cell, ...]
+    losses: tuple[str, ...]
+    backend: str
+    seed: int
+    chunk_size: int
+    alpha: float
+    gamma: float
+    experiment: str
+    tracking_uri: str
+    grid: Mapping[str, Any]
+
+
+def resolve_tracking_uri(configured: str | None, start_dir: str | os.PathLike | None = None) -> str:
+    """The configured URI, else $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in ``start_dir``."""
+    if configured:
+        return configured
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{Path(start_dir or os.getcwd()).resolve() / DEFAULT_TRACKING_DB}"
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(f"{name}={value!r} must be a non-empty string")
+    return value
+
+
+def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None = None) -> SweepSpec:
+    """Validate a composed config (as plain containers) into a :class:`SweepSpec`."""
+    grid = config.get("grid")
+    if not isinstance(grid, Mapping):
+        raise InvalidValue(f"grid={grid!r} must be a grid config such as grid=seed_blog")
+    unknown = sorted(set(grid) - set(GRID_KEYS))
+    if unknown:
+        raise InvalidValue(f"grid.{unknown[0]} is not a grid key; grid keys are: {', '.join(GRID_KEYS)}")
+    focal = config.get("focal") or {}
+    losses, backend, alpha, gamma, chunk_size = check_loss_settings(
+        config.get("losses"),
+        config.get("backend"),
+        focal.get("alpha"),
+        focal.get("gamma"),
+        config.get("chunk_size"),
+    )
+    cells = build_cells(
+        balances=grid.get("balances"),
+        models=grid.get("models"),
+        acc_0s=grid.get("acc_0s"),
+        acc_1s=grid.get("acc_1s"),
+        seeds=grid.get("seeds"),
+    )
+    grid_name = _text("grid.name", grid.get("name", "grid"))
+    return SweepSpec(
+        name=_text("sweep_name", config.get("sweep_name") or grid_name),
+        cells=cells,
+        losses=losses,
+        backend=backend,
+        seed=whole_number("seed", config.get("seed")),
+        chunk_size=chunk_size,
+        alpha=alpha,
+        gamma=gamma,
+        experiment=_text("experiment", config.get("experiment")),
+        tracking_uri=resolve_tracking_uri(config.get("tracking_uri"), start_dir),
+        grid=dict(grid),
+    )

@@ -1,0 +1,97 @@
+"""Losses and metrics of a validation set, accumulated chunk by chunk in bounded memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .checks import InvalidValue, fraction, names_from, non_negative, one_of, whole_number
+from .grid import Cell
+from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
+from .metrics import confusion_metrics
+from .simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks
+
+THRESHOLD = np.float32(0.5)
+
+
+class Accumulator:
+    """Per-class sample counts, correct predictions and loss-term sums (float64 across chunks)."""
+
+    def __init__(self, term_sums):
+        self.term_sums = term_sums
+        self.counts = [0, 0]
+        self.correct = [0, 0]
+        self.sums: list[dict[str, float]] = [{}, {}]
+
+    def add(self, label: int, scores: np.ndarray) -> None:
+        """Fold in one chunk of scores whose true class is ``label``."""
+        self.counts[label] += scores.size
+        right = scores <= THRESHOLD if label == 0 else scores > THRESHOLD
+        self.correct[label] += int(np.count_nonzero(right))
+        for term, value in self.term_sums(label, scores).items():
+            self.sums[label][term] = self.sums[label].get(term, 0.0) + value
+
+    def result(self, losses: Iterable[str]) -> dict[str, float]:
+        """``loss/<name>`` for each loss, then every metric of :data:`METRIC_NAMES`."""
+        tn, tp = self.correct
+        fp, fn = self.counts[0] - tn, self.counts[1] - tp
+        values = {f"loss/{name}": value for name, value in reduce_losses(losses, self.sums, self.counts).items()}
+        values.update(confusion_metrics(tp=tp, fp=fp, tn=tn, fn=fn))
+        return values
+
+
+def evaluate_cell(cell: Cell, *, seed: int, losses: Sequence[str], term_sums, chunk_size: int) -> dict[str, float]:
+    """Simulate ``cell`` and evaluate it chunk by chunk; ``term_sums`` comes from ``make_terms``."""
+    accumulator = Accumulator(term_sums)
+    for label, scores in cell_score_chunks(cell, seed, chunk_size):
+        accumulator.add(label, scores)
+    return accumulator.result(losses)
+
+
+def check_loss_settings(losses, backend, alpha, gamma, chunk_size):
+    """Validate the settings shared by the API and the config; return them normalised."""
+    return (
+        names_from("losses", losses, LOSS_NAMES),
+        one_of("backend", backend, BACKENDS),
+        fraction("focal.alpha", alpha),
+        non_negative("focal.gamma", gamma),
+        whole_number("chunk_size", chunk_size, minimum=1),
+    )
+
+
+def evaluate(
+    y_true,
+    y_pred,
+    *,
+    losses: Sequence[str] = LOSS_NAMES,
+    backend: str = "numpy",
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> dict[str, float]:
+    """Losses (``loss/<name>``) and metrics of binary labels and probability scores.
+
+    Scores are cast to float32, as Keras does. Given :func:`simulate`'s output for a cell, the
+    values equal those a sweep logs for that cell, bit for bit.
+    """
+    losses, backend, alpha, gamma, chunk_size = check_loss_settings(losses, backend, alpha, gamma, chunk_size)
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred, dtype=np.float32)
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape:
+        raise InvalidValue(
+            f"y_true and y_pred must be 1-D of one length; got shapes {y_true.shape} and {y_pred.shape}"
+        )
+    if y_true.size == 0:
+        raise InvalidValue("y_true is empty: evaluate needs at least one sample")
+    is_positive = y_true == 1
+    if not np.all(is_positive | (y_true == 0)):
+        raise InvalidValue("y_true must hold only 0 and 1")
+    if not np.all((y_pred >= 0) & (y_pred <= 1)):
+        raise InvalidValue("y_pred must hold probabilities in [0, 1] (no NaN)")
+
+    accumulator = Accumulator(make_terms(backend, losses, alpha=alpha, gamma=gamma))
+    for label, scores in ((0, y_pred[~is_positive]), (1, y_pred[is_positive])):
+        for start in range(0, scores.size, chunk_size):
+            accumulator.add(label, scores[start : start + chunk_size])
+    return accumulator.result(losses)

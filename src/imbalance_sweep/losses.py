@@ -1,0 +1,174 @@
+"""Losses as a training framework reports them, from per-class sums that accumulate over chunks.
+
+Every loss here is a reduction of one per-sample *term* summed separately over each class:
+
+=================  ==================  ============================================================
+loss               term                reduction
+=================  ==================  ============================================================
+``bce``            bce_i               mean over all samples (Keras ``BinaryCrossentropy()``)
+``focal_tfa``      a_t (1-p_t)^g bce_i  **sum** over all samples (tfa ``SigmoidFocalCrossEntropy()``
+                                       on 1-D input, as the post called it)
+``focal_balanced`` a_t (1-p_t)^g bce_i  mean (Keras ``BinaryFocalCrossentropy(apply_class_balancing=True)``)
+``focal``          (1-p_t)^g bce_i      mean (Keras ``BinaryFocalCrossentropy()``)
+``balanced_bce``   bce_i               mean over the classes present of each class's mean
+``brier``          (p - y)^2            mean
+=================  ==================  ============================================================
+
+with ``bce_i = -[y log p + (1 - y) log(1 - p)]``, p clipped to [1e-7, 1 - 1e-7] in float32 as
+Keras does, ``a_t = alpha`` for positives and ``1 - alpha`` for negatives, ``g = gamma``.
+
+Backends compute the per-class term sums of one chunk: ``numpy`` (default) shares work between
+terms; ``keras`` calls the real ``keras.losses`` objects (TensorFlow is imported only then).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .checks import InvalidValue
+
+# name -> (term, reduction); the order is the order runs list them in.
+LOSSES: dict[str, tuple[str, str]] = {
+    "bce": ("bce", "mean"),
+    "focal_tfa": ("focal_balanced", "sum"),
+    "focal_balanced": ("focal_balanced", "mean"),
+    "focal": ("focal", "mean"),
+    "balanced_bce": ("bce", "class_mean"),
+    "brier": ("sq", "mean"),
+}
+LOSS_NAMES = tuple(LOSSES)
+BACKENDS = ("numpy", "keras")
+
+EPSILON = np.float32(1e-7)  # keras.backend.epsilon()
+ONE_MINUS_EPSILON = np.float32(1.0) - EPSILON
+
+
+def terms_for(losses: Iterable[str]) -> frozenset[str]:
+    """The per-sample terms that ``losses`` need."""
+    return frozenset(LOSSES[name][0] for name in losses)
+
+
+def class_weight(label: int, alpha: float) -> float:
+    """The focal loss's class-balancing weight a_t."""
+    return alpha if label == 1 else 1.0 - alpha
+
+
+def reduce_losses(
+    losses: Iterable[str], class_sums: Sequence[Mapping[str, float]], class_counts: Sequence[int]
+) -> dict[str, float]:
+    """Each loss's value from the per-class term sums and the class sizes."""
+    total = sum(class_counts)
+    values = {}
+    for name in losses:
+        term, reduction = LOSSES[name]
+        term_sum = class_sums[0].get(term, 0.0) + class_sums[1].get(term, 0.0)
+        if reduction == "sum":
+            values[name] = term_sum
+        elif reduction == "mean":
+            values[name] = term_sum / total
+        else:  # class_mean
+            means = [sums[term] / count for sums, count in zip(class_sums, class_counts) if count]
+            values[name] = sum(means) / len(means)
+    return values
+
+
+class NumpyTerms:
+    """Per-class term sums of a chunk in float32 numpy, each shared intermediate computed once."""
+
+    def __init__(self, terms: Iterable[str], *, alpha: float, gamma: float):
+        self.terms = frozenset(terms)
+        self.alpha = alpha
+        self.gamma = np.float32(gamma)
+        self._scratch = np.empty((2, 0), dtype=np.float32)
+
+    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._scratch.shape[1] < size:
+            self._scratch = np.empty((2, size), dtype=np.float32)
+        return self._scratch[0, :size], self._scratch[1, :size]
+
+    def __call__(self, label: int, scores: np.ndarray) -> dict[str, float]:
+        log_true, work = self._buffers(scores.size)
+        sums = {}
+        # log_true = log of the clipped probability given to the true class = -bce_i
+        np.clip(scores, EPSILON, ONE_MINUS_EPSILON, out=log_true)
+        if label == 0:
+            np.subtract(np.float32(1.0), log_true, out=log_true)
+        np.log(log_true, out=log_true)
+        if "bce" in self.terms:
+            sums["bce"] = -float(log_true.sum(dtype=np.float64))
+
+        focal_terms = self.terms & {"focal", "focal_balanced"}
+        if "sq" in self.terms or focal_terms:
+            # work = |p - y|, the distance of the score from the label (1 - p_t)
+            distance = self._distance(label, scores, work)
+            if "sq" in self.terms:
+                np.square(distance, out=work)
+                sums["sq"] = float(work.sum(dtype=np.float64))
+            if focal_terms:
+                if not ("sq" in self.terms and self.gamma == 2):  # else work holds (1 - p_t)^2
+                    distance = self._distance(label, scores, work)
+                    if self.gamma == 2:
+                        np.square(distance, out=work)
+                    else:
+                        np.power(distance, self.gamma, out=work)
+                np.multiply(work, log_true, out=work)
+                focal = -float(work.sum(dtype=np.float64))
+                if "focal" in focal_terms:
+                    sums["focal"] = focal
+                if "focal_balanced" in focal_terms:
+                    sums["focal_balanced"] = class_weight(label, self.alpha) * focal
+        return sums
+
+    @staticmethod
+    def _distance(label: int, scores: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if label == 0:
+            return scores
+        return np.subtract(np.float32(1.0), scores, out=out)
+
+
+def load_keras():
+    """Import Keras 3 (and so TensorFlow) quietly, or say in one line why it cannot be used."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import keras
+    except ImportError as error:
+        raise InvalidValue(
+            f"backend='keras' cannot be used: importing keras failed ({error}); "
+            "install the project's dependencies or use backend=numpy"
+        ) from error
+    return keras
+
+
+class KerasTerms:
+    """Per-class term sums of a chunk from the real ``keras.losses`` objects."""
+
+    def __init__(self, terms: Iterable[str], *, alpha: float, gamma: float):
+        keras = load_keras()
+        constructors = {
+            "bce": lambda: keras.losses.BinaryCrossentropy(reduction=None),
+            "focal": lambda: keras.losses.BinaryFocalCrossentropy(gamma=gamma, reduction=None),
+            "focal_balanced": lambda: keras.losses.BinaryFocalCrossentropy(
+                apply_class_balancing=True, alpha=alpha, gamma=gamma, reduction=None
+            ),
+            "sq": lambda: keras.losses.MeanSquaredError(reduction=None),
+        }
+        self._to_numpy = keras.ops.convert_to_numpy
+        self.losses = {term: constructors[term]() for term in terms}
+
+    def __call__(self, label: int, scores: np.ndarray) -> dict[str, float]:
+        # Shape (n, 1): Keras averages over the last axis, which then holds one sample.
+        y_pred = scores.reshape(-1, 1)
+        y_true = np.full_like(y_pred, float(label))
+        return {
+            term: float(self._to_numpy(loss(y_true, y_pred)).sum(dtype=np.float64))
+            for term, loss in self.losses.items()
+        }
+
+
+def make_terms(backend: str, losses: Iterable[str], *, alpha: float, gamma: float):
+    """The term-sum function of ``backend`` for what ``losses`` need."""
+    kind = {"numpy": NumpyTerms, "keras": KerasTerms}[backend]
+    return kind(terms_for(losses), alpha=alpha, gamma=gamma)
