@@ -1,0 +1,18 @@
+"""Shared fixtures: a throw-away MLflow store per test, and quiet, deterministic hypothesis."""
+
+import os
+
+import pytest
+from hypothesis import settings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+settings.register_profile("project", deadline=None, max_examples=40, derandomize=True)
+settings.load_profile("project")
+
+
+@pytest.fixture
+def tracking_uri(tmp_path, monkeypatch):
+    """A fresh sqlite store; MLflow's launch variables are cleared so nothing leaks in."""
+    for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
