@@ -16,3 +16,20 @@ def tracking_uri(tmp_path, monkeypatch):
     for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(name, raising=False)
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.fixture
+def make_spec():
+    """Compose the project's config with overrides (Hydra's compose API) and validate it."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from imbalance_sweep.app import CONFIG_DIR
+    from imbalance_sweep.config import sweep_spec
+
+    def make(*overrides, start_dir=None):
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            config = compose(config_name="config", overrides=list(overrides))
+        return sweep_spec(OmegaConf.to_container(config, resolve=True), start_dir=start_dir)
+
+    return make

@@ -1,0 +1,121 @@
+"""Sweeps end to end in-process: what MLflow stores, failures, and bit-for-bit reproducibility."""
+
+import csv
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from imbalance_sweep import evaluate, simulate
+from imbalance_sweep import app
+from imbalance_sweep.app import ROLE_TAG, SWEEP_TAG, run_sweep
+
+SMALL_BLOG = ("grid.balances=[[20000,200],[2000,2000]]",)
+
+
+def runs_of(tracking_uri, experiment="imbalance-sweep"):
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    return client, client.search_runs([experiment_id], max_results=10_000)
+
+
+def children_of(runs, parent_id):
+    return [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id]
+
+
+def test_sweep_logs_a_parent_and_one_child_per_cell(make_spec, tracking_uri, tmp_path):
+    spec = make_spec(*SMALL_BLOG, f"tracking_uri={tracking_uri}")
+    parent_id = run_sweep(spec, config_text="seed: 0\n")
+    client, runs = runs_of(tracking_uri)
+    assert len(runs) == 5
+    parent = client.get_run(parent_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags[SWEEP_TAG] == "seed_blog" and parent.data.tags[ROLE_TAG] == "sweep"
+    assert parent.data.params["n_cells"] == "4"
+    assert parent.data.params["grid.balances"] == "[[20000,200],[2000,2000]]"
+    assert sorted(a.path for a in client.list_artifacts(parent_id)) == ["cells.csv", "config.yaml"]
+
+    children = children_of(runs, parent_id)
+    assert len(children) == 4
+    table_path = client.download_artifacts(parent_id, "cells.csv", str(tmp_path))
+    with open(table_path, newline="") as table_file:
+        table = list(csv.DictReader(table_file))
+    assert {row["run_id"] for row in table} == {child.info.run_id for child in children}
+    for child in children:
+        assert child.info.status == "FINISHED"
+        params, metrics = child.data.params, child.data.metrics
+        assert child.info.run_name == f"n0={params['num_0s']} n1={params['num_1s']} a0={params['acc_0s']} a1={params['acc_1s']}"
+        cell = int(params["num_0s"]), float(params["acc_0s"]), int(params["num_1s"]), float(params["acc_1s"])
+        assert float(params["prevalence"]) == cell[2] / (cell[0] + cell[2])
+        # What MLflow stored equals, bit for bit, the public API on the same cell and seed.
+        assert metrics == evaluate(*simulate(*cell, seed=0))
+        row = next(row for row in table if row["run_id"] == child.info.run_id)
+        assert float(row["loss/bce"]) == metrics["loss/bce"]
+
+
+def test_one_cell_is_one_run(make_spec, tracking_uri):
+    spec = make_spec("grid=single", "grid.balances=[[1000,10]]", "grid.models=[[0.9,0.6]]", "losses=[bce]", f"tracking_uri={tracking_uri}")
+    run_id = run_sweep(spec)
+    client, runs = runs_of(tracking_uri)
+    assert [r.info.run_id for r in runs] == [run_id]
+    run = runs[0]
+    assert run.info.status == "FINISHED" and run.info.run_name == "n0=1000 n1=10 a0=0.9 a1=0.6"
+    assert "mlflow.parentRunId" not in run.data.tags
+    assert run.data.params["losses"] == "bce"
+    assert set(run.data.metrics) == {"loss/bce", "tp", "fp", "tn", "fn", "precision", "recall", "f1", "accuracy", "balanced_accuracy", "specificity", "mcc"}
+    assert run.data.metrics["tp"] + run.data.metrics["fn"] == 10
+
+
+def test_an_existing_run_becomes_the_sweeps_parent(make_spec, tracking_uri):
+    """As under `mlflow run`: the launched run is the parent, and its own params stay as they were."""
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.create_experiment("launched")
+    launched = client.create_run(experiment_id).info.run_id
+    client.log_param(launched, "grid", "seed_blog")
+    client.log_param(launched, "seed", "0")
+    spec = make_spec(*SMALL_BLOG, "losses=[brier]", f"tracking_uri={tracking_uri}")
+    assert run_sweep(spec, existing_run_id=launched) == launched
+    _, runs = runs_of(tracking_uri, "launched")
+    assert len(children_of(runs, launched)) == 4
+    parent = client.get_run(launched)
+    assert parent.info.status == "FINISHED" and parent.data.params["n_cells"] == "4"
+
+
+@pytest.mark.parametrize("error, status", [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
+def test_a_failing_cell_leaves_nothing_marked_finished_that_did_not_finish(make_spec, tracking_uri, monkeypatch, error, status):
+    real = app.evaluate_cell
+    calls = []
+
+    def fail_on_second_cell(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app, "evaluate_cell", fail_on_second_cell)
+    spec = make_spec(*SMALL_BLOG, f"tracking_uri={tracking_uri}")
+    with pytest.raises(type(error)):
+        run_sweep(spec)
+    _, runs = runs_of(tracking_uri)
+    statuses = sorted(r.info.status for r in runs)
+    assert statuses == sorted(["FINISHED", status, status])  # first cell, second cell, parent
+    parent = next(r for r in runs if r.data.tags[ROLE_TAG] == "sweep")
+    assert parent.info.status == status and "cells.csv" not in [a.path for a in MlflowClient(tracking_uri).list_artifacts(parent.info.run_id)]
+
+
+def test_cells_give_the_same_numbers_however_ordered_or_split(make_spec, tracking_uri):
+    """A cell's numbers depend on the sweep seed and its own values only, not on its neighbours."""
+    grid = ("grid.balances=[[3000,30],[500,500]]", "grid.models=[[0.9,0.6],[0.7,0.95],[1.0,0.0]]")
+    run_sweep(make_spec(*grid, "seed=4", "sweep_name=whole", f"tracking_uri={tracking_uri}"))
+    run_sweep(make_spec(*grid[:1], "grid.models=[[1.0,0.0],[0.7,0.95]]", "seed=4", "sweep_name=part", f"tracking_uri={tracking_uri}"))
+    run_sweep(make_spec("grid.balances=[[500,500],[3000,30]]", "grid.models=[[0.9,0.6]]", "seed=4", "sweep_name=reordered", f"tracking_uri={tracking_uri}"))
+    _, runs = runs_of(tracking_uri)
+    by_sweep = {}
+    for run in runs:
+        if run.data.tags[ROLE_TAG] == "cell":
+            by_sweep.setdefault(run.data.tags[SWEEP_TAG], {})[run.info.run_name] = run.data.metrics
+    whole = by_sweep.pop("whole")
+    assert len(whole) == 6
+    for sweep in by_sweep.values():
+        for name, metrics in sweep.items():
+            assert metrics == whole[name], name
+    assert [len(by_sweep["part"]), len(by_sweep["reordered"])] == [4, 2]

@@ -1,0 +1,178 @@
+"""End to end through the real ``mlflow run`` CLI: MLproject, conda.yaml and what lands in the store.
+
+Each test launches ``mlflow run .`` from the project root against a throw-away sqlite store
+(``MLFLOW_TRACKING_URI`` in the child's environment) whose experiment keeps its artifacts in the
+test's tmp_path, then reads back what MLflow stored and compares it with the in-process API.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Run, ViewType
+
+import imbalance_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENT = "mlproject-e2e"
+PARENT_TAG = "mlflow.parentRunId"
+# Variables that would point the launched run somewhere else, or let it import code that the
+# environment built from conda.yaml does not hold.
+DROPPED_ENV = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_URI", "PYTHONPATH")
+
+MAIN_CELL = {"num_0s": 2000, "acc_0s": 0.9, "num_1s": 50, "acc_1s": 0.6}
+MAIN_PARAMS = [f"{key}={value}" for key, value in MAIN_CELL.items()] + ["losses=bce,brier"]
+MAIN_LOSSES = ["bce", "brier"]
+
+
+@pytest.fixture
+def store(tracking_uri, tmp_path) -> str:
+    """A fresh sqlite store with one experiment whose artifacts live in tmp_path, not ./mlruns."""
+    MlflowClient(tracking_uri=tracking_uri).create_experiment(
+        EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    return tracking_uri
+
+
+def mlflow_run(tracking_uri: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``mlflow run . --experiment-name EXPERIMENT *args`` from the project root; capture output."""
+    env = {key: value for key, value in os.environ.items() if key not in DROPPED_ENV}
+    env["MLFLOW_TRACKING_URI"] = tracking_uri
+    # `mlflow`, `python` (the entry point's, under --env-manager local) and `uv` from this interpreter.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    command = [sys.executable, "-m", "mlflow", "run", ".", "--experiment-name", EXPERIMENT, *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def params(*assignments: str) -> list[str]:
+    """``-P a=1 -P b=2`` as arguments."""
+    return [arg for assignment in assignments for arg in ("-P", assignment)]
+
+
+def stored_runs(tracking_uri: str) -> list[Run]:
+    """Every run of every experiment in the store, deleted ones included."""
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    return client.search_runs(experiments, run_view_type=ViewType.ALL, max_results=10_000)
+
+
+def launched_run_id(result: subprocess.CompletedProcess[str]) -> str:
+    """The id of the run `mlflow run` created, from its closing log line."""
+    match = re.search(r"Run \(ID '([0-9a-f]+)'\) succeeded", result.stderr)
+    assert match, result.stderr[-3000:]
+    return match.group(1)
+
+
+def assert_succeeded(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+
+
+def expected_metrics(num_0s, acc_0s, num_1s, acc_1s, *, seed: int, losses: list[str]) -> dict[str, float]:
+    """What the public in-process API gives for one cell."""
+    y_true, y_pred = imbalance_sweep.simulate(num_0s, acc_0s, num_1s, acc_1s, seed=seed)
+    return imbalance_sweep.evaluate(y_true, y_pred, losses=losses)
+
+
+def assert_main_cell_run(run: Run) -> None:
+    """The MAIN_CELL run: FINISHED, its params, and metrics equal to the in-process API's, bit for bit."""
+    assert run.info.status == "FINISHED"
+    assert {key: run.data.params.get(key) for key in ("num_0s", "num_1s", "seed")} == {
+        "num_0s": "2000",
+        "num_1s": "50",
+        "seed": "0",
+    }
+    metrics = run.data.metrics
+    assert {"loss/bce", "loss/brier", "tp", "fp", "tn", "fn", "f1"} <= set(metrics)
+    assert metrics["tp"] + metrics["fn"] == 50
+    assert metrics["tn"] + metrics["fp"] == 2000
+    # Exact equality: sqlite stores the float64 the app logged, and the app computes what evaluate does.
+    assert metrics == expected_metrics(**MAIN_CELL, seed=0, losses=MAIN_LOSSES)
+
+
+@pytest.mark.slow
+def test_main_entry_point_logs_one_run_equal_to_the_api(store):
+    """`mlflow run .` (entry point main) logs exactly one FINISHED run, equal to evaluate(simulate(...))."""
+    result = mlflow_run(store, "--env-manager", "local", *params(*MAIN_PARAMS))
+    assert_succeeded(result)
+
+    runs = stored_runs(store)
+    assert len(runs) == 1
+    assert runs[0].info.run_id == launched_run_id(result)
+    assert_main_cell_run(runs[0])
+
+
+@pytest.mark.slow
+def test_sweep_entry_point_nests_cells_under_the_launched_run(store, tmp_path):
+    """`-e sweep` makes mlflow's run the parent, with config.yaml, cells.csv and one child per cell."""
+    overrides = "seed=1 losses=[bce] grid.balances=[[3000,30],[500,500]]"
+    result = mlflow_run(store, "-e", "sweep", "--env-manager", "local", *params("grid=seed_blog", f"overrides={overrides}"))
+    assert_succeeded(result)
+
+    runs = stored_runs(store)
+    parents = [run for run in runs if PARENT_TAG not in run.data.tags]
+    assert [run.info.run_id for run in parents] == [launched_run_id(result)]
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["imbalance_sweep.sweep"] == "seed_blog"
+    assert parent.data.params["n_cells"] == "4"
+
+    client = MlflowClient(tracking_uri=store)
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"config.yaml", "cells.csv"}
+    table = Path(client.download_artifacts(parent.info.run_id, "cells.csv", str(tmp_path)))
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == 4
+
+    children = [run for run in runs if run.data.tags.get(PARENT_TAG) == parent.info.run_id]
+    assert len(children) == 4 and len(runs) == 5
+    assert {row["run_id"] for row in rows} == {child.info.run_id for child in children}
+    seed_blog_models = {(0.999, 0.5), (0.98, 0.9)}
+    cells = set()
+    for child in children:
+        assert child.info.status == "FINISHED"
+        p = child.data.params
+        cell = (int(p["num_0s"]), float(p["acc_0s"]), int(p["num_1s"]), float(p["acc_1s"]))
+        cells.add(cell)
+        assert p["seed"] == "1"
+        assert child.data.metrics["loss/bce"] == expected_metrics(*cell, seed=1, losses=["bce"])["loss/bce"]
+    assert cells == {(n0, a0, n1, a1) for n0, n1 in [(3000, 30), (500, 500)] for a0, a1 in seed_blog_models}
+
+
+@pytest.mark.slow
+def test_invalid_parameter_fails_with_one_line_and_no_finished_run(store):
+    """`-P acc_1s=1.5`: non-zero exit, the app's one-line error, no traceback, nothing FINISHED."""
+    result = mlflow_run(store, "--env-manager", "local", *params("acc_1s=1.5"))
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "acc_1s=1.5 is outside [0, 1]" in line]
+    assert len(errors) == 1 and errors[0].startswith("imbalance-sweep: error: "), result.stderr
+    assert "Traceback (most recent call last)" not in result.stdout + result.stderr
+
+    runs = stored_runs(store)
+    assert runs, "mlflow run should have created (and failed) its run"
+    assert all(run.info.status != "FINISHED" for run in runs)
+
+
+@pytest.mark.slow
+def test_uv_environment_from_conda_yaml_runs_the_main_entry_point(store):
+    """`--env-manager uv` builds a venv from conda.yaml's pip list alone, and the run still matches the API.
+
+    MLflow caches that venv under $MLFLOW_ENV_ROOT (default ~/.mlflow/envs), keyed by conda.yaml's
+    python and pip list: cold, uv downloads the pins from the package index.
+    """
+    assert shutil.which("uv", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")), (
+        "uv is not installed: pip install -e '.[test]'"
+    )
+    result = mlflow_run(store, "--env-manager", "uv", *params(*MAIN_PARAMS), timeout=1800)
+    assert_succeeded(result)
+
+    runs = stored_runs(store)
+    assert len(runs) == 1
+    assert runs[0].data.tags.get("mlflow.project.env") == "uv"
+    assert_main_cell_run(runs[0])
