@@ -23,7 +23,9 @@ terms; ``keras`` calls the real ``keras.losses`` objects (TensorFlow is imported
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -129,11 +131,33 @@ class NumpyTerms:
         return np.subtract(np.float32(1.0), scores, out=out)
 
 
+@contextlib.contextmanager
+def _native_stderr_discarded():
+    """Send file descriptor 2 to /dev/null for the duration.
+
+    TensorFlow's C++ start-up lines (oneDNN, CUDA probing, cuInit) are written before its logging
+    is configured, so TF_CPP_MIN_LOG_LEVEL does not hold them back; only the descriptor does.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_keras():
-    """Import Keras 3 (and so TensorFlow) quietly, or say in one line why it cannot be used."""
+    """Import Keras 3 (and so TensorFlow) without start-up noise, or say in one line why not."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import keras
+        with _native_stderr_discarded():
+            import keras
+
+            keras.ops.convert_to_numpy(keras.ops.add(1.0, 1.0))  # device start-up happens here
     except ImportError as error:
         raise InvalidValue(
             f"backend='keras' cannot be used: importing keras failed ({error}); "
