@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,13 @@ EXPERIMENT = "mlproject-e2e"
 PARENT_TAG = "mlflow.parentRunId"
 # Variables that would point the launched run somewhere else, or let it import code that the
 # environment built from conda.yaml does not hold.
-DROPPED_ENV = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_URI", "PYTHONPATH")
+DROPPED_ENV = (
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_TRACKING_URI",
+    "PYTHONPATH",
+)
 
 MAIN_CELL = {"num_0s": 2000, "acc_0s": 0.9, "num_1s": 50, "acc_1s": 0.6}
 MAIN_PARAMS = [f"{key}={value}" for key, value in MAIN_CELL.items()] + ["losses=bce,brier"]
@@ -42,14 +47,27 @@ def store(tracking_uri, tmp_path) -> str:
     return tracking_uri
 
 
-def mlflow_run(tracking_uri: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``mlflow run . --experiment-name EXPERIMENT *args`` from the project root; capture output."""
+def child_env(tracking_uri: str) -> dict[str, str]:
+    """This process's environment, pointed at ``tracking_uri``, without the variables above."""
     env = {key: value for key, value in os.environ.items() if key not in DROPPED_ENV}
     env["MLFLOW_TRACKING_URI"] = tracking_uri
-    # `mlflow`, `python` (the entry point's, under --env-manager local) and `uv` from this interpreter.
+    # `python` (the entry point's, under --env-manager local) and `uv` of this interpreter.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def mlflow_run(tracking_uri: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``mlflow run . --experiment-name EXPERIMENT *args`` from the project root; capture output."""
     command = [sys.executable, "-m", "mlflow", "run", ".", "--experiment-name", EXPERIMENT, *args]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env=child_env(tracking_uri),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def params(*assignments: str) -> list[str]:
@@ -64,11 +82,9 @@ def stored_runs(tracking_uri: str) -> list[Run]:
     return client.search_runs(experiments, run_view_type=ViewType.ALL, max_results=10_000)
 
 
-def launched_run_id(result: subprocess.CompletedProcess[str]) -> str:
-    """The id of the run `mlflow run` created, from its closing log line."""
-    match = re.search(r"Run \(ID '([0-9a-f]+)'\) succeeded", result.stderr)
-    assert match, result.stderr[-3000:]
-    return match.group(1)
+def launched_run_ids(runs: list[Run], entry_point: str) -> list[str]:
+    """The runs that `mlflow run -e entry_point` created (it tags them; the app's own runs it doesn't)."""
+    return [run.info.run_id for run in runs if run.data.tags.get("mlflow.project.entryPoint") == entry_point]
 
 
 def assert_succeeded(result: subprocess.CompletedProcess[str]) -> None:
@@ -105,7 +121,7 @@ def test_main_entry_point_logs_one_run_equal_to_the_api(store):
 
     runs = stored_runs(store)
     assert len(runs) == 1
-    assert runs[0].info.run_id == launched_run_id(result)
+    assert launched_run_ids(runs, "main") == [runs[0].info.run_id]
     assert_main_cell_run(runs[0])
 
 
@@ -113,12 +129,14 @@ def test_main_entry_point_logs_one_run_equal_to_the_api(store):
 def test_sweep_entry_point_nests_cells_under_the_launched_run(store, tmp_path):
     """`-e sweep` makes mlflow's run the parent, with config.yaml, cells.csv and one child per cell."""
     overrides = "seed=1 losses=[bce] grid.balances=[[3000,30],[500,500]]"
-    result = mlflow_run(store, "-e", "sweep", "--env-manager", "local", *params("grid=seed_blog", f"overrides={overrides}"))
+    sweep_params = params("grid=seed_blog", f"overrides={overrides}")
+    result = mlflow_run(store, "-e", "sweep", "--env-manager", "local", *sweep_params)
     assert_succeeded(result)
 
     runs = stored_runs(store)
     parents = [run for run in runs if PARENT_TAG not in run.data.tags]
-    assert [run.info.run_id for run in parents] == [launched_run_id(result)]
+    assert [run.info.run_id for run in parents] == launched_run_ids(runs, "sweep")
+    assert len(parents) == 1
     parent = parents[0]
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["imbalance_sweep.sweep"] == "seed_blog"
@@ -127,8 +145,10 @@ def test_sweep_entry_point_nests_cells_under_the_launched_run(store, tmp_path):
     client = MlflowClient(tracking_uri=store)
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"config.yaml", "cells.csv"}
     table = Path(client.download_artifacts(parent.info.run_id, "cells.csv", str(tmp_path)))
-    rows = list(csv.DictReader(table.open()))
+    rows = list(csv.DictReader(table.read_text().splitlines()))
     assert len(rows) == 4
+    config = Path(client.download_artifacts(parent.info.run_id, "config.yaml", str(tmp_path)))
+    assert "seed: 1" in config.read_text().splitlines()
 
     children = [run for run in runs if run.data.tags.get(PARENT_TAG) == parent.info.run_id]
     assert len(children) == 4 and len(runs) == 5
@@ -166,9 +186,7 @@ def test_uv_environment_from_conda_yaml_runs_the_main_entry_point(store):
     MLflow caches that venv under $MLFLOW_ENV_ROOT (default ~/.mlflow/envs), keyed by conda.yaml's
     python and pip list: cold, uv downloads the pins from the package index.
     """
-    assert shutil.which("uv", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")), (
-        "uv is not installed: pip install -e '.[test]'"
-    )
+    assert shutil.which("uv", path=child_env(store)["PATH"]), "uv is not installed: pip install -e '.[test]'"
     result = mlflow_run(store, "--env-manager", "uv", *params(*MAIN_PARAMS), timeout=1800)
     assert_succeeded(result)
 
