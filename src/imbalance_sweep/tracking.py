@@ -30,8 +30,8 @@ class Tracker:
 
     def __init__(self, tracking_uri: str, experiment_name: str, *, existing_run_id: str | None = None):
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
         try:
+            self.client = MlflowClient(tracking_uri=tracking_uri)
             if existing_run_id:
                 self.experiment_id = self.client.get_run(existing_run_id).info.experiment_id
             else:

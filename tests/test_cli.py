@@ -1,0 +1,73 @@
+"""`python -m imbalance_sweep` as a user runs it: multirun, bad input, quiet TensorFlow."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from imbalance_sweep import evaluate, simulate
+
+pytestmark = pytest.mark.slow
+
+
+def run_module(tmp_path, tracking_uri, *overrides, multirun=False):
+    """Run the module in ``tmp_path`` (Hydra writes its outputs there) against ``tracking_uri``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    return subprocess.run(
+        [sys.executable, "-m", "imbalance_sweep", *(["-m"] if multirun else []), f"tracking_uri={tracking_uri}", *overrides],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
+def all_runs(tracking_uri):
+    client = MlflowClient(tracking_uri)
+    return client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
+
+
+def test_multirun_logs_one_sweep_per_job(tmp_path, tracking_uri):
+    done = run_module(tmp_path, tracking_uri, "seed=0,1", "grid.balances=[[300,30]]", "losses=[bce]", multirun=True)
+    assert done.returncode == 0, done.stderr
+    runs = all_runs(tracking_uri)
+    parents = [r for r in runs if r.data.tags["imbalance_sweep.role"] == "sweep"]
+    assert sorted(r.data.params["seed"] for r in parents) == ["0", "1"]
+    for parent in parents:
+        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
+        for child in children:
+            p = child.data.params
+            expected = evaluate(
+                *simulate(300, float(p["acc_0s"]), 30, float(p["acc_1s"]), seed=int(p["seed"])), losses=["bce"]
+            )
+            assert child.data.metrics == expected
+
+
+@pytest.mark.parametrize(
+    "overrides, line",
+    [
+        (["grid=single", "grid.models=[[0.9,1.5]]"], "imbalance-sweep: error: grid.models[0]: acc_1s=1.5 is outside [0, 1]"),
+        (["losses=[bce,hinge]"], "imbalance-sweep: error: losses[1]='hinge' is not one of: bce, focal_tfa, focal_balanced, focal, balanced_bce, brier"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_run(tmp_path, tracking_uri, overrides, line):
+    done = run_module(tmp_path, tracking_uri, *overrides)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [line]
+    assert not (tmp_path / "mlflow.db").exists() or all_runs(tracking_uri) == []
+
+
+def test_keras_backend_prints_no_tensorflow_start_up_noise(tmp_path, tracking_uri):
+    done = run_module(tmp_path, tracking_uri, "grid=single", "grid.balances=[[2000,20]]", "backend=keras")
+    assert done.returncode == 0, done.stderr
+    noise = [line for line in done.stderr.splitlines() if "mlflow.store.db.utils" not in line]
+    assert noise == [] and done.stdout == ""
+    (run,) = all_runs(tracking_uri)
+    ours = evaluate(*simulate(2000, 0.999, 20, 0.5, seed=0))
+    for name, value in run.data.metrics.items():
+        assert value == pytest.approx(ours[name], rel=1e-5)
