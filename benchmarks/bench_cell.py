@@ -51,7 +51,9 @@ def post_loss_functions() -> dict:
     focal_tfa = keras.losses.BinaryFocalCrossentropy(
         apply_class_balancing=True, alpha=ALPHA, gamma=GAMMA, reduction="sum"
     )
-    focal_balanced = keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=ALPHA, gamma=GAMMA)
+    focal_balanced = keras.losses.BinaryFocalCrossentropy(
+        apply_class_balancing=True, alpha=ALPHA, gamma=GAMMA
+    )
     focal = keras.losses.BinaryFocalCrossentropy()
     brier = keras.losses.MeanSquaredError()
 
@@ -119,7 +121,9 @@ def main() -> int:
     np.random.seed(SEED)
 
     def project():
-        return evaluate_cell(cell, seed=SEED, losses=LOSS_NAMES, term_sums=term_sums, chunk_size=DEFAULT_CHUNK_SIZE)
+        return evaluate_cell(
+            cell, seed=SEED, losses=LOSS_NAMES, term_sums=term_sums, chunk_size=DEFAULT_CHUNK_SIZE
+        )
 
     def floor():
         for _ in cell_score_chunks(cell, SEED, DEFAULT_CHUNK_SIZE):

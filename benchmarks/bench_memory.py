@@ -38,7 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["1e6", "1e8", "1e9"])
     args = parser.parse_args()
-    print(f"{'samples':>14} {'seconds':>9} {'ns/sample':>10} {'peak RSS MiB':>13} {'RSS before MiB':>15}  recall   bce")
+    print(
+        f"{'samples':>14} {'seconds':>9} {'ns/sample':>10} {'peak RSS MiB':>13} {'RSS before MiB':>15}  recall   bce"
+    )
     rows = []
     for size in args.sizes:
         out = subprocess.run([sys.executable, "-c", CHILD, size], capture_output=True, text=True, check=True)

@@ -5,8 +5,7 @@ import csv
 import pytest
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import evaluate, simulate
-from imbalance_sweep import app
+from imbalance_sweep import app, evaluate, simulate
 from imbalance_sweep.app import ROLE_TAG, SWEEP_TAG, run_sweep
 
 SMALL_BLOG = ("grid.balances=[[20000,200],[2000,2000]]",)
@@ -43,7 +42,10 @@ def test_sweep_logs_a_parent_and_one_child_per_cell(make_spec, tracking_uri, tmp
     for child in children:
         assert child.info.status == "FINISHED"
         params, metrics = child.data.params, child.data.metrics
-        assert child.info.run_name == f"n0={params['num_0s']} n1={params['num_1s']} a0={params['acc_0s']} a1={params['acc_1s']}"
+        assert (
+            child.info.run_name
+            == f"n0={params['num_0s']} n1={params['num_1s']} a0={params['acc_0s']} a1={params['acc_1s']}"
+        )
         cell = int(params["num_0s"]), float(params["acc_0s"]), int(params["num_1s"]), float(params["acc_1s"])
         assert float(params["prevalence"]) == cell[2] / (cell[0] + cell[2])
         # What MLflow stored equals, bit for bit, the public API on the same cell and seed.
@@ -53,7 +55,13 @@ def test_sweep_logs_a_parent_and_one_child_per_cell(make_spec, tracking_uri, tmp
 
 
 def test_one_cell_is_one_run(make_spec, tracking_uri):
-    spec = make_spec("grid=single", "grid.balances=[[1000,10]]", "grid.models=[[0.9,0.6]]", "losses=[bce]", f"tracking_uri={tracking_uri}")
+    spec = make_spec(
+        "grid=single",
+        "grid.balances=[[1000,10]]",
+        "grid.models=[[0.9,0.6]]",
+        "losses=[bce]",
+        f"tracking_uri={tracking_uri}",
+    )
     run_id = run_sweep(spec)
     client, runs = runs_of(tracking_uri)
     assert [r.info.run_id for r in runs] == [run_id]
@@ -61,7 +69,20 @@ def test_one_cell_is_one_run(make_spec, tracking_uri):
     assert run.info.status == "FINISHED" and run.info.run_name == "n0=1000 n1=10 a0=0.9 a1=0.6"
     assert "mlflow.parentRunId" not in run.data.tags
     assert run.data.params["losses"] == "bce"
-    assert set(run.data.metrics) == {"loss/bce", "tp", "fp", "tn", "fn", "precision", "recall", "f1", "accuracy", "balanced_accuracy", "specificity", "mcc"}
+    assert set(run.data.metrics) == {
+        "loss/bce",
+        "tp",
+        "fp",
+        "tn",
+        "fn",
+        "precision",
+        "recall",
+        "f1",
+        "accuracy",
+        "balanced_accuracy",
+        "specificity",
+        "mcc",
+    }
     assert run.data.metrics["tp"] + run.data.metrics["fn"] == 10
 
 
@@ -81,7 +102,9 @@ def test_an_existing_run_becomes_the_sweeps_parent(make_spec, tracking_uri):
 
 
 @pytest.mark.parametrize("error, status", [(RuntimeError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
-def test_a_failing_cell_leaves_nothing_marked_finished_that_did_not_finish(make_spec, tracking_uri, monkeypatch, error, status):
+def test_a_failing_cell_leaves_nothing_marked_finished_that_did_not_finish(
+    make_spec, tracking_uri, monkeypatch, error, status
+):
     real = app.evaluate_cell
     calls = []
 
@@ -99,15 +122,33 @@ def test_a_failing_cell_leaves_nothing_marked_finished_that_did_not_finish(make_
     statuses = sorted(r.info.status for r in runs)
     assert statuses == sorted(["FINISHED", status, status])  # first cell, second cell, parent
     parent = next(r for r in runs if r.data.tags[ROLE_TAG] == "sweep")
-    assert parent.info.status == status and "cells.csv" not in [a.path for a in MlflowClient(tracking_uri).list_artifacts(parent.info.run_id)]
+    assert parent.info.status == status and "cells.csv" not in [
+        a.path for a in MlflowClient(tracking_uri).list_artifacts(parent.info.run_id)
+    ]
 
 
 def test_cells_give_the_same_numbers_however_ordered_or_split(make_spec, tracking_uri):
     """A cell's numbers depend on the sweep seed and its own values only, not on its neighbours."""
     grid = ("grid.balances=[[3000,30],[500,500]]", "grid.models=[[0.9,0.6],[0.7,0.95],[1.0,0.0]]")
     run_sweep(make_spec(*grid, "seed=4", "sweep_name=whole", f"tracking_uri={tracking_uri}"))
-    run_sweep(make_spec(*grid[:1], "grid.models=[[1.0,0.0],[0.7,0.95]]", "seed=4", "sweep_name=part", f"tracking_uri={tracking_uri}"))
-    run_sweep(make_spec("grid.balances=[[500,500],[3000,30]]", "grid.models=[[0.9,0.6]]", "seed=4", "sweep_name=reordered", f"tracking_uri={tracking_uri}"))
+    run_sweep(
+        make_spec(
+            *grid[:1],
+            "grid.models=[[1.0,0.0],[0.7,0.95]]",
+            "seed=4",
+            "sweep_name=part",
+            f"tracking_uri={tracking_uri}",
+        )
+    )
+    run_sweep(
+        make_spec(
+            "grid.balances=[[500,500],[3000,30]]",
+            "grid.models=[[0.9,0.6]]",
+            "seed=4",
+            "sweep_name=reordered",
+            f"tracking_uri={tracking_uri}",
+        )
+    )
     _, runs = runs_of(tracking_uri)
     by_sweep = {}
     for run in runs:

@@ -16,7 +16,14 @@ def run_module(tmp_path, tracking_uri, *overrides, multirun=False):
     """Run the module in ``tmp_path`` (Hydra writes its outputs there) against ``tracking_uri``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     return subprocess.run(
-        [sys.executable, "-m", "imbalance_sweep", *(["-m"] if multirun else []), f"tracking_uri={tracking_uri}", *overrides],
+        [
+            sys.executable,
+            "-m",
+            "imbalance_sweep",
+            *(["-m"] if multirun else []),
+            f"tracking_uri={tracking_uri}",
+            *overrides,
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -32,7 +39,9 @@ def all_runs(tracking_uri):
 
 
 def test_multirun_logs_one_sweep_per_job(tmp_path, tracking_uri):
-    done = run_module(tmp_path, tracking_uri, "seed=0,1", "grid.balances=[[300,30]]", "losses=[bce]", multirun=True)
+    done = run_module(
+        tmp_path, tracking_uri, "seed=0,1", "grid.balances=[[300,30]]", "losses=[bce]", multirun=True
+    )
     assert done.returncode == 0, done.stderr
     runs = all_runs(tracking_uri)
     parents = [r for r in runs if r.data.tags["imbalance_sweep.role"] == "sweep"]
@@ -43,7 +52,8 @@ def test_multirun_logs_one_sweep_per_job(tmp_path, tracking_uri):
         for child in children:
             p = child.data.params
             expected = evaluate(
-                *simulate(300, float(p["acc_0s"]), 30, float(p["acc_1s"]), seed=int(p["seed"])), losses=["bce"]
+                *simulate(300, float(p["acc_0s"]), 30, float(p["acc_1s"]), seed=int(p["seed"])),
+                losses=["bce"],
             )
             assert child.data.metrics == expected
 
@@ -51,8 +61,14 @@ def test_multirun_logs_one_sweep_per_job(tmp_path, tracking_uri):
 @pytest.mark.parametrize(
     "overrides, line",
     [
-        (["grid=single", "grid.models=[[0.9,1.5]]"], "imbalance-sweep: error: grid.models[0]: acc_1s=1.5 is outside [0, 1]"),
-        (["losses=[bce,hinge]"], "imbalance-sweep: error: losses[1]='hinge' is not one of: bce, focal_tfa, focal_balanced, focal, balanced_bce, brier"),
+        (
+            ["grid=single", "grid.models=[[0.9,1.5]]"],
+            "imbalance-sweep: error: grid.models[0]: acc_1s=1.5 is outside [0, 1]",
+        ),
+        (
+            ["losses=[bce,hinge]"],
+            "imbalance-sweep: error: losses[1]='hinge' is not one of: bce, focal_tfa, focal_balanced, focal, balanced_bce, brier",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_run(tmp_path, tracking_uri, overrides, line):

@@ -1,6 +1,7 @@
 """Composed configs (Hydra's compose API, in-process) and their validation into a SweepSpec."""
 
 import pytest
+
 from imbalance_sweep import InvalidValue
 from imbalance_sweep.config import resolve_tracking_uri
 from imbalance_sweep.grid import Cell
@@ -39,7 +40,9 @@ def test_dense_grid_spans_prevalences_and_accuracies(make_spec):
 
 
 def test_models_from_accuracy_lists_and_replicate_seeds(make_spec):
-    spec = make_spec("grid=single", "grid.models=null", "grid.acc_0s=[0.9,0.99]", "grid.acc_1s=[0.5]", "grid.seeds=[0,1]")
+    spec = make_spec(
+        "grid=single", "grid.models=null", "grid.acc_0s=[0.9,0.99]", "grid.acc_1s=[0.5]", "grid.seeds=[0,1]"
+    )
     assert [(c.acc_0s, c.acc_1s, c.replicate) for c in spec.cells] == [
         (0.9, 0.5, 0),
         (0.9, 0.5, 1),
@@ -52,14 +55,20 @@ def test_models_from_accuracy_lists_and_replicate_seeds(make_spec):
     "overrides, message",
     [
         (["grid=single", "grid.models=[[0.9,1.5]]"], "grid.models[0]: acc_1s=1.5 is outside [0, 1]"),
-        (["grid=single", "grid.balances=[[100.5,10]]"], "grid.balances[0]: num_0s=100.5 is not a whole number >= 0"),
+        (
+            ["grid=single", "grid.balances=[[100.5,10]]"],
+            "grid.balances[0]: num_0s=100.5 is not a whole number >= 0",
+        ),
         (["grid=single", "grid.balances=[[0,0]]"], "num_0s + num_1s >= 1"),
         (["grid=single", "grid.balances=[[10,10,10]]"], "grid.balances[0]=[10, 10, 10] must be a pair"),
         (["grid=single", "grid.acc_0s=[0.5]", "grid.acc_1s=[0.5]"], "give one of them"),
         (["grid=single", "grid.models=null"], "grid.models is not set"),
         (["grid=single", "grid.seeds=[-1]"], "grid.seeds[0]=-1 is not a whole number >= 0"),
         (["grid=dense", "grid.acc_1s=[0.5,2]"], "grid.acc_1s[1]=2 is outside [0, 1]"),
-        (["losses=[bce,hinge]"], "losses[1]='hinge' is not one of: bce, focal_tfa, focal_balanced, focal, balanced_bce, brier"),
+        (
+            ["losses=[bce,hinge]"],
+            "losses[1]='hinge' is not one of: bce, focal_tfa, focal_balanced, focal, balanced_bce, brier",
+        ),
         (["backend=jax"], "backend='jax' is not one of: numpy, keras"),
         (["seed=-3"], "seed=-3 is not a whole number >= 0"),
         (["chunk_size=0"], "chunk_size=0 is not a whole number >= 1"),

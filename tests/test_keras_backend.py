@@ -31,7 +31,9 @@ def keras_reference(y_true, y_pred, alpha=0.25, gamma=2.0):
     focal_balanced = dict(apply_class_balancing=True, alpha=alpha, gamma=gamma)
     values = {
         "bce": losses.BinaryCrossentropy()(y_true, y_pred),
-        "focal_tfa": losses.BinaryFocalCrossentropy(**focal_balanced, reduction="sum")(column_true, column_pred),
+        "focal_tfa": losses.BinaryFocalCrossentropy(**focal_balanced, reduction="sum")(
+            column_true, column_pred
+        ),
         "focal_balanced": losses.BinaryFocalCrossentropy(**focal_balanced)(column_true, column_pred),
         "focal": losses.BinaryFocalCrossentropy(gamma=gamma)(column_true, column_pred),
         "balanced_bce": losses.BinaryCrossentropy()(column_true, column_pred, sample_weight=balanced_weights),

@@ -17,8 +17,8 @@ def hand_losses(alpha=0.25, gamma=2.0):
     bce = [-math.log(0.8), -math.log(0.6), -math.log(0.6)]
     distance = [0.2, 0.4, 0.4]  # |p - y| = 1 - p_t
     weight = [1 - alpha, 1 - alpha, alpha]
-    focal = [d**gamma * b for d, b in zip(distance, bce)]
-    balanced = [w * f for w, f in zip(weight, focal)]
+    focal = [d**gamma * b for d, b in zip(distance, bce, strict=False)]
+    balanced = [w * f for w, f in zip(weight, focal, strict=False)]
     return {
         "loss/bce": sum(bce) / 3,
         "loss/focal_tfa": sum(balanced),

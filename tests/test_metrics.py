@@ -64,11 +64,20 @@ def test_metrics_at_a_billion_samples_are_exact():
     "counts, expected",
     [
         # only negatives, all right: nothing predicted or actually positive
-        (dict(tp=0, fp=0, tn=10, fn=0), dict(precision=0, recall=0, f1=0, mcc=0, specificity=1, balanced_accuracy=1)),
+        (
+            dict(tp=0, fp=0, tn=10, fn=0),
+            dict(precision=0, recall=0, f1=0, mcc=0, specificity=1, balanced_accuracy=1),
+        ),
         # only positives, all predicted negative
-        (dict(tp=0, fp=0, tn=0, fn=5), dict(precision=0, recall=0, f1=0, mcc=0, specificity=0, balanced_accuracy=0)),
+        (
+            dict(tp=0, fp=0, tn=0, fn=5),
+            dict(precision=0, recall=0, f1=0, mcc=0, specificity=0, balanced_accuracy=0),
+        ),
         # everything predicted positive
-        (dict(tp=3, fp=7, tn=0, fn=0), dict(precision=0.3, recall=1, mcc=0, specificity=0, balanced_accuracy=0.5)),
+        (
+            dict(tp=3, fp=7, tn=0, fn=0),
+            dict(precision=0.3, recall=1, mcc=0, specificity=0, balanced_accuracy=0.5),
+        ),
     ],
 )
 def test_zero_denominators_give_documented_values_without_warnings(counts, expected):

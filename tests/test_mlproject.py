@@ -88,7 +88,9 @@ def launched_run_ids(runs: list[Run], entry_point: str) -> list[str]:
 
 
 def assert_succeeded(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    )
 
 
 def expected_metrics(num_0s, acc_0s, num_1s, acc_1s, *, seed: int, losses: list[str]) -> dict[str, float]:

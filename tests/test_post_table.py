@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from imbalance_sweep import simulate
-from imbalance_sweep.grid import Cell
 from imbalance_sweep.evaluation import evaluate_cell
+from imbalance_sweep.grid import Cell
 from imbalance_sweep.losses import LOSS_NAMES, make_terms
 
 HIGH_PRECISION, HIGH_RECALL = (0.999, 0.5), (0.98, 0.9)
@@ -58,7 +58,9 @@ def reproduced():
 def test_post_number_within_three_standard_errors(reproduced, balance, model, loss):
     y_true, y_pred = simulate(balance[0], model[0], balance[1], model[1], seed=0)
     ours = reproduced[(balance, model)][f"loss/{loss}"]
-    assert ours == pytest.approx(per_sample(loss, y_true, y_pred).sum() / (1 if loss == "focal_tfa" else y_true.size), rel=1e-5)
+    assert ours == pytest.approx(
+        per_sample(loss, y_true, y_pred).sum() / (1 if loss == "focal_tfa" else y_true.size), rel=1e-5
+    )
     assert abs(ours - POST[(balance, model, loss)]) <= 3 * standard_error(loss, y_true, y_pred)
 
 

@@ -51,7 +51,9 @@ def test_extreme_accuracies_are_exact(acc):
 )
 def test_scores_fill_the_specified_interval(label, acc, low, high):
     """Scores lie in the interval the issue specifies and fill it uniformly."""
-    scores = np.concatenate(list(c.copy() for c in score_chunks(np.random.default_rng(1), 100_000, label, acc, 4096)))
+    scores = np.concatenate(
+        list(c.copy() for c in score_chunks(np.random.default_rng(1), 100_000, label, acc, 4096))
+    )
     assert scores.dtype == np.float32
     assert low - 1e-6 <= scores.min() < low + 1e-3
     assert high - 1e-3 < scores.max() <= high + 1e-6
@@ -75,7 +77,9 @@ def test_chunking_does_not_change_the_draw(chunk_size, n0, n1):
     assert all(scores.size <= chunk_size for _, scores in chunks)
     y_true, y_pred = simulate(n0, 0.8, n1, 0.6, seed=7)
     np.testing.assert_array_equal(np.concatenate([s for _, s in chunks] or [np.empty(0, np.float32)]), y_pred)
-    np.testing.assert_array_equal(np.concatenate([np.full(s.size, l, np.float32) for l, s in chunks]), y_true)
+    np.testing.assert_array_equal(
+        np.concatenate([np.full(s.size, label, np.float32) for label, s in chunks]), y_true
+    )
 
 
 def test_simulate_layout_and_dtypes():

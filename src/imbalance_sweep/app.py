@@ -96,7 +96,9 @@ def run_sweep(
             existing_run_id=existing,
         )
         try:
-            values = evaluate_cell(cell, seed=spec.seed, losses=spec.losses, term_sums=term_sums, chunk_size=spec.chunk_size)
+            values = evaluate_cell(
+                cell, seed=spec.seed, losses=spec.losses, term_sums=term_sums, chunk_size=spec.chunk_size
+            )
             tracker.log_metrics(run_id, values)
         except BaseException as error:
             tracker.finish(run_id, _closing_status(error))

@@ -36,12 +36,16 @@ class Accumulator:
         """``loss/<name>`` for each loss, then every metric of :data:`METRIC_NAMES`."""
         tn, tp = self.correct
         fp, fn = self.counts[0] - tn, self.counts[1] - tp
-        values = {f"loss/{name}": value for name, value in reduce_losses(losses, self.sums, self.counts).items()}
+        values = {
+            f"loss/{name}": value for name, value in reduce_losses(losses, self.sums, self.counts).items()
+        }
         values.update(confusion_metrics(tp=tp, fp=fp, tn=tn, fn=fn))
         return values
 
 
-def evaluate_cell(cell: Cell, *, seed: int, losses: Sequence[str], term_sums, chunk_size: int) -> dict[str, float]:
+def evaluate_cell(
+    cell: Cell, *, seed: int, losses: Sequence[str], term_sums, chunk_size: int
+) -> dict[str, float]:
     """Simulate ``cell`` and evaluate it chunk by chunk; ``term_sums`` comes from ``make_terms``."""
     accumulator = Accumulator(term_sums)
     for label, scores in cell_score_chunks(cell, seed, chunk_size):

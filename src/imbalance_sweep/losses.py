@@ -72,7 +72,9 @@ def reduce_losses(
         elif reduction == "mean":
             values[name] = term_sum / total
         else:  # class_mean
-            means = [sums[term] / count for sums, count in zip(class_sums, class_counts) if count]
+            means = [
+                sums[term] / count for sums, count in zip(class_sums, class_counts, strict=False) if count
+            ]
             values[name] = sum(means) / len(means)
     return values
 

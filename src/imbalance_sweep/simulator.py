@@ -67,7 +67,10 @@ def cell_score_chunks(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(label, scores)`` chunks: all negatives first, then all positives."""
     rng_0s, rng_1s = class_generators(cell, seed)
-    for label, rng, count, acc in ((0, rng_0s, cell.num_0s, cell.acc_0s), (1, rng_1s, cell.num_1s, cell.acc_1s)):
+    for label, rng, count, acc in (
+        (0, rng_0s, cell.num_0s, cell.acc_0s),
+        (1, rng_1s, cell.num_1s, cell.acc_1s),
+    ):
         for chunk in score_chunks(rng, count, label, acc, chunk_size):
             yield label, chunk
 

@@ -19,7 +19,11 @@ class TrackingError(RuntimeError):
 
 
 def _param_text(value) -> str:
-    text = value if isinstance(value, str) else (",".join(map(str, value)) if isinstance(value, tuple) else str(value))
+    text = (
+        value
+        if isinstance(value, str)
+        else (",".join(map(str, value)) if isinstance(value, tuple) else str(value))
+    )
     if len(text) > MAX_PARAM_LENGTH:
         return text[: MAX_PARAM_LENGTH - 40] + " ... (truncated; see config.yaml)"
     return text
@@ -76,7 +80,9 @@ class Tracker:
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
         timestamp = int(time.time() * 1000)
-        self.client.log_batch(run_id, metrics=[Metric(key, float(value), timestamp, 0) for key, value in metrics.items()])
+        self.client.log_batch(
+            run_id, metrics=[Metric(key, float(value), timestamp, 0) for key, value in metrics.items()]
+        )
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
