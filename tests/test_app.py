@@ -62,8 +62,9 @@ def test_one_cell_is_one_run(make_spec, tracking_uri):
         "losses=[bce]",
         f"tracking_uri={tracking_uri}",
     )
-    run_id = run_sweep(spec)
+    run_id = run_sweep(spec, config_text="seed: 0\n")
     client, runs = runs_of(tracking_uri)
+    assert [a.path for a in client.list_artifacts(run_id)] == ["config.yaml"]
     assert [r.info.run_id for r in runs] == [run_id]
     run = runs[0]
     assert run.info.status == "FINISHED" and run.info.run_name == "n0=1000 n1=10 a0=0.9 a1=0.6"

@@ -87,15 +87,19 @@ def run_sweep(
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id or parent_run_id)
     sweep_tags = {SWEEP_TAG: spec.name}
 
-    def run_cell(cell: Cell, *, parent: str | None, existing: str | None) -> tuple[str, dict[str, float]]:
+    def run_cell(cell: Cell, *, parent: str | None, existing: str | None, config: str = "") -> dict:
+        """One cell's run, created, filled and closed; returns its row of the sweep's table."""
+        params = cell_params(cell, spec)
         run_id = tracker.start_run(
             cell.name,
-            params=cell_params(cell, spec),
+            params=params,
             tags={**sweep_tags, ROLE_TAG: "cell"},
             parent_run_id=parent,
             existing_run_id=existing,
         )
         try:
+            if config:
+                tracker.log_text(run_id, config, "config.yaml")
             values = evaluate_cell(
                 cell, seed=spec.seed, losses=spec.losses, term_sums=term_sums, chunk_size=spec.chunk_size
             )
@@ -104,10 +108,11 @@ def run_sweep(
             tracker.finish(run_id, _closing_status(error))
             raise
         tracker.finish(run_id)
-        return run_id, values
+        return {"run_id": run_id, **params, **values}
 
     if len(spec.cells) == 1:
-        return run_cell(spec.cells[0], parent=parent_run_id, existing=existing_run_id)[0]
+        row = run_cell(spec.cells[0], parent=parent_run_id, existing=existing_run_id, config=config_text)
+        return row["run_id"]
 
     sweep_run = tracker.start_run(
         spec.name,
@@ -119,10 +124,8 @@ def run_sweep(
     try:
         if config_text:
             tracker.log_text(sweep_run, config_text, "config.yaml")
-        rows = []
-        for cell in tqdm(spec.cells, desc=spec.name, unit="cell", disable=None):
-            run_id, values = run_cell(cell, parent=sweep_run, existing=None)
-            rows.append({"run_id": run_id, **cell_params(cell, spec), **values})
+        cells = tqdm(spec.cells, desc=spec.name, unit="cell", disable=None)
+        rows = [run_cell(cell, parent=sweep_run, existing=None) for cell in cells]
         tracker.log_text(sweep_run, cells_table(rows), "cells.csv")
     except BaseException as error:
         tracker.finish(sweep_run, _closing_status(error))
