@@ -161,3 +161,17 @@ def test_cells_give_the_same_numbers_however_ordered_or_split(make_spec, trackin
         for name, metrics in sweep.items():
             assert metrics == whole[name], name
     assert [len(by_sweep["part"]), len(by_sweep["reordered"])] == [4, 2]
+
+
+def test_a_multirun_job_under_mlflow_run_nests_its_sweep(make_spec, tracking_uri):
+    """Each job of a Hydra multirun launched by `mlflow run` nests its sweep under the launched run,
+    which stays open for `mlflow run` to close."""
+    client = MlflowClient(tracking_uri)
+    launched = client.create_run(client.create_experiment("launched")).info.run_id
+    spec = make_spec(*SMALL_BLOG, "losses=[bce]", f"tracking_uri={tracking_uri}")
+    sweep_id = run_sweep(spec, parent_run_id=launched)
+    _, runs = runs_of(tracking_uri, "launched")
+    assert [r.info.run_id for r in children_of(runs, launched)] == [sweep_id]
+    assert len(children_of(runs, sweep_id)) == 4
+    assert client.get_run(launched).info.status == "RUNNING"
+    assert client.get_run(sweep_id).info.status == "FINISHED"
