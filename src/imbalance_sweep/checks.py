@@ -46,7 +46,7 @@ def fraction(name: str, value: Any) -> float:
         raise InvalidValue(f"{name}={_show(value)} is not a number in [0, 1]")
     if not 0.0 <= float(value) <= 1.0:
         raise InvalidValue(f"{name}={_show(value)} is outside [0, 1]")
-    return float(value)
+    return float(value) + 0.0  # -0.0 becomes 0.0: one value, one cell seed
 
 
 def non_negative(name: str, value: Any) -> float:

@@ -48,15 +48,11 @@ class Cell:
         return np.random.SeedSequence(entropy)
 
 
-def make_cell(num_0s, num_1s, acc_0s, acc_1s, replicate=0, *, where: str = "") -> Cell:
+def make_cell(num_0s, num_1s, acc_0s, acc_1s, replicate=0) -> Cell:
     """Validate one cell's values (accepting ``1e6`` for a count) and build it."""
-    n0, n1 = counts(num_0s, num_1s, where=where)
+    n0, n1 = counts(num_0s, num_1s)
     return Cell(
-        num_0s=n0,
-        num_1s=n1,
-        acc_0s=fraction(f"{where}acc_0s", acc_0s),
-        acc_1s=fraction(f"{where}acc_1s", acc_1s),
-        replicate=whole_number(f"{where}seeds", replicate),
+        n0, n1, fraction("acc_0s", acc_0s), fraction("acc_1s", acc_1s), whole_number("replicate", replicate)
     )
 
 
