@@ -24,8 +24,10 @@ terms; ``keras`` calls the real ``keras.losses`` objects (TensorFlow is imported
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -42,7 +44,7 @@ LOSSES: dict[str, tuple[str, str]] = {
     "brier": ("sq", "mean"),
 }
 LOSS_NAMES = tuple(LOSSES)
-BACKENDS = ("numpy", "keras")
+BACKENDS = ("numpy", "keras", "tfa")
 
 EPSILON = np.float32(1e-7)  # keras.backend.epsilon()
 ONE_MINUS_EPSILON = np.float32(1.0) - EPSILON
@@ -152,49 +154,76 @@ def _native_stderr_discarded():
         os.close(saved)
 
 
-def load_keras():
-    """Import Keras 3 (and so TensorFlow) without start-up noise, or say in one line why not."""
+def _import_tensorflow_module(name: str, *, backend: str, hint: str):
+    """Import a TensorFlow-based module without start-up noise, or say in one line why not."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        with _native_stderr_discarded():
-            import keras
-
-            keras.ops.convert_to_numpy(keras.ops.add(1.0, 1.0))  # device start-up happens here
+        with _native_stderr_discarded(), warnings.catch_warnings():
+            # tensorflow-addons announces its end of life on import; that is what the tfa backend is for
+            warnings.filterwarnings("ignore", category=UserWarning, module="tensorflow_addons")
+            return importlib.import_module(name)
     except ImportError as error:
         raise InvalidValue(
-            f"backend='keras' cannot be used: importing keras failed ({error}); "
-            "install the project's dependencies or use backend=numpy"
+            f"backend={backend!r} cannot be used here: importing {name} failed ({error}); {hint}"
         ) from error
-    return keras
 
 
 class KerasTerms:
-    """Per-class term sums of a chunk from the real ``keras.losses`` objects."""
+    """Per-class term sums of a chunk from the real ``keras.losses`` objects.
+
+    Works with Keras 3 (TensorFlow >= 2.16) and with Keras 2 (tf.keras of the tfa environment).
+    """
 
     def __init__(self, terms: Iterable[str], *, alpha: float, gamma: float):
-        keras = load_keras()
-        constructors = {
-            "bce": lambda: keras.losses.BinaryCrossentropy(reduction=None),
-            "focal": lambda: keras.losses.BinaryFocalCrossentropy(gamma=gamma, reduction=None),
-            "focal_balanced": lambda: keras.losses.BinaryFocalCrossentropy(
-                apply_class_balancing=True, alpha=alpha, gamma=gamma, reduction=None
-            ),
-            "sq": lambda: keras.losses.MeanSquaredError(reduction=None),
-        }
-        self._to_numpy = keras.ops.convert_to_numpy
-        self.losses = {term: constructors[term]() for term in terms}
+        self.losses = {term: self._make_loss(term, alpha=alpha, gamma=gamma) for term in sorted(terms)}
+        with _native_stderr_discarded():
+            self(0, np.zeros(1, dtype=np.float32))  # TensorFlow starts its devices on first use
+
+    def _make_loss(self, term: str, *, alpha: float, gamma: float):
+        keras = _import_tensorflow_module(
+            "keras", backend="keras", hint="install the project's dependencies or use backend=numpy"
+        )
+        # reduction="none" gives per-sample values in Keras 2 and 3 alike
+        if term == "bce":
+            return keras.losses.BinaryCrossentropy(reduction="none")
+        if term == "focal":
+            return keras.losses.BinaryFocalCrossentropy(gamma=gamma, reduction="none")
+        if term == "focal_balanced":
+            return keras.losses.BinaryFocalCrossentropy(
+                apply_class_balancing=True, alpha=alpha, gamma=gamma, reduction="none"
+            )
+        return keras.losses.MeanSquaredError(reduction="none")
 
     def __call__(self, label: int, scores: np.ndarray) -> dict[str, float]:
-        # Shape (n, 1): Keras averages over the last axis, which then holds one sample.
+        # Shape (n, 1): the losses reduce over the last axis, which then holds one sample.
         y_pred = scores.reshape(-1, 1)
         y_true = np.full_like(y_pred, float(label))
         return {
-            term: float(self._to_numpy(loss(y_true, y_pred)).sum(dtype=np.float64))
+            term: float(np.asarray(loss(y_true, y_pred)).sum(dtype=np.float64))
             for term, loss in self.losses.items()
         }
 
 
+TFA_ENVIRONMENT = "conda-tfa.yaml"
+
+
+class TfaTerms(KerasTerms):
+    """tensorflow-addons' ``SigmoidFocalCrossEntropy`` for the alpha-weighted focal term, as the
+    post called it, and tf.keras losses for the other terms. Needs TensorFlow < 2.16."""
+
+    def _make_loss(self, term: str, *, alpha: float, gamma: float):
+        tfa = _import_tensorflow_module(
+            "tensorflow_addons",
+            backend="tfa",
+            hint=f"tensorflow-addons needs tensorflow < 2.16: run in the environment of {TFA_ENVIRONMENT} "
+            "(README, 'tensorflow-addons')",
+        )
+        if term == "focal_balanced":
+            return tfa.losses.SigmoidFocalCrossEntropy(alpha=alpha, gamma=gamma)  # reduction NONE
+        return super()._make_loss(term, alpha=alpha, gamma=gamma)
+
+
 def make_terms(backend: str, losses: Iterable[str], *, alpha: float, gamma: float):
     """The term-sum function of ``backend`` for what ``losses`` need."""
-    kind = {"numpy": NumpyTerms, "keras": KerasTerms}[backend]
+    kind = {"numpy": NumpyTerms, "keras": KerasTerms, "tfa": TfaTerms}[backend]
     return kind(terms_for(losses), alpha=alpha, gamma=gamma)
