@@ -5,6 +5,8 @@ import os
 import pytest
 from hypothesis import settings
 
+from imbalance_sweep import LOSS_NAMES
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 settings.register_profile("project", deadline=None, max_examples=40, derandomize=True)
 settings.load_profile("project")
@@ -33,3 +35,17 @@ def make_spec():
         return sweep_spec(OmegaConf.to_container(config, resolve=True), start_dir=start_dir)
 
     return make
+
+
+@pytest.fixture
+def logged_cell_metrics():
+    """What a sampled cell run logs: its drawn values, and the exact expectations beside them."""
+    from imbalance_sweep import evaluate, expected, simulate
+    from imbalance_sweep.expectations import beside_sampled
+
+    def metrics(num_0s, acc_0s, num_1s, acc_1s, *, seed, losses=None):
+        losses = losses or list(LOSS_NAMES)
+        drawn = evaluate(*simulate(num_0s, acc_0s, num_1s, acc_1s, seed=seed), losses=losses)
+        return {**drawn, **beside_sampled(expected(num_0s, acc_0s, num_1s, acc_1s, losses=losses))}
+
+    return metrics

@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Run, ViewType
 
 import imbalance_sweep
+from imbalance_sweep.expectations import beside_sampled
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "mlproject-e2e"
@@ -94,9 +95,11 @@ def assert_succeeded(result: subprocess.CompletedProcess[str]) -> None:
 
 
 def expected_metrics(num_0s, acc_0s, num_1s, acc_1s, *, seed: int, losses: list[str]) -> dict[str, float]:
-    """What the public in-process API gives for one cell."""
+    """What the public in-process API gives for one cell: drawn values, expectations beside them."""
     y_true, y_pred = imbalance_sweep.simulate(num_0s, acc_0s, num_1s, acc_1s, seed=seed)
-    return imbalance_sweep.evaluate(y_true, y_pred, losses=losses)
+    drawn = imbalance_sweep.evaluate(y_true, y_pred, losses=losses)
+    exact = imbalance_sweep.expected(num_0s, acc_0s, num_1s, acc_1s, losses=losses)
+    return {**drawn, **beside_sampled(exact)}
 
 
 def assert_main_cell_run(run: Run) -> None:

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from .checks import InvalidValue
 from .config import SweepSpec, sweep_spec
 from .evaluation import evaluate_cell
+from .expectations import beside_sampled, expected_cell
 from .grid import Cell
 from .losses import make_terms
 from .tracking import Tracker, TrackingError
@@ -37,6 +38,7 @@ def cell_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
         "seed": spec.seed,
         "replicate": cell.replicate,
         "backend": spec.backend,
+        "mode": spec.mode,
         "losses": ",".join(spec.losses),
         "focal.alpha": spec.alpha,
         "focal.gamma": spec.gamma,
@@ -52,7 +54,7 @@ def sweep_params(spec: SweepSpec) -> dict[str, object]:
         if grid.get(key) is not None:
             params[f"grid.{key}"] = str(grid[key]).replace(" ", "")
     common = cell_params(spec.cells[0], spec)
-    for key in ("seed", "backend", "losses", "focal.alpha", "focal.gamma", "chunk_size"):
+    for key in ("seed", "backend", "mode", "losses", "focal.alpha", "focal.gamma", "chunk_size"):
         params[key] = common[key]
     return params
 
@@ -83,7 +85,8 @@ def run_sweep(
     ``existing_run_id`` (the run ``mlflow run`` created) becomes that top run. A run is marked
     FINISHED only when its work completed; on any error or Ctrl-C it is FAILED or KILLED.
     """
-    term_sums = make_terms(spec.backend, spec.losses, alpha=spec.alpha, gamma=spec.gamma)
+    sampled = spec.mode == "sampled"
+    term_sums = make_terms(spec.backend, spec.losses, alpha=spec.alpha, gamma=spec.gamma) if sampled else None
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id or parent_run_id)
     sweep_tags = {SWEEP_TAG: spec.name}
 
@@ -100,9 +103,14 @@ def run_sweep(
         try:
             if config:
                 tracker.log_text(run_id, config, "config.yaml")
-            values = evaluate_cell(
-                cell, seed=spec.seed, losses=spec.losses, term_sums=term_sums, chunk_size=spec.chunk_size
-            )
+            expected = expected_cell(cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma)
+            if sampled:
+                drawn = evaluate_cell(
+                    cell, seed=spec.seed, losses=spec.losses, term_sums=term_sums, chunk_size=spec.chunk_size
+                )
+                values = {**drawn, **beside_sampled(expected)}
+            else:
+                values = expected
             tracker.log_metrics(run_id, values)
         except BaseException as error:
             tracker.finish(run_id, _closing_status(error))

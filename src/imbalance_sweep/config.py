@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .checks import InvalidValue, whole_number
+from .checks import InvalidValue, one_of, whole_number
 from .evaluation import check_loss_settings
 from .grid import Cell, build_cells
 
 DEFAULT_TRACKING_DB = "mlflow.db"
 GRID_KEYS = ("name", "balances", "models", "acc_0s", "acc_1s", "seeds")
+MODES = ("sampled", "expected")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class SweepSpec:
     cells: tuple[Cell, ...]
     losses: tuple[str, ...]
     backend: str
+    mode: str
     seed: int
     chunk_size: int
     alpha: float
@@ -77,6 +79,7 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         cells=cells,
         losses=losses,
         backend=backend,
+        mode=one_of("mode", config.get("mode", "sampled"), MODES),
         seed=whole_number("seed", config.get("seed")),
         chunk_size=chunk_size,
         alpha=alpha,
