@@ -1,0 +1,229 @@
+"""What a sweep's cells say together: replicate summaries, and whether losses rank models as metrics do.
+
+Input is the sweep's table of cells: one dict per cell with ``num_0s``, ``num_1s``, ``acc_0s``,
+``acc_1s`` and the metric keys (``loss/<name>``, lower is better; ``f1``, ``recall``, ...,
+higher is better), exactly the rows ``run_sweep`` writes to ``cells.csv``. Output is plain lists of
+dicts with one set of keys each, ready for a table (:func:`as_columns` turns them into the columns
+``mlflow.log_table`` takes). Pure numpy, so notebooks and tests use it without MLflow.
+
+A *model* is one ``(acc_0s, acc_1s)``; a *balance* is one ``(num_0s, num_1s)``. Rows of one model at
+one balance are its replicates (different ``seeds``); every such row counts as one replicate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .checks import InvalidValue
+from .metrics import METRIC_NAMES
+
+LOSS_PREFIX = "loss/"
+DEFAULT_REFERENCES = ("f1", "recall", "balanced_accuracy")
+
+Row = Mapping[str, object]
+
+
+def metric_keys(rows: Sequence[Row]) -> list[str]:
+    """The metric keys present in ``rows`` (``loss/<name>`` and :data:`METRIC_NAMES`), first-seen order.
+
+    Params such as ``seed`` or ``chunk_size`` are numbers too, but averaging them means nothing.
+    """
+    keys: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            if key.startswith(LOSS_PREFIX) or key in METRIC_NAMES:
+                keys.setdefault(key, None)
+    return list(keys)
+
+
+def prevalence(num_0s: int, num_1s: int) -> float:
+    """Fraction of positives of a balance."""
+    if num_0s + num_1s < 1:
+        raise InvalidValue(f"num_0s={num_0s} and num_1s={num_1s}: a balance needs at least one sample")
+    return num_1s / (num_0s + num_1s)
+
+
+def _model_key(index: int, row: Row) -> tuple[int, int, float, float]:
+    try:
+        return (int(row["num_0s"]), int(row["num_1s"]), float(row["acc_0s"]), float(row["acc_1s"]))
+    except KeyError as error:
+        raise InvalidValue(f"rows[{index}] has no {error.args[0]!r}: every cell needs it") from None
+
+
+def _values(rows: Sequence[Row], keys: Sequence[str]) -> np.ndarray:
+    """``rows`` x ``keys`` as a float64 array; a missing key is an error that names the row."""
+    values = np.empty((len(rows), len(keys)), dtype=np.float64)
+    for index, row in enumerate(rows):
+        for column, key in enumerate(keys):
+            try:
+                values[index, column] = float(row[key])
+            except KeyError:
+                raise InvalidValue(f"rows[{index}] has no {key!r}; other rows have it") from None
+    return values
+
+
+class _Summary:
+    """Replicate count, mean and sample standard deviation of each metric per (balance, model)."""
+
+    def __init__(self, rows: Sequence[Row], keys: Sequence[str]):
+        group_of: dict[tuple, int] = {}
+        groups = np.array(
+            [group_of.setdefault(_model_key(i, row), len(group_of)) for i, row in enumerate(rows)],
+            dtype=np.intp,
+        )
+        values = _values(rows, keys)
+        self.models = list(group_of)  # (num_0s, num_1s, acc_0s, acc_1s), first-seen order
+        self.keys = list(keys)
+        self.counts = np.bincount(groups, minlength=len(group_of))
+        sums = np.zeros((len(group_of), len(keys)))
+        np.add.at(sums, groups, values)
+        self.means = sums / self.counts[:, None]
+        # Two passes (mean, then squared deviations): no cancellation when values are large and close.
+        squares = np.zeros_like(sums)
+        np.add.at(squares, groups, (values - self.means[groups]) ** 2)
+        replicated = self.counts > 1
+        self.stds = np.zeros_like(sums)
+        self.stds[replicated] = np.sqrt(squares[replicated] / (self.counts[replicated, None] - 1))
+
+
+def replicate_summary(rows: Sequence[Row], *, metrics: Sequence[str] | None = None) -> list[dict]:
+    """Per (num_0s, num_1s, acc_0s, acc_1s): mean and sample std (ddof=1) of each metric over replicates.
+
+    One dict per (balance, model), in the order the rows first show them, with ``num_0s``,
+    ``num_1s``, ``acc_0s``, ``acc_1s``, ``prevalence``, ``n_replicates`` and, for each metric,
+    ``<metric>_mean`` and ``<metric>_std``. The std of a single replicate is 0.0 (not NaN): one seed
+    shows no spread, and a table cell of NaN would hide the mean beside it. ``metrics`` defaults to
+    :func:`metric_keys`. No rows give an empty list.
+    """
+    keys = metric_keys(rows) if metrics is None else list(metrics)
+    if not rows:
+        return []
+    summary = _Summary(rows, keys)
+    table = []
+    for index, (num_0s, num_1s, acc_0s, acc_1s) in enumerate(summary.models):
+        entry = {
+            "num_0s": num_0s,
+            "num_1s": num_1s,
+            "acc_0s": acc_0s,
+            "acc_1s": acc_1s,
+            "prevalence": prevalence(num_0s, num_1s),
+            "n_replicates": int(summary.counts[index]),
+        }
+        for column, key in enumerate(keys):
+            entry[f"{key}_mean"] = float(summary.means[index, column])
+            entry[f"{key}_std"] = float(summary.stds[index, column])
+        table.append(entry)
+    return table
+
+
+def _pair_signs(values: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """sign(values[first] - values[second]) as int8, by comparison: exact, and inf-safe."""
+    a, b = values[first], values[second]
+    return (a > b).astype(np.int8) - (a < b).astype(np.int8)
+
+
+def _pair_statistics(loss_signs: np.ndarray, reference_signs: np.ndarray) -> dict[str, float | int]:
+    """Pair agreement and Kendall's tau-b of -loss against the reference, from per-pair signs."""
+    n_all = loss_signs.size
+    product = loss_signs * reference_signs
+    concordant = int(np.count_nonzero(product == -1))  # loss lower exactly where the reference is higher
+    discordant = int(np.count_nonzero(product == 1))
+    loss_tied = loss_signs == 0
+    reference_tied = reference_signs == 0
+    n_pairs = n_all - int(np.count_nonzero(reference_tied))
+    n_loss_ties = int(np.count_nonzero(loss_tied & ~reference_tied))
+    # Ties: a pair the reference cannot order says nothing about the loss, so it is left out; a
+    # pair the loss cannot order (but the reference can) is a coin flip, so it counts half.
+    pair_agreement = (concordant + 0.5 * n_loss_ties) / n_pairs if n_pairs else math.nan
+    tau_denominator = math.sqrt((n_all - int(np.count_nonzero(loss_tied))) * n_pairs)
+    kendall_tau = (concordant - discordant) / tau_denominator if tau_denominator else math.nan
+    return {
+        "pair_agreement": pair_agreement,
+        "kendall_tau": kendall_tau,
+        "n_pairs": n_pairs,
+        "n_loss_ties": n_loss_ties,
+    }
+
+
+def _names(name: str, values) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+        raise InvalidValue(f"{name}={values!r} must be a non-empty list of names")
+    return list(values)
+
+
+def agreement(
+    rows: Sequence[Row], *, losses: Sequence[str], references: Sequence[str] = DEFAULT_REFERENCES
+) -> list[dict]:
+    """Per balance and per (loss, reference): how often the loss orders two models as the reference does.
+
+    ``losses`` are loss names (``bce``; ``loss/bce`` is accepted too); ``references`` are metric
+    keys where higher is better. At each balance the models are the distinct ``(acc_0s, acc_1s)``, each valued by its
+    replicate mean, and every unordered pair of them is compared. A pair *agrees* when the model
+    with the lower loss has the higher reference value. Ties are exact float equality:
+
+    - pairs tied in the reference are left out (``n_pairs`` counts the rest);
+    - of those, a pair tied in the loss counts half (``n_loss_ties`` counts them);
+    - ``pair_agreement`` = (agreeing pairs + half the loss ties) / ``n_pairs``, NaN if ``n_pairs``
+      is 0 (one model at the balance, or the reference equal for all);
+    - ``kendall_tau`` is Kendall's tau-b between -loss and the reference (as
+      ``scipy.stats.kendalltau``), NaN when either is constant.
+
+    One dict per (balance, loss, reference), balances in the order the rows first show them, with
+    ``num_0s``, ``num_1s``, ``prevalence``, ``loss``, ``reference``, ``pair_agreement``,
+    ``kendall_tau``, ``n_pairs``, ``n_loss_ties`` and ``n_models``. No rows give an empty list.
+    Pairs are vectorised: n models cost n(n-1)/2 int8s per metric.
+    """
+    losses = _names("losses", losses)
+    references = _names("references", references)
+    loss_keys = [name if name.startswith(LOSS_PREFIX) else f"{LOSS_PREFIX}{name}" for name in losses]
+    if not rows:
+        return []
+    present = {key for row in rows for key in row}
+    for name, keys in (("losses", loss_keys), ("references", references)):
+        for key in keys:
+            if key not in present:
+                known = ", ".join(metric_keys(rows))
+                raise InvalidValue(f"{name}: no cell has {key!r}; the cells have: {known}")
+    summary = _Summary(rows, loss_keys + references)
+    nan_columns = np.flatnonzero(np.isnan(summary.means).any(axis=0))
+    if nan_columns.size:
+        raise InvalidValue(f"{summary.keys[nan_columns[0]]} is NaN in some cell: NaN cannot be ranked")
+
+    balances: dict[tuple[int, int], list[int]] = {}
+    for index, (num_0s, num_1s, _, _) in enumerate(summary.models):
+        balances.setdefault((num_0s, num_1s), []).append(index)
+
+    table = []
+    for (num_0s, num_1s), model_indices in balances.items():
+        means = summary.means[model_indices]
+        first, second = np.triu_indices(len(model_indices), k=1)
+        signs = [_pair_signs(means[:, column], first, second) for column in range(len(summary.keys))]
+        for loss_column, loss in enumerate(losses):
+            for reference_offset, reference in enumerate(references):
+                statistics = _pair_statistics(signs[loss_column], signs[len(losses) + reference_offset])
+                table.append(
+                    {
+                        "num_0s": num_0s,
+                        "num_1s": num_1s,
+                        "prevalence": prevalence(num_0s, num_1s),
+                        "loss": loss.removeprefix(LOSS_PREFIX),
+                        "reference": reference,
+                        **statistics,
+                        "n_models": len(model_indices),
+                    }
+                )
+    return table
+
+
+def as_columns(table: Sequence[Row]) -> dict[str, list]:
+    """A list of same-keyed dicts as ``{key: column}``, the shape ``mlflow.log_table`` takes."""
+    if not table:
+        return {}
+    keys = list(table[0])
+    for index, row in enumerate(table):
+        if list(row) != keys:
+            raise InvalidValue(f"table[{index}] has keys {list(row)}, table[0] has {keys}")
+    return {key: [row[key] for row in table] for key in keys}

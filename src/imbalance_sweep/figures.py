@@ -1,0 +1,218 @@
+"""Pictures of a sweep: per-balance heatmaps of one metric, and the loss-vs-metric agreement chart.
+
+Figures are built as ``matplotlib.figure.Figure`` objects, never through pyplot: a library should
+not pick the process's backend or keep figures alive in pyplot's registry. ``Figure.savefig`` (and so
+``mlflow.log_figure``) renders PNG with Agg whatever backend is configured.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+
+from .analysis import LOSS_PREFIX, metric_keys, replicate_summary
+from .checks import InvalidValue
+
+MAX_COLUMNS = 3  # heatmap subplots per figure row
+MAX_TICKS = 6  # accuracy tick labels per heatmap axis (more overlap in a 4-inch panel)
+MAX_ANNOTATED_CELLS = 36  # small grids get their values written in the cells
+READABLE_NAMES = {"f1": "F1", "recall": "recall", "balanced_accuracy": "balanced accuracy", "mcc": "MCC"}
+STATISTICS = {
+    "pair_agreement": ((0.0, 1.0), 0.5, "fraction of model pairs in {reference}'s order"),
+    "kendall_tau": ((-1.0, 1.0), 0.0, "Kendall's tau-b between -loss and {reference}"),
+}
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def percent(value: float) -> str:
+    """A prevalence as a short percentage: 0.5 -> '50 %', 0.0099 -> '0.99 %'."""
+    return f"{value * 100:.2g} %"
+
+
+def _balance_title(num_0s: int, num_1s: int, prevalence: float) -> str:
+    return f"prevalence {percent(prevalence)} ({num_0s:,} : {num_1s:,})"
+
+
+def _tick_positions(count: int) -> np.ndarray:
+    return np.arange(0, count, max(1, math.ceil(count / MAX_TICKS)))
+
+
+def _draw_heatmap(figure: Figure, ax, entries: list[dict], *, metric: str, is_loss: bool) -> None:
+    """One balance: acc_0s across, acc_1s up, colour = replicate mean; missing models left blank."""
+    acc_0s = sorted({entry["acc_0s"] for entry in entries})
+    acc_1s = sorted({entry["acc_1s"] for entry in entries})
+    column_of = {value: index for index, value in enumerate(acc_0s)}
+    row_of = {value: index for index, value in enumerate(acc_1s)}
+    grid = np.full((len(acc_1s), len(acc_0s)), np.nan)
+    for entry in entries:
+        grid[row_of[entry["acc_1s"]], column_of[entry["acc_0s"]]] = entry[f"{metric}_mean"]
+    # Losses get the reversed colour map, so in every heatmap bright means better and a loss that
+    # ranks models as F1 does looks like F1's picture.
+    image = ax.imshow(
+        np.ma.masked_invalid(grid),
+        origin="lower",
+        aspect="auto",
+        interpolation="nearest",
+        cmap="viridis_r" if is_loss else "viridis",
+    )
+    colorbar = figure.colorbar(image, ax=ax)
+    colorbar.set_label(f"{metric} ({'lower' if is_loss else 'higher'} is better)")
+    if is_loss:
+        colorbar.ax.invert_yaxis()  # better on top, as for the metrics
+    for axis_ticks, labels, values in (
+        (ax.set_xticks, ax.set_xticklabels, acc_0s),
+        (ax.set_yticks, ax.set_yticklabels, acc_1s),
+    ):
+        positions = _tick_positions(len(values))
+        axis_ticks(positions)
+        labels([f"{values[p]:g}" for p in positions])
+    if grid.size <= MAX_ANNOTATED_CELLS:
+        low, high = np.nanmin(grid), np.nanmax(grid)
+        for (row, column), value in np.ndenumerate(grid):
+            if np.isnan(value):
+                continue
+            brightness = 0.5 if high == low else (value - low) / (high - low)
+            if is_loss:
+                brightness = 1.0 - brightness
+            ax.text(
+                column,
+                row,
+                f"{value:.3g}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="black" if brightness > 0.6 else "white",
+            )
+    ax.set_xlabel("acc_0s (fraction of negatives right)")
+    ax.set_ylabel("acc_1s (fraction of positives right)")
+    first = entries[0]
+    ax.set_title(_balance_title(first["num_0s"], first["num_1s"], first["prevalence"]), fontsize=10)
+
+
+def heatmaps(rows: Sequence[Mapping[str, object]], *, metric: str) -> Figure:
+    """One figure, one heatmap per balance, of ``metric`` over the models (acc_0s x acc_1s).
+
+    ``metric`` is a cell key: ``loss/bce``, ``f1``, .... The colour is the mean over replicates
+    (the suptitle says over how many); each balance has its own colour scale, since what matters is
+    the order of models at a balance and losses differ in scale across balances (``focal_tfa`` is a
+    sum). Bright is better in every heatmap. Models missing from a balance stay blank. Always returns
+    a figure: a single model or a single balance gives a 1 x 1 heatmap or a single panel.
+    """
+    if not rows:
+        raise InvalidValue("heatmaps: no cells to draw")
+    known = metric_keys(rows)
+    if metric not in known:
+        raise InvalidValue(f"metric={metric!r} is not a metric of the cells; they have: {', '.join(known)}")
+    summary = replicate_summary(rows, metrics=[metric])
+    by_balance: dict[tuple[int, int], list[dict]] = {}
+    for entry in summary:
+        by_balance.setdefault((entry["num_0s"], entry["num_1s"]), []).append(entry)
+
+    n_columns = min(len(by_balance), MAX_COLUMNS)
+    n_rows = math.ceil(len(by_balance) / n_columns)
+    figure = Figure(figsize=(4.6 * n_columns, 3.9 * n_rows + 0.5), layout="constrained")
+    axes = figure.subplots(n_rows, n_columns, squeeze=False).ravel()
+    is_loss = metric.startswith(LOSS_PREFIX)
+    for ax, entries in zip(axes, by_balance.values(), strict=False):
+        _draw_heatmap(figure, ax, entries, metric=metric, is_loss=is_loss)
+    for ax in axes[len(by_balance) :]:
+        ax.remove()
+
+    replicates = sorted({entry["n_replicates"] for entry in summary})
+    if replicates == [1]:
+        colour = "colour = value of each cell"
+    else:
+        span = str(replicates[0]) if len(replicates) == 1 else f"{replicates[0]}-{replicates[-1]}"
+        colour = f"colour = mean over {span} replicates"
+    figure.suptitle(f"{metric} per model, at each class balance ({colour}; bright = better)")
+    return figure
+
+
+def _readable(reference: str) -> str:
+    return READABLE_NAMES.get(reference, reference)
+
+
+def agreement_chart(
+    agreement_rows: Sequence[Mapping[str, object]],
+    *,
+    reference: str = "f1",
+    statistic: str = "pair_agreement",
+) -> Figure | None:
+    """One line per loss: how often it ranks two models as ``reference`` does, against prevalence (log x).
+
+    ``agreement_rows`` is :func:`imbalance_sweep.analysis.agreement`'s output. ``statistic`` is
+    ``pair_agreement`` (y in [0, 1], 0.5 = a coin flip) or ``kendall_tau`` (y in [-1, 1]). Points that
+    are undefined (NaN: one model at the balance, or the reference equal for all) or at prevalence 0
+    (no place on a log axis) are left out, and a footnote says how many. Returns None when nothing
+    is left to draw (no rows, or e.g. a single model per balance); raises InvalidValue when the rows
+    were computed without ``reference``.
+    """
+    if statistic not in STATISTICS:
+        raise InvalidValue(f"statistic={statistic!r} is not one of: {', '.join(STATISTICS)}")
+    if not agreement_rows:
+        return None
+    chosen = [row for row in agreement_rows if row["reference"] == reference]
+    if not chosen:
+        available = ", ".join(dict.fromkeys(str(row["reference"]) for row in agreement_rows))
+        raise InvalidValue(f"reference={reference!r} is not in the agreement rows; they have: {available}")
+
+    lines: dict[str, list[tuple[float, float]]] = {}
+    left_out = 0
+    for row in chosen:
+        x, y = float(row["prevalence"]), float(row[statistic])
+        if x > 0 and math.isfinite(y):
+            lines.setdefault(str(row["loss"]), []).append((x, y))
+        else:
+            left_out += 1
+    if not lines:
+        return None
+
+    (y_low, y_high), chance, y_label = STATISTICS[statistic]
+    name = _readable(reference)
+    figure = Figure(figsize=(8.5, 5.0), layout="constrained")
+    ax = figure.subplots()
+    for index, (loss, points) in enumerate(lines.items()):
+        points.sort()
+        # Decreasing marker sizes: losses that rank models identically (bce, focal_tfa and
+        # focal_balanced often do) stay visible as nested markers instead of hiding each other.
+        ax.plot(
+            [x for x, _ in points],
+            [y for _, y in points],
+            marker=MARKERS[index % len(MARKERS)],
+            markersize=max(3.0, 10.0 - 1.2 * index),
+            linewidth=1.5,
+            alpha=0.85,
+            label=loss,
+            clip_on=False,
+        )
+    ax.axhline(
+        chance,
+        color="grey",
+        linestyle="--",
+        linewidth=1,
+        label="coin flip" if statistic == "pair_agreement" else "no relation",
+    )
+    ax.set_xscale("log")
+    prevalences = sorted({x for points in lines.values() for x, _ in points})
+    ax.set_xticks(prevalences)
+    ax.set_xticklabels([percent(x) for x in prevalences])
+    ax.xaxis.set_minor_locator(NullLocator())
+    if len(prevalences) == 1:  # a lone tick: give it room on both sides
+        ax.set_xlim(prevalences[0] / 2, prevalences[0] * 2)
+    ax.set_ylim(y_low, y_high)
+    ax.grid(True, alpha=0.3)
+    x_label = "prevalence (fraction of positives in the validation set, log scale)"
+    if left_out:
+        x_label += f"\n{left_out} point(s) not shown: undefined (under two models, or {name} equal for all) or at prevalence 0"
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label.format(reference=name))
+    if statistic == "pair_agreement":
+        ax.set_title(f"How often does each loss rank two models the way {name} does?")
+    else:
+        ax.set_title(f"How closely does each loss rank models the way {name} does? (Kendall's tau-b)")
+    ax.legend(title="loss", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return figure
