@@ -1,11 +1,13 @@
 """Sweeps end to end in-process: what MLflow stores, failures, and bit-for-bit reproducibility."""
 
 import csv
+import json
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import METRIC_NAMES, app
+from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, app
 from imbalance_sweep.app import ROLE_TAG, SWEEP_TAG, run_sweep
 
 SMALL_BLOG = ("grid.balances=[[20000,200],[2000,2000]]",)
@@ -31,14 +33,18 @@ def test_sweep_logs_a_parent_and_one_child_per_cell(make_spec, tracking_uri, tmp
     assert parent.data.tags[SWEEP_TAG] == "seed_blog" and parent.data.tags[ROLE_TAG] == "sweep"
     assert parent.data.params["n_cells"] == "4"
     assert parent.data.params["grid.balances"] == "[[20000,200],[2000,2000]]"
-    assert sorted(a.path for a in client.list_artifacts(parent_id)) == ["cells.csv", "config.yaml"]
-
+    assert sorted(a.path for a in client.list_artifacts(parent_id)) == [
+        "cells.csv",
+        "config.yaml",
+        "figures",
+        "summary",
+    ]
     children = children_of(runs, parent_id)
     assert len(children) == 4
     table_path = client.download_artifacts(parent_id, "cells.csv", str(tmp_path))
     with open(table_path, newline="") as table_file:
-        table = list(csv.DictReader(table_file))
-    assert {row["run_id"] for row in table} == {child.info.run_id for child in children}
+        table_rows = list(csv.DictReader(table_file))
+    assert {row["run_id"] for row in table_rows} == {child.info.run_id for child in children}
     for child in children:
         assert child.info.status == "FINISHED"
         params, metrics = child.data.params, child.data.metrics
@@ -50,7 +56,7 @@ def test_sweep_logs_a_parent_and_one_child_per_cell(make_spec, tracking_uri, tmp
         assert float(params["prevalence"]) == cell[2] / (cell[0] + cell[2])
         # What MLflow stored equals, bit for bit, the public API on the same cell and seed.
         assert metrics == logged_cell_metrics(*cell, seed=0)
-        row = next(row for row in table if row["run_id"] == child.info.run_id)
+        row = next(row for row in table_rows if row["run_id"] == child.info.run_id)
         assert float(row["loss/bce"]) == metrics["loss/bce"]
 
 
@@ -163,3 +169,40 @@ def test_a_multirun_job_under_mlflow_run_nests_its_sweep(make_spec, tracking_uri
     assert len(children_of(runs, sweep_id)) == 4
     assert client.get_run(launched).info.status == "RUNNING"
     assert client.get_run(sweep_id).info.status == "FINISHED"
+
+
+def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_path):
+    """Heatmaps and agreement charts as PNGs, replicate and agreement summaries as MLflow tables."""
+    spec = make_spec(*SMALL_BLOG, "grid.seeds=[0,1]", f"tracking_uri={tracking_uri}")
+    parent_id = run_sweep(spec)
+    client = MlflowClient(tracking_uri)
+    figures = {a.path: a.file_size for a in client.list_artifacts(parent_id, "figures")}
+    assert set(figures) == {f"figures/heatmap_loss_{name}.png" for name in LOSS_NAMES} | {
+        "figures/heatmap_f1.png",
+        *(f"figures/agreement_{reference}.png" for reference in ("f1", "recall", "balanced_accuracy")),
+    }
+    for path in figures:
+        with open(client.download_artifacts(parent_id, path, str(tmp_path)), "rb") as png:
+            assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+
+    def table(path):  # MLflow's table JSON: {"columns": [...], "data": [[...], ...]}
+        with open(client.download_artifacts(parent_id, path, str(tmp_path))) as stored:
+            content = json.load(stored)
+        return [dict(zip(content["columns"], row, strict=True)) for row in content["data"]]
+
+    agreement = table("summary/agreement.json")
+    assert len(agreement) == 2 * len(LOSS_NAMES) * 3  # balances x losses x references
+    assert {row["n_models"] for row in agreement} == {2} and {row["n_pairs"] for row in agreement} <= {0, 1}
+    replicates = table("summary/replicates.json")
+    assert len(replicates) == 4 and {row["n_replicates"] for row in replicates} == {2}
+    by_cell = {(r["num_0s"], r["acc_0s"], r["acc_1s"]): r for r in replicates}
+    with open(client.download_artifacts(parent_id, "cells.csv", str(tmp_path)), newline="") as cells:
+        table_rows = list(csv.DictReader(cells))
+    for key, summary in by_cell.items():
+        values = [
+            float(r["loss/bce"])
+            for r in table_rows
+            if (int(r["num_0s"]), float(r["acc_0s"]), float(r["acc_1s"])) == key
+        ]
+        assert summary["loss/bce_mean"] == pytest.approx(np.mean(values), abs=1e-10)  # JSON keeps 10 decimals
+        assert summary["loss/bce_std"] == pytest.approx(np.std(values, ddof=1), abs=1e-10)

@@ -21,6 +21,7 @@ from .evaluation import evaluate_cell
 from .expectations import beside_sampled, expected_cell
 from .grid import Cell
 from .losses import make_terms
+from .report import sweep_report
 from .tracking import Tracker, TrackingError
 
 SWEEP_TAG = "imbalance_sweep.sweep"
@@ -135,6 +136,12 @@ def run_sweep(
         cells = tqdm(spec.cells, desc=spec.name, unit="cell", disable=None)
         rows = [run_cell(cell, parent=sweep_run, existing=None) for cell in cells]
         tracker.log_text(sweep_run, cells_table(rows), "cells.csv")
+        if spec.report:
+            tables, figures = sweep_report(rows, losses=spec.losses)
+            for path, columns in tables.items():
+                tracker.log_table(sweep_run, columns, path)
+            for path, figure in figures.items():
+                tracker.log_figure(sweep_run, figure, path)
     except BaseException as error:
         tracker.finish(sweep_run, _closing_status(error))
         raise

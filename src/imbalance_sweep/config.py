@@ -32,6 +32,7 @@ class SweepSpec:
     gamma: float
     experiment: str
     tracking_uri: str
+    report: bool
     grid: Mapping[str, Any]
 
 
@@ -47,6 +48,12 @@ def resolve_tracking_uri(configured: str | None, start_dir: str | os.PathLike | 
 def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue(f"{name}={value!r} must be a non-empty string")
+    return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValue(f"{name}={value!r} must be true or false")
     return value
 
 
@@ -86,5 +93,6 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         gamma=gamma,
         experiment=_text("experiment", config.get("experiment")),
         tracking_uri=resolve_tracking_uri(config.get("tracking_uri"), start_dir),
+        report=_flag("report", config.get("report", True)),
         grid=dict(grid),
     )
