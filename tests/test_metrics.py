@@ -87,3 +87,10 @@ def test_zero_denominators_give_documented_values_without_warnings(counts, expec
     for name, value in expected.items():
         assert values[name] == value, name
     assert all(math.isfinite(v) for v in values.values())
+
+
+def test_expected_counts_may_be_fractional():
+    """Expected confusion counts are real numbers; MCC must not round them."""
+    values = confusion_metrics(tp=0.5, fp=0.25, tn=0.5, fn=0.25)
+    assert values["mcc"] == pytest.approx((0.25 - 0.0625) / 0.5625, rel=1e-15)
+    assert values["precision"] == pytest.approx(2 / 3)

@@ -29,10 +29,11 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def confusion_metrics(*, tp: int, fp: int, tn: int, fn: int) -> dict[str, float]:
-    """All of :data:`METRIC_NAMES` from the four confusion counts."""
-    # The MCC numerator in exact integers: tp*tn and fp*fn can be ~1e18 and nearly cancel.
-    mcc_numerator = int(tp) * int(tn) - int(fp) * int(fn)
+def confusion_metrics(*, tp: float, fp: float, tn: float, fn: float) -> dict[str, float]:
+    """All of :data:`METRIC_NAMES` from the four confusion counts (whole or expected)."""
+    # Before the float conversion: with Python ints (sampled counts) the MCC numerator is exact,
+    # though tp*tn and fp*fn can be ~1e18 and nearly cancel; expected counts are floats already.
+    mcc_numerator = tp * tn - fp * fn
     tp, fp, tn, fn = (float(x) for x in (tp, fp, tn, fn))
     positives, negatives = tp + fn, tn + fp
     recall = _ratio(tp, positives)
