@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,14 +14,14 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from .checks import InvalidValue
+from .cli import exit_on_user_error
 from .config import SweepSpec, sweep_spec
 from .evaluation import evaluate_cell
 from .expectations import beside_sampled, expected_cell
 from .grid import Cell
 from .losses import make_terms
 from .report import sweep_report
-from .tracking import Tracker, TrackingError
+from .tracking import Tracker
 
 SWEEP_TAG = "imbalance_sweep.sweep"
 ROLE_TAG = "imbalance_sweep.role"
@@ -160,7 +159,7 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(config: DictConfig) -> None:
     """Run the configured sweep; a user's mistake ends with one line on stderr and exit code 2."""
-    try:
+    with exit_on_user_error():
         spec = sweep_spec(OmegaConf.to_container(config, resolve=True))
         # Under `mlflow run`, its run is this sweep's top run; in a Hydra multirun each job's
         # sweep nests under it instead.
@@ -172,6 +171,3 @@ def main(config: DictConfig) -> None:
             existing_run_id=None if nested else launched_run,
             parent_run_id=launched_run if nested else None,
         )
-    except (InvalidValue, TrackingError) as error:
-        print(f"imbalance-sweep: error: {error}", file=sys.stderr)
-        sys.exit(2)

@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 
 from .app import ROLE_TAG, SWEEP_TAG
 from .checks import InvalidValue
+from .cli import report_user_error
 from .config import resolve_tracking_uri
 from .losses import LOSS_NAMES
 from .metrics import METRIC_NAMES
@@ -567,8 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             launched_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
         )
     except (InvalidValue, TrackingError) as error:
-        print(f"imbalance-sweep: error: {error}", file=sys.stderr)
-        return 2
+        return report_user_error(error)
     print(f"\nlogged the comparison as run {run_id} ({run_name(selected)!r})")
     return 0
 
