@@ -216,3 +216,38 @@ def agreement_chart(
         ax.set_title(f"How closely does each loss rank models the way {name} does? (Kendall's tau-b)")
     ax.legend(title="loss", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return figure
+
+
+def preference_chart(
+    prevalences: np.ndarray,
+    margins: Mapping[str, np.ndarray],
+    flips: Mapping[str, Sequence[float]],
+    *,
+    model_a: str,
+    model_b: str,
+) -> Figure:
+    """Each loss's (top) and metric's (bottom) preference between two models against prevalence.
+
+    ``margins[name]`` is positive where ``name`` prefers model A, as a fraction of the two models'
+    mean value; a dotted vertical line marks each flip point, and the legend says where it is.
+    """
+    figure = Figure(figsize=(9.5, 7.5), layout="constrained")
+    loss_ax, metric_ax = figure.subplots(2, 1, sharex=True)
+    for name, margin in margins.items():
+        ax = loss_ax if name.startswith(LOSS_PREFIX) else metric_ax
+        points = flips.get(name, ())
+        where = ", ".join(f"{100 * flip:.3g} %" for flip in points)
+        (line,) = ax.plot(
+            prevalences, margin, linewidth=1.6, label=f"{name}: flips at {where}" if where else name
+        )
+        for flip in points:
+            ax.axvline(flip, color=line.get_color(), linestyle=":", linewidth=1.2)
+    for ax, kind in ((loss_ax, "loss"), (metric_ax, "metric")):
+        ax.axhline(0.0, color="grey", linewidth=1)
+        ax.set_xscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.set_ylabel(f"{kind}: relative margin\n> 0 prefers A, < 0 prefers B")
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    metric_ax.set_xlabel("prevalence (fraction of positives in the validation set, log scale)")
+    loss_ax.set_title(f"Which model does each loss and metric prefer?  A: {model_a}   B: {model_b}")
+    return figure

@@ -1,0 +1,138 @@
+"""``python -m imbalance_sweep.flip``: at which prevalence does a loss change its mind between two
+models, and where does F1? Computed on the exact expectations, logged as one MLflow run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from .app import CONFIG_DIR
+from .checks import InvalidValue, fraction, names_from
+from .cli import exit_on_user_error, run_hydra_main
+from .config import resolve_tracking_uri
+from .evaluation import check_loss_settings
+from .figures import preference_chart
+from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
+from .tracking import Tracker
+
+RATE_METRICS = ("precision", "recall", "f1", "accuracy", "balanced_accuracy", "specificity", "mcc")
+
+
+@dataclass(frozen=True)
+class FlipSpec:
+    model_a: Model
+    model_b: Model
+    losses: tuple[str, ...]
+    metrics: tuple[str, ...]
+    alpha: float
+    gamma: float
+    experiment: str
+    tracking_uri: str
+
+
+def _model(name: str, value: Any) -> Model:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise InvalidValue(f"{name}={value!r} must be a pair [acc_0s, acc_1s]")
+    return Model(fraction(f"{name}: acc_0s", value[0]), fraction(f"{name}: acc_1s", value[1]))
+
+
+def flip_spec(config: Mapping[str, Any]) -> FlipSpec:
+    """Validate the composed ``flip`` config."""
+    focal = config.get("focal") or {}
+    losses, _, alpha, gamma, _ = check_loss_settings(
+        config.get("losses"), "numpy", focal.get("alpha"), focal.get("gamma"), 1
+    )
+    return FlipSpec(
+        model_a=_model("model_a", config.get("model_a")),
+        model_b=_model("model_b", config.get("model_b")),
+        losses=losses,
+        metrics=names_from("metrics", config.get("metrics"), RATE_METRICS),
+        alpha=alpha,
+        gamma=gamma,
+        experiment=str(config.get("experiment") or "imbalance-sweep"),
+        tracking_uri=resolve_tracking_uri(config.get("tracking_uri")),
+    )
+
+
+def describe(preference: Preference, spec: FlipSpec) -> str:
+    """One line a person can read: which model the loss or metric prefers, and where that changes."""
+    label = f"loss/{preference.name}" if preference.is_loss else preference.name
+    low, high = ("A", "B") if preference.prefers_a_at(float(SCAN[0])) else ("B", "A")
+    if not preference.flips:
+        return f"{label:22} prefers {low} at every prevalence"
+    where = ", ".join(f"{100 * flip:.3g} %" for flip in preference.flips)
+    return f"{label:22} prefers {low} below {where} prevalence, {high} above"
+
+
+def margins(spec: FlipSpec) -> dict[str, np.ndarray]:
+    """Relative margin for A over the scanned prevalences, per loss and metric (> 0: A preferred)."""
+    curves = {}
+    for name in spec.losses:
+        a = loss_curve(spec.model_a, name, alpha=spec.alpha, gamma=spec.gamma)(SHOWN)
+        b = loss_curve(spec.model_b, name, alpha=spec.alpha, gamma=spec.gamma)(SHOWN)
+        curves[f"loss/{name}"] = (b - a) / ((a + b) / 2)
+    for name in spec.metrics:
+        a, b = metric_curve(spec.model_a, name)(SHOWN), metric_curve(spec.model_b, name)(SHOWN)
+        scale = np.abs(a + b) / 2
+        curves[name] = np.divide(a - b, scale, out=np.zeros_like(a), where=scale > 0)
+    return curves
+
+
+def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
+    """Compute every flip point, print them, and log one run with them as metrics and a chart."""
+    found = preferences(
+        spec.model_a,
+        spec.model_b,
+        losses=spec.losses,
+        metrics=spec.metrics,
+        alpha=spec.alpha,
+        gamma=spec.gamma,
+    )
+    lines = [f"A = {spec.model_a.name}, B = {spec.model_b.name}"] + [describe(p, spec) for p in found]
+    print("\n".join(lines))
+    tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id)
+    run_id = tracker.start_run(
+        f"flip {spec.model_a.name} vs {spec.model_b.name}",
+        params={
+            "model_a": f"{spec.model_a.acc_0s},{spec.model_a.acc_1s}",
+            "model_b": f"{spec.model_b.acc_0s},{spec.model_b.acc_1s}",
+            "losses": ",".join(spec.losses),
+            "metrics": ",".join(spec.metrics),
+            "focal.alpha": spec.alpha,
+            "focal.gamma": spec.gamma,
+        },
+        tags={"imbalance_sweep.role": "flip"},
+        existing_run_id=existing_run_id,
+    )
+    try:
+        keys = {p.name: (f"loss/{p.name}" if p.is_loss else p.name) for p in found}
+        tracker.log_metrics(run_id, {f"flip/{keys[p.name]}": p.flips[0] for p in found if p.flips})
+        flips = {keys[p.name]: p.flips for p in found}
+        chart = preference_chart(
+            SHOWN, margins(spec), flips, model_a=spec.model_a.name, model_b=spec.model_b.name
+        )
+        tracker.log_figure(run_id, chart, "flip.png")
+        tracker.log_text(run_id, "\n".join(lines) + "\n", "flip.txt")
+    except BaseException as error:
+        tracker.finish(run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+        raise
+    tracker.finish(run_id)
+    return run_id
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="flip")
+def main(config: DictConfig) -> None:
+    """Run the flip analysis; a user's mistake ends with one line on stderr and exit code 2."""
+    with exit_on_user_error():
+        spec = flip_spec(OmegaConf.to_container(config, resolve=True))
+        run_flip(spec, existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)
+
+
+if __name__ == "__main__":
+    run_hydra_main(main)
