@@ -20,6 +20,7 @@ from mlflow.entities import Run, ViewType
 
 import imbalance_sweep
 from imbalance_sweep.expectations import beside_sampled
+from imbalance_sweep.preference import Model, preferences
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "mlproject-e2e"
@@ -168,6 +169,32 @@ def test_sweep_entry_point_nests_cells_under_the_launched_run(store, tmp_path):
         assert p["seed"] == "1"
         assert child.data.metrics["loss/bce"] == expected_metrics(*cell, seed=1, losses=["bce"])["loss/bce"]
     assert cells == {(n0, a0, n1, a1) for n0, n1 in [(3000, 30), (500, 500)] for a0, a1 in seed_blog_models}
+
+
+@pytest.mark.slow
+def test_flip_entry_point_logs_the_flip_points(store):
+    """`-e flip` with two models and overrides: the launched run holds flip/<name> as computed in-process."""
+    result = mlflow_run(
+        store,
+        "-e",
+        "flip",
+        "--env-manager",
+        "local",
+        *params("model_a=0.99,0.6", "model_b=0.95,0.8", "overrides=losses=[bce,balanced_bce] metrics=[f1]"),
+    )
+    assert_succeeded(result)
+    (run,) = stored_runs(store)
+    assert run.info.status == "FINISHED" and launched_run_ids([run], "flip") == [run.info.run_id]
+    found = preferences(
+        Model(0.99, 0.6),
+        Model(0.95, 0.8),
+        losses=["bce", "balanced_bce"],
+        metrics=["f1"],
+        alpha=0.25,
+        gamma=2.0,
+    )
+    expected = {f"flip/{'loss/' if p.is_loss else ''}{p.name}": p.flips[0] for p in found if p.flips}
+    assert run.data.metrics == expected and "flip/loss/bce" in expected
 
 
 @pytest.mark.slow
