@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import hydra
@@ -20,7 +17,7 @@ from .evaluation import evaluate_cell
 from .expectations import beside_sampled, expected_cell
 from .grid import Cell
 from .losses import make_terms
-from .report import sweep_report
+from .report import csv_text, sweep_report
 from .tracking import Tracker
 
 SWEEP_TAG = "imbalance_sweep.sweep"
@@ -59,19 +56,6 @@ def sweep_params(spec: SweepSpec) -> dict[str, object]:
     return params
 
 
-def cells_table(rows: Sequence[Mapping[str, object]]) -> str:
-    """All cells of a sweep as CSV text, one row a cell."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _closing_status(error: BaseException) -> str:
-    return "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-
-
 def run_sweep(
     spec: SweepSpec,
     *,
@@ -100,7 +84,7 @@ def run_sweep(
             parent_run_id=parent,
             existing_run_id=existing,
         )
-        try:
+        with tracker.closing(run_id):
             if config:
                 tracker.log_text(run_id, config, "config.yaml")
             expected = expected_cell(cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma)
@@ -112,10 +96,6 @@ def run_sweep(
             else:
                 values = expected
             tracker.log_metrics(run_id, values)
-        except BaseException as error:
-            tracker.finish(run_id, _closing_status(error))
-            raise
-        tracker.finish(run_id)
         return {"run_id": run_id, **params, **values}
 
     if len(spec.cells) == 1:
@@ -129,22 +109,18 @@ def run_sweep(
         parent_run_id=parent_run_id,
         existing_run_id=existing_run_id,
     )
-    try:
+    with tracker.closing(sweep_run):
         if config_text:
             tracker.log_text(sweep_run, config_text, "config.yaml")
         cells = tqdm(spec.cells, desc=spec.name, unit="cell", disable=None)
         rows = [run_cell(cell, parent=sweep_run, existing=None) for cell in cells]
-        tracker.log_text(sweep_run, cells_table(rows), "cells.csv")
+        tracker.log_text(sweep_run, csv_text(rows), "cells.csv")
         if spec.report:
             tables, figures = sweep_report(rows, losses=spec.losses)
             for path, columns in tables.items():
                 tracker.log_table(sweep_run, columns, path)
             for path, figure in figures.items():
                 tracker.log_figure(sweep_run, figure, path)
-    except BaseException as error:
-        tracker.finish(sweep_run, _closing_status(error))
-        raise
-    tracker.finish(sweep_run)
     return sweep_run
 
 

@@ -12,8 +12,6 @@ plain dicts and is tested without a store; reading runs and logging the comparis
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import os
 import re
@@ -36,6 +34,7 @@ from .cli import report_user_error
 from .config import resolve_tracking_uri
 from .losses import LOSS_NAMES
 from .metrics import METRIC_NAMES
+from .report import csv_text
 from .tracking import RunReader, Tracker, TrackingError
 
 COMPARISON_ROLE = "comparison"
@@ -256,15 +255,6 @@ def format_table(columns: Sequence[str], rows: Sequence[Mapping[str, object]]) -
         return "  ".join(padded).rstrip()
 
     return "\n".join([line(columns), line(["-" * width for width in widths]), *map(line, cells)])
-
-
-def csv_text(columns: Sequence[str], rows: Sequence[Mapping[str, object]]) -> str:
-    """Rows as CSV, numbers at full precision."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def comparison_figure(comparison: Comparison, *, title: str) -> Figure:
@@ -493,16 +483,12 @@ def log_comparison(
         tags={ROLE_TAG: COMPARISON_ROLE},
         existing_run_id=launched_run_id,
     )
-    try:
+    with tracker.closing(run_id):
         tracker.log_metrics(run_id, comparison.summary())
         columns, rows = comparison.columns, comparison.rows()
-        tracker.log_text(run_id, csv_text(columns, rows), TABLE_FILE)
+        tracker.log_text(run_id, csv_text(rows, columns), TABLE_FILE)
         tracker.log_table(run_id, {column: [row[column] for row in rows] for column in columns}, JSON_FILE)
         tracker.log_figure(run_id, comparison_figure(comparison, title=name), FIGURE_FILE)
-    except BaseException as error:
-        tracker.finish(run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
-        raise
-    tracker.finish(run_id)
     return run_id
 
 

@@ -110,7 +110,7 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
         tags={"imbalance_sweep.role": "flip"},
         existing_run_id=existing_run_id,
     )
-    try:
+    with tracker.closing(run_id):
         keys = {p.name: (f"loss/{p.name}" if p.is_loss else p.name) for p in found}
         tracker.log_metrics(run_id, {f"flip/{keys[p.name]}": p.flips[0] for p in found if p.flips})
         flips = {keys[p.name]: p.flips for p in found}
@@ -119,10 +119,6 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
         )
         tracker.log_figure(run_id, chart, "flip.png")
         tracker.log_text(run_id, "\n".join(lines) + "\n", "flip.txt")
-    except BaseException as error:
-        tracker.finish(run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
-        raise
-    tracker.finish(run_id)
     return run_id
 
 

@@ -5,12 +5,23 @@ Plain data in, plain data and matplotlib figures out; ``app`` hands them to ``tr
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
 from .analysis import DEFAULT_REFERENCES, agreement, as_columns, replicate_summary
 from .figures import agreement_chart, heatmaps
+
+
+def csv_text(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> str:
+    """Rows as CSV at full precision (the columns of the first row unless given)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns or rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def sweep_report(

@@ -103,6 +103,16 @@ class Tracker:
         with store_errors(self.tracking_uri):
             self.client.set_terminated(run_id, status)
 
+    @contextlib.contextmanager
+    def closing(self, run_id: str) -> Iterator[None]:
+        """Close ``run_id`` after the block: FINISHED if it completed, KILLED on Ctrl-C, FAILED otherwise."""
+        try:
+            yield
+        except BaseException as error:
+            self.finish(run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+            raise
+        self.finish(run_id)
+
     def log_table(self, run_id: str, columns: Mapping[str, list], artifact_file: str) -> None:
         """A table as MLflow's JSON table artifact, which the UI shows as a table."""
         with store_errors(self.tracking_uri), warnings.catch_warnings():
