@@ -49,3 +49,36 @@ def logged_cell_metrics():
         return {**drawn, **beside_sampled(expected(num_0s, acc_0s, num_1s, acc_1s, losses=losses))}
 
     return metrics
+
+
+@pytest.fixture(scope="session")
+def sweep_rows():
+    """Build the rows run_sweep writes to cells.csv (without run_id), from the project's own core."""
+    from imbalance_sweep.evaluation import evaluate_cell
+    from imbalance_sweep.grid import build_cells
+    from imbalance_sweep.losses import make_terms
+
+    def rows(*, balances, acc_0s, acc_1s, seeds=(0,), losses=LOSS_NAMES, seed=0):
+        term_sums = make_terms("numpy", losses, alpha=0.25, gamma=2.0)
+        built = []
+        for cell in build_cells(balances=balances, acc_0s=acc_0s, acc_1s=acc_1s, seeds=list(seeds)):
+            values = evaluate_cell(cell, seed=seed, losses=losses, term_sums=term_sums, chunk_size=65536)
+            params = {
+                "num_0s": cell.num_0s,
+                "num_1s": cell.num_1s,
+                "acc_0s": cell.acc_0s,
+                "acc_1s": cell.acc_1s,
+            }
+            built.append(
+                {
+                    **params,
+                    "prevalence": cell.prevalence,
+                    "seed": seed,
+                    "replicate": cell.replicate,
+                    "backend": "numpy",
+                    **values,
+                }
+            )
+        return built
+
+    return rows

@@ -13,37 +13,13 @@ from scipy.stats import kendalltau
 
 from imbalance_sweep import InvalidValue
 from imbalance_sweep.analysis import agreement, as_columns, metric_keys, replicate_summary
-from imbalance_sweep.evaluation import evaluate_cell
-from imbalance_sweep.grid import build_cells
-from imbalance_sweep.losses import LOSS_NAMES, make_terms
+from imbalance_sweep.losses import LOSS_NAMES
 
 REFERENCES = ("f1", "recall", "balanced_accuracy")
 
 
-def sweep_rows(*, balances, acc_0s, acc_1s, seeds=(0,), losses=LOSS_NAMES, seed=0):
-    """The rows run_sweep builds for cells.csv (without run_id), from the project's own core."""
-    term_sums = make_terms("numpy", losses, alpha=0.25, gamma=2.0)
-    rows = []
-    for cell in build_cells(balances=balances, acc_0s=acc_0s, acc_1s=acc_1s, seeds=list(seeds)):
-        values = evaluate_cell(cell, seed=seed, losses=losses, term_sums=term_sums, chunk_size=65536)
-        rows.append(
-            {
-                "num_0s": cell.num_0s,
-                "num_1s": cell.num_1s,
-                "acc_0s": cell.acc_0s,
-                "acc_1s": cell.acc_1s,
-                "prevalence": cell.prevalence,
-                "seed": seed,
-                "replicate": cell.replicate,
-                "backend": "numpy",
-                **values,
-            }
-        )
-    return rows
-
-
 @pytest.fixture(scope="module")
-def post_grid_rows():
+def post_grid_rows(sweep_rows):
     """The post's question on a small grid: 1:1 and 1:100, four specificities x three recalls."""
     return sweep_rows(
         balances=[[2000, 2000], [20000, 200]], acc_0s=[0.9, 0.95, 0.98, 0.999], acc_1s=[0.5, 0.7, 0.9]
@@ -123,7 +99,7 @@ def test_replicate_summary_hand_derived():
     }
 
 
-def test_replicate_summary_of_a_real_sweep_matches_statistics_module():
+def test_replicate_summary_of_a_real_sweep_matches_statistics_module(sweep_rows):
     rows = sweep_rows(balances=[[300, 100]], acc_0s=[0.9, 0.6], acc_1s=[0.7], seeds=[0, 1, 2])
     summary = replicate_summary(rows)
     assert len(summary) == 2 and {entry["n_replicates"] for entry in summary} == {3}

@@ -8,10 +8,8 @@ from matplotlib.figure import Figure
 
 from imbalance_sweep import InvalidValue
 from imbalance_sweep.analysis import agreement, replicate_summary
-from imbalance_sweep.evaluation import evaluate_cell
 from imbalance_sweep.figures import agreement_chart, heatmaps, percent
-from imbalance_sweep.grid import build_cells
-from imbalance_sweep.losses import LOSS_NAMES, make_terms
+from imbalance_sweep.losses import LOSS_NAMES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BALANCES = [[2000, 2000], [20000, 200]]
@@ -19,30 +17,10 @@ ACC_0S = [0.9, 0.95, 0.98, 0.999]
 ACC_1S = [0.5, 0.7, 0.9]
 
 
-def sweep_rows(*, balances=BALANCES, acc_0s=ACC_0S, acc_1s=ACC_1S, seeds=(0,), losses=LOSS_NAMES):
-    """The rows run_sweep builds for cells.csv (without run_id), from the project's own core."""
-    term_sums = make_terms("numpy", losses, alpha=0.25, gamma=2.0)
-    rows = []
-    for cell in build_cells(balances=balances, acc_0s=acc_0s, acc_1s=acc_1s, seeds=list(seeds)):
-        values = evaluate_cell(cell, seed=0, losses=losses, term_sums=term_sums, chunk_size=65536)
-        rows.append(
-            {
-                "num_0s": cell.num_0s,
-                "num_1s": cell.num_1s,
-                "acc_0s": cell.acc_0s,
-                "acc_1s": cell.acc_1s,
-                "prevalence": cell.prevalence,
-                "replicate": cell.replicate,
-                **values,
-            }
-        )
-    return rows
-
-
 @pytest.fixture(scope="module")
-def rows():
+def rows(sweep_rows):
     """Two balances x 12 models x 2 replicate seeds."""
-    return sweep_rows(seeds=(0, 1))
+    return sweep_rows(balances=BALANCES, acc_0s=ACC_0S, acc_1s=ACC_1S, seeds=(0, 1))
 
 
 def assert_png(figure, path):
@@ -104,7 +82,7 @@ def test_heatmaps_of_losses_put_the_best_on_top(rows):
     assert "lower is better" in colorbar_axes[0].get_ylabel()
 
 
-def test_heatmaps_of_a_dense_grid_thin_their_ticks(tmp_path):
+def test_heatmaps_of_a_dense_grid_thin_their_ticks(sweep_rows, tmp_path):
     accuracies = np.round(np.arange(1, 21) * 0.05, 2).tolist()
     dense = sweep_rows(balances=[[200, 200]], acc_0s=accuracies, acc_1s=accuracies, losses=["bce"])
     figure = heatmaps(dense, metric="f1")
@@ -116,7 +94,7 @@ def test_heatmaps_of_a_dense_grid_thin_their_ticks(tmp_path):
     assert_png(figure, tmp_path / "dense.png")
 
 
-def test_heatmaps_of_a_single_model_and_missing_models(tmp_path):
+def test_heatmaps_of_a_single_model_and_missing_models(sweep_rows, tmp_path):
     single = sweep_rows(balances=[[100, 10]], acc_0s=[0.9], acc_1s=[0.5], losses=["bce"])
     figure = heatmaps(single, metric="loss/bce")
     (ax,) = heatmap_axes(figure)
@@ -174,9 +152,10 @@ def test_agreement_chart_of_kendall_tau(agreement_rows):
     assert "Kendall" in ax.get_title() and "Kendall" in ax.get_ylabel()
 
 
-def test_agreement_chart_of_a_single_balance_draws_points(tmp_path):
+def test_agreement_chart_of_a_single_balance_draws_points(sweep_rows, tmp_path):
     single_balance = agreement(
-        sweep_rows(balances=[[2000, 2000]], losses=["bce", "brier"]), losses=["bce", "brier"]
+        sweep_rows(balances=[[2000, 2000]], acc_0s=ACC_0S, acc_1s=ACC_1S, losses=["bce", "brier"]),
+        losses=["bce", "brier"],
     )
     figure = agreement_chart(single_balance)
     (ax,) = figure.axes
@@ -187,9 +166,9 @@ def test_agreement_chart_of_a_single_balance_draws_points(tmp_path):
     assert_png(figure, tmp_path / "one-balance.png")
 
 
-def test_agreement_chart_is_none_when_no_pair_can_be_compared():
+def test_agreement_chart_is_none_when_no_pair_can_be_compared(sweep_rows):
     """A single model per balance has no pairs: every value is NaN, so there is no chart."""
-    one_model_each = sweep_rows(acc_0s=[0.9], acc_1s=[0.5], losses=["bce"])
+    one_model_each = sweep_rows(balances=BALANCES, acc_0s=[0.9], acc_1s=[0.5], losses=["bce"])
     table = agreement(one_model_each, losses=["bce"])
     assert all(math.isnan(row["pair_agreement"]) for row in table)
     assert agreement_chart(table) is None
