@@ -411,7 +411,9 @@ def test_partly_overlapping_grids_compare_where_cells_coincide(sweep, store, cap
 
 
 def test_a_name_is_its_most_recent_finished_run_and_an_id_exactly_that_run(sweep, store, capsys):
-    first, second, failed = sweep("sweep_name=base"), sweep("sweep_name=base"), sweep("sweep_name=base")
+    # resume=false: three sweeps of one name (a plain re-run would resume, and change nothing)
+    first = sweep("sweep_name=base")
+    second, failed = sweep("sweep_name=base", "resume=false"), sweep("sweep_name=base", "resume=false")
     MlflowClient(store).set_terminated(failed, "FAILED")
     assert compare.main(["base", first, "--tracking-uri", store]) == 0
     out = capsys.readouterr().out

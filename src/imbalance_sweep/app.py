@@ -16,12 +16,16 @@ from .config import SweepSpec, sweep_spec
 from .evaluation import evaluate_cell
 from .expectations import beside_sampled, expected_cell
 from .grid import Cell
+from .identity import cell_key, sweep_key
 from .losses import make_terms
 from .report import csv_text, sweep_report
 from .tracking import Tracker
 
 SWEEP_TAG = "imbalance_sweep.sweep"
 ROLE_TAG = "imbalance_sweep.role"
+SWEEP_KEY_TAG = "imbalance_sweep.sweep_key"
+CELL_KEY_TAG = "imbalance_sweep.cell_key"
+MLFLOW_PARENT_TAG = "mlflow.parentRunId"
 
 
 def cell_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
@@ -63,24 +67,26 @@ def run_sweep(
     existing_run_id: str | None = None,
     parent_run_id: str | None = None,
 ) -> str:
-    """Run every cell of ``spec`` and log it; return the id of the top run (the cell's or the sweep's).
+    """Run every cell of ``spec`` (of its shard) and log it; return the id of the top run.
 
-    One cell logs into one run; several cells log a parent run with a nested child per cell.
-    ``existing_run_id`` (the run ``mlflow run`` created) becomes that top run. A run is marked
-    FINISHED only when its work completed; on any error or Ctrl-C it is FAILED or KILLED.
+    One cell logs into one run; several cells (or any shard of a sharded sweep) log a parent run
+    with a nested child per cell. ``existing_run_id`` (the run ``mlflow run`` created) becomes that
+    top run. With ``spec.resume`` the sweep continues its most recent parent of the same sweep key
+    (see identity.py): FINISHED cells are skipped, the others run again. A run is marked FINISHED
+    only when its work completed; on any error or Ctrl-C it is FAILED or KILLED.
     """
     sampled = spec.mode == "sampled"
     term_sums = make_terms(spec.backend, spec.losses, alpha=spec.alpha, gamma=spec.gamma) if sampled else None
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id or parent_run_id)
-    sweep_tags = {SWEEP_TAG: spec.name}
+    key = sweep_key(spec)
+    sweep_tags = {SWEEP_TAG: spec.name, SWEEP_KEY_TAG: key}
 
     def run_cell(cell: Cell, *, parent: str | None, existing: str | None, config: str = "") -> dict:
-        """One cell's run, created, filled and closed; returns its row of the sweep's table."""
+        """One cell's run: created with its tags, computed, then params and metrics in one batch."""
         params = cell_params(cell, spec)
         run_id = tracker.start_run(
             cell.name,
-            params=params,
-            tags={**sweep_tags, ROLE_TAG: "cell"},
+            tags={**sweep_tags, ROLE_TAG: "cell", CELL_KEY_TAG: cell_key(key, cell)},
             parent_run_id=parent,
             existing_run_id=existing,
         )
@@ -95,33 +101,100 @@ def run_sweep(
                 values = {**drawn, **beside_sampled(expected)}
             else:
                 values = expected
-            tracker.log_metrics(run_id, values)
+            tracker.log(run_id, params=params, metrics=values)
         return {"run_id": run_id, **params, **values}
 
-    if len(spec.cells) == 1:
-        row = run_cell(spec.cells[0], parent=parent_run_id, existing=existing_run_id, config=config_text)
+    if len(spec.cells) == 1 and spec.shard_count == 1:
+        cell = spec.cells[0]
+        if spec.resume and not existing_run_id:
+            for run in tracker.find_runs({CELL_KEY_TAG: cell_key(key, cell), ROLE_TAG: "cell"}):
+                if run["status"] == "FINISHED" and run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id:
+                    return run["run_id"]
+        row = run_cell(cell, parent=parent_run_id, existing=existing_run_id, config=config_text)
         return row["run_id"]
 
-    sweep_run = tracker.start_run(
-        spec.name,
-        params=sweep_params(spec),
-        tags={**sweep_tags, ROLE_TAG: "sweep"},
-        parent_run_id=parent_run_id,
-        existing_run_id=existing_run_id,
-    )
-    with tracker.closing(sweep_run):
+    sweep_run, sweep_status = open_sweep(tracker, spec, sweep_tags, existing_run_id, parent_run_id)
+    keys = {cell: cell_key(key, cell) for cell in spec.cells}
+    finished = finished_children(tracker, sweep_run, {keys[cell] for cell in spec.shard_cells})
+    todo = [cell for cell in spec.shard_cells if keys[cell] not in finished]
+    if not todo and sweep_status == "FINISHED":
+        return sweep_run  # nothing left to do: a re-run of a finished sweep changes nothing
+    if sweep_status != "RUNNING":
+        tracker.reopen(sweep_run)
+    with tracker.closing(sweep_run) as closing:
         if config_text:
             tracker.log_text(sweep_run, config_text, "config.yaml")
-        cells = tqdm(spec.cells, desc=spec.name, unit="cell", disable=None)
-        rows = [run_cell(cell, parent=sweep_run, existing=None) for cell in cells]
-        tracker.log_text(sweep_run, csv_text(rows), "cells.csv")
-        if spec.report:
-            tables, figures = sweep_report(rows, losses=spec.losses)
-            for path, columns in tables.items():
-                tracker.log_table(sweep_run, columns, path)
-            for path, figure in figures.items():
-                tracker.log_figure(sweep_run, figure, path)
+        cells = tqdm(todo, desc=spec.name, unit="cell", disable=None)
+        rows = {cell: run_cell(cell, parent=sweep_run, existing=None) for cell in cells}
+        with tracker.exclusive():
+            # The last shard to finish sees every cell FINISHED: it writes the table and report.
+            stored = {
+                run["tags"][CELL_KEY_TAG]: run
+                for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run})
+                if run["status"] == "FINISHED" and CELL_KEY_TAG in run["tags"]
+            }
+            closing.finish = all(keys[cell] in stored for cell in spec.cells)
+        if closing.finish:
+            table = [rows.get(cell) or stored_row(stored[keys[cell]], cell, spec) for cell in spec.cells]
+            tracker.log_text(sweep_run, csv_text(table), "cells.csv")
+            if spec.report:
+                tables, figures = sweep_report(table, losses=spec.losses)
+                for path, columns in tables.items():
+                    tracker.log_table(sweep_run, columns, path)
+                for path, figure in figures.items():
+                    tracker.log_figure(sweep_run, figure, path)
     return sweep_run
+
+
+def open_sweep(
+    tracker: Tracker,
+    spec: SweepSpec,
+    sweep_tags: dict[str, str],
+    existing_run_id: str | None,
+    parent_run_id: str | None,
+) -> tuple[str, str]:
+    """The sweep's parent run and its status: the adopted run, the most recent one with this sweep
+    key (resume), or a new one.
+
+    Find-or-create runs under :meth:`Tracker.exclusive`, so concurrent shards on one sqlite store
+    create one parent between them. An adopted run (``mlflow run``'s) is always a fresh sweep.
+    """
+    role = {**sweep_tags, ROLE_TAG: "sweep"}
+    with tracker.exclusive():
+        if spec.resume and not existing_run_id:
+            for run in tracker.find_runs(role):
+                if run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id:
+                    return run["run_id"], run["status"]
+        run_id = tracker.start_run(
+            spec.name,
+            params=sweep_params(spec),
+            tags=role,
+            parent_run_id=parent_run_id,
+            existing_run_id=existing_run_id,
+        )
+    return run_id, "RUNNING"
+
+
+def finished_children(tracker: Tracker, sweep_run: str, cell_keys: set[str]) -> set[str]:
+    """The keys among ``cell_keys`` with a FINISHED child of ``sweep_run``. Children of those
+    cells left RUNNING (their process died) are marked FAILED: they are stale, never to finish."""
+    finished, stale = set(), []
+    for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run}):
+        cell = run["tags"].get(CELL_KEY_TAG)
+        if cell not in cell_keys:
+            continue
+        if run["status"] == "FINISHED":
+            finished.add(cell)
+        elif run["status"] == "RUNNING":
+            stale.append(run["run_id"])
+    for run_id in stale:
+        tracker.finish(run_id, "FAILED")
+    return finished
+
+
+def stored_row(run: dict, cell: Cell, spec: SweepSpec) -> dict:
+    """The sweep table's row of a cell finished by an earlier run or another shard, read back."""
+    return {"run_id": run["run_id"], **cell_params(cell, spec), **run["metrics"]}
 
 
 def _is_multirun() -> bool:

@@ -34,6 +34,14 @@ class SweepSpec:
     tracking_uri: str
     report: bool
     grid: Mapping[str, Any]
+    resume: bool = True
+    shard_index: int = 0
+    shard_count: int = 1
+
+    @property
+    def shard_cells(self) -> tuple[Cell, ...]:
+        """This shard's cells: cell i of the grid (in its order) goes to shard i % shard_count."""
+        return self.cells[self.shard_index :: self.shard_count]
 
 
 def resolve_tracking_uri(configured: str | None, start_dir: str | os.PathLike | None = None) -> str:
@@ -81,6 +89,17 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         seeds=grid.get("seeds"),
     )
     grid_name = _text("grid.name", grid.get("name", "grid"))
+    shard = config.get("shard") or {}
+    shard_count = whole_number("shard.count", shard.get("count", 1), minimum=1)
+    shard_index = whole_number("shard.index", shard.get("index", 0))
+    if shard_index >= shard_count:
+        raise InvalidValue(f"shard.index={shard_index} is outside [0, {shard_count - 1}]")
+    resume = _flag("resume", config.get("resume", True))
+    if not resume and shard_count > 1:
+        raise InvalidValue(
+            f"resume=false with shard.count={shard_count}: shards find their common parent by resuming;"
+            " give a new sweep_name for a fresh sharded sweep"
+        )
     return SweepSpec(
         name=_text("sweep_name", config.get("sweep_name") or grid_name),
         cells=cells,
@@ -95,4 +114,7 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         tracking_uri=resolve_tracking_uri(config.get("tracking_uri"), start_dir),
         report=_flag("report", config.get("report", True)),
         grid=dict(grid),
+        resume=resume,
+        shard_index=shard_index,
+        shard_count=shard_count,
     )

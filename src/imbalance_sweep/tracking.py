@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import random
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -14,6 +18,12 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 # MLflow refuses longer parameter values; the full grid is in the sweep's config.yaml artifact.
 MAX_PARAM_LENGTH = 6000
+# sqlite answers a write it cannot take with "database is locked" (an MlflowException with
+# error_code TEMPORARILY_UNAVAILABLE in mlflow 3.17.2, after its own 20 s busy timeout, or at once
+# when two transactions both want to write): such a write is retried, with exponential backoff.
+LOCKED_MESSAGE = "database is locked"
+WRITE_ATTEMPTS = 8
+FIRST_BACKOFF_SECONDS = 0.05
 
 
 class TrackingError(RuntimeError):
@@ -38,34 +48,91 @@ def store_errors(tracking_uri: str) -> Iterator[None]:
         raise TrackingError(f"tracking_uri={tracking_uri!r} cannot be used: {reason}") from error
 
 
+def retry_when_locked(call: Callable, *args, **kwargs):
+    """``call(*args, **kwargs)``, tried again while sqlite says the database is locked.
+
+    At most WRITE_ATTEMPTS tries, waiting FIRST_BACKOFF_SECONDS x 2^attempt, times 1 to 2 at random
+    so that writers that collided do not collide again. A locked write was rolled back, so trying
+    it again cannot log anything twice.
+    """
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            return call(*args, **kwargs)
+        except MlflowException as error:
+            if LOCKED_MESSAGE not in str(error) or attempt == WRITE_ATTEMPTS - 1:
+                raise
+            time.sleep(FIRST_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))
+
+
+class RetryingClient:
+    """An MlflowClient whose every call goes through :func:`retry_when_locked`."""
+
+    def __init__(self, client: MlflowClient):
+        self._client = client
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+        return lambda *args, **kwargs: retry_when_locked(attribute, *args, **kwargs)
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` store, or None for any other store."""
+    prefix = "sqlite:///"
+    return Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
+
+
+def ensure_experiment(client, experiment_name: str) -> str:
+    """The id of the experiment, created if missing; a writer that loses the race to create it
+    takes the winner's."""
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(experiment_name)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return client.get_experiment_by_name(experiment_name).experiment_id
+
+
+@dataclass
+class Closing:
+    """What :meth:`Tracker.closing` does after a block that completed: FINISHED, or leave RUNNING."""
+
+    finish: bool = True
+
+
 class Tracker:
     """Creates, fills and closes runs in one experiment of one tracking store."""
 
     def __init__(self, tracking_uri: str, experiment_name: str, *, existing_run_id: str | None = None):
         self.tracking_uri = tracking_uri
+        # params an adopted run already held when taken over: MLflow forbids logging them again
+        self._adopted_params: dict[str, set[str]] = {}
         with store_errors(self.tracking_uri):
-            self.client = MlflowClient(tracking_uri=tracking_uri)
+            self.client = RetryingClient(MlflowClient(tracking_uri=tracking_uri))
             if existing_run_id:
                 self.experiment_id = self.client.get_run(existing_run_id).info.experiment_id
             else:
-                experiment = self.client.get_experiment_by_name(experiment_name)
-                self.experiment_id = (
-                    experiment.experiment_id if experiment else self.client.create_experiment(experiment_name)
-                )
+                self.experiment_id = ensure_experiment(self.client, experiment_name)
 
     def start_run(
         self,
         name: str,
         *,
-        params: Mapping[str, object],
         tags: Mapping[str, str],
+        params: Mapping[str, object] | None = None,
         parent_run_id: str | None = None,
         existing_run_id: str | None = None,
     ) -> str:
-        """A RUNNING run (a new one, or ``existing_run_id`` taken over) with params and tags set.
+        """A RUNNING run (a new one, or ``existing_run_id`` taken over) with its name and tags set.
 
-        An existing run may already hold params (``mlflow run`` logs its entry-point parameters):
-        those keys are left as they are, since MLflow forbids changing a param.
+        A new run costs one round-trip without ``params``: a cell logs its params with its
+        metrics, in one :meth:`log` call, when it has them. An existing run may already hold
+        params (``mlflow run`` logs its entry-point parameters): those keys are left as they
+        are, here and in later :meth:`log` calls, since MLflow forbids changing a param.
         """
         all_tags = dict(tags)
         if parent_run_id:
@@ -73,26 +140,71 @@ class Tracker:
         with store_errors(self.tracking_uri):
             if existing_run_id:
                 run_id = existing_run_id
-                present = set(self.client.get_run(run_id).data.params)
-                batch_tags = {**all_tags, MLFLOW_RUN_NAME: name}
+                self._adopted_params[run_id] = set(self.client.get_run(run_id).data.params)
+                self.client.log_batch(
+                    run_id,
+                    tags=[RunTag(key, value) for key, value in {**all_tags, MLFLOW_RUN_NAME: name}.items()],
+                )
             else:
-                run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
-                run_id, present, batch_tags = run.info.run_id, set(), {}
-            self.client.log_batch(
-                run_id,
-                params=[
-                    Param(key, _param_text(value)) for key, value in params.items() if key not in present
-                ],
-                tags=[RunTag(key, value) for key, value in batch_tags.items()],
-            )
+                run_id = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags).info.run_id
+        if params:
+            self.log(run_id, params=params)
         return run_id
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+    def log(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        """Params and metrics in one round-trip (params an adopted run already held are left out)."""
+        present = self._adopted_params.get(run_id, set())
         timestamp = int(time.time() * 1000)
         with store_errors(self.tracking_uri):
             self.client.log_batch(
-                run_id, metrics=[Metric(key, float(value), timestamp, 0) for key, value in metrics.items()]
+                run_id,
+                params=[
+                    Param(key, _param_text(value))
+                    for key, value in (params or {}).items()
+                    if key not in present
+                ],
+                metrics=[Metric(key, float(value), timestamp, 0) for key, value in (metrics or {}).items()],
             )
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        self.log(run_id, metrics=metrics)
+
+    def reopen(self, run_id: str) -> None:
+        """Mark a run RUNNING again: a resumed sweep is at work on it."""
+        with store_errors(self.tracking_uri):
+            self.client.update_run(run_id, status="RUNNING")
+
+    def find_runs(self, tags: Mapping[str, str]) -> list[dict]:
+        """Active runs of this experiment with all of ``tags``, most recent first (as RunReader.search)."""
+        filter_string = " and ".join(f"tags.\"{key}\" = '{value}'" for key, value in tags.items())
+        with store_errors(self.tracking_uri):
+            return _search_all(
+                self.client, [self.experiment_id], filter_string, order_by=["attributes.start_time DESC"]
+            )
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One process at a time in the block, for find-or-create steps on a local sqlite store.
+
+        An advisory lock on a file beside the database (sqlite's writers all share that file
+        system). Other stores get no lock: see the README on sharded sweeps against a server.
+        """
+        database = sqlite_path(self.tracking_uri)
+        if database is None:
+            yield
+            return
+        with open(database.with_name(database.name + ".imbalance-sweep.lock"), "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         with store_errors(self.tracking_uri):
@@ -104,14 +216,20 @@ class Tracker:
             self.client.set_terminated(run_id, status)
 
     @contextlib.contextmanager
-    def closing(self, run_id: str) -> Iterator[None]:
-        """Close ``run_id`` after the block: FINISHED if it completed, KILLED on Ctrl-C, FAILED otherwise."""
+    def closing(self, run_id: str) -> Iterator[Closing]:
+        """Close ``run_id`` after the block: FINISHED if it completed, KILLED on Ctrl-C, FAILED otherwise.
+
+        A block that completed may set ``finish = False`` on what it gets, to leave the run RUNNING
+        (a shard's sweep whose other shards are still at work).
+        """
+        closing = Closing()
         try:
-            yield
+            yield closing
         except BaseException as error:
             self.finish(run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
             raise
-        self.finish(run_id)
+        if closing.finish:
+            self.finish(run_id)
 
     def log_table(self, run_id: str, columns: Mapping[str, list], artifact_file: str) -> None:
         """A table as MLflow's JSON table artifact, which the UI shows as a table."""
@@ -140,6 +258,23 @@ def _stored(run) -> dict:
     }
 
 
+def _search_all(client, experiment_ids: list[str], filter_string: str = "", order_by=None) -> list[dict]:
+    """Every active run matching ``filter_string``, page after page, as plain values."""
+    found, token = [], None
+    while True:
+        page = client.search_runs(
+            experiment_ids,
+            filter_string,
+            max_results=RunReader.PAGE_SIZE,
+            order_by=order_by,
+            page_token=token,
+        )
+        found.extend(_stored(run) for run in page)
+        token = page.token
+        if not token:
+            return found
+
+
 class RunReader:
     """Reads runs back from one tracking store; never creates anything (the read side of Tracker)."""
 
@@ -166,16 +301,8 @@ class RunReader:
 
         Each run is a dict: run_id, experiment_id, name, status, start_time (ms), tags, params, metrics.
         """
-        found, token = [], None
         with store_errors(self.tracking_uri):
-            while True:
-                page = self.client.search_runs(
-                    experiment_ids, filter_string, max_results=self.PAGE_SIZE, page_token=token
-                )
-                found.extend(_stored(run) for run in page)
-                token = page.token
-                if not token:
-                    return found
+            return _search_all(self.client, experiment_ids, filter_string)
 
     def get(self, run_id: str) -> dict | None:
         """The run with this id, or None when there is none."""

@@ -1,0 +1,54 @@
+"""What makes a sweep the same sweep, and a cell the same cell, across processes and re-runs.
+
+A sweep's key hashes its name, its experiment and every setting that changes a cell's numbers.
+The grid is left out on purpose: a grown grid resumes into the same sweep and runs only its new
+cells. Shards are left out too: every shard of a sweep finds the same parent. A cell's key hashes
+the sweep's key and the cell's own values, so it names one cell of one sweep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from .config import SweepSpec
+from .grid import Cell
+
+KEY_LENGTH = 16  # hex digits: 64 bits, ample for the sweeps of one store
+
+
+def _digest(values: dict) -> str:
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def sweep_key(spec: SweepSpec) -> str:
+    """The sweep's identity: name, experiment and the settings a cell's numbers depend on."""
+    return _digest(
+        {
+            "name": spec.name,
+            "experiment": spec.experiment,
+            "seed": spec.seed,
+            "losses": list(spec.losses),
+            "backend": spec.backend,
+            "mode": spec.mode,
+            # repr() round-trips a float exactly: 0.25 and 0.2500000001 are different sweeps
+            "focal.alpha": repr(spec.alpha),
+            "focal.gamma": repr(spec.gamma),
+            "chunk_size": spec.chunk_size,
+        }
+    )
+
+
+def cell_key(sweep: str, cell: Cell) -> str:
+    """One cell of one sweep: its counts, its accuracies (exactly) and its replicate."""
+    return _digest(
+        {
+            "sweep": sweep,
+            "num_0s": cell.num_0s,
+            "num_1s": cell.num_1s,
+            "acc_0s": repr(cell.acc_0s),
+            "acc_1s": repr(cell.acc_1s),
+            "replicate": cell.replicate,
+        }
+    )

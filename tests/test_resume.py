@@ -1,0 +1,208 @@
+"""Resume and idempotence in-process: re-runs skip FINISHED cells, redo the rest, never duplicate;
+shards split a grid and share one parent; each cell costs three tracking round-trips."""
+
+import pytest
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
+from mlflow.tracking import MlflowClient
+
+from imbalance_sweep import InvalidValue, app, tracking
+from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG, SWEEP_KEY_TAG, run_sweep
+
+GRID = (
+    "grid.balances=[[2000,20],[300,300]]",
+    "grid.models=[[0.9,0.6],[0.7,0.95],[1.0,0.0]]",
+    "losses=[bce]",
+    "report=false",
+)
+
+
+def cell_runs(tracking_uri):
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name("imbalance-sweep").experiment_id
+    runs = client.search_runs([experiment_id], max_results=10_000)
+    return [r for r in runs if r.data.tags[ROLE_TAG] == "cell"], [
+        r for r in runs if r.data.tags[ROLE_TAG] == "sweep"
+    ]
+
+
+def finished_metrics(tracking_uri):
+    """cell key -> metrics of its FINISHED run; fails on a cell FINISHED twice."""
+    cells, _ = cell_runs(tracking_uri)
+    found = {}
+    for run in cells:
+        if run.info.status == "FINISHED":
+            key = run.data.tags[CELL_KEY_TAG]
+            assert key not in found, f"cell {run.info.run_name} FINISHED twice"
+            found[key] = run.data.metrics
+    return found
+
+
+def fail_on_call(monkeypatch, number, error=None):
+    real, calls = app.evaluate_cell, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == number:
+            raise error or RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app, "evaluate_cell", failing)
+
+
+@pytest.fixture
+def uninterrupted(make_spec, tmp_path):
+    store = f"sqlite:///{tmp_path / 'uninterrupted.db'}"
+    run_sweep(make_spec(*GRID, f"tracking_uri={store}"))
+    return finished_metrics(store)
+
+
+def test_resume_after_a_failure_runs_exactly_the_missing_cells(
+    make_spec, tracking_uri, monkeypatch, uninterrupted
+):
+    spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
+    fail_on_call(monkeypatch, 3)
+    with pytest.raises(RuntimeError):
+        run_sweep(spec)
+    monkeypatch.undo()
+    counted = []
+    real = app.evaluate_cell
+    monkeypatch.setattr(app, "evaluate_cell", lambda *a, **k: counted.append(1) or real(*a, **k))
+    parent = run_sweep(spec)
+    assert len(counted) == 4  # the failed cell and the three never started
+    cells, parents = cell_runs(tracking_uri)
+    assert [p.info.run_id for p in parents] == [parent]
+    assert MlflowClient(tracking_uri).get_run(parent).info.status == "FINISHED"
+    assert sorted(r.info.status for r in cells) == ["FAILED"] + ["FINISHED"] * 6
+    assert finished_metrics(tracking_uri) == uninterrupted
+    assert "cells.csv" in [a.path for a in MlflowClient(tracking_uri).list_artifacts(parent)]
+
+
+def test_stale_running_cells_are_marked_failed_and_run_again(
+    make_spec, tracking_uri, monkeypatch, uninterrupted
+):
+    """As after SIGKILL: the cell and the parent were left RUNNING."""
+    spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
+    fail_on_call(monkeypatch, 2)
+    with pytest.raises(RuntimeError):
+        run_sweep(spec)
+    monkeypatch.undo()
+    client = MlflowClient(tracking_uri)
+    cells, [parent] = cell_runs(tracking_uri)
+    for run in [parent, *cells]:
+        if run.info.status == "FAILED":
+            client.update_run(run.info.run_id, status="RUNNING")
+    assert run_sweep(spec) == parent.info.run_id
+    cells, _ = cell_runs(tracking_uri)
+    assert RunStatus.to_string(RunStatus.RUNNING) not in {r.info.status for r in cells}
+    assert sorted(r.info.status for r in cells) == ["FAILED"] + ["FINISHED"] * 6
+    assert finished_metrics(tracking_uri) == uninterrupted
+
+
+def test_a_rerun_of_a_finished_sweep_changes_nothing_and_resume_false_starts_afresh(make_spec, tracking_uri):
+    spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
+    first = run_sweep(spec)
+    assert run_sweep(spec) == first
+    assert len(cell_runs(tracking_uri)[0]) == 6
+    fresh = run_sweep(make_spec(*GRID, "resume=false", f"tracking_uri={tracking_uri}"))
+    assert fresh != first and len(cell_runs(tracking_uri)[0]) == 12
+    assert run_sweep(spec) == fresh  # the most recent parent
+
+
+def test_a_grown_grid_resumes_into_its_sweep_and_runs_only_new_cells(make_spec, tracking_uri):
+    parent = run_sweep(make_spec(*GRID, f"tracking_uri={tracking_uri}"))
+    grown = ("grid.balances=[[2000,20],[300,300],[50,5]]", *GRID[1:])
+    assert run_sweep(make_spec(*grown, f"tracking_uri={tracking_uri}")) == parent
+    assert len(finished_metrics(tracking_uri)) == 9 and len(cell_runs(tracking_uri)[0]) == 9
+
+
+def test_settings_that_change_numbers_make_another_sweep(make_spec, tracking_uri):
+    run_sweep(make_spec(*GRID, f"tracking_uri={tracking_uri}"))
+    run_sweep(make_spec(*GRID, "focal.gamma=1.0", f"tracking_uri={tracking_uri}"))
+    _, parents = cell_runs(tracking_uri)
+    assert len({p.data.tags[SWEEP_KEY_TAG] for p in parents}) == 2
+
+
+def test_shards_split_the_grid_and_share_one_parent(make_spec, tracking_uri, uninterrupted):
+    specs = [
+        make_spec(*GRID, "shard.count=2", f"shard.index={i}", f"tracking_uri={tracking_uri}") for i in (0, 1)
+    ]
+    assert [c for c in specs[0].cells[0::2]] == list(specs[0].shard_cells)
+    first = run_sweep(specs[0])
+    client = MlflowClient(tracking_uri)
+    assert client.get_run(first).info.status == "RUNNING"  # shard 1 still to come
+    assert run_sweep(specs[1]) == first
+    assert client.get_run(first).info.status == "FINISHED"
+    assert finished_metrics(tracking_uri) == uninterrupted
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["shard.count=2", "shard.index=3"], "shard.index=3 is outside [0, 1]"),
+        (["shard.count=0"], "shard.count=0 is not a whole number >= 1"),
+        (["shard.index=-1"], "shard.index=-1 is not a whole number >= 0"),
+        (["resume=maybe"], "resume='maybe' must be true or false"),
+        (["shard.count=2", "resume=false"], "resume=false with shard.count=2"),
+    ],
+)
+def test_bad_resume_and_shard_values_are_one_line(make_spec, overrides, message):
+    with pytest.raises(InvalidValue, match=message.replace("[", r"\[").replace("]", r"\]")):
+        make_spec(*overrides)
+
+
+def test_a_cell_costs_three_round_trips(make_spec, tracking_uri, monkeypatch):
+    """create_run (name and tags), one log_batch (params and metrics), set_terminated."""
+    calls = []
+    for name in (
+        "create_run",
+        "log_batch",
+        "set_terminated",
+        "log_param",
+        "log_metric",
+        "set_tag",
+        "get_run",
+    ):
+        real = getattr(MlflowClient, name)
+        monkeypatch.setattr(
+            MlflowClient,
+            name,
+            lambda self, *a, _real=real, _name=name, **k: calls.append(_name) or _real(self, *a, **k),
+        )
+    run_sweep(make_spec(*GRID, f"tracking_uri={tracking_uri}"))
+    # the parent: create_run, log_batch (its params), set_terminated; then 3 per cell
+    assert sorted(calls) == sorted(["create_run", "log_batch", "set_terminated"] * 7)
+
+
+def test_writes_are_retried_while_the_database_is_locked(monkeypatch):
+    delays, attempts = [], []
+    monkeypatch.setattr(tracking.time, "sleep", delays.append)
+    locked = MlflowException(
+        "(sqlite3.OperationalError) database is locked", error_code=TEMPORARILY_UNAVAILABLE
+    )
+
+    def write():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise locked
+        return "done"
+
+    assert tracking.retry_when_locked(write) == "done"
+    assert len(delays) == 2 and 0.05 <= delays[0] <= 0.1 and 0.1 <= delays[1] <= 0.2
+
+    def always_locked():
+        raise locked
+
+    with pytest.raises(MlflowException, match="database is locked"):
+        tracking.retry_when_locked(always_locked)
+    assert len(delays) == 2 + tracking.WRITE_ATTEMPTS - 1
+
+    def other_error():
+        attempts.append(1)
+        raise MlflowException("no such run")
+
+    attempts.clear()
+    with pytest.raises(MlflowException, match="no such run"):
+        tracking.retry_when_locked(other_error)
+    assert len(attempts) == 1
