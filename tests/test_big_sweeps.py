@@ -1,0 +1,191 @@
+"""Big sweeps as users run them: killed and resumed (SIGKILL, Ctrl-C), and shards in parallel
+joblib workers writing to one sqlite file, bit for bit the numbers of one process."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG, run_sweep
+
+pytestmark = pytest.mark.slow
+
+# 5 balances x 10 models = 50 cells of 2 to 3 million samples: long enough to interrupt part-way
+KILL_GRID = (
+    "grid=single",
+    "grid.balances=[[3e6,3e4],[2e6,2e5],[1e6,1e6],[2e6,2e4],[2.5e6,2.5e3]]",
+    "grid.models=[[0.9,0.5],[0.95,0.6],[0.99,0.7],[0.8,0.9],[0.999,0.5],[0.98,0.9],[0.7,0.7],[0.6,0.99],[0.5,0.5],[0.85,0.75]]",
+    "losses=[bce]",
+    "mode=sampled",
+    "report=false",
+)
+# 200 cells of 1,100 samples: for many writers, the store is the work
+WIDE_GRID = (
+    "grid=single",
+    "grid.balances=[[1000,100],[100,1000]]",
+    "grid.models=null",
+    "grid.acc_0s=[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0]",
+    "grid.acc_1s=[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0]",
+    "losses=[bce,focal_tfa]",
+    "report=false",
+)
+
+
+def start_module(tmp_path, tracking_uri, *overrides, multirun=False):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    command = [
+        sys.executable,
+        "-m",
+        "imbalance_sweep",
+        *(["-m"] if multirun else []),
+        f"tracking_uri={tracking_uri}",
+    ]
+    return subprocess.Popen(
+        [*command, *overrides],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finished_cells_in(database):
+    """FINISHED cell runs, read straight from the sqlite file (as a watcher would)."""
+    if not database.exists():
+        return 0
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+        try:
+            (count,) = connection.execute(
+                "SELECT count(*) FROM runs JOIN tags ON runs.run_uuid = tags.run_uuid"
+                " WHERE tags.key = ? AND tags.value = 'cell' AND runs.status = 'FINISHED'",
+                (ROLE_TAG,),
+            ).fetchone()
+        except sqlite3.OperationalError:  # tables not created yet
+            return 0
+    return count
+
+
+def interrupt_part_way(process, database, how):
+    deadline = time.monotonic() + 120
+    while finished_cells_in(database) < 3:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(how)
+    process.communicate(timeout=60)
+    return process.returncode
+
+
+def runs_by_role(tracking_uri):
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name("imbalance-sweep").experiment_id
+    runs = client.search_runs([experiment_id], max_results=10_000)
+    return {role: [r for r in runs if r.data.tags[ROLE_TAG] == role] for role in ("sweep", "cell")}
+
+
+def one_finished_run_per_cell(runs):
+    found = {}
+    for run in runs["cell"]:
+        if run.info.status == "FINISHED":
+            key = run.data.tags[CELL_KEY_TAG]
+            assert key not in found, f"{run.info.run_name} FINISHED twice"
+            found[key] = run.data.metrics
+    return found
+
+
+@pytest.fixture(scope="module")
+def kill_grid_metrics(tmp_path_factory):
+    """The uninterrupted sweep's metrics per cell key, from one process."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from imbalance_sweep.app import CONFIG_DIR
+    from imbalance_sweep.config import sweep_spec
+
+    store = f"sqlite:///{tmp_path_factory.mktemp('whole') / 'mlflow.db'}"
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        config = compose(config_name="config", overrides=[*KILL_GRID, f"tracking_uri={store}"])
+    run_sweep(sweep_spec(OmegaConf.to_container(config, resolve=True)))
+    return one_finished_run_per_cell(runs_by_role(store))
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_an_interrupted_sweep_resumes_to_one_finished_run_per_cell(
+    tmp_path, tracking_uri, kill_grid_metrics, how
+):
+    database = tmp_path / "mlflow.db"
+    returncode = interrupt_part_way(start_module(tmp_path, tracking_uri, *KILL_GRID), database, how)
+    assert returncode != 0
+    runs = runs_by_role(tracking_uri)
+    [parent] = runs["sweep"]
+    statuses = [r.info.status for r in runs["cell"]]
+    assert 3 <= statuses.count("FINISHED") < 50
+    if how == signal.SIGINT:  # Ctrl-C: the interrupted cell and the sweep are KILLED, never FINISHED
+        assert parent.info.status == "KILLED"
+        assert sorted(set(statuses)) == ["FINISHED", "KILLED"] and statuses.count("KILLED") == 1
+    else:  # no chance to close anything: left RUNNING, for the re-run to mark FAILED
+        assert parent.info.status == "RUNNING" and "RUNNING" in statuses
+    done = start_module(tmp_path, tracking_uri, *KILL_GRID)
+    assert done.wait(timeout=300) == 0, done.communicate()
+    runs = runs_by_role(tracking_uri)
+    assert [r.info.run_id for r in runs["sweep"]] == [parent.info.run_id]
+    assert runs["sweep"][0].info.status == "FINISHED"
+    assert "RUNNING" not in {r.info.status for r in runs["cell"]}
+    assert one_finished_run_per_cell(runs) == kill_grid_metrics
+
+
+def test_two_joblib_workers_write_200_cells_to_one_sqlite_file_as_one_process_would(
+    tmp_path, tracking_uri, make_spec
+):
+    """Shards in parallel (hydra/launcher=joblib): one parent, every cell once, same numbers."""
+    whole = f"sqlite:///{tmp_path / 'whole.db'}"
+    run_sweep(make_spec(*WIDE_GRID, f"tracking_uri={whole}"))
+    expected = one_finished_run_per_cell(runs_by_role(whole))
+    assert len(expected) == 200
+    started = time.monotonic()
+    sharded = start_module(
+        tmp_path,
+        tracking_uri,
+        *WIDE_GRID,
+        "shard.count=2",
+        "shard.index=0,1",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        multirun=True,
+    )
+    out, err = sharded.communicate(timeout=300)
+    assert sharded.returncode == 0, err
+    print(f"2 joblib workers x 100 cells: {time.monotonic() - started:.1f} s")
+    runs = runs_by_role(tracking_uri)
+    [parent] = runs["sweep"]
+    assert parent.info.status == "FINISHED"
+    assert len(runs["cell"]) == 200
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs["cell"]} == {parent.info.run_id}
+    assert one_finished_run_per_cell(runs) == expected  # every metric, bit for bit
+
+
+def test_a_joblib_multirun_over_seed_is_one_sweep_per_job(tmp_path, tracking_uri):
+    done = start_module(
+        tmp_path,
+        tracking_uri,
+        "seed=0,1",
+        "grid.balances=[[300,30]]",
+        "losses=[bce]",
+        "report=false",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        multirun=True,
+    )
+    _, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err
+    runs = runs_by_role(tracking_uri)
+    assert sorted(r.data.params["seed"] for r in runs["sweep"]) == ["0", "1"]
+    assert all(r.info.status == "FINISHED" for r in runs["sweep"] + runs["cell"])
+    assert len(runs["cell"]) == 4
