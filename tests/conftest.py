@@ -82,3 +82,35 @@ def sweep_rows():
         return built
 
     return rows
+
+
+def environment_without_mlflow_launch() -> dict[str, str]:
+    """This process's environment without MLflow's variables, so no child adopts a run by accident."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+
+
+@pytest.fixture(scope="session")
+def start_module():
+    """Start ``python -m imbalance_sweep [-m] tracking_uri=... *overrides`` in ``cwd`` (Hydra writes there)."""
+    import subprocess
+    import sys
+
+    def start(cwd, tracking_uri, *overrides, multirun=False):
+        command = [
+            sys.executable,
+            "-m",
+            "imbalance_sweep",
+            *(["-m"] if multirun else []),
+            f"tracking_uri={tracking_uri}",
+        ]
+        return subprocess.Popen(
+            [*command, *overrides],
+            cwd=cwd,
+            env=environment_without_mlflow_launch(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    return start

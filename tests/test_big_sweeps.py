@@ -1,11 +1,8 @@
 """Big sweeps as users run them: killed and resumed (SIGKILL, Ctrl-C), and shards in parallel
 joblib workers writing to one sqlite file, bit for bit the numbers of one process."""
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 
 import pytest
@@ -34,26 +31,6 @@ WIDE_GRID = (
     "losses=[bce,focal_tfa]",
     "report=false",
 )
-
-
-def start_module(tmp_path, tracking_uri, *overrides, multirun=False):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    command = [
-        sys.executable,
-        "-m",
-        "imbalance_sweep",
-        *(["-m"] if multirun else []),
-        f"tracking_uri={tracking_uri}",
-    ]
-    return subprocess.Popen(
-        [*command, *overrides],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def cells_in(database, status):
@@ -119,7 +96,7 @@ def kill_grid_metrics(tmp_path_factory):
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_an_interrupted_sweep_resumes_to_one_finished_run_per_cell(
-    tmp_path, tracking_uri, kill_grid_metrics, how
+    start_module, tmp_path, tracking_uri, kill_grid_metrics, how
 ):
     database = tmp_path / "mlflow.db"
     returncode = interrupt_part_way(start_module(tmp_path, tracking_uri, *KILL_GRID), database, how)
@@ -143,7 +120,7 @@ def test_an_interrupted_sweep_resumes_to_one_finished_run_per_cell(
 
 
 def test_two_joblib_workers_write_200_cells_to_one_sqlite_file_as_one_process_would(
-    tmp_path, tracking_uri, make_spec
+    start_module, tmp_path, tracking_uri, make_spec
 ):
     """Shards in parallel (hydra/launcher=joblib): one parent, every cell once, same numbers."""
     whole = f"sqlite:///{tmp_path / 'whole.db'}"
@@ -172,7 +149,7 @@ def test_two_joblib_workers_write_200_cells_to_one_sqlite_file_as_one_process_wo
     assert one_finished_run_per_cell(runs) == expected  # every metric, bit for bit
 
 
-def test_a_joblib_multirun_over_seed_is_one_sweep_per_job(tmp_path, tracking_uri):
+def test_a_joblib_multirun_over_seed_is_one_sweep_per_job(start_module, tmp_path, tracking_uri):
     done = start_module(
         tmp_path,
         tracking_uri,

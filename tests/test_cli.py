@@ -1,8 +1,6 @@
 """`python -m imbalance_sweep` as a user runs it: multirun, bad input, quiet TensorFlow."""
 
-import os
 import subprocess
-import sys
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -10,25 +8,16 @@ from mlflow.tracking import MlflowClient
 pytestmark = pytest.mark.slow
 
 
-def run_module(tmp_path, tracking_uri, *overrides, multirun=False):
-    """Run the module in ``tmp_path`` (Hydra writes its outputs there) against ``tracking_uri``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imbalance_sweep",
-            *(["-m"] if multirun else []),
-            f"tracking_uri={tracking_uri}",
-            *overrides,
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
+@pytest.fixture
+def run_module(start_module):
+    """Run the module to its end; its exit code and output."""
+
+    def run(cwd, tracking_uri, *overrides, multirun=False):
+        process = start_module(cwd, tracking_uri, *overrides, multirun=multirun)
+        stdout, stderr = process.communicate(timeout=300)
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    return run
 
 
 def all_runs(tracking_uri):
@@ -36,7 +25,7 @@ def all_runs(tracking_uri):
     return client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
 
 
-def test_multirun_logs_one_sweep_per_job(tmp_path, tracking_uri, logged_cell_metrics):
+def test_multirun_logs_one_sweep_per_job(run_module, tmp_path, tracking_uri, logged_cell_metrics):
     done = run_module(
         tmp_path, tracking_uri, "seed=0,1", "grid.balances=[[300,30]]", "losses=[bce]", multirun=True
     )
@@ -66,14 +55,16 @@ def test_multirun_logs_one_sweep_per_job(tmp_path, tracking_uri, logged_cell_met
         ),
     ],
 )
-def test_bad_input_is_one_line_exit_2_and_no_run(tmp_path, tracking_uri, overrides, line):
+def test_bad_input_is_one_line_exit_2_and_no_run(run_module, tmp_path, tracking_uri, overrides, line):
     done = run_module(tmp_path, tracking_uri, *overrides)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [line]
     assert not (tmp_path / "mlflow.db").exists() or all_runs(tracking_uri) == []
 
 
-def test_keras_backend_prints_no_tensorflow_start_up_noise(tmp_path, tracking_uri, logged_cell_metrics):
+def test_keras_backend_prints_no_tensorflow_start_up_noise(
+    run_module, tmp_path, tracking_uri, logged_cell_metrics
+):
     done = run_module(tmp_path, tracking_uri, "grid=single", "grid.balances=[[2000,20]]", "backend=keras")
     assert done.returncode == 0, done.stderr
     noise = [line for line in done.stderr.splitlines() if "mlflow.store.db.utils" not in line]
