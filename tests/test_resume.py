@@ -100,10 +100,14 @@ def test_stale_running_cells_are_marked_failed_and_run_again(
     assert finished_metrics(tracking_uri) == uninterrupted
 
 
-def test_a_rerun_of_a_finished_sweep_changes_nothing_and_resume_false_starts_afresh(make_spec, tracking_uri):
+def test_a_rerun_of_a_finished_sweep_changes_nothing_and_resume_false_starts_afresh(
+    make_spec, tracking_uri, caplog
+):
     spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
     first = run_sweep(spec)
-    assert run_sweep(spec) == first
+    with caplog.at_level("INFO", logger="imbalance_sweep.app"):
+        assert run_sweep(spec) == first
+    assert f"continues run {first}: 6 of its 6 cells already FINISHED" in caplog.text
     assert len(cell_runs(tracking_uri)[0]) == 6
     fresh = run_sweep(make_spec(*GRID, "resume=false", f"tracking_uri={tracking_uri}"))
     assert fresh != first and len(cell_runs(tracking_uri)[0]) == 12

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from .identity import cell_key, sweep_key
 from .losses import make_terms
 from .report import csv_text, sweep_report
 from .tracking import Tracker
+
+log = logging.getLogger(__name__)
 
 SWEEP_TAG = "imbalance_sweep.sweep"
 ROLE_TAG = "imbalance_sweep.role"
@@ -117,6 +120,14 @@ def run_sweep(
     keys = {cell: cell_key(key, cell) for cell in spec.cells}
     finished = finished_children(tracker, sweep_run, {keys[cell] for cell in spec.shard_cells})
     todo = [cell for cell in spec.shard_cells if keys[cell] not in finished]
+    if finished:
+        log.info(
+            "sweep %r continues run %s: %d of its %d cells already FINISHED (resume=false for a fresh sweep)",
+            spec.name,
+            sweep_run,
+            len(finished),
+            len(spec.shard_cells),
+        )
     if not todo and sweep_status == "FINISHED":
         return sweep_run  # nothing left to do: a re-run of a finished sweep changes nothing
     if sweep_status != "RUNNING":
