@@ -193,7 +193,7 @@ def test_flip_entry_point_logs_the_flip_points(store):
         alpha=0.25,
         gamma=2.0,
     )
-    expected = {f"flip/{'loss/' if p.is_loss else ''}{p.name}": p.flips[0] for p in found if p.flips}
+    expected = {f"flip/{p.key}": p.flips[0] for p in found if p.flips}
     assert run.data.metrics == expected and "flip/loss/bce" in expected
 
 

@@ -12,7 +12,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from .app import CONFIG_DIR
+from .app import CONFIG_DIR, ROLE_TAG
 from .checks import InvalidValue, fraction, names_from
 from .cli import exit_on_user_error, run_hydra_main
 from .config import resolve_tracking_uri
@@ -60,9 +60,9 @@ def flip_spec(config: Mapping[str, Any]) -> FlipSpec:
     )
 
 
-def describe(preference: Preference, spec: FlipSpec) -> str:
+def describe(preference: Preference) -> str:
     """One line a person can read: which model the loss or metric prefers, and where that changes."""
-    label = f"loss/{preference.name}" if preference.is_loss else preference.name
+    label = preference.key
     low, high = ("A", "B") if preference.prefers_a_at(float(SCAN[0])) else ("B", "A")
     if not preference.flips:
         return f"{label:22} prefers {low} at every prevalence"
@@ -94,7 +94,7 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
         alpha=spec.alpha,
         gamma=spec.gamma,
     )
-    lines = [f"A = {spec.model_a.name}, B = {spec.model_b.name}"] + [describe(p, spec) for p in found]
+    lines = [f"A = {spec.model_a.name}, B = {spec.model_b.name}"] + [describe(p) for p in found]
     print("\n".join(lines))
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id)
     run_id = tracker.start_run(
@@ -107,13 +107,12 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
             "focal.alpha": spec.alpha,
             "focal.gamma": spec.gamma,
         },
-        tags={"imbalance_sweep.role": "flip"},
+        tags={ROLE_TAG: "flip"},
         existing_run_id=existing_run_id,
     )
     with tracker.closing(run_id):
-        keys = {p.name: (f"loss/{p.name}" if p.is_loss else p.name) for p in found}
-        tracker.log_metrics(run_id, {f"flip/{keys[p.name]}": p.flips[0] for p in found if p.flips})
-        flips = {keys[p.name]: p.flips for p in found}
+        tracker.log_metrics(run_id, {f"flip/{p.key}": p.flips[0] for p in found if p.flips})
+        flips = {p.key: p.flips for p in found}
         chart = preference_chart(
             SHOWN, margins(spec), flips, model_a=spec.model_a.name, model_b=spec.model_b.name
         )

@@ -90,6 +90,11 @@ class Preference:
     flips: tuple[float, ...]  # prevalences where the preference changes sides
     prefers_a_at: Callable[[float], bool]
 
+    @property
+    def key(self) -> str:
+        """The name a sweep logs it under: ``loss/<name>`` for a loss, the metric's own name otherwise."""
+        return f"loss/{self.name}" if self.is_loss else self.name
+
 
 def preferences(
     model_a: Model,
