@@ -24,6 +24,7 @@ from .evaluation import check_loss_settings
 from .grid import Cell, make_cell
 from .losses import LOSS_NAMES, LOSSES, class_weight
 from .metrics import METRIC_NAMES, confusion_metrics
+from .simulator import score_interval
 
 # The clipped probability given to the true class lies in [LOW, HIGH] (float32 values, as Keras
 # rounds them): for a positive it is clip(p), for a negative 1 - clip(p).
@@ -37,9 +38,13 @@ PANELS, NODES = 40, 24
 
 
 def distance_interval(acc: float) -> tuple[float, float]:
-    """The interval on which q = |p - y| is uniform for a class of accuracy ``acc``."""
-    width = 0.5 / max(acc, 1.0 - acc)
-    return (0.0, width) if acc >= 0.5 else (1.0 - width, 1.0)
+    """The interval on which q = |p - y| is uniform for a class of accuracy ``acc``.
+
+    For a negative q is the score itself, so this is the simulator's interval for label 0; a
+    positive's q = 1 - p has the same interval by symmetry.
+    """
+    anchored_at_zero, width = score_interval(0, acc)
+    return (0.0, width) if anchored_at_zero else (1.0 - width, 1.0)
 
 
 def _integral_of_minus_log(a: float, b: float) -> float:
