@@ -1,7 +1,13 @@
 """Resume and idempotence in-process: re-runs skip FINISHED cells, redo the rest, never duplicate;
 shards split a grid and share one parent; each cell costs three tracking round-trips."""
 
+import concurrent.futures
+import contextlib
+import threading
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
@@ -139,6 +145,58 @@ def test_shards_split_the_grid_and_share_one_parent(make_spec, tracking_uri, uni
     assert run_sweep(specs[1]) == first
     assert client.get_run(first).info.status == "FINISHED"
     assert finished_metrics(tracking_uri) == uninterrupted
+
+
+def test_racing_shards_without_a_lock_keep_one_parent(make_spec, tracking_uri, uninterrupted, monkeypatch):
+    """As on a tracking server: no file lock, and both shards look for a parent before either has
+    created one. Both create one; after settling they keep the same run and the other is deleted."""
+    monkeypatch.setattr(tracking.Tracker, "exclusive_is_locked", property(lambda self: False))
+    monkeypatch.setattr(tracking.Tracker, "exclusive", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(app, "PARENT_SETTLE_SECONDS", 0.5)
+    both_looked = threading.Barrier(2, timeout=30)
+    real_start_run = tracking.Tracker.start_run
+
+    def start_run_after_both_looked(self, name, **kwargs):
+        if kwargs["tags"][ROLE_TAG] == "sweep":
+            both_looked.wait()
+        return real_start_run(self, name, **kwargs)
+
+    monkeypatch.setattr(tracking.Tracker, "start_run", start_run_after_both_looked)
+    specs = [
+        make_spec(*GRID, "shard.count=2", f"shard.index={i}", f"tracking_uri={tracking_uri}") for i in (0, 1)
+    ]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        parents = list(pool.map(run_sweep, specs))
+
+    assert parents[0] == parents[1]
+    cells, sweeps = cell_runs(tracking_uri)
+    assert [run.info.run_id for run in sweeps] == parents[:1]  # the other parent is deleted
+    assert {run.data.tags[app.MLFLOW_PARENT_TAG] for run in cells} == {parents[0]}
+    assert MlflowClient(tracking_uri).get_run(parents[0]).info.status == "FINISHED"
+    assert finished_metrics(tracking_uri) == uninterrupted
+
+
+@given(
+    st.lists(
+        st.tuples(st.uuids(), st.integers(0, 200_000), st.sampled_from(["1", "2", "3"])),
+        min_size=1,
+        max_size=6,
+        unique_by=lambda run: run[0],
+    )
+)
+def test_every_order_of_the_same_parents_chooses_the_same_one(runs):
+    stored = [
+        {"run_id": run_id.hex, "start_time": start, "tags": {app.SHARD_COUNT_TAG: shards}}
+        for run_id, start, shards in runs
+    ]
+    chosen = app.chosen_parent(stored)
+    assert app.chosen_parent(list(reversed(stored))) == chosen == app.chosen_parent(sorted(stored, key=str))
+    newest = max(stored, key=lambda run: (run["start_time"], run["run_id"]))
+    if newest["tags"][app.SHARD_COUNT_TAG] == "1":
+        assert chosen == newest  # a fresh (resume=false) sweep is always the one resumed
+    else:
+        assert chosen["run_id"] <= newest["run_id"]
+        assert newest["start_time"] - chosen["start_time"] <= app.PARENT_RACE_SECONDS * 1000
 
 
 @pytest.mark.parametrize(

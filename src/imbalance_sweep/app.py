@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import hydra
@@ -28,6 +29,7 @@ SWEEP_TAG = "imbalance_sweep.sweep"
 ROLE_TAG = "imbalance_sweep.role"
 SWEEP_KEY_TAG = "imbalance_sweep.sweep_key"
 CELL_KEY_TAG = "imbalance_sweep.cell_key"
+SHARD_COUNT_TAG = "imbalance_sweep.shard_count"
 MLFLOW_PARENT_TAG = "mlflow.parentRunId"
 
 
@@ -164,26 +166,65 @@ def open_sweep(
     existing_run_id: str | None,
     parent_run_id: str | None,
 ) -> tuple[str, str]:
-    """The sweep's parent run and its status: the adopted run, the most recent one with this sweep
-    key (resume), or a new one.
+    """The sweep's parent run and its status: the adopted run, the one an earlier run of this
+    sweep key left (resume), or a new one.
 
-    Find-or-create runs under :meth:`Tracker.exclusive`, so concurrent shards on one sqlite store
-    create one parent between them. An adopted run (``mlflow run``'s) is always a fresh sweep.
+    Concurrent shards create one parent between them. On a sqlite store the find-or-create runs
+    under :meth:`Tracker.exclusive`. A server has no such lock, so a shard that created a parent
+    waits until every concurrent creation is visible, then all of them keep the same one
+    (:func:`chosen_parent`) and the others delete theirs before logging anything into them.
+    An adopted run (``mlflow run``'s) is always a fresh sweep.
     """
     role = {**sweep_tags, ROLE_TAG: "sweep"}
+
+    def parents() -> list[dict]:
+        return [run for run in tracker.find_runs(role) if run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id]
+
     with tracker.exclusive():
         if spec.resume and not existing_run_id:
-            for run in tracker.find_runs(role):
-                if run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id:
-                    return run["run_id"], run["status"]
+            found = chosen_parent(parents())
+            if found:
+                return found["run_id"], found["status"]
         run_id = tracker.start_run(
             spec.name,
             params=sweep_params(spec),
-            tags=role,
+            tags={**role, SHARD_COUNT_TAG: str(spec.shard_count)},
             parent_run_id=parent_run_id,
             existing_run_id=existing_run_id,
         )
+    if spec.shard_count > 1 and not tracker.exclusive_is_locked:
+        time.sleep(PARENT_SETTLE_SECONDS)
+        chosen = chosen_parent(parents())
+        if chosen["run_id"] != run_id:
+            tracker.delete_run(run_id)
+            return chosen["run_id"], chosen["status"]
     return run_id, "RUNNING"
+
+
+# Longer than a find-then-create takes on a tracking server: every parent created by shards that
+# found none is visible once this much time has passed after one's own creation.
+PARENT_SETTLE_SECONDS = 2.0
+# Parents of one sweep key that shards started this close together were created in a race (start
+# times are the clients' clocks: this also covers their skew).
+PARENT_RACE_SECONDS = 60.0
+
+
+def chosen_parent(runs: list[dict]) -> dict | None:
+    """The parent every shard agrees on, whoever looks and whenever: the newest parent, unless
+    shards created it, in which case the smallest run id of the parents shards created within
+    PARENT_RACE_SECONDS of it. (A fresh sweep, ``resume=false``, is never sharded.)"""
+    if not runs:
+        return None
+    newest = max(runs, key=lambda run: (run["start_time"], run["run_id"]))
+    if newest["tags"].get(SHARD_COUNT_TAG, "1") == "1":
+        return newest
+    racing = [
+        run
+        for run in runs
+        if run["tags"].get(SHARD_COUNT_TAG, "1") != "1"
+        and newest["start_time"] - run["start_time"] <= PARENT_RACE_SECONDS * 1000
+    ]
+    return min(racing, key=lambda run: run["run_id"])
 
 
 def finished_children(tracker: Tracker, sweep_run: str, cell_keys: set[str]) -> set[str]:

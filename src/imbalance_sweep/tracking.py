@@ -188,12 +188,22 @@ class Tracker:
                 self.client, [self.experiment_id], filter_string, order_by=["attributes.start_time DESC"]
             )
 
+    @property
+    def exclusive_is_locked(self) -> bool:
+        """Whether :meth:`exclusive` really excludes other processes (a local sqlite store)."""
+        return sqlite_path(self.tracking_uri) is not None
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run (MLflow keeps it, marked deleted: searches no longer find it)."""
+        with store_errors(self.tracking_uri):
+            self.client.delete_run(run_id)
+
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
         """One process at a time in the block, for find-or-create steps on a local sqlite store.
 
         An advisory lock on a file beside the database (sqlite's writers all share that file
-        system). Other stores get no lock: see the README on sharded sweeps against a server.
+        system). Other stores get no lock (:func:`app.open_sweep` copes without one).
         """
         database = sqlite_path(self.tracking_uri)
         if database is None:
