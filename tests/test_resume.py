@@ -3,9 +3,11 @@ shards split a grid and share one parent; each cell costs three tracking round-t
 
 import concurrent.futures
 import contextlib
+import sqlite3
 import threading
 
 import pytest
+import sqlalchemy
 from hypothesis import given
 from hypothesis import strategies as st
 from mlflow.entities import RunStatus
@@ -235,6 +237,24 @@ def test_a_cell_costs_three_round_trips(make_spec, tracking_uri, monkeypatch):
     run_sweep(make_spec(*GRID, f"tracking_uri={tracking_uri}"))
     # the parent: create_run, log_batch (its params), set_terminated; then 3 per cell
     assert sorted(calls) == sorted(["create_run", "log_batch", "set_terminated"] * 7)
+
+
+def test_the_sqlite_store_commits_in_wal_mode_without_syncing_each_commit(make_spec, tracking_uri, tmp_path):
+    """Only the tracker's own store is switched; other sqlite files keep sqlite's defaults."""
+    run_sweep(make_spec(*GRID, f"tracking_uri={tracking_uri}"))
+    database = tracking.sqlite_path(tracking_uri)
+    with contextlib.closing(sqlite3.connect(database)) as plain:
+        assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+    def synchronous(path):
+        engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+        with engine.connect() as connection:
+            level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        engine.dispose()
+        return level
+
+    assert synchronous(database) == 1  # NORMAL
+    assert synchronous(tmp_path / "other.db") == 2  # FULL, sqlite's default
 
 
 def test_writes_are_retried_while_the_database_is_locked(monkeypatch):

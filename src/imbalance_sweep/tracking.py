@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import random
+import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -83,6 +86,32 @@ def sqlite_path(tracking_uri: str) -> Path | None:
     return Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
 
 
+# sqlite's default commit waits for the disk twice (synchronous=FULL, rollback journal): on a busy
+# disk that is most of a cell's time. In WAL mode with synchronous=NORMAL a commit only appends to
+# the log; the disk is synced at checkpoints. A killed process loses nothing and a power cut at most
+# the last commits, never the file's consistency (and a resumed sweep re-runs any cell not FINISHED).
+_FAST_COMMIT_DATABASES: set[str] = set()
+
+
+@sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, "connect")
+def _commit_without_waiting_for_the_disk(connection, _record) -> None:
+    if not isinstance(connection, sqlite3.Connection):
+        return
+    database = connection.execute("PRAGMA database_list").fetchone()[2]
+    if os.path.realpath(database) not in _FAST_COMMIT_DATABASES:
+        return
+    with contextlib.suppress(sqlite3.OperationalError):  # another writer busy: stays as it was, still correct
+        connection.execute("PRAGMA journal_mode=WAL")  # kept in the file: a no-op once set
+    connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def commit_fast(tracking_uri: str) -> None:
+    """Let this process's connections to a sqlite store commit in WAL mode (above)."""
+    database = sqlite_path(tracking_uri)
+    if database is not None:
+        _FAST_COMMIT_DATABASES.add(os.path.realpath(database))
+
+
 def ensure_experiment(client, experiment_name: str) -> str:
     """The id of the experiment, created if missing; a writer that loses the race to create it
     takes the winner's."""
@@ -95,6 +124,54 @@ def ensure_experiment(client, experiment_name: str) -> str:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
         return client.get_experiment_by_name(experiment_name).experiment_id
+
+
+# How long the probe of a tracking server waits for an answer (less if MLFLOW_HTTP_REQUEST_TIMEOUT is).
+PROBE_TIMEOUT_SECONDS = 10
+
+
+def check_server_answers(tracking_uri: str) -> None:
+    """Fail at once, with one line naming the URI, when an http(s) tracking server does not answer.
+
+    Without it, MLflow's client retries a server that is down for minutes (MLFLOW_HTTP_REQUEST_MAX_RETRIES
+    with exponential backoff) before the first call gives up. The probe is one GET of the server's
+    ``/health``, never retried, with MLflow's own credentials and TLS settings. Any answer below 500 will
+    do: the store's own calls report what else is wrong. Stores other than http(s) are not probed.
+    """
+    from urllib.parse import urlparse
+
+    if urlparse(tracking_uri).scheme not in ("http", "https"):
+        return
+    from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_TIMEOUT
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    timeout = min(PROBE_TIMEOUT_SECONDS, MLFLOW_HTTP_REQUEST_TIMEOUT.get())
+    url = tracking_uri.rstrip("/") + "/health"
+    try:
+        response = http_request(
+            get_default_host_creds(tracking_uri),
+            "/health",
+            "GET",
+            max_retries=0,
+            backoff_factor=0,
+            timeout=timeout,
+            raise_on_status=False,
+        )
+    except MlflowException as error:
+        timed_out = "timeout" in str(error).lower()
+        cause, reason = error, f"no answer within {timeout} s" if timed_out else "no connection"
+        while cause is not None:  # the innermost socket error's own words, e.g. "Connection refused"
+            if isinstance(cause, OSError) and cause.strerror and not timed_out:
+                reason = cause.strerror[:1].lower() + cause.strerror[1:]
+            cause = cause.__cause__ or cause.__context__
+        raise TrackingError(
+            f"tracking_uri={tracking_uri!r} cannot be used: no tracking server answers at {url} ({reason})"
+        ) from error
+    if response.status_code >= 500:
+        raise TrackingError(
+            f"tracking_uri={tracking_uri!r} cannot be used: {url} answers HTTP {response.status_code}"
+        )
 
 
 @dataclass
@@ -111,6 +188,8 @@ class Tracker:
         self.tracking_uri = tracking_uri
         # params an adopted run already held when taken over: MLflow forbids logging them again
         self._adopted_params: dict[str, set[str]] = {}
+        check_server_answers(tracking_uri)
+        commit_fast(tracking_uri)
         with store_errors(self.tracking_uri):
             self.client = RetryingClient(MlflowClient(tracking_uri=tracking_uri))
             if existing_run_id:
@@ -220,6 +299,27 @@ class Tracker:
         with store_errors(self.tracking_uri):
             self.client.log_text(run_id, text, artifact_file)
 
+    def log_dataset(self, run_id: str, dataset: Mapping[str, object], context: str = "validation") -> None:
+        """A local file as the run's input dataset (``mlflow.log_input``'s record): its ``name``,
+        ``path`` and ``digest``, and ``columns`` (file column -> role) as its schema."""
+        from mlflow.data.dataset_source_registry import get_registered_sources
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.types.schema import ColSpec, Schema
+
+        columns = dataset.get("columns") or {}
+        # MLflow builds its local-file source class at run time; take it from its registry
+        local = next(source for source in get_registered_sources() if source._get_source_type() == "local")
+        meta = MetaDataset(
+            local(str(dataset["path"])),
+            name=str(dataset["name"]),
+            digest=str(dataset["digest"]),
+            schema=Schema([ColSpec("double", str(column)) for column in columns]) if columns else None,
+        )
+        entry = DatasetInput(meta._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", context)])
+        with store_errors(self.tracking_uri):
+            self.client.log_inputs(run_id, datasets=[entry])
+
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         """Close a run: FINISHED only for work that completed; FAILED or KILLED otherwise."""
         with store_errors(self.tracking_uri):
@@ -292,6 +392,7 @@ class RunReader:
 
     def __init__(self, tracking_uri: str):
         self.tracking_uri = tracking_uri
+        check_server_answers(tracking_uri)
         with store_errors(tracking_uri):
             self.client = MlflowClient(tracking_uri=tracking_uri)
 
