@@ -6,8 +6,10 @@ higher is better), exactly the rows ``run_sweep`` writes to ``cells.csv``. Outpu
 dicts with one set of keys each, ready for a table (:func:`as_columns` turns them into the columns
 ``mlflow.log_table`` takes). Pure numpy, so notebooks and tests use it without MLflow.
 
-A *model* is one ``(acc_0s, acc_1s)``; a *balance* is one ``(num_0s, num_1s)``. Rows of one model at
-one balance are its replicates (different ``seeds``); every such row counts as one replicate.
+A *model* is one ``(acc_0s, acc_1s)``, or a named one (a row with a non-empty ``model``: a
+predictions file, grouped by its name, not its accuracies); a *balance* is one ``(num_0s, num_1s)``.
+Rows of one model at one balance are its replicates (different ``seeds``); every such row counts as
+one replicate.
 """
 
 from __future__ import annotations
@@ -46,9 +48,15 @@ def prevalence(num_0s: int, num_1s: int) -> float:
     return num_1s / (num_0s + num_1s)
 
 
-def _model_key(index: int, row: Row) -> tuple[int, int, float, float]:
+def _model_key(index: int, row: Row) -> tuple[int, int, float, float, str]:
     try:
-        return (int(row["num_0s"]), int(row["num_1s"]), float(row["acc_0s"]), float(row["acc_1s"]))
+        return (
+            int(row["num_0s"]),
+            int(row["num_1s"]),
+            float(row["acc_0s"]),
+            float(row["acc_1s"]),
+            str(row.get("model") or ""),
+        )
     except KeyError as error:
         raise InvalidValue(f"rows[{index}] has no {error.args[0]!r}: every cell needs it") from None
 
@@ -75,7 +83,7 @@ class _Summary:
             dtype=np.intp,
         )
         values = _values(rows, keys)
-        self.models = list(group_of)  # (num_0s, num_1s, acc_0s, acc_1s), first-seen order
+        self.models = list(group_of)  # (num_0s, num_1s, acc_0s, acc_1s, model), first-seen order
         self.keys = list(keys)
         self.counts = np.bincount(groups, minlength=len(group_of))
         sums = np.zeros((len(group_of), len(keys)))
@@ -96,17 +104,20 @@ def replicate_summary(rows: Sequence[Row], *, metrics: Sequence[str] | None = No
     ``num_1s``, ``acc_0s``, ``acc_1s``, ``prevalence``, ``n_replicates`` and, for each metric,
     ``<metric>_mean`` and ``<metric>_std``. The std of a single replicate is 0.0 (not NaN): one seed
     shows no spread, and a table cell of NaN would hide the mean beside it. ``metrics`` defaults to
-    :func:`metric_keys`. No rows give an empty list.
+    :func:`metric_keys`. Rows of named models (predictions files) add a ``model`` column (empty for
+    the models given by accuracies). No rows give an empty list.
     """
     keys = metric_keys(rows) if metrics is None else list(metrics)
     if not rows:
         return []
     summary = _Summary(rows, keys)
+    named = any(model for *_, model in summary.models)
     table = []
-    for index, (num_0s, num_1s, acc_0s, acc_1s) in enumerate(summary.models):
+    for index, (num_0s, num_1s, acc_0s, acc_1s, model) in enumerate(summary.models):
         entry = {
             "num_0s": num_0s,
             "num_1s": num_1s,
+            **({"model": model} if named else {}),
             "acc_0s": acc_0s,
             "acc_1s": acc_1s,
             "prevalence": prevalence(num_0s, num_1s),
@@ -193,7 +204,7 @@ def agreement(
         raise InvalidValue(f"{summary.keys[nan_columns[0]]} is NaN in some cell: NaN cannot be ranked")
 
     balances: dict[tuple[int, int], list[int]] = {}
-    for index, (num_0s, num_1s, _, _) in enumerate(summary.models):
+    for index, (num_0s, num_1s, *_) in enumerate(summary.models):
         balances.setdefault((num_0s, num_1s), []).append(index)
 
     table = []

@@ -13,6 +13,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from .bootstrap import bootstrap_intervals
 from .cli import exit_on_user_error
 from .config import SweepSpec, sweep_spec
 from .evaluation import evaluate_cell
@@ -49,7 +50,23 @@ def cell_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
         "focal.alpha": spec.alpha,
         "focal.gamma": spec.gamma,
         "chunk_size": spec.chunk_size,
+        **_bootstrap_params(spec),  # nothing unless asked for
+        **spec.score_model.params(),  # nothing for the uniform model
+        **_file_params(cell, spec),  # nothing for a model given by its accuracies
     }
+
+
+def _bootstrap_params(spec: SweepSpec) -> dict[str, object]:
+    if not spec.bootstrap_replicates:
+        return {}
+    return {"bootstrap.replicates": spec.bootstrap_replicates, "bootstrap.level": spec.bootstrap_level}
+
+
+def _file_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
+    """A predictions file's cell: the model's name and the file it evaluates."""
+    if cell.model is None:
+        return {}
+    return {"model": cell.model, **spec.file_models[cell.model].file_params("model")}
 
 
 def sweep_params(spec: SweepSpec) -> dict[str, object]:
@@ -62,6 +79,8 @@ def sweep_params(spec: SweepSpec) -> dict[str, object]:
     common = cell_params(spec.cells[0], spec)
     for key in ("seed", "backend", "mode", "losses", "focal.alpha", "focal.gamma", "chunk_size"):
         params[key] = common[key]
+    params.update(_bootstrap_params(spec))
+    params.update(spec.score_model.params())
     return params
 
 
@@ -98,14 +117,37 @@ def run_sweep(
         with tracker.closing(run_id):
             if config:
                 tracker.log_text(run_id, config, "config.yaml")
-            expected = expected_cell(cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma)
+            model = spec.model_of(cell)
+            if model.dataset:  # the predictions file the cell evaluates
+                tracker.log_dataset(run_id, model.dataset)
+            expected = expected_cell(
+                cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma, model=model
+            )
             if sampled:
                 drawn = evaluate_cell(
-                    cell, seed=spec.seed, losses=spec.losses, term_sums=term_sums, chunk_size=spec.chunk_size
+                    cell,
+                    seed=spec.seed,
+                    losses=spec.losses,
+                    term_sums=term_sums,
+                    chunk_size=spec.chunk_size,
+                    model=model,
                 )
                 values = {**drawn, **beside_sampled(expected)}
             else:
                 values = expected
+            if spec.bootstrap_replicates and model.dataset:  # a predictions file's cell
+                values.update(
+                    bootstrap_intervals(
+                        model,
+                        cell,
+                        seed=spec.seed,
+                        losses=spec.losses,
+                        alpha=spec.alpha,
+                        gamma=spec.gamma,
+                        replicates=spec.bootstrap_replicates,
+                        level=spec.bootstrap_level,
+                    )
+                )
             tracker.log(run_id, params=params, metrics=values)
         return {"run_id": run_id, **params, **values}
 
@@ -137,6 +179,9 @@ def run_sweep(
     with tracker.closing(sweep_run) as closing:
         if config_text:
             tracker.log_text(sweep_run, config_text, "config.yaml")
+        for model in (spec.score_model, *spec.file_models.values()):
+            if model.dataset:
+                tracker.log_dataset(sweep_run, model.dataset)
         cells = tqdm(todo, desc=spec.name, unit="cell", disable=None)
         rows = {cell: run_cell(cell, parent=sweep_run, existing=None) for cell in cells}
         with tracker.exclusive():

@@ -56,18 +56,36 @@ class CellKey(NamedTuple):
     replicate: int
 
     @classmethod
-    def of(cls, params: Mapping[str, object]) -> CellKey:
-        """The key of a cell from its run params (strings in MLflow; numbers work too)."""
-        return cls(
+    def of(cls, params: Mapping[str, object]) -> CellKey | NamedCellKey:
+        """The key of a cell from its run params (strings in MLflow; numbers work too); a
+        predictions file's cell (a ``model`` param) gets a :class:`NamedCellKey`."""
+        values = (
             int(params["num_0s"]),
             int(params["num_1s"]),
             float(params["acc_0s"]),
             float(params["acc_1s"]),
             int(params.get("replicate", 0)),
         )
+        model = params.get("model")
+        return NamedCellKey(*values, str(model)) if model else cls(*values)
 
     def __str__(self) -> str:
         text = f"n0={self.num_0s} n1={self.num_1s} a0={self.acc_0s:g} a1={self.acc_1s:g}"
+        return text if self.replicate == 0 else f"{text} rep={self.replicate}"
+
+
+class NamedCellKey(NamedTuple):
+    """A predictions file's cell: as :class:`CellKey`, and the model's name."""
+
+    num_0s: int
+    num_1s: int
+    acc_0s: float
+    acc_1s: float
+    replicate: int
+    model: str
+
+    def __str__(self) -> str:
+        text = f"n0={self.num_0s} n1={self.num_1s} model={self.model}"
         return text if self.replicate == 0 else f"{text} rep={self.replicate}"
 
 
@@ -123,20 +141,28 @@ class Comparison:
         return summary
 
     @property
+    def cell_fields(self) -> list[str]:
+        """The columns naming a cell: ``model`` only when some cell is a predictions file's."""
+        named = any(isinstance(cell, NamedCellKey) for cell in self.cells)
+        return list(NamedCellKey._fields if named else CellKey._fields)
+
+    @property
     def columns(self) -> list[str]:
         baseline = self.letters[0]
         others = [f"{letter} - {baseline}" for letter in self.letters[1:]]
-        return [*CellKey._fields, "metric", *self.letters, *others]
+        return [*self.cell_fields, "metric", *self.letters, *others]
 
     def rows(self) -> list[dict[str, object]]:
         """The aligned table, one row per (shown metric, coinciding cell), metric by metric."""
         rows = []
+        fields = self.cell_fields
         for metric in self.shown:
             values, differences = self.values[metric], self.differences(metric)
             for index, cell in enumerate(self.cells):
                 numbers = [float(value) for value in values[:, index]]
                 numbers += [float(difference) for difference in differences[:, index]]
-                rows.append(dict(zip(self.columns, [*cell, metric, *numbers], strict=True)))
+                named = [getattr(cell, field, "") for field in fields]
+                rows.append(dict(zip(self.columns, [*named, metric, *numbers], strict=True)))
         return rows
 
 
@@ -181,9 +207,11 @@ def compare_cells(
     common = sorted(set.intersection(*(set(metrics_of) for metrics_of in by_key)))
     if not common:
         counts = ", ".join(f"{letter} has {n}" for letter, n in zip(letters, n_cells, strict=True))
+        named = any(isinstance(key, NamedCellKey) for metrics_of in by_key for key in metrics_of)
+        fields = NamedCellKey._fields if named else CellKey._fields
         raise InvalidValue(
             f"the sweeps have no cell in common ({counts}); cells coincide when their "
-            f"{', '.join(CellKey._fields)} are equal"
+            f"{', '.join(fields)} are equal"
         )
     held = [set(metrics_of[key]) for metrics_of in by_key for key in common]
     shared, anywhere = set.intersection(*held), set.union(*held)
@@ -211,7 +239,11 @@ def compare_cells(
     )
     first_cells = [cells[0]["params"] if cells else {} for cells in sweeps]
     settings = {}
-    for setting in SETTINGS:
+    # A score model other than uniform logs its own settings (score_model, score_model.<key>).
+    model_settings = sorted(
+        {key for params in first_cells for key in params if key.startswith("score_model")}
+    )
+    for setting in (*SETTINGS, *model_settings):
         per_sweep = tuple(str(params.get(setting, "")) for params in first_cells)
         if len(set(per_sweep)) > 1:
             settings[setting] = per_sweep

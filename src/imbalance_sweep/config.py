@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import score_models
 from .checks import InvalidValue, one_of, whole_number
 from .evaluation import check_loss_settings
-from .grid import Cell, build_cells
+from .grid import Cell, NamedModel, build_cells
+from .score_models.empirical import EmpiricalModel, file_entry, is_file_entry
+from .score_models.uniform import UNIFORM
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_DB = "mlflow.db"
 GRID_KEYS = ("name", "balances", "models", "acc_0s", "acc_1s", "seeds")
@@ -37,6 +43,16 @@ class SweepSpec:
     resume: bool = True
     shard_index: int = 0
     shard_count: int = 1
+    score_model: score_models.ScoreModel = UNIFORM  # how each class's scores are distributed
+    # Stratified bootstrap intervals for predictions files' cells: replicates (0: none) and level.
+    bootstrap_replicates: int = 0
+    bootstrap_level: float = 0.95
+    # The predictions files ``grid.models`` lists, by model name: each is its cells' score model.
+    file_models: Mapping[str, EmpiricalModel] = field(default_factory=dict)
+
+    def model_of(self, cell: Cell) -> score_models.ScoreModel:
+        """The score model of ``cell``: its predictions file's, else the sweep's ``score_model``."""
+        return self.score_model if cell.model is None else self.file_models[cell.model]
 
     @property
     def shard_cells(self) -> tuple[Cell, ...]:
@@ -81,12 +97,19 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         focal.get("gamma"),
         config.get("chunk_size"),
     )
+    score_model = score_models.from_config(config.get("score_model"), start_dir=start_dir)
+    models, acc_0s, acc_1s = grid.get("models"), grid.get("acc_0s"), grid.get("acc_1s")
+    models, file_models = _file_models(models, score_model, start_dir)
+    if score_model.grid_accuracies is not None:
+        # The model sets each class's accuracy itself (empirical: the file's): the grid's do not apply.
+        log.info(
+            "score_model=%s: the grid's accuracies do not apply; every cell has acc_0s=%r, acc_1s=%r",
+            score_model.name,
+            *score_model.grid_accuracies,
+        )
+        models, acc_0s, acc_1s = [list(score_model.grid_accuracies)], None, None
     cells = build_cells(
-        balances=grid.get("balances"),
-        models=grid.get("models"),
-        acc_0s=grid.get("acc_0s"),
-        acc_1s=grid.get("acc_1s"),
-        seeds=grid.get("seeds"),
+        balances=grid.get("balances"), models=models, acc_0s=acc_0s, acc_1s=acc_1s, seeds=grid.get("seeds")
     )
     grid_name = _text("grid.name", grid.get("name", "grid"))
     shard = config.get("shard") or {}
@@ -94,6 +117,13 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
     shard_index = whole_number("shard.index", shard.get("index", 0))
     if shard_index >= shard_count:
         raise InvalidValue(f"shard.index={shard_index} is outside [0, {shard_count - 1}]")
+    bootstrap = config.get("bootstrap") or {}
+    replicates = whole_number("bootstrap.replicates", bootstrap.get("replicates", 0))
+    level = bootstrap.get("level", 0.95)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise InvalidValue(f"bootstrap.level={level!r} is not a number strictly between 0 and 1")
+    if replicates and not file_models and score_model.dataset is None:
+        log.info("bootstrap.replicates=%d: no predictions file in this sweep, so no intervals", replicates)
     resume = _flag("resume", config.get("resume", True))
     if not resume and shard_count > 1:
         raise InvalidValue(
@@ -117,4 +147,35 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         resume=resume,
         shard_index=shard_index,
         shard_count=shard_count,
+        score_model=score_model,
+        file_models=file_models,
+        bootstrap_replicates=replicates,
+        bootstrap_level=float(level),
     )
+
+
+def _file_models(models, score_model, start_dir) -> tuple[Any, dict[str, EmpiricalModel]]:
+    """Load the predictions files ``grid.models`` lists: the entries become :class:`NamedModel`
+    values for ``build_cells``, and the files' models are returned by name."""
+    if not isinstance(models, list) or not any(is_file_entry(entry) for entry in models):
+        return models, {}
+    if score_model.grid_accuracies is not None:
+        raise InvalidValue(
+            f"grid.models lists predictions files and score_model={score_model.name}: a file is its own "
+            "score model; use score_model=uniform (or beta) with files in grid.models"
+        )
+    entries, loaded, where_of = [], {}, {}
+    for index, entry in enumerate(models):
+        if not is_file_entry(entry):
+            entries.append(entry)
+            continue
+        where = f"grid.models[{index}]"
+        name, model = file_entry(where, entry, start_dir=start_dir)
+        if name in loaded:
+            raise InvalidValue(
+                f"{where}: the model name {name!r} is already {where_of[name]}'s; give each file its own "
+                f"name, e.g. {{path: {model.predictions.path}, name: other}}"
+            )
+        loaded[name], where_of[name] = model, where
+        entries.append(NamedModel(name, model.predictions.digest, *model.grid_accuracies))
+    return entries, loaded

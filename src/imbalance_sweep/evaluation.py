@@ -44,11 +44,12 @@ class Accumulator:
 
 
 def evaluate_cell(
-    cell: Cell, *, seed: int, losses: Sequence[str], term_sums, chunk_size: int
+    cell: Cell, *, seed: int, losses: Sequence[str], term_sums, chunk_size: int, model=None
 ) -> dict[str, float]:
-    """Simulate ``cell`` and evaluate it chunk by chunk; ``term_sums`` comes from ``make_terms``."""
+    """Simulate ``cell`` and evaluate it chunk by chunk; ``term_sums`` comes from ``make_terms``,
+    ``model`` is the score model (``score_models``; ``None``: uniform)."""
     accumulator = Accumulator(term_sums)
-    for label, scores in cell_score_chunks(cell, seed, chunk_size):
+    for label, scores in cell_score_chunks(cell, seed, chunk_size, model):
         accumulator.add(label, scores)
     return accumulator.result(losses)
 

@@ -1,4 +1,5 @@
-"""Exact population values of a cell under the uniform score model: no sampling.
+"""Exact population values of a cell: no sampling. The uniform score model's moments live here;
+other score models (``score_models``) give their own per-class moments to the same reductions.
 
 Per class, the distance of a score from its label, ``q = |p - y|``, is uniform on ``[0, w)`` when
 the class's accuracy is >= 0.5 and on ``(1 - w, 1]`` below, with ``w = 0.5 / max(acc, 1 - acc)``
@@ -121,31 +122,43 @@ def focal_moments(label: int, acc: float, gamma: float) -> tuple[float, float]:
     return float(weights @ focal) / width, float(weights @ focal**2) / width
 
 
-def class_term_moments(label: int, acc: float, terms: Iterable[str], *, alpha: float, gamma: float):
-    """Per term: (mean, variance) of the per-sample value for one class."""
+def uniform_term_moments(label: int, acc: float, term: str, gamma: float) -> tuple[float, float]:
+    """E[x] and E[x^2] of the per-sample term ``bce``, ``sq`` or ``focal`` under the uniform model."""
+    if term == "bce":
+        return bce_moments(label, acc)
+    if term == "sq":
+        return brier_moments(acc)
+    return focal_moments(label, acc, gamma)
+
+
+def class_term_moments(
+    label: int, acc: float, terms: Iterable[str], *, alpha: float, gamma: float, model=None
+):
+    """Per term: (mean, variance) of the per-sample value for one class, under ``model`` (a score
+    model of ``score_models``; ``None``: the uniform model)."""
+    raw = uniform_term_moments if model is None else model.term_moments
     moments = {}
     for term in terms:
-        if term == "bce":
-            first, second = bce_moments(label, acc)
-        elif term == "sq":
-            first, second = brier_moments(acc)
-        else:
-            first, second = focal_moments(label, acc, gamma)
-            if term == "focal_balanced":
-                weight = class_weight(label, alpha)
-                first, second = weight * first, weight**2 * second
+        first, second = raw(label, acc, "focal" if term == "focal_balanced" else term, gamma)
+        if term == "focal_balanced":
+            weight = class_weight(label, alpha)
+            first, second = weight * first, weight**2 * second
         moments[term] = (first, max(second - first**2, 0.0))
     return moments
 
 
-def expected_losses(cell: Cell, losses: Iterable[str], *, alpha: float, gamma: float) -> dict[str, float]:
-    """``loss/<name>`` and ``stderr/loss/<name>`` of a cell, exactly."""
+def expected_losses(
+    cell: Cell, losses: Iterable[str], *, alpha: float, gamma: float, model=None
+) -> dict[str, float]:
+    """``loss/<name>`` and ``stderr/loss/<name>`` of a cell, exactly (``model``: its score model)."""
     losses = list(losses)
     terms = {LOSSES[name][0] for name in losses}
     counts = (cell.num_0s, cell.num_1s)
     accs = (cell.acc_0s, cell.acc_1s)
     per_class = [
-        class_term_moments(label, accs[label], terms, alpha=alpha, gamma=gamma) if counts[label] else {}
+        class_term_moments(label, accs[label], terms, alpha=alpha, gamma=gamma, model=model)
+        if counts[label]
+        else {}
         for label in (0, 1)
     ]
     total = sum(counts)
@@ -166,12 +179,15 @@ def expected_losses(cell: Cell, losses: Iterable[str], *, alpha: float, gamma: f
     return values
 
 
-def expected_metrics(cell: Cell) -> dict[str, float]:
+def expected_metrics(cell: Cell, model=None) -> dict[str, float]:
     """Each metric at the expected confusion counts, and its delta-method standard error.
 
-    tn ~ Binomial(num_0s, acc_0s) and tp ~ Binomial(num_1s, acc_1s), independently.
+    tn ~ Binomial(num_0s, acc_0s) and tp ~ Binomial(num_1s, acc_1s), independently, with each
+    class's accuracy as its score model (``None``: uniform) gives it.
     """
     n0, n1, a0, a1 = cell.num_0s, cell.num_1s, cell.acc_0s, cell.acc_1s
+    if model is not None:
+        a0, a1 = model.class_accuracy(0, a0), model.class_accuracy(1, a1)
 
     def at(tp: float, tn: float) -> dict[str, float]:
         return confusion_metrics(tp=tp, fp=n0 - tn, tn=tn, fn=n1 - tp)
@@ -197,17 +213,47 @@ def expected_metrics(cell: Cell) -> dict[str, float]:
     return values
 
 
-def expected_cell(cell: Cell, *, losses: Iterable[str], alpha: float, gamma: float) -> dict[str, float]:
-    """A cell's population values under the same keys a sampled cell logs, plus ``stderr/<key>``."""
-    return {**expected_losses(cell, losses, alpha=alpha, gamma=gamma), **expected_metrics(cell)}
+def expected_cell(
+    cell: Cell, *, losses: Iterable[str], alpha: float, gamma: float, model=None
+) -> dict[str, float]:
+    """A cell's population values under the same keys a sampled cell logs, plus ``stderr/<key>``;
+    ``model`` is its score model (``score_models``; ``None``: uniform)."""
+    return {
+        **expected_losses(cell, losses, alpha=alpha, gamma=gamma, model=model),
+        **expected_metrics(cell, model),
+    }
 
 
 def beside_sampled(expected: dict[str, float]) -> dict[str, float]:
-    """What a sampled cell logs next to its own values: ``expected/<key>`` and ``stderr/<key>``."""
-    return {key if key.startswith("stderr/") else f"expected/{key}": value for key, value in expected.items()}
+    """What a sampled cell logs next to its own values: ``expected/<key>`` for every value, and
+    the standard errors of the losses (a metric's follows from its expected counts; each logged
+    value costs the tracking store a row, and a big sweep's time is mostly the store's)."""
+    return {
+        key if key.startswith("stderr/") else f"expected/{key}": value
+        for key, value in expected.items()
+        if not key.startswith("stderr/") or key.startswith("stderr/loss/")
+    }
 
 
-def expected(num_0s, acc_0s, num_1s, acc_1s, *, losses=LOSS_NAMES, alpha: float = 0.25, gamma: float = 2.0):
-    """Public API: a cell's exact population values (``loss/<name>``, metrics) and ``stderr/<key>``."""
+def expected(
+    num_0s,
+    acc_0s,
+    num_1s,
+    acc_1s,
+    *,
+    losses=LOSS_NAMES,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    score_model=None,
+):
+    """Public API: a cell's exact population values (``loss/<name>``, metrics) and ``stderr/<key>``.
+
+    ``score_model`` is a value of ``score_models`` (``None``: the uniform model); one that sets its
+    own accuracies (``empirical``) ignores ``acc_0s`` and ``acc_1s``.
+    """
     losses, _, alpha, gamma, _ = check_loss_settings(losses, "numpy", alpha, gamma, 1)
-    return expected_cell(make_cell(num_0s, num_1s, acc_0s, acc_1s), losses=losses, alpha=alpha, gamma=gamma)
+    if score_model is not None and score_model.grid_accuracies is not None:
+        acc_0s, acc_1s = score_model.grid_accuracies
+    return expected_cell(
+        make_cell(num_0s, num_1s, acc_0s, acc_1s), losses=losses, alpha=alpha, gamma=gamma, model=score_model
+    )

@@ -1,5 +1,9 @@
 """``python -m imbalance_sweep.flip``: at which prevalence does a loss change its mind between two
-models, and where does F1? Computed on the exact expectations, logged as one MLflow run."""
+models, and where does F1? Computed on the exact expectations, logged as one MLflow run.
+
+A model is a pair ``[acc_0s, acc_1s]`` (the uniform score model) or a predictions file (a path, a
+one-element list holding one, as ``mlflow run -P model_a=preds.csv`` passes it, or a mapping with
+``path`` and optionally ``name``, ``label``, ``score``, ``from_logits``), re-weighted exactly."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from .config import resolve_tracking_uri
 from .evaluation import check_loss_settings
 from .figures import preference_chart
 from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
+from .score_models.empirical import file_entry, is_file_entry
 from .tracking import Tracker
 
 RATE_METRICS = ("precision", "recall", "f1", "accuracy", "balanced_accuracy", "specificity", "mcc")
@@ -36,21 +41,44 @@ class FlipSpec:
     tracking_uri: str
 
 
-def _model(name: str, value: Any) -> Model:
+def _model(name: str, value: Any, start_dir=None) -> Model:
+    if isinstance(value, (list, tuple)) and len(value) == 1 and is_file_entry(value[0]):
+        value = value[0]  # mlflow run -P model_a=preds.csv gives model_a=[preds.csv]
+    if is_file_entry(value):
+        title, model = file_entry(name, value, start_dir=start_dir)
+        return Model(*model.grid_accuracies, title=title, score_model=model)
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise InvalidValue(f"{name}={value!r} must be a pair [acc_0s, acc_1s]")
+        raise InvalidValue(f"{name}={value!r} must be a pair [acc_0s, acc_1s] or a predictions file")
     return Model(fraction(f"{name}: acc_0s", value[0]), fraction(f"{name}: acc_1s", value[1]))
 
 
-def flip_spec(config: Mapping[str, Any]) -> FlipSpec:
+def _model_params(key: str, model: Model) -> dict[str, object]:
+    """How the run records a model: ``acc_0s,acc_1s`` for a pair; a file's name, path, digest, ..."""
+    if model.score_model is None:
+        return {key: f"{model.acc_0s},{model.acc_1s}"}
+    return {
+        key: model.name,
+        f"{key}.acc_0s": model.acc_0s,
+        f"{key}.acc_1s": model.acc_1s,
+        **model.score_model.file_params(key),
+    }
+
+
+def _describe_model(model: Model) -> str:
+    if model.score_model is None:
+        return model.name
+    return f"{model.name} ({model.score_model.predictions.path}: a0={model.acc_0s:.4g} a1={model.acc_1s:.4g})"
+
+
+def flip_spec(config: Mapping[str, Any], *, start_dir=None) -> FlipSpec:
     """Validate the composed ``flip`` config."""
     focal = config.get("focal") or {}
     losses, _, alpha, gamma, _ = check_loss_settings(
         config.get("losses"), "numpy", focal.get("alpha"), focal.get("gamma"), 1
     )
     return FlipSpec(
-        model_a=_model("model_a", config.get("model_a")),
-        model_b=_model("model_b", config.get("model_b")),
+        model_a=_model("model_a", config.get("model_a"), start_dir),
+        model_b=_model("model_b", config.get("model_b"), start_dir),
         losses=losses,
         metrics=names_from("metrics", config.get("metrics"), RATE_METRICS),
         alpha=alpha,
@@ -94,14 +122,15 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
         alpha=spec.alpha,
         gamma=spec.gamma,
     )
-    lines = [f"A = {spec.model_a.name}, B = {spec.model_b.name}"] + [describe(p) for p in found]
+    lines = [f"A = {_describe_model(spec.model_a)}, B = {_describe_model(spec.model_b)}"]
+    lines += [describe(p) for p in found]
     print("\n".join(lines))
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id)
     run_id = tracker.start_run(
         f"flip {spec.model_a.name} vs {spec.model_b.name}",
         params={
-            "model_a": f"{spec.model_a.acc_0s},{spec.model_a.acc_1s}",
-            "model_b": f"{spec.model_b.acc_0s},{spec.model_b.acc_1s}",
+            **_model_params("model_a", spec.model_a),
+            **_model_params("model_b", spec.model_b),
             "losses": ",".join(spec.losses),
             "metrics": ",".join(spec.metrics),
             "focal.alpha": spec.alpha,
@@ -111,6 +140,13 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
         existing_run_id=existing_run_id,
     )
     with tracker.closing(run_id):
+        files = {
+            m.score_model.predictions.digest: m.score_model
+            for m in (spec.model_a, spec.model_b)
+            if m.score_model
+        }
+        for model in files.values():  # the predictions files the run evaluated
+            tracker.log_dataset(run_id, model.dataset)
         tracker.log_metrics(run_id, {f"flip/{p.key}": p.flips[0] for p in found if p.flips})
         flips = {p.key: p.flips for p in found}
         chart = preference_chart(

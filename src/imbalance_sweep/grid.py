@@ -20,6 +20,10 @@ class Cell:
     acc_0s: float
     acc_1s: float
     replicate: int = 0
+    # A cell of a predictions file (``grid.models`` lists files): the model's name and the file's
+    # digest; its accuracies are the file's. ``None`` for a model given by its accuracies.
+    model: str | None = None
+    digest: str | None = None
 
     @property
     def size(self) -> int:
@@ -33,7 +37,10 @@ class Cell:
     @property
     def name(self) -> str:
         """A readable run name, e.g. ``n0=1000000 n1=10000 a0=0.999 a1=0.5``."""
-        text = f"n0={self.num_0s} n1={self.num_1s} a0={self.acc_0s:g} a1={self.acc_1s:g}"
+        if self.model is None:
+            text = f"n0={self.num_0s} n1={self.num_1s} a0={self.acc_0s:g} a1={self.acc_1s:g}"
+        else:
+            text = f"n0={self.num_0s} n1={self.num_1s} model={self.model}"
         return text if self.replicate == 0 else f"{text} rep={self.replicate}"
 
     def seed_sequence(self, seed: int) -> np.random.SeedSequence:
@@ -41,11 +48,25 @@ class Cell:
 
         Accuracies enter through their float64 bit patterns, so 0.5 and 0.50 are the same cell
         and no rounding merges two different ones. Nothing about other cells, their order or the
-        process running them enters, which is what makes sweeps reproducible however split.
+        process running them enters, which is what makes sweeps reproducible however split. A
+        predictions file's cell adds the file's digest (a model given by accuracies adds nothing, so
+        its seeds are those it always had).
         """
         bits = np.array([self.acc_0s, self.acc_1s], dtype=np.float64).view(np.uint64)
         entropy = [seed, self.replicate, self.num_0s, self.num_1s, int(bits[0]), int(bits[1])]
+        if self.digest is not None:
+            entropy.append(int(self.digest, 16))
         return np.random.SeedSequence(entropy)
+
+
+@dataclass(frozen=True)
+class NamedModel:
+    """A ``grid.models`` entry that is a predictions file: its name, digest and accuracies."""
+
+    name: str
+    digest: str
+    acc_0s: float
+    acc_1s: float
 
 
 def make_cell(num_0s, num_1s, acc_0s, acc_1s, replicate=0) -> Cell:
@@ -56,11 +77,14 @@ def make_cell(num_0s, num_1s, acc_0s, acc_1s, replicate=0) -> Cell:
     )
 
 
-def _pairs(name: str, values) -> list[tuple]:
+def _pairs(name: str, values, *, named: bool = False) -> list:
     if not isinstance(values, Sequence) or isinstance(values, str) or not values:
         raise InvalidValue(f"{name}={values!r} must be a non-empty list of pairs")
     pairs = []
     for index, pair in enumerate(values):
+        if named and isinstance(pair, NamedModel):
+            pairs.append(pair)
+            continue
         if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
             raise InvalidValue(f"{name}[{index}]={pair!r} must be a pair [x, y]")
         pairs.append(tuple(pair))
@@ -84,8 +108,9 @@ def build_cells(
 ) -> tuple[Cell, ...]:
     """Cells = balances x models x seeds, validated, in that nesting order, without repeats.
 
-    ``models`` lists ``[acc_0s, acc_1s]`` pairs; alternatively ``acc_0s`` and ``acc_1s`` are lists
-    whose cartesian product forms the models.
+    ``models`` lists ``[acc_0s, acc_1s]`` pairs, and :class:`NamedModel` values (predictions
+    files, loaded by ``config``); alternatively ``acc_0s`` and ``acc_1s`` are lists whose cartesian
+    product forms the models.
     """
     balance_pairs = [
         counts(n0, n1, where=f"{where}balances[{i}]: ")
@@ -97,13 +122,20 @@ def build_cells(
                 f"{where}models and {where}acc_0s/{where}acc_1s are both set: give one of them"
             )
         model_pairs = [
-            (fraction(f"{where}models[{j}]: acc_0s", a0), fraction(f"{where}models[{j}]: acc_1s", a1))
-            for j, (a0, a1) in enumerate(_pairs(f"{where}models", models))
+            (entry.acc_0s, entry.acc_1s, entry.name, entry.digest)
+            if isinstance(entry, NamedModel)
+            else (
+                fraction(f"{where}models[{j}]: acc_0s", entry[0]),
+                fraction(f"{where}models[{j}]: acc_1s", entry[1]),
+                None,
+                None,
+            )
+            for j, entry in enumerate(_pairs(f"{where}models", models, named=True))
         ]
     elif acc_0s is not None and acc_1s is not None:
         acc_0s = [fraction(f"{where}acc_0s[{j}]", a) for j, a in enumerate(_values(f"{where}acc_0s", acc_0s))]
         acc_1s = [fraction(f"{where}acc_1s[{j}]", a) for j, a in enumerate(_values(f"{where}acc_1s", acc_1s))]
-        model_pairs = list(itertools.product(acc_0s, acc_1s))
+        model_pairs = [(a0, a1, None, None) for a0, a1 in itertools.product(acc_0s, acc_1s)]
     else:
         raise InvalidValue(
             f"{where}models is not set: give {where}models or both {where}acc_0s and {where}acc_1s"
@@ -113,7 +145,9 @@ def build_cells(
         for k, seed in enumerate(_values(f"{where}seeds", [0] if seeds is None else seeds))
     ]
     cells = (
-        Cell(n0, n1, a0, a1, replicate)
-        for (n0, n1), (a0, a1), replicate in itertools.product(balance_pairs, model_pairs, replicates)
+        Cell(n0, n1, a0, a1, replicate, model, digest)
+        for (n0, n1), (a0, a1, model, digest), replicate in itertools.product(
+            balance_pairs, model_pairs, replicates
+        )
     )
     return tuple(dict.fromkeys(cells))

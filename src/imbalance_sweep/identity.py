@@ -23,9 +23,21 @@ def _digest(values: dict) -> str:
 
 
 def sweep_key(spec: SweepSpec) -> str:
-    """The sweep's identity: name, experiment and the settings a cell's numbers depend on."""
+    """The sweep's identity: name, experiment and the settings a cell's numbers depend on.
+
+    A score model other than ``uniform`` adds its own identity (its name and parameters, a file's
+    digest); the uniform model adds nothing, so sweeps from before score models keep their keys.
+    """
+    bootstrap = {}
+    if spec.bootstrap_replicates:  # intervals are more values: a sweep without them keeps its key
+        bootstrap = {
+            "bootstrap.replicates": spec.bootstrap_replicates,
+            "bootstrap.level": repr(spec.bootstrap_level),
+        }
     return _digest(
         {
+            **spec.score_model.identity(),
+            **bootstrap,
             "name": spec.name,
             "experiment": spec.experiment,
             "seed": spec.seed,
@@ -41,14 +53,17 @@ def sweep_key(spec: SweepSpec) -> str:
 
 
 def cell_key(sweep: str, cell: Cell) -> str:
-    """One cell of one sweep: its counts, its accuracies (exactly) and its replicate."""
-    return _digest(
-        {
-            "sweep": sweep,
-            "num_0s": cell.num_0s,
-            "num_1s": cell.num_1s,
-            "acc_0s": repr(cell.acc_0s),
-            "acc_1s": repr(cell.acc_1s),
-            "replicate": cell.replicate,
-        }
-    )
+    """One cell of one sweep: its counts, its accuracies (exactly) and its replicate; a predictions
+    file's cell adds the model's name and the file's digest (a cell of accuracies adds nothing, so
+    its key is the one it always had)."""
+    values = {
+        "sweep": sweep,
+        "num_0s": cell.num_0s,
+        "num_1s": cell.num_1s,
+        "acc_0s": repr(cell.acc_0s),
+        "acc_1s": repr(cell.acc_1s),
+        "replicate": cell.replicate,
+    }
+    if cell.digest is not None:
+        values.update(model=cell.model, digest=cell.digest)
+    return _digest(values)

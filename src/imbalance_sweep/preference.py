@@ -1,12 +1,21 @@
 """Which of two models a loss or a metric prefers, as the validation set's prevalence varies.
 
-A model is a pair of per-class accuracies. At prevalence pi (the fraction of positives) the
-expected per-sample loss is ``(1 - pi) * m0 + pi * m1`` from the per-class expectations of
-``expectations`` (``balanced_bce`` averages the two classes and does not depend on pi;
-``focal_tfa`` is a sum, N times ``focal_balanced``, so it prefers what that prefers), and a metric
-follows from the expected confusion fractions. The *flip point* is the prevalence at which the
-preference changes sides: found by scanning a logit-spaced grid of prevalences for sign changes of
-the difference and bisecting each one, so it works for any score model with per-class expectations.
+A model is a pair of per-class accuracies under the uniform score model, or a predictions file
+(its per-class mean terms and accuracies, re-weighted exactly). At prevalence pi (the fraction of
+positives) the expected per-sample loss is ``(1 - pi) * m0 + pi * m1`` from the per-class
+expectations (``balanced_bce`` averages the two classes and does not depend on pi; ``focal_tfa`` is
+a sum, N times ``focal_balanced``, so it prefers what that prefers), and a metric follows from the
+expected confusion fractions ``tp = pi a1``, ``fn = pi (1 - a1)``, ``tn = (1 - pi) a0``,
+``fp = (1 - pi)(1 - a0)``: a rational function of pi.
+
+The *flip point* is the prevalence at which the preference changes sides. It is found exactly:
+the difference of two losses is linear in pi; two precisions, F1s or accuracies are equal where a
+polynomial of degree 1 is zero (cross-multiplying the positive denominators), and so are two MCCs
+(squared, the pi^2 terms cancel; MCCs of opposite signs are never equal); recall, specificity and balanced accuracy do not depend on pi. The real
+roots of that polynomial in the prevalences considered are the candidates, a candidate is a flip
+where the true difference changes sign across it, and bisection on the true difference, between the
+neighbouring candidates, pins each to float precision. :func:`crossings` (a scan and bisection) is
+kept for any other curve.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.polynomial import Polynomial
 
 from .expectations import class_term_moments
 from .losses import LOSSES
@@ -29,23 +39,32 @@ BISECTIONS = 80
 
 @dataclass(frozen=True)
 class Model:
-    """A classifier as the score model sees it: its accuracy on each class."""
+    """A classifier: its accuracy on each class, and the score model its per-class terms come from
+    (``None``: the uniform model; a predictions file's ``EmpiricalModel``, with ``title`` its name)."""
 
     acc_0s: float
     acc_1s: float
+    title: str | None = None
+    score_model: object = None
 
     @property
     def name(self) -> str:
-        return f"a0={self.acc_0s:g} a1={self.acc_1s:g}"
+        return self.title or f"a0={self.acc_0s:g} a1={self.acc_1s:g}"
+
+
+def class_means(model: Model, loss: str, *, alpha: float, gamma: float) -> tuple[float, float]:
+    """The mean per-sample term of ``loss`` over each class's scores: ``(m0, m1)``."""
+    term = LOSSES[loss][0]
+    return tuple(
+        class_term_moments(label, acc, [term], alpha=alpha, gamma=gamma, model=model.score_model)[term][0]
+        for label, acc in ((0, model.acc_0s), (1, model.acc_1s))
+    )
 
 
 def loss_curve(model: Model, loss: str, *, alpha: float, gamma: float) -> Callable[[np.ndarray], np.ndarray]:
     """Expected per-sample ``loss`` of ``model`` as a function of prevalence (vectorised)."""
-    term, reduction = LOSSES[loss]
-    means = [
-        class_term_moments(label, acc, [term], alpha=alpha, gamma=gamma)[term][0]
-        for label, acc in ((0, model.acc_0s), (1, model.acc_1s))
-    ]
+    reduction = LOSSES[loss][1]
+    means = class_means(model, loss, alpha=alpha, gamma=gamma)
     if reduction == "class_mean":
         return lambda prevalence: np.full_like(np.asarray(prevalence, dtype=float), (means[0] + means[1]) / 2)
     return lambda prevalence: (1.0 - np.asarray(prevalence)) * means[0] + np.asarray(prevalence) * means[1]
@@ -62,6 +81,91 @@ def metric_curve(model: Model, metric: str) -> Callable[[np.ndarray], np.ndarray
         return np.asarray(values).reshape(np.shape(prevalence))
 
     return at
+
+
+PI = Polynomial([0.0, 1.0])  # the prevalence, as a polynomial
+NOT_PI = 1.0 - PI
+
+
+def loss_polynomial(model_a: Model, model_b: Model, loss: str, *, alpha: float, gamma: float) -> Polynomial:
+    """B's expected per-sample loss minus A's, as the polynomial in pi it is (> 0: A preferred)."""
+    a0, a1 = class_means(model_a, loss, alpha=alpha, gamma=gamma)
+    b0, b1 = class_means(model_b, loss, alpha=alpha, gamma=gamma)
+    if LOSSES[loss][1] == "class_mean":
+        return Polynomial([((b0 + b1) - (a0 + a1)) / 2])
+    return NOT_PI * (b0 - a0) + PI * (b1 - a1)
+
+
+def _fractions(model: Model) -> dict[str, Polynomial]:
+    a0, a1 = model.acc_0s, model.acc_1s
+    tp, fn, tn, fp = PI * a1, PI * (1 - a1), NOT_PI * a0, NOT_PI * (1 - a0)
+    return {"tp": tp, "fn": fn, "tn": tn, "fp": fp, "predicted": tp + fp, "negative_calls": tn + fn}
+
+
+def metric_polynomial(model_a: Model, model_b: Model, metric: str) -> Polynomial:
+    """A polynomial in pi whose real roots include every prevalence in (0, 1) where A's and B's
+    ``metric`` are equal (a metric that does not depend on pi gives a constant)."""
+    a, b = _fractions(model_a), _fractions(model_b)
+    a0, a1, b0, b1 = model_a.acc_0s, model_a.acc_1s, model_b.acc_0s, model_b.acc_1s
+    if metric == "recall":
+        return Polynomial([a1 - b1])
+    if metric == "specificity":
+        return Polynomial([a0 - b0])
+    if metric == "balanced_accuracy":
+        return Polynomial([(a0 + a1) - (b0 + b1)])
+    if metric == "accuracy":
+        return (a["tp"] + a["tn"]) - (b["tp"] + b["tn"])
+    if metric == "precision":  # pi a1 / P_a = pi b1 / P_b, divided by pi
+        return a1 * b["predicted"] - b1 * a["predicted"]
+    if metric == "f1":  # 2 tp / (2 tp + fp + fn): pi a1 / D_a = pi b1 / D_b
+        return a1 * (2 * b["tp"] + b["fp"] + b["fn"]) - b1 * (2 * a["tp"] + a["fp"] + a["fn"])
+    if metric == "mcc":
+        # tp tn - fp fn = pi (1 - pi) (a0 + a1 - 1): MCC = J sqrt(pi (1 - pi)) / sqrt(P N) with
+        # P = (1 - a0) + pi J, N = a0 - pi J the predicted-positive and -negative fractions; equal
+        # MCCs square to this, whose pi^2 terms (-Ja^2 Jb^2 on both sides) cancel
+        j_a, j_b = a0 + a1 - 1, b0 + b1 - 1
+        return j_a**2 * b["predicted"] * b["negative_calls"] - j_b**2 * a["predicted"] * a["negative_calls"]
+    raise ValueError(f"metric={metric!r} has no polynomial form")
+
+
+def exact_flips(
+    difference: Callable[[np.ndarray], np.ndarray],
+    polynomial: Polynomial,
+    *,
+    low: float = float(SCAN[0]),
+    high: float = float(SCAN[-1]),
+) -> tuple[float, ...]:
+    """The prevalences in (low, high) where ``difference`` changes sign, given a ``polynomial`` whose
+    real roots include each of its zeros there (a zero polynomial: a difference of constant sign)."""
+    scale = float(np.max(np.abs(polynomial.coef), initial=0.0))
+    # A leading coefficient that is rounding (two near-equal products cancelling) is a zero one:
+    # kept, it would throw the other roots off.
+    polynomial = polynomial.trim(tol=1e-12 * scale)
+    if scale == 0 or polynomial.coef.size == 1:
+        return ()
+    roots = polynomial.roots()
+    roots = np.unique(roots[np.abs(roots.imag) <= 1e-12 * np.maximum(1.0, np.abs(roots))].real)
+    roots = roots[(roots > low) & (roots < high)]
+    if roots.size == 0:
+        return ()
+    edges = np.concatenate([[low], roots, [high]])
+    logit = np.log(edges) - np.log1p(-edges)
+    middles = 1.0 / (1.0 + np.exp(-(logit[:-1] + logit[1:]) / 2))  # one point between neighbours
+    signs = np.sign(difference(middles))
+    flips = []
+    for index in range(roots.size):
+        left, right = signs[index], signs[index + 1]
+        if left == 0 or right == 0 or left == right:
+            continue
+        lo, hi = float(middles[index]), float(middles[index + 1])
+        for _ in range(BISECTIONS):
+            middle = (lo + hi) / 2
+            if np.sign(difference(np.array([middle]))[0]) == left:
+                lo = middle
+            else:
+                hi = middle
+        flips.append((lo + hi) / 2)
+    return tuple(flips)
 
 
 def crossings(difference: Callable[[np.ndarray], np.ndarray], scan: np.ndarray = SCAN) -> list[float]:
@@ -111,18 +215,19 @@ def preferences(
         curve_a = loss_curve(model_a, name, alpha=alpha, gamma=gamma)
         curve_b = loss_curve(model_b, name, alpha=alpha, gamma=gamma)
         difference = lambda pi, a=curve_a, b=curve_b: b(pi) - a(pi)  # noqa: E731  > 0: A is better
-        found.append(_preference(name, True, difference))
+        polynomial = loss_polynomial(model_a, model_b, name, alpha=alpha, gamma=gamma)
+        found.append(_preference(name, True, difference, polynomial))
     for name in metrics:
         curve_a, curve_b = metric_curve(model_a, name), metric_curve(model_b, name)
         difference = lambda pi, a=curve_a, b=curve_b: a(pi) - b(pi)  # noqa: E731  > 0: A is better
-        found.append(_preference(name, False, difference))
+        found.append(_preference(name, False, difference, metric_polynomial(model_a, model_b, name)))
     return found
 
 
-def _preference(name: str, is_loss: bool, difference) -> Preference:
+def _preference(name: str, is_loss: bool, difference, polynomial: Polynomial) -> Preference:
     return Preference(
         name=name,
         is_loss=is_loss,
-        flips=tuple(crossings(difference)),
+        flips=exact_flips(difference, polynomial),
         prefers_a_at=lambda pi: bool(difference(np.array([pi]))[0] > 0),
     )

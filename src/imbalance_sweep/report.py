@@ -8,17 +8,21 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from .analysis import DEFAULT_REFERENCES, agreement, as_columns, replicate_summary
-from .figures import agreement_chart, heatmaps
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def csv_text(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> str:
-    """Rows as CSV at full precision (the columns of the first row unless given)."""
+    """Rows as CSV at full precision (unless given, the columns of every row, in first-seen order:
+    a grid mixing accuracy pairs and predictions files has ``model`` columns only in the files'
+    rows, left empty in the others)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns or rows[0]), lineterminator="\n")
+    fieldnames = list(columns or dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
@@ -35,6 +39,11 @@ def sweep_report(
     agreement chart against each reference (left out where it has nothing to show, e.g. one
     model per balance).
     """
+    from .figures import (
+        agreement_chart,
+        heatmaps,
+    )  # matplotlib: ~1 s of start-up a sweep without a report skips
+
     agreement_rows = agreement(rows, losses=losses)
     tables = {
         "summary/replicates.json": as_columns(replicate_summary(rows)),

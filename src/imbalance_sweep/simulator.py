@@ -5,8 +5,10 @@ A class with accuracy ``acc`` gets scores uniform on an interval of width
 side of the 0.5 threshold (a sample is predicted positive iff its score > 0.5). For acc >= 0.5
 this is the post's formula; below 0.5 the interval moves to the wrong side of the threshold.
 
-This module only draws scores. What is computed from them lives in ``evaluation``; a new score
-model replaces this module's :func:`score_chunks` and touches nothing else.
+This module only draws scores. What is computed from them lives in ``evaluation``. Other score
+models (``score_models``) replace :func:`score_chunks` by their own ``class_scores``; the streams,
+the chunking and the order of a cell's classes stay the ones here. ``model=None`` is the uniform
+model itself.
 """
 
 from __future__ import annotations
@@ -63,30 +65,38 @@ def score_chunks(
 
 
 def cell_score_chunks(
-    cell: Cell, seed: int, chunk_size: int = DEFAULT_CHUNK_SIZE
+    cell: Cell, seed: int, chunk_size: int = DEFAULT_CHUNK_SIZE, model=None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(label, scores)`` chunks: all negatives first, then all positives."""
+    """Yield ``(label, scores)`` chunks: all negatives first, then all positives.
+
+    ``model`` is a score model (``score_models``); ``None``, the uniform model of this module.
+    """
+    draw = score_chunks if model is None else model.class_scores
     rng_0s, rng_1s = class_generators(cell, seed)
     for label, rng, count, acc in (
         (0, rng_0s, cell.num_0s, cell.acc_0s),
         (1, rng_1s, cell.num_1s, cell.acc_1s),
     ):
-        for chunk in score_chunks(rng, count, label, acc, chunk_size):
+        for chunk in draw(rng, count, label, acc, chunk_size):
             yield label, chunk
 
 
-def simulate(num_0s, acc_0s, num_1s, acc_1s, *, seed: int = 0, replicate: int = 0):
+def simulate(num_0s, acc_0s, num_1s, acc_1s, *, seed: int = 0, replicate: int = 0, score_model=None):
     """Draw a cell's validation set: ``(y_true, y_pred)`` float32 arrays, negatives first.
 
-    The scores are exactly those a sweep with this ``seed`` draws for the same cell.
+    The scores are exactly those a sweep with this ``seed`` (and ``score_model``, a value of
+    ``score_models``; ``None`` is the uniform model) draws for the same cell. A model that sets
+    its own accuracies (``empirical``) ignores ``acc_0s`` and ``acc_1s``.
     """
+    if score_model is not None and score_model.grid_accuracies is not None:
+        acc_0s, acc_1s = score_model.grid_accuracies
     cell = make_cell(num_0s, num_1s, acc_0s, acc_1s, replicate)
     seed = whole_number("seed", seed)
     y_true = np.zeros(cell.size, dtype=np.float32)
     y_true[cell.num_0s :] = 1.0
     y_pred = np.empty(cell.size, dtype=np.float32)
     position = 0
-    for _, chunk in cell_score_chunks(cell, seed):
+    for _, chunk in cell_score_chunks(cell, seed, model=score_model):
         y_pred[position : position + chunk.size] = chunk
         position += chunk.size
     return y_true, y_pred

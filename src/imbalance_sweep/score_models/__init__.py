@@ -1,0 +1,78 @@
+"""Score models: how one class's scores are distributed, as values the core takes.
+
+A score model answers, for one class (``label`` 0 or 1) and the accuracy the grid asks of it:
+
+* ``class_scores(rng, count, label, acc, chunk_size)``: float32 score chunks drawn from ``rng``
+  (at most ``chunk_size`` each, ``count`` in all; the draw must not depend on the chunk size);
+* ``term_moments(label, acc, term, gamma)``: the exact ``(E[x], E[x^2])`` of a per-sample loss term
+  (``bce``, ``sq`` or ``focal``, as ``losses`` defines them, with Keras's float32 clipping) over the
+  class's score distribution, for ``mode=expected`` and the expectations logged beside sampled cells;
+* ``class_accuracy(label, acc)``: the probability that a score of the class is on its correct side
+  of 0.5;
+* ``params()`` (what a run logs about the model) and ``identity()`` (what enters the sweep key);
+  both are empty for ``uniform``, so the post's sweeps keep their keys and params;
+* ``grid_accuracies``: ``None`` when the grid's accuracies apply, else the pair the model imposes
+  on every cell (a model fitted to real predictions sets its own);
+* ``dataset``: ``None``, or the input file a run logs as its MLflow dataset (``name``, ``path``,
+  ``digest``, ``columns``).
+
+Adding a model is one module here, named as its config file ``conf/score_model/<name>.yaml``, with
+a ``from_config(config, *, start_dir)`` that validates the config and returns the model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..checks import InvalidValue, one_of
+
+DEFAULT = "uniform"
+
+
+class ScoreModel(Protocol):
+    name: str
+    grid_accuracies: tuple[float, float] | None
+    dataset: Mapping[str, object] | None
+
+    def class_scores(
+        self, rng: np.random.Generator, count: int, label: int, acc: float, chunk_size: int
+    ) -> Iterator[np.ndarray]: ...
+
+    def term_moments(self, label: int, acc: float, term: str, gamma: float) -> tuple[float, float]: ...
+
+    def class_accuracy(self, label: int, acc: float) -> float: ...
+
+    def params(self) -> dict[str, object]: ...
+
+    def identity(self) -> dict[str, object]: ...
+
+
+def names() -> tuple[str, ...]:
+    """The score models available: the modules of this package."""
+    return tuple(sorted(module.name for module in pkgutil.iter_modules(__path__) if not module.ispkg))
+
+
+def from_config(
+    config: Mapping[str, Any] | None, *, start_dir: str | os.PathLike | None = None
+) -> ScoreModel:
+    """The score model a ``score_model`` config names (``uniform`` when there is none), validated."""
+    config = dict(config or {"name": DEFAULT})
+    name = one_of("score_model.name", config.get("name"), names())
+    module = importlib.import_module(f"{__name__}.{name}")
+    return module.from_config(config, start_dir=start_dir)
+
+
+def unknown_keys(config: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """Refuse a key the model does not take, naming it and those it does."""
+    unknown = sorted(set(config) - set(allowed) - {"name"})
+    if unknown:
+        raise InvalidValue(
+            f"score_model.{unknown[0]} is not a key of score_model={config.get('name')}; "
+            f"its keys are: {', '.join(('name', *allowed))}"
+        )

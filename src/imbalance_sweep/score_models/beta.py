@@ -1,0 +1,195 @@
+"""The Beta score model: per class, the distance of a score from its label is Beta-distributed.
+
+Parametrisation. For a class, ``q = |p - y|`` (the score itself for a negative, ``1 - p`` for a
+positive) follows ``Beta(mu * k, (1 - mu) * k)``: ``k`` is the config's ``concentration`` (the sum of
+the two shape parameters: small ``k`` puts the scores near 0 and 1, large ``k`` packs them around
+``mu``), and the mean distance ``mu`` is solved (scipy) so that the class's accuracy at 0.5 is exactly
+the requested one: ``P(q < 0.5) = acc``, i.e. negatives ``P(p <= 0.5) = acc_0s`` and positives
+``P(p > 0.5) = acc_1s``. For fixed ``k`` that probability falls strictly as ``mu`` grows, so ``mu`` is
+unique; ``acc = 0.5`` gives ``mu = 0.5``; a class with accuracy ``acc`` and one with ``1 - acc`` are
+mirror images (``a`` and ``b`` swap). Both classes of one accuracy have the same distance law, as in
+the uniform model.
+
+The edges are the family's limits: ``acc = 1`` puts every score at its label (q = 0), ``acc = 0`` on
+the other label (q = 1); the losses then see the clipped scores, exactly.
+
+Expectations integrate the clipped per-sample terms against the Beta density: with ``u = 1 - q`` the
+probability given to the true class, clipped to Keras's float32 bounds ``[L, H]``
+(:data:`CLIP_RANGE`), the tails where the clip holds are incomplete Beta functions times a constant, and
+the two middle pieces (``q`` up to 0.5 and from 0.5) are smooth integrals after ``q = e^-t`` and
+``1 - q = e^-s`` respectively, which scipy's ``quad`` takes to 1e-12 relative.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import integrate, optimize, special
+
+from ..checks import InvalidValue, _show
+from ..losses import EPSILON, ONE_MINUS_EPSILON
+from . import unknown_keys
+
+DEFAULT_CONCENTRATION = 2.0
+KEYS = ("concentration",)
+# The smallest mean distance the solver tries: below it a shape parameter is subnormal.
+SMALLEST_MEAN = 1e-290
+# The clipped probability given to the true class, as the float32 pipeline computes it (numpy
+# backend and Keras): a positive's clip(p); a negative's 1 - clip(p), rounded to float32, whose top
+# is 1 - 2**-23 (expectations.TRUE_CLASS_RANGE keeps 1 - 1e-7 there for the uniform model's sake,
+# where the difference is below its precision; here a class can sit entirely at the clip).
+CLIP_RANGE = {
+    0: (float(np.float32(1.0) - ONE_MINUS_EPSILON), float(np.float32(1.0) - EPSILON)),
+    1: (float(EPSILON), float(ONE_MINUS_EPSILON)),
+}
+BREAK_QUANTILES = np.array(
+    [1e-9, 1e-5, 1e-3, 0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98, 1 - 1e-3, 1 - 1e-5, 1 - 1e-9]
+)
+
+
+def _tail(mu: float, concentration: float) -> float:
+    """P(q > 0.5) for q ~ Beta(mu k, (1 - mu) k)."""
+    return float(special.betaincc(mu * concentration, (1.0 - mu) * concentration, 0.5))
+
+
+@cache
+def distance_shapes(acc: float, concentration: float) -> tuple[float, float] | None:
+    """``(a, b)`` of the class's distance law, or ``None`` at acc 0 or 1 (all mass at q = 1 or 0)."""
+    if acc in (0.0, 1.0):
+        return None
+    wrong = min(acc, 1.0 - acc)  # solve for acc >= 0.5, mirror below
+    if wrong == 0.5:
+        mu = 0.5
+    else:
+
+        def excess(log_mu: float) -> float:
+            tail = _tail(math.exp(log_mu), concentration)
+            return math.log(tail) - math.log(wrong) if tail > 0 else -math.inf
+
+        # Bracket the root in log(mu): step down from mu = 0.5 (where the tail is 0.5 > wrong),
+        # doubling the step, and back up half way whenever the tail underflows to 0.
+        high, step = math.log(0.5), 1.0
+        low = high - step
+        while not -math.inf < excess(low) < 0:
+            if excess(low) == -math.inf:
+                low = (low + high) / 2
+            else:
+                high, step = low, 2 * step
+                low = high - step
+            if low < math.log(SMALLEST_MEAN) or high - low < 1e-9:
+                raise InvalidValue(
+                    f"score_model=beta cannot give accuracy {acc!r} with concentration={concentration!r}: "
+                    "the Beta shape would underflow"
+                )
+        mu = math.exp(optimize.brentq(excess, low, high, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+    a, b = mu * concentration, (1.0 - mu) * concentration
+    return (a, b) if acc >= 0.5 else (b, a)
+
+
+def _clip_bounds(label: int) -> tuple[float, float, float, float]:
+    """Where the clip holds, in q: below ``q_low`` bce is ``-log H``, above ``q_high`` it is ``-log L``."""
+    low, high = CLIP_RANGE[label]
+    return 1.0 - high, 1.0 - low, -math.log(high), -math.log(low)
+
+
+def _bce_at(label: int, q: float) -> float:
+    """The clipped bce of one score at distance ``q`` from its label."""
+    low, high = CLIP_RANGE[label]
+    return -math.log(min(max(1.0 - q, low), high))
+
+
+def _quad(function, lo: float, hi: float, points) -> float:
+    margin = 1e-6 * (hi - lo)  # a break point next to an end would only make a sliver
+    inside = sorted({float(point) for point in points if lo + margin < point < hi - margin}) or None
+    value, _ = integrate.quad(function, lo, hi, points=inside, limit=400, epsabs=1e-16, epsrel=1e-11)
+    return value
+
+
+@cache
+def log_term_moment(label: int, a: float, b: float, power: float, order: int) -> float:
+    """E[q^power * bce^order] for q ~ Beta(a, b), bce clipped as Keras clips it."""
+    q_low, q_high, bce_low, bce_high = _clip_bounds(label)
+    log_beta = special.betaln(a, b)
+    shifted = a + power
+    ratio = math.exp(special.betaln(shifted, b) - log_beta)  # E[q^power]
+    # The clipped tails: a constant times E[q^power; q < q_low] and E[q^power; q > q_high].
+    value = bce_low**order * ratio * special.betainc(shifted, b, q_low)
+    value += bce_high**order * ratio * special.betaincc(shifted, b, q_high)
+
+    # q in [q_low, 1/2], q = e^-t: density q^(a-1) (1-q)^(b-1) dq / B = e^-(a t) (1-e^-t)^(b-1) dt / B
+    def lower(t: float) -> float:
+        log_density = -shifted * t + (b - 1.0) * math.log1p(-math.exp(-t)) - log_beta
+        return math.exp(log_density) * (-math.log1p(-math.exp(-t))) ** order
+
+    # q in [1/2, q_high], 1 - q = e^-s, where bce = s
+    def upper(s: float) -> float:
+        log_density = -b * s + (shifted - 1.0) * math.log1p(-math.exp(-s)) - log_beta
+        return math.exp(log_density) * s**order
+
+    # Where the mass of the integrand's Beta(a + power, b) lies: quantiles as break points, so that
+    # quad sees a sharp bulk (a large concentration) wherever it sits.
+    quantiles = special.betaincinv(shifted, b, BREAK_QUANTILES)
+    quantiles = quantiles[(quantiles > 0) & (quantiles < 1)]
+    value += _quad(lower, math.log(2.0), -math.log(q_low), -np.log(quantiles))
+    value += _quad(upper, math.log(2.0), -math.log(1.0 - q_high), -np.log1p(-quantiles))
+    return value
+
+
+@dataclass(frozen=True)
+class BetaModel:
+    concentration: float = DEFAULT_CONCENTRATION
+    name: ClassVar[str] = "beta"
+    grid_accuracies: ClassVar[None] = None
+    dataset: ClassVar[None] = None  # no input file to log
+
+    def class_scores(
+        self, rng: np.random.Generator, count: int, label: int, acc: float, chunk_size: int
+    ) -> Iterator[np.ndarray]:
+        shapes = distance_shapes(acc, self.concentration)
+        buffer = np.empty(min(count, chunk_size), dtype=np.float32)
+        for start in range(0, count, chunk_size):
+            chunk = buffer[: min(chunk_size, count - start)]
+            if shapes is None:
+                chunk.fill(float(label) if acc == 1.0 else 1.0 - label)
+            else:
+                distance = rng.beta(shapes[0], shapes[1], size=chunk.size)
+                chunk[:] = distance if label == 0 else 1.0 - distance
+            yield chunk
+
+    def term_moments(self, label: int, acc: float, term: str, gamma: float) -> tuple[float, float]:
+        shapes = distance_shapes(acc, self.concentration)
+        if shapes is None:  # every score at distance q from its label
+            q = 1.0 - acc
+            value = {"bce": _bce_at(label, q), "sq": q**2, "focal": q**gamma * _bce_at(label, q)}[term]
+            return value, value**2
+        a, b = shapes
+        if term == "sq":
+            k = a + b
+            second = a * (a + 1) / (k * (k + 1))
+            fourth = second * (a + 2) * (a + 3) / ((k + 2) * (k + 3))
+            return second, fourth
+        power = 0.0 if term == "bce" else gamma
+        return log_term_moment(label, a, b, power, 1), log_term_moment(label, a, b, 2 * power, 2)
+
+    def class_accuracy(self, label: int, acc: float) -> float:
+        return acc
+
+    def params(self) -> dict[str, object]:
+        return {"score_model": self.name, "score_model.concentration": self.concentration}
+
+    def identity(self) -> dict[str, object]:
+        # repr() round-trips a float exactly: 2.0 and 2.0000001 are different sweeps
+        return {"score_model": self.name, "score_model.concentration": repr(self.concentration)}
+
+
+def from_config(config: Mapping[str, Any], *, start_dir=None) -> BetaModel:
+    unknown_keys(config, KEYS)
+    value = config.get("concentration", DEFAULT_CONCENTRATION)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise InvalidValue(f"score_model.concentration={_show(value)} is not a finite number > 0")
+    return BetaModel(float(value))

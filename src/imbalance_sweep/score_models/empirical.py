@@ -1,0 +1,210 @@
+"""The empirical score model: each class's scores resampled from a predictions file's scores of it.
+
+The grid's balances apply, its accuracies do not: each class's accuracy is that of the file's
+scores of the class, and every cell gets the file's pair (the sweep logs it, and says so).
+
+* Sampled: per class, scores drawn with replacement from the file's scores of that class, from the
+  cell's own stream (an index ``floor(u * n)`` per score from one float64 uniform ``u``, so the draw
+  does not depend on the chunk size).
+* Expected: exact re-weighting, no sampling: each class's mean term over the file's scores of that
+  class, weighted to the cell's class sizes (the reductions of ``expectations``); the standard
+  errors are those of resampling a cell of that size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..checks import InvalidValue
+from ..evaluation import THRESHOLD
+from ..losses import EPSILON, ONE_MINUS_EPSILON
+from ..predictions import Predictions, load_predictions
+from . import unknown_keys
+
+KEYS = ("path", "label", "score", "from_logits")
+
+
+def per_sample_terms(label: int, scores: np.ndarray, term: str, gamma: float) -> np.ndarray:
+    """Each score's ``bce``, ``sq`` or ``focal`` term, in float32 as the numpy backend computes it."""
+    log_true = np.clip(scores, EPSILON, ONE_MINUS_EPSILON)
+    if label == 0:
+        log_true = np.float32(1.0) - log_true
+    log_true = np.log(log_true)
+    distance = scores if label == 0 else np.float32(1.0) - scores
+    if term == "bce":
+        return -log_true
+    if term == "sq":
+        return np.square(distance)
+    gamma = np.float32(gamma)
+    weight = np.square(distance) if gamma == 2 else np.power(distance, gamma)
+    return -(weight * log_true)
+
+
+@dataclass(frozen=True, eq=False)
+class EmpiricalModel:
+    predictions: Predictions
+    name: ClassVar[str] = "empirical"
+    _pools: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False)
+    _moments: dict = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self):
+        labels, scores = self.predictions.labels, self.predictions.scores
+        pools = (np.ascontiguousarray(scores[~labels]), np.ascontiguousarray(scores[labels]))
+        for label, pool in enumerate(pools):
+            if pool.size == 0:
+                raise InvalidValue(
+                    f"predictions file {self.predictions.path!r} has no rows of label {label}: "
+                    "score_model=empirical resamples each class from the file's scores of it"
+                )
+        object.__setattr__(self, "_pools", pools)
+
+    @property
+    def grid_accuracies(self) -> tuple[float, float]:
+        """The file's accuracy on each class at 0.5: these replace the grid's."""
+        negatives, positives = self._pools
+        return (
+            float(np.count_nonzero(negatives <= THRESHOLD) / negatives.size),
+            float(np.count_nonzero(positives > THRESHOLD) / positives.size),
+        )
+
+    @property
+    def dataset(self) -> dict[str, object]:
+        """What a run logs as its input dataset."""
+        prediction = self.predictions
+        return {
+            "name": Path(prediction.path).name,
+            "path": prediction.path,
+            "digest": prediction.digest,
+            "columns": {prediction.label_column: "label", prediction.score_column: "score"},
+        }
+
+    def class_pool(self, label: int) -> np.ndarray:
+        """The file's float32 scores of class ``label`` (not to be modified)."""
+        return self._pools[label]
+
+    def class_scores(
+        self, rng: np.random.Generator, count: int, label: int, acc: float, chunk_size: int
+    ) -> Iterator[np.ndarray]:
+        pool = self._pools[label]
+        buffer = np.empty(min(count, chunk_size), dtype=np.float32)
+        for start in range(0, count, chunk_size):
+            chunk = buffer[: min(chunk_size, count - start)]
+            index = (rng.random(chunk.size) * pool.size).astype(np.intp)
+            np.minimum(index, pool.size - 1, out=index)  # u * n may round up to n
+            np.take(pool, index, out=chunk)
+            yield chunk
+
+    def term_moments(self, label: int, acc: float, term: str, gamma: float) -> tuple[float, float]:
+        key = (label, term, gamma if term == "focal" else None)
+        if key not in self._moments:
+            values = per_sample_terms(label, self._pools[label], term, gamma).astype(np.float64)
+            self._moments[key] = (float(values.mean()), float(np.mean(np.square(values))))
+        return self._moments[key]
+
+    def class_accuracy(self, label: int, acc: float) -> float:
+        return self.grid_accuracies[label]
+
+    def file_params(self, prefix: str) -> dict[str, object]:
+        """The file a run evaluated, as params under ``prefix`` (``model`` for a grid's file)."""
+        prediction = self.predictions
+        return {
+            f"{prefix}.path": prediction.path,
+            f"{prefix}.digest": prediction.digest,
+            f"{prefix}.rows": prediction.rows,
+            f"{prefix}.label": prediction.label_column,
+            f"{prefix}.score": prediction.score_column,
+            f"{prefix}.from_logits": prediction.from_logits,
+        }
+
+    def params(self) -> dict[str, object]:
+        prediction = self.predictions
+        return {
+            "score_model": self.name,
+            "score_model.path": prediction.path,
+            "score_model.digest": prediction.digest,
+            "score_model.rows": prediction.rows,
+            "score_model.label": prediction.label_column,
+            "score_model.score": prediction.score_column,
+            "score_model.from_logits": prediction.from_logits,
+            "score_model.accuracies": "the file's; the grid's do not apply",
+        }
+
+    def identity(self) -> dict[str, object]:
+        # the file's content, not where it lies: a moved file continues the same sweep
+        prediction = self.predictions
+        return {
+            "score_model": self.name,
+            "score_model.digest": prediction.digest,
+            "score_model.label": prediction.label_column,
+            "score_model.score": prediction.score_column,
+            "score_model.from_logits": prediction.from_logits,
+        }
+
+
+def from_config(config: Mapping[str, Any], *, start_dir=None) -> EmpiricalModel:
+    unknown_keys(config, KEYS)
+    path = config.get("path")
+    if not isinstance(path, str) or not path.strip():
+        raise InvalidValue(
+            f"score_model.path={path!r}: score_model=empirical needs a predictions file, "
+            "e.g. score_model.path=predictions.csv"
+        )
+    columns = {}
+    for key in ("label", "score"):
+        value = config.get(key, key)
+        if not isinstance(value, str) or not value:
+            raise InvalidValue(f"score_model.{key}={value!r} must be a column name")
+        columns[key] = value
+    from_logits = config.get("from_logits", False)
+    if not isinstance(from_logits, bool):
+        raise InvalidValue(f"score_model.from_logits={from_logits!r} must be true or false")
+    predictions = load_predictions(path, **columns, from_logits=from_logits, start_dir=start_dir)
+    return EmpiricalModel(predictions)
+
+
+FILE_ENTRY_KEYS = ("path", "name", "label", "score", "from_logits")
+
+
+def is_file_entry(entry: Any) -> bool:
+    """Whether a ``grid.models`` (or ``model_a``) entry names a predictions file: a path, or a
+    mapping with a ``path``; a pair of accuracies is not."""
+    return isinstance(entry, str) or isinstance(entry, Mapping)
+
+
+def file_entry(where: str, entry: Any, *, start_dir=None) -> tuple[str, EmpiricalModel]:
+    """``(name, model)`` of a predictions-file entry: ``path`` alone, or a mapping of ``path`` and
+    optionally ``name`` (default: the file's stem), ``label``, ``score`` and ``from_logits``."""
+    if isinstance(entry, str):
+        entry = {"path": entry}
+    if not isinstance(entry, Mapping):
+        raise InvalidValue(
+            f"{where}={entry!r} must be a predictions file (a path, or {{path: ..., name: ...}})"
+        )
+    unknown = sorted(set(entry) - set(FILE_ENTRY_KEYS))
+    if unknown:
+        raise InvalidValue(
+            f"{where}.{unknown[0]} is not a key of a predictions file entry; its keys are: "
+            f"{', '.join(FILE_ENTRY_KEYS)}"
+        )
+    path = entry.get("path")
+    if not isinstance(path, str) or not path.strip():
+        raise InvalidValue(f"{where}.path={path!r} must name a predictions file, e.g. preds/logreg.csv")
+    name = entry.get("name") or Path(path).stem
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidValue(f"{where}.name={name!r} must be a non-empty string")
+    columns = {}
+    for key in ("label", "score"):
+        value = entry.get(key, key)
+        if not isinstance(value, str) or not value:
+            raise InvalidValue(f"{where}.{key}={value!r} must be a column name")
+        columns[key] = value
+    from_logits = entry.get("from_logits", False)
+    if not isinstance(from_logits, bool):
+        raise InvalidValue(f"{where}.from_logits={from_logits!r} must be true or false")
+    predictions = load_predictions(path, **columns, from_logits=from_logits, start_dir=start_dir)
+    return name, EmpiricalModel(predictions)
