@@ -91,11 +91,12 @@ def environment_without_mlflow_launch() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def start_module():
-    """Start ``python -m imbalance_sweep [-m] tracking_uri=... *overrides`` in ``cwd`` (Hydra writes there)."""
+    """Start ``python -m imbalance_sweep [-m] tracking_uri=... *overrides`` in ``cwd`` (Hydra writes there);
+    ``env`` adds variables to its environment."""
     import subprocess
     import sys
 
-    def start(cwd, tracking_uri, *overrides, multirun=False):
+    def start(cwd, tracking_uri, *overrides, multirun=False, env=None):
         command = [
             sys.executable,
             "-m",
@@ -106,7 +107,7 @@ def start_module():
         return subprocess.Popen(
             [*command, *overrides],
             cwd=cwd,
-            env=environment_without_mlflow_launch(),
+            env={**environment_without_mlflow_launch(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
