@@ -184,14 +184,16 @@ def run_sweep(
                 tracker.log_dataset(sweep_run, model.dataset)
         cells = tqdm(todo, desc=spec.name, unit="cell", disable=None)
         rows = {cell: run_cell(cell, parent=sweep_run, existing=None) for cell in cells}
-        with tracker.exclusive():
-            # The last shard to finish sees every cell FINISHED: it writes the table and report.
-            stored = {
-                run["tags"][CELL_KEY_TAG]: run
-                for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run})
-                if run["status"] == "FINISHED" and CELL_KEY_TAG in run["tags"]
-            }
-            closing.finish = all(keys[cell] in stored for cell in spec.cells)
+        stored = {}
+        if any(cell not in rows for cell in spec.cells):  # other shards' cells, or earlier runs'
+            with tracker.exclusive():
+                # The last shard to finish sees every cell FINISHED: it writes the table and report.
+                stored = {
+                    run["tags"][CELL_KEY_TAG]: run
+                    for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run})
+                    if run["status"] == "FINISHED" and CELL_KEY_TAG in run["tags"]
+                }
+                closing.finish = all(cell in rows or keys[cell] in stored for cell in spec.cells)
         if closing.finish:
             table = [rows.get(cell) or stored_row(stored[keys[cell]], cell, spec) for cell in spec.cells]
             tracker.log_text(sweep_run, csv_text(table), "cells.csv")
