@@ -154,17 +154,21 @@ def from_config(config: Mapping[str, Any], *, start_dir=None) -> EmpiricalModel:
             f"score_model.path={path!r}: score_model=empirical needs a predictions file, "
             "e.g. score_model.path=predictions.csv"
         )
+    return EmpiricalModel(_load(path, "score_model", config, start_dir))
+
+
+def _load(path: str, where: str, options: Mapping[str, Any], start_dir) -> Predictions:
+    """The file at ``path``, read with the column names and ``from_logits`` of ``options``."""
     columns = {}
     for key in ("label", "score"):
-        value = config.get(key, key)
+        value = options.get(key, key)
         if not isinstance(value, str) or not value:
-            raise InvalidValue(f"score_model.{key}={value!r} must be a column name")
+            raise InvalidValue(f"{where}.{key}={value!r} must be a column name")
         columns[key] = value
-    from_logits = config.get("from_logits", False)
+    from_logits = options.get("from_logits", False)
     if not isinstance(from_logits, bool):
-        raise InvalidValue(f"score_model.from_logits={from_logits!r} must be true or false")
-    predictions = load_predictions(path, **columns, from_logits=from_logits, start_dir=start_dir)
-    return EmpiricalModel(predictions)
+        raise InvalidValue(f"{where}.from_logits={from_logits!r} must be true or false")
+    return load_predictions(path, **columns, from_logits=from_logits, start_dir=start_dir)
 
 
 FILE_ENTRY_KEYS = ("path", "name", "label", "score", "from_logits")
@@ -197,14 +201,4 @@ def file_entry(where: str, entry: Any, *, start_dir=None) -> tuple[str, Empirica
     name = entry.get("name") or Path(path).stem
     if not isinstance(name, str) or not name.strip():
         raise InvalidValue(f"{where}.name={name!r} must be a non-empty string")
-    columns = {}
-    for key in ("label", "score"):
-        value = entry.get(key, key)
-        if not isinstance(value, str) or not value:
-            raise InvalidValue(f"{where}.{key}={value!r} must be a column name")
-        columns[key] = value
-    from_logits = entry.get("from_logits", False)
-    if not isinstance(from_logits, bool):
-        raise InvalidValue(f"{where}.from_logits={from_logits!r} must be true or false")
-    predictions = load_predictions(path, **columns, from_logits=from_logits, start_dir=start_dir)
-    return name, EmpiricalModel(predictions)
+    return name, EmpiricalModel(_load(path, where, entry, start_dir))
