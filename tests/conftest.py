@@ -4,8 +4,10 @@ import os
 
 import pytest
 from hypothesis import settings
+from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import LOSS_NAMES
+from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 settings.register_profile("project", deadline=None, max_examples=40, derandomize=True)
@@ -115,3 +117,22 @@ def start_module():
         )
 
     return start
+
+
+def runs_by_role(tracking_uri, experiment="imbalance-sweep"):
+    """The experiment's runs, as {"sweep": [...], "cell": [...]} (MLflow's Run objects)."""
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    runs = client.search_runs([experiment_id], max_results=10_000)
+    return {role: [r for r in runs if r.data.tags[ROLE_TAG] == role] for role in ("sweep", "cell")}
+
+
+def finished_run_per_cell(cell_runs):
+    """cell key -> its FINISHED run; fails on a cell FINISHED twice."""
+    found = {}
+    for run in cell_runs:
+        if run.info.status == "FINISHED":
+            key = run.data.tags[CELL_KEY_TAG]
+            assert key not in found, f"{run.info.run_name} FINISHED twice"
+            found[key] = run
+    return found

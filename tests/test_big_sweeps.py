@@ -6,9 +6,9 @@ import sqlite3
 import time
 
 import pytest
-from mlflow.tracking import MlflowClient
+from conftest import finished_run_per_cell, runs_by_role
 
-from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG, run_sweep
+from imbalance_sweep.app import ROLE_TAG, run_sweep
 
 pytestmark = pytest.mark.slow
 
@@ -61,21 +61,9 @@ def interrupt_part_way(process, database, how):
     return process.returncode
 
 
-def runs_by_role(tracking_uri):
-    client = MlflowClient(tracking_uri)
-    experiment_id = client.get_experiment_by_name("imbalance-sweep").experiment_id
-    runs = client.search_runs([experiment_id], max_results=10_000)
-    return {role: [r for r in runs if r.data.tags[ROLE_TAG] == role] for role in ("sweep", "cell")}
-
-
 def one_finished_run_per_cell(runs):
-    found = {}
-    for run in runs["cell"]:
-        if run.info.status == "FINISHED":
-            key = run.data.tags[CELL_KEY_TAG]
-            assert key not in found, f"{run.info.run_name} FINISHED twice"
-            found[key] = run.data.metrics
-    return found
+    """cell key -> metrics of its FINISHED run; fails on a cell FINISHED twice."""
+    return {key: run.data.metrics for key, run in finished_run_per_cell(runs["cell"]).items()}
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import tempfile
 import time
 
 import pytest
+from conftest import runs_by_role
 from mlflow.tracking import MlflowClient
-from test_big_sweeps import one_finished_run_per_cell, runs_by_role
+from test_big_sweeps import one_finished_run_per_cell
 
 from imbalance_sweep.app import run_sweep
 

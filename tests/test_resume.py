@@ -8,6 +8,7 @@ import threading
 
 import pytest
 import sqlalchemy
+from conftest import finished_run_per_cell
 from hypothesis import given
 from hypothesis import strategies as st
 from mlflow.entities import RunStatus
@@ -16,7 +17,7 @@ from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import InvalidValue, app, tracking
-from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG, SWEEP_KEY_TAG, run_sweep
+from imbalance_sweep.app import ROLE_TAG, SWEEP_KEY_TAG, run_sweep
 
 GRID = (
     "grid.balances=[[2000,20],[300,300]]",
@@ -37,14 +38,7 @@ def cell_runs(tracking_uri):
 
 def finished_metrics(tracking_uri):
     """cell key -> metrics of its FINISHED run; fails on a cell FINISHED twice."""
-    cells, _ = cell_runs(tracking_uri)
-    found = {}
-    for run in cells:
-        if run.info.status == "FINISHED":
-            key = run.data.tags[CELL_KEY_TAG]
-            assert key not in found, f"cell {run.info.run_name} FINISHED twice"
-            found[key] = run.data.metrics
-    return found
+    return {key: run.data.metrics for key, run in finished_run_per_cell(cell_runs(tracking_uri)[0]).items()}
 
 
 def fail_on_call(monkeypatch, number, error=None):

@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import server
-from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG, run_sweep
+from imbalance_sweep.app import ROLE_TAG, run_sweep
 from imbalance_sweep.tracking import RunReader, Tracker, TrackingError
 
 # 2 balances x 5 x 2 models = 20 cells, small: the store is the work
@@ -70,22 +71,12 @@ def tracking_server(server_dir):
     return server.start(server_dir)
 
 
-def runs_by_role(tracking_uri, experiment):
-    client = MlflowClient(tracking_uri)
-    experiment_id = client.get_experiment_by_name(experiment).experiment_id
-    runs = client.search_runs([experiment_id], max_results=10_000)
-    return {role: [r for r in runs if r.data.tags[ROLE_TAG] == role] for role in ("sweep", "cell")}
-
-
 def finished_cells(runs):
     """cell key -> (name, params, metrics) of its FINISHED run; fails on a cell FINISHED twice."""
-    found = {}
-    for run in runs["cell"]:
-        if run.info.status == "FINISHED":
-            key = run.data.tags[CELL_KEY_TAG]
-            assert key not in found, f"{run.info.run_name} FINISHED twice"
-            found[key] = (run.info.run_name, run.data.params, run.data.metrics)
-    return found
+    return {
+        key: (run.info.run_name, run.data.params, run.data.metrics)
+        for key, run in finished_run_per_cell(runs["cell"]).items()
+    }
 
 
 def one_process_sqlite(make_spec, tmp_path, *overrides):

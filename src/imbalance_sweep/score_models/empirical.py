@@ -122,15 +122,9 @@ class EmpiricalModel:
         }
 
     def params(self) -> dict[str, object]:
-        prediction = self.predictions
         return {
             "score_model": self.name,
-            "score_model.path": prediction.path,
-            "score_model.digest": prediction.digest,
-            "score_model.rows": prediction.rows,
-            "score_model.label": prediction.label_column,
-            "score_model.score": prediction.score_column,
-            "score_model.from_logits": prediction.from_logits,
+            **self.file_params("score_model"),
             "score_model.accuracies": "the file's; the grid's do not apply",
         }
 
