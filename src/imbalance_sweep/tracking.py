@@ -29,6 +29,14 @@ WRITE_ATTEMPTS = 8
 FIRST_BACKOFF_SECONDS = 0.05
 
 
+def _quiet_store_creation() -> None:
+    """MLflow announces a new sqlite store's tables at INFO ("Creating initial MLflow database
+    tables..."): not news a user of this project needs; its warnings still show."""
+    import logging
+
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+
 class TrackingError(RuntimeError):
     """The tracking store cannot be used: one line naming the URI and what went wrong."""
 
@@ -114,12 +122,15 @@ def commit_fast(tracking_uri: str) -> None:
 
 def ensure_experiment(client, experiment_name: str) -> str:
     """The id of the experiment, created if missing; a writer that loses the race to create it
-    takes the winner's."""
+    takes the winner's. A new one carries MLflow's marker of a model-training experiment; the 3.17
+    UI still opens it on its GenAI overview (it goes by ``workflowType``: see where.py's links)."""
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment:
         return experiment.experiment_id
     try:
-        return client.create_experiment(experiment_name)
+        return client.create_experiment(
+            experiment_name, tags={"mlflow.experimentKind": "custom_model_development"}
+        )
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
@@ -190,12 +201,15 @@ class Tracker:
         self._adopted_params: dict[str, set[str]] = {}
         check_server_answers(tracking_uri)
         commit_fast(tracking_uri)
+        _quiet_store_creation()
         with store_errors(self.tracking_uri):
             self.client = RetryingClient(MlflowClient(tracking_uri=tracking_uri))
             if existing_run_id:
                 self.experiment_id = self.client.get_run(existing_run_id).info.experiment_id
+                self.experiment_name = self.client.get_experiment(self.experiment_id).name
             else:
                 self.experiment_id = ensure_experiment(self.client, experiment_name)
+                self.experiment_name = experiment_name
 
     def start_run(
         self,
@@ -253,6 +267,16 @@ class Tracker:
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
         self.log(run_id, metrics=metrics)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Tags in one round-trip (a tag, unlike a param, may change)."""
+        with store_errors(self.tracking_uri):
+            self.client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
+
+    def get_note(self, run_id: str) -> str:
+        """A run's description (MLflow's ``mlflow.note.content`` tag), empty when it has none."""
+        with store_errors(self.tracking_uri):
+            return self.client.get_run(run_id).data.tags.get("mlflow.note.content", "")
 
     def reopen(self, run_id: str) -> None:
         """Mark a run RUNNING again: a resumed sweep is at work on it."""
@@ -393,6 +417,7 @@ class RunReader:
     def __init__(self, tracking_uri: str):
         self.tracking_uri = tracking_uri
         check_server_answers(tracking_uri)
+        _quiet_store_creation()
         with store_errors(tracking_uri):
             self.client = MlflowClient(tracking_uri=tracking_uri)
 
