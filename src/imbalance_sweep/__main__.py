@@ -8,4 +8,4 @@ from .app import main
 from .cli import run_hydra_main
 
 if __name__ == "__main__":
-    run_hydra_main(main)
+    run_hydra_main(main, config_name="config")

@@ -1,8 +1,12 @@
-"""Hydra callbacks: what a multirun does once, in the launching process, before its jobs start."""
+"""Hydra callbacks: what a multirun does once, in the launching process, before its jobs start and
+after they end."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -18,7 +22,8 @@ class CreateExperiment(Callback):
 
     Under ``mlflow run`` the launched run fixes the experiment, so there is nothing to create.
     A swept ``experiment`` or ``tracking_uri`` is created by each job instead (race-safe, only
-    slower on a brand-new sqlite file).
+    slower on a brand-new sqlite file). With ``outputs=none`` (conf/outputs/), the temporary folder
+    Hydra kept the multirun's record in is removed at the end.
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -29,3 +34,10 @@ class CreateExperiment(Callback):
             return  # the jobs report the bad value, one line each
         with exit_on_user_error():
             Tracker(resolve_tracking_uri(config.get("tracking_uri")), experiment)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.runtime.choices.get("outputs") != "none":
+            return
+        folder = Path(str(config.hydra.sweep.dir)).resolve()
+        if folder.parent == Path(tempfile.gettempdir()).resolve() and folder.name.startswith("imbalance-sweep-"):
+            shutil.rmtree(folder, ignore_errors=True)

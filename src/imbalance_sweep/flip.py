@@ -166,4 +166,4 @@ def main(config: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run_hydra_main(main)
+    run_hydra_main(main, config_name="flip")

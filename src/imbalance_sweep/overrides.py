@@ -1,0 +1,221 @@
+"""Hydra overrides as a person types them, checked before Hydra acts on them.
+
+Three jobs, each one line on failure (:class:`InvalidValue`):
+
+- :func:`split_overrides`: one string of overrides (``mlflow run -P overrides=...``) into overrides,
+  split at spaces as a shell would, except inside brackets and braces (``losses=[bce, brier]``).
+- :func:`refuse_code`: nothing a user passes may make Hydra instantiate code (``_target_`` and the
+  other ``_..._`` keys, ``hydra.callbacks``, logging configs, search paths, ``hydra.job.env_set``);
+  under ``hydra`` only the launcher, the sweeper and the output folders may be set.
+- :func:`check_composes`: mistakes in Hydra's own grammar (an unknown grid, a misspelled key) get the
+  project's one line, with the options or the nearest key, instead of Hydra's dozen lines.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .checks import InvalidValue
+
+MULTIRUN_FLAGS = ("-m", "--multirun")
+# Under `hydra`, what a user may set: which launcher and sweeper (a config group's option, checked
+# against those installed), their settings, and Hydra's output folders (see conf/outputs/).
+# (Hydra's ray_aws launcher is left out: its settings run shell commands on the machines it starts.)
+HYDRA_GROUPS = {"hydra/launcher": ("basic", "joblib", "ray"), "hydra/sweeper": ("basic",)}
+HYDRA_KEY_PREFIXES = ("hydra.launcher.", "hydra.sweeper.")
+HYDRA_KEYS = ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir", "hydra.output_subdir", "hydra.job.chdir")
+# Keys that make Hydra or a library call code: instantiate's special keys, logging's factory key, and
+# Ray's runtime_env (which installs packages and runs setup hooks).
+_SPECIAL_KEY = re.compile(r"^_[A-Za-z]+_$")
+_CODE_KEYS = ("()", "runtime_env")
+_OPENING, _CLOSING = "[{(", "]})"
+
+
+def split_overrides(text: str) -> list[str]:
+    """Split ``text`` at whitespace outside quotes and brackets; quotes outside brackets are removed
+    (as a shell would), quotes inside brackets are kept for Hydra (``models=['my file.csv']``)."""
+    words: list[str] = []
+    word, depth, quote, started = [], 0, "", False
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+                if depth:
+                    word.append(char)
+            else:
+                word.append(char)
+        elif char in "'\"":
+            quote, started = char, True
+            if depth:
+                word.append(char)
+        elif char.isspace() and depth == 0:
+            if word or started:
+                words.append("".join(word))
+            word, started = [], False
+        else:
+            if char in _OPENING:
+                depth += 1
+            elif char in _CLOSING and depth:
+                depth -= 1
+            word.append(char)
+            started = True
+    if quote:
+        raise InvalidValue(f"overrides={text!r} has an unclosed {quote} quote")
+    if word or started:
+        words.append("".join(word))
+    return words
+
+
+# Hydra's own command-line flags a person may use at a shell (help, printing the config); those that
+# load other configs or a pickled job (--config-dir, --experimental-rerun, ...) are refused.
+SAFE_FLAGS_WITH_VALUE = ("-c", "--cfg", "-p", "--package", "-i", "--info")
+SAFE_FLAGS = (*MULTIRUN_FLAGS, "-h", "--help", "--hydra-help", "--resolve", "--version")
+
+
+def without_safe_flags(argv: Sequence[str]) -> list[str]:
+    """``argv`` less Hydra's harmless flags (and their values): what is left must be overrides."""
+    left, skip_value = [], False
+    for arg in argv:
+        if skip_value and not arg.startswith("-") and "=" not in arg:
+            skip_value = False
+            continue
+        skip_value = arg in SAFE_FLAGS_WITH_VALUE
+        if arg in SAFE_FLAGS or skip_value:
+            continue
+        left.append(arg)
+    return left
+
+
+def _parsed(overrides: Sequence[str]) -> list[Any]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            parsed.extend(parser.parse_overrides([text]))
+        except OverrideParseException as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else "not key=value"
+            raise InvalidValue(f"override {text!r} is not a Hydra override: {reason}") from None
+    return parsed
+
+
+def _keys_within(value: Any) -> Iterable[str]:
+    """Every mapping key inside an override's value (lists and mappings, any depth)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from _keys_within(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _keys_within(item)
+
+
+def _runs_code(key: str) -> bool:
+    return any(_SPECIAL_KEY.match(part) or part in _CODE_KEYS for part in re.split(r"[./@]", key))
+
+
+def refuse_code(overrides: Sequence[str], *, interpolations: bool = True) -> None:
+    """Refuse, with one line, any override that could make Hydra instantiate or run code.
+
+    ``interpolations=False`` also refuses ``${...}`` (values passed through ``mlflow run``: an
+    interpolation such as ``${oc.env:SECRET}`` would copy the environment into logged params).
+    """
+    for text in overrides:
+        if text.startswith("-"):
+            if text in MULTIRUN_FLAGS:
+                continue
+            raise InvalidValue(
+                f"override {text!r} is not allowed: only key=value overrides and -m/--multirun are"
+            )
+        if not interpolations and "${" in text:
+            raise InvalidValue(f"override {text!r} is not allowed: no ${{...}} interpolations here")
+        (override,) = _parsed([text])
+        key = override.key_or_group
+        if override.package:
+            key = f"{key}@{override.package}"
+        value = None if override.is_delete() else override.value()
+        if _runs_code(key) or any(_runs_code(inner) for inner in _keys_within(value)):
+            raise InvalidValue(f"override {text!r} is not allowed: it would make Hydra instantiate code")
+        if key == "hydra" or key.startswith(("hydra.", "hydra/")):
+            allowed = key in HYDRA_GROUPS or key in HYDRA_KEYS or key.startswith(HYDRA_KEY_PREFIXES)
+            if not allowed or override.package:
+                raise InvalidValue(
+                    f"override {text!r} is not allowed: under hydra only {', '.join(HYDRA_GROUPS)}, "
+                    f"{', '.join(prefix + '*' for prefix in HYDRA_KEY_PREFIXES)} and {', '.join(HYDRA_KEYS)} "
+                    "can be set"
+                )
+            options = HYDRA_GROUPS.get(key, ())
+            if options and value not in options:
+                raise InvalidValue(f"override {text!r} is not allowed: {key} is one of: {', '.join(options)}")
+
+
+def _representative(override: Any) -> str | None:
+    """One job's form of an override: a sweep (``seed=0,1``) by its first value; None for a glob."""
+    if not override.is_sweep_override():
+        return override.input_line
+    if override.value_type.name == "GLOB_CHOICE_SWEEP":
+        return None
+    first = next(iter(override.sweep_string_iterator()), None)
+    return None if first is None else f"{override.get_key_element()}={first}"
+
+
+def _dotted_keys(config: Any, prefix: str = "") -> list[str]:
+    keys = []
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            dotted = f"{prefix}{key}"
+            keys.append(dotted)
+            keys.extend(_dotted_keys(value, dotted + "."))
+    return keys
+
+
+def _nearest(word: str, choices: Iterable[str]) -> str:
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {found[0]}?)" if found else ""
+
+
+def check_composes(config_dir: str, config_name: str, overrides: Sequence[str]) -> None:
+    """Compose the config as one job of these overrides would, and turn Hydra's composition errors
+    into one line: an unknown option of a config group (which exist), an unknown key (the nearest)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    parsed = _parsed([text for text in overrides if text not in MULTIRUN_FLAGS])
+    job = [line for line in map(_representative, parsed) if line is not None]
+    with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+        try:
+            compose(config_name=config_name, overrides=job, return_hydra_config=True)
+            return
+        except MissingConfigException as error:
+            missing = error.missing_cfg_file or ""
+            group, _, option = missing.rpartition("/")
+            options = sorted(error.options or [])
+            if group and options:
+                raise InvalidValue(
+                    f"{group}={option!r} is not one of: {', '.join(options)}{_nearest(option, options)}"
+                ) from None
+            raise InvalidValue(_first_line(error)) from None
+        except (ConfigCompositionException, OmegaConfBaseException, ValueError) as error:
+            message = _first_line(error)
+            unknown = re.search(r"Could not override '([^']+)'|Key '([^']+)' is not in struct", message)
+            if unknown is None:
+                raise InvalidValue(message) from None
+            key = unknown.group(1) or unknown.group(2)
+            base = OmegaConf.to_container(compose(config_name=config_name), resolve=False)
+            parent, _, _ = key.rpartition(".")
+            siblings = OmegaConf.select(OmegaConf.create(base), parent) if parent else base
+            where = f"{parent}'s keys" if parent else "the keys"
+            listed = f"; {where} are: {', '.join(sorted(siblings))}" if isinstance(siblings, Mapping) else ""
+            raise InvalidValue(f"{key} is not a config key{_nearest(key, _dotted_keys(base))}{listed}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
