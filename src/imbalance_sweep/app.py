@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import hydra
@@ -23,6 +26,7 @@ from .identity import cell_key, sweep_key
 from .losses import make_terms
 from .report import csv_text, sweep_report
 from .tracking import Tracker
+from .where import cells_url, headline_table, summary_lines, sweeps_url
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,13 @@ ROLE_TAG = "imbalance_sweep.role"
 SWEEP_KEY_TAG = "imbalance_sweep.sweep_key"
 CELL_KEY_TAG = "imbalance_sweep.cell_key"
 SHARD_COUNT_TAG = "imbalance_sweep.shard_count"
+# On a run `mlflow run` created that found its work already begun: the run that holds the cells.
+CONTINUES_TAG = "imbalance_sweep.continues"
 MLFLOW_PARENT_TAG = "mlflow.parentRunId"
+NOTE_TAG = "mlflow.note.content"  # a run's description in the MLflow UI
+LAUNCH_ROLE = "launch"
+# Sweeps up to this many cells end with a table of each cell's headline values.
+TABLE_MAX_CELLS = 20
 
 
 def cell_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
@@ -84,26 +94,57 @@ def sweep_params(spec: SweepSpec) -> dict[str, object]:
     return params
 
 
-def run_sweep(
+@dataclass
+class SweepOutcome:
+    """What a sweep did, for the lines that end the command: the run that holds its cells, and counts."""
+
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    name: str
+    role: str  # "sweep": a parent with a child per cell; "cell": the run is the one cell
+    n_cells: int
+    n_computed: int
+    n_already: int
+    rows: list[dict] | None  # every cell's row, when the sweep is complete
+    launch_run_id: str | None = None  # the run `mlflow run` created, when it continued ``run_id``
+
+
+def run_sweep(spec: SweepSpec, **options) -> str:
+    """Run the sweep (:func:`execute_sweep`) and return the id of the run that holds its cells."""
+    return execute_sweep(spec, **options).run_id
+
+
+def execute_sweep(
     spec: SweepSpec,
     *,
     config_text: str = "",
     existing_run_id: str | None = None,
     parent_run_id: str | None = None,
-) -> str:
-    """Run every cell of ``spec`` (of its shard) and log it; return the id of the top run.
+) -> SweepOutcome:
+    """Run every cell of ``spec`` (of its shard) and log it.
 
     One cell logs into one run; several cells (or any shard of a sharded sweep) log a parent run
-    with a nested child per cell. ``existing_run_id`` (the run ``mlflow run`` created) becomes that
-    top run. With ``spec.resume`` the sweep continues its most recent parent of the same sweep key
-    (see identity.py): FINISHED cells are skipped, the others run again. A run is marked FINISHED
-    only when its work completed; on any error or Ctrl-C it is FAILED or KILLED.
+    with a nested child per cell. ``existing_run_id`` is the run ``mlflow run`` created: it becomes
+    the parent, even of one cell, because MLflow logged its ``-P`` values as typed (``1e5``) and the
+    cell's params must be canonical (``100000``). With ``spec.resume`` the sweep continues its most
+    recent parent of the same sweep key (see identity.py): FINISHED cells are skipped, the others run
+    again; under ``mlflow run`` the launched run then records which run it continued (tag
+    ``imbalance_sweep.continues`` and its description) and the cells stay under the one parent. A run
+    is marked FINISHED only when its work completed; on any error it is FAILED, on Ctrl-C or SIGTERM
+    KILLED.
     """
     sampled = spec.mode == "sampled"
     term_sums = make_terms(spec.backend, spec.losses, alpha=spec.alpha, gamma=spec.gamma) if sampled else None
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id or parent_run_id)
     key = sweep_key(spec)
     sweep_tags = {SWEEP_TAG: spec.name, SWEEP_KEY_TAG: key}
+
+    def outcome(run_id: str, role: str, rows: list[dict] | None, **counts) -> SweepOutcome:
+        return SweepOutcome(
+            run_id, tracker.experiment_id, tracker.experiment_name, spec.name, role, len(spec.cells),
+            rows=rows, **counts,
+        )
 
     def run_cell(cell: Cell, *, parent: str | None, existing: str | None, config: str = "") -> dict:
         """One cell's run: created with its tags, computed, then params and metrics in one batch."""
@@ -151,19 +192,30 @@ def run_sweep(
             tracker.log(run_id, params=params, metrics=values)
         return {"run_id": run_id, **params, **values}
 
-    if len(spec.cells) == 1 and spec.shard_count == 1:
+    one_cell = len(spec.cells) == 1 and spec.shard_count == 1
+    if one_cell and spec.resume:
+        # A cell computed before (by `python -m`, or under an earlier `mlflow run`) is not computed again.
         cell = spec.cells[0]
-        if spec.resume and not existing_run_id:
-            for run in tracker.find_runs({CELL_KEY_TAG: cell_key(key, cell), ROLE_TAG: "cell"}):
-                if run["status"] == "FINISHED" and run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id:
-                    return run["run_id"]
-        row = run_cell(cell, parent=parent_run_id, existing=existing_run_id, config=config_text)
-        return row["run_id"]
+        for run in tracker.find_runs({CELL_KEY_TAG: cell_key(key, cell), ROLE_TAG: "cell"}):
+            parent = run["tags"].get(MLFLOW_PARENT_TAG)
+            if run["status"] != "FINISHED" or (parent != parent_run_id and not existing_run_id):
+                continue
+            if existing_run_id:
+                record_launch(tracker, existing_run_id, spec, sweep_tags, run, "the cell was computed before")
+                tracker.finish(existing_run_id)
+            found = stored_row(run, cell, spec)
+            return outcome(run["run_id"], "cell", [found], n_computed=0, n_already=1, launch_run_id=existing_run_id)
+    if one_cell and not existing_run_id:
+        row = run_cell(spec.cells[0], parent=parent_run_id, existing=None, config=config_text)
+        return outcome(row["run_id"], "cell", [row], n_computed=1, n_already=0)
 
-    sweep_run, sweep_status = open_sweep(tracker, spec, sweep_tags, existing_run_id, parent_run_id)
+    sweep_run, sweep_status = open_sweep(
+        tracker, spec, sweep_tags, existing_run_id, parent_run_id, continue_earlier=not one_cell
+    )
     keys = {cell: cell_key(key, cell) for cell in spec.cells}
     finished = finished_children(tracker, sweep_run, {keys[cell] for cell in spec.shard_cells})
     todo = [cell for cell in spec.shard_cells if keys[cell] not in finished]
+    launch = existing_run_id if existing_run_id and existing_run_id != sweep_run else None
     if finished:
         log.info(
             "sweep %r continues run %s: %d of its %d cells already FINISHED (resume=false for a fresh sweep)",
@@ -172,18 +224,36 @@ def run_sweep(
             len(finished),
             len(spec.shard_cells),
         )
+    if launch:
+        found = {"run_id": sweep_run, "status": sweep_status}
+        done = f"{len(finished)} of its {len(spec.shard_cells)} cells were already FINISHED"
+        record_launch(tracker, launch, spec, sweep_tags, found, done)
+    counts = {"n_computed": len(todo), "n_already": len(finished), "launch_run_id": launch}
     if not todo and sweep_status == "FINISHED":
-        return sweep_run  # nothing left to do: a re-run of a finished sweep changes nothing
+        if launch:
+            tracker.finish(launch)
+        # nothing left to do: a re-run of a finished sweep changes nothing
+        return outcome(sweep_run, "sweep", None, **{**counts, "n_computed": 0})
     if sweep_status != "RUNNING":
         tracker.reopen(sweep_run)
-    with tracker.closing(sweep_run) as closing:
+    with contextlib.ExitStack() as stack:
+        if launch:
+            stack.enter_context(tracker.closing(launch))
+        closing = stack.enter_context(tracker.closing(sweep_run))
         if config_text:
             tracker.log_text(sweep_run, config_text, "config.yaml")
         for model in (spec.score_model, *spec.file_models.values()):
             if model.dataset:
                 tracker.log_dataset(sweep_run, model.dataset)
-        cells = tqdm(todo, desc=spec.name, unit="cell", disable=None)
-        rows = {cell: run_cell(cell, parent=sweep_run, existing=None) for cell in cells}
+        rows = {}
+        try:
+            for cell in tqdm(todo, desc=spec.name, unit="cell", disable=None):
+                rows[cell] = run_cell(cell, parent=sweep_run, existing=None)
+        except KeyboardInterrupt as interrupted:
+            interrupted.progress = (
+                f"{len(finished) + len(rows)} of {len(spec.shard_cells)} cells FINISHED in run {sweep_run}"
+            )
+            raise
         stored = {}
         if any(cell not in rows for cell in spec.cells):  # other shards' cells, or earlier runs'
             with tracker.exclusive():
@@ -194,6 +264,7 @@ def run_sweep(
                     if run["status"] == "FINISHED" and CELL_KEY_TAG in run["tags"]
                 }
                 closing.finish = all(cell in rows or keys[cell] in stored for cell in spec.cells)
+        table = None
         if closing.finish:
             table = [rows.get(cell) or stored_row(stored[keys[cell]], cell, spec) for cell in spec.cells]
             tracker.log_text(sweep_run, csv_text(table), "cells.csv")
@@ -203,7 +274,31 @@ def run_sweep(
                     tracker.log_table(sweep_run, columns, path)
                 for path, figure in figures.items():
                     tracker.log_figure(sweep_run, figure, path)
-    return sweep_run
+    return outcome(sweep_run, "sweep", table, **counts)
+
+
+def record_launch(
+    tracker: Tracker, launch: str, spec: SweepSpec, sweep_tags: dict[str, str], found: dict, done: str
+) -> None:
+    """The run ``mlflow run`` created, when the work was begun by an earlier run ``found``: it says
+    which run holds the cells (tag and description), and that run's description says who continued it."""
+    holder, now = found["run_id"], datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    tracker.start_run(
+        f"{spec.name} (continues {holder[:8]})",
+        tags={
+            **sweep_tags,
+            ROLE_TAG: LAUNCH_ROLE,
+            CONTINUES_TAG: holder,
+            NOTE_TAG: f"This `mlflow run` continued sweep {spec.name!r} in run {holder}: {done}. "
+            f"Every cell of the sweep is in that run.",
+        },
+        existing_run_id=launch,
+    )
+    earlier = tracker.get_note(holder)
+    tracker.set_tags(
+        holder,
+        {CONTINUES_TAG + "_by": launch, NOTE_TAG: f"{earlier}\n\nContinued by run {launch} ({now}): {done}.".strip()},
+    )
 
 
 def open_sweep(
@@ -212,15 +307,17 @@ def open_sweep(
     sweep_tags: dict[str, str],
     existing_run_id: str | None,
     parent_run_id: str | None,
+    *,
+    continue_earlier: bool = True,
 ) -> tuple[str, str]:
-    """The sweep's parent run and its status: the adopted run, the one an earlier run of this
-    sweep key left (resume), or a new one.
+    """The sweep's parent run and its status: the one an earlier run of this sweep key left (resume,
+    ``continue_earlier``), else the adopted run, else a new one.
 
     Concurrent shards create one parent between them. On a sqlite store the find-or-create runs
     under :meth:`Tracker.exclusive`. A server has no such lock, so a shard that created a parent
     waits until every concurrent creation is visible, then all of them keep the same one
     (:func:`chosen_parent`) and the others delete theirs before logging anything into them.
-    An adopted run (``mlflow run``'s) is always a fresh sweep.
+    An adopted run (``mlflow run``'s) is a fresh sweep unless an earlier one of the same key exists.
     """
     role = {**sweep_tags, ROLE_TAG: "sweep"}
 
@@ -228,14 +325,18 @@ def open_sweep(
         return [run for run in tracker.find_runs(role) if run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id]
 
     with tracker.exclusive():
-        if spec.resume and not existing_run_id:
+        if spec.resume and continue_earlier:
             found = chosen_parent(parents())
             if found:
                 return found["run_id"], found["status"]
         run_id = tracker.start_run(
             spec.name,
             params=sweep_params(spec),
-            tags={**role, SHARD_COUNT_TAG: str(spec.shard_count)},
+            tags={
+                **role,
+                SHARD_COUNT_TAG: str(spec.shard_count),
+                NOTE_TAG: f"Sweep {spec.name!r} of {len(spec.cells)} cells: each is a run nested under this one.",
+            },
             parent_run_id=parent_run_id,
             existing_run_id=existing_run_id,
         )
@@ -313,9 +414,44 @@ def main(config: DictConfig) -> None:
         # sweep nests under it instead.
         launched_run = os.environ.get("MLFLOW_RUN_ID") or None
         nested = _is_multirun()
-        run_sweep(
+        outcome = execute_sweep(
             spec,
             config_text=OmegaConf.to_yaml(config, resolve=True),
             existing_run_id=None if nested else launched_run,
             parent_run_id=launched_run if nested else None,
         )
+        print("\n".join(closing_lines(spec, outcome, losses=spec.losses)), flush=True)
+
+
+def closing_lines(spec: SweepSpec, outcome: SweepOutcome, *, losses) -> list[str]:
+    """What a sweep prints at its end: what ran, where it is, how to look, and (for a small sweep)
+    each cell's headline values."""
+    uri, experiment = spec.tracking_uri, outcome.experiment_id
+    if outcome.role == "cell":
+        what = f"cell of sweep {outcome.name!r}"
+        done = "computed" if outcome.n_computed else "already FINISHED, not computed again"
+        lines = [f"{outcome.name}: 1 cell, {done}"]
+        links = {}
+    else:
+        what = f"sweep {outcome.name!r}, {outcome.n_cells} cells"
+        lines = [
+            f"{outcome.name}: {outcome.n_cells} cells; {outcome.n_computed} computed now, "
+            f"{outcome.n_already} already FINISHED"
+        ]
+        links = {"cells": cells_url(uri, experiment, outcome.run_id), "sweeps": sweeps_url(uri, experiment)}
+    if outcome.launch_run_id and outcome.launch_run_id != outcome.run_id:
+        lines.append(f"this mlflow run ({outcome.launch_run_id}) continued run {outcome.run_id}, which holds the cells")
+    lines += summary_lines(
+        uri,
+        experiment_name=outcome.experiment_name,
+        experiment_id=experiment,
+        run_id=outcome.run_id,
+        what=what,
+        links=links,
+    )
+    if outcome.rows and len(outcome.rows) <= TABLE_MAX_CELLS:
+        named = any(row.get("model") for row in outcome.rows)
+        columns = [*(["model"] if named else []), "num_0s", "num_1s", "acc_0s", "acc_1s"]
+        columns += [f"loss/{name}" for name in losses[:2]] + ["recall", "f1"]
+        lines += ["", headline_table(outcome.rows, columns)]
+    return lines
