@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import compare
+from imbalance_sweep import compare, where
 from imbalance_sweep.app import ROLE_TAG, SWEEP_TAG, run_sweep
 from imbalance_sweep.checks import InvalidValue
 from imbalance_sweep.compare import (
@@ -450,6 +450,137 @@ def test_under_mlflow_run_the_comparison_logs_into_the_launched_run(sweep, store
         "comparison.json",
         "comparison.png",
     }
+
+
+# --- A comparison made again re-uses its run ------------------------------------------------
+
+
+def selected_sweep(run_id, cells):
+    """A SelectedSweep as select_sweeps makes it, each cell given a run id of its own."""
+    cells = tuple({**cell, "run_id": f"{run_id}-{index}"} for index, cell in enumerate(cells))
+    run = {"run_id": run_id, "name": run_id, "tags": {}}
+    return compare.SelectedSweep(run_id, run, "given by run id, FINISHED", False, cells, 0)
+
+
+def test_the_key_names_the_sweeps_in_order_the_cells_compared_and_the_metrics_asked_for():
+    a, b = selected_sweep("a", SWEEP_A), selected_sweep("b", SWEEP_B)
+
+    def key(first, second, metrics=None):
+        return compare.comparison_key(
+            [first, second], compare_cells([first.cells, second.cells]), metrics=metrics
+        )
+
+    assert key(a, b) == key(a, b) and len(key(a, b)) == 16 and int(key(a, b), 16) >= 0
+    assert key(b, a) != key(a, b)  # the baseline is part of it
+    assert key(a, b, ["f1"]) != key(a, b) != key(a, b, ["f1", "tp"]) != key(a, b, ["tp", "f1"])
+    assert key(a, b, ["f1", "f1"]) == key(a, b, ["f1"])
+    # a cell only one sweep ran is not compared, so not part of it; a cell both ran is
+    extra = cell(7, 7, 0.5, 0.5, {"loss/bce": 1.0, "tp": 1, "tn": 1, "f1": 1.0})
+    assert key(selected_sweep("a", [*SWEEP_A, extra]), b) == key(a, b)
+    shared = cell(100, 10, 0.9, 0.6, {"loss/bce": 1.0, "tp": 1, "tn": 1, "f1": 1.0}, seed=1)  # k1
+    assert key(a, selected_sweep("b", [*SWEEP_B, shared])) != key(a, b)
+
+
+def summary_of(out):
+    """The lines where.summary_lines printed at the end: from ``store:`` on."""
+    lines = out.splitlines()
+    return lines[next(index for index, line in enumerate(lines) if line.startswith("store:")) :]
+
+
+def test_comparing_the_same_sweeps_again_logs_nothing_new_and_names_the_earlier_run(sweep, store, capsys):
+    sweep("seed=0", "sweep_name=base")
+    sweep("seed=1", "sweep_name=reseeded")
+    capsys.readouterr()
+    assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
+    first_out = capsys.readouterr().out
+    [run] = comparison_runs(store)
+    run_id, experiment_id = run.info.run_id, run.info.experiment_id
+    key = run.data.tags[compare.COMPARISON_KEY_TAG]
+    assert f"logged the comparison as run {run_id} ('compare base vs reseeded')" in first_out
+
+    assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
+    out = capsys.readouterr().out
+    [again] = comparison_runs(store)
+    assert again.info.run_id == run_id and again.data.tags[compare.COMPARISON_KEY_TAG] == key
+    assert "B = reseeded" in out and "cells in common: 4" in out  # the report is printed all the same
+    [line] = [line for line in out.splitlines() if "already in run" in line]
+    assert line.startswith(
+        f"this comparison is already in run {run_id} ('compare base vs reseeded', started "
+    )
+    assert line.endswith("); nothing new logged")
+    assert "logged the comparison as run" not in out
+    database = store.removeprefix("sqlite:///")
+    for printed in (first_out, out):
+        summary = summary_of(printed)
+        assert summary[:3] == [
+            f"store:      {database}",
+            f"experiment: imbalance-sweep (id {experiment_id})",
+            f"run:        {run_id} (comparison of 2 sweeps)",
+        ]
+        assert summary[-1].strip() == where.run_url(store, experiment_id, run_id)
+    # given by run id, or with other metrics: the same run ids keep the key; other metrics do not
+    base_id = run.data.params["sweep.A.run_id"]
+    assert compare.main([base_id, "reseeded", "--tracking-uri", store]) == 0
+    assert len(comparison_runs(store)) == 1
+    assert compare.main(["base", "reseeded", "--tracking-uri", store, "--metrics", "f1"]) == 0
+    assert len(comparison_runs(store)) == 2
+
+
+def test_a_sweep_that_gained_cells_is_compared_anew(sweep, store, capsys):
+    sweep("seed=0", "sweep_name=base")
+    grown = sweep("seed=1", "sweep_name=grown", "grid.balances=[[500,500]]")
+    assert compare.main(["base", "grown", "--tracking-uri", store]) == 0
+    [first] = comparison_runs(store)
+    assert first.data.params["n_cells_compared"] == "2"
+    # the full grid resumes into the same sweep run: two more cells, both coinciding with base's
+    assert sweep("seed=1", "sweep_name=grown") == grown
+    capsys.readouterr()
+    assert compare.main(["base", "grown", "--tracking-uri", store]) == 0
+    out = capsys.readouterr().out
+    runs = {run.info.run_id: run for run in comparison_runs(store)}
+    [second] = set(runs) - {first.info.run_id}
+    assert runs[second].data.params["n_cells_compared"] == "4"
+    assert runs[second].data.params["sweep.B.run_id"] == grown
+    assert runs[second].data.tags[compare.COMPARISON_KEY_TAG] != first.data.tags[compare.COMPARISON_KEY_TAG]
+    assert f"logged the comparison as run {second}" in out and "already in run" not in out
+    assert f"run:        {second} (comparison of 2 sweeps)" in out
+
+
+def test_under_mlflow_run_a_repeat_points_the_launched_run_to_the_earlier_one(
+    sweep, store, monkeypatch, capsys
+):
+    sweep("seed=0", "sweep_name=base")
+    sweep("seed=1", "sweep_name=reseeded")
+    assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
+    [earlier] = comparison_runs(store)
+    client = MlflowClient(store)
+    launched = client.create_run(earlier.info.experiment_id).info.run_id  # as `mlflow run -e compare` does
+    client.log_param(launched, "sweeps", "base reseeded")
+    monkeypatch.setenv("MLFLOW_RUN_ID", launched)
+    capsys.readouterr()
+    assert compare.main(["--sweeps", "base reseeded", "--tracking-uri", store]) == 0
+    out = capsys.readouterr().out
+
+    run = client.get_run(launched)
+    tags = run.data.tags
+    assert run.info.status == "FINISHED" and run.info.run_name == "compare base vs reseeded"
+    assert tags[ROLE_TAG] == "comparison" and tags[compare.SAME_AS_TAG] == earlier.info.run_id
+    assert tags["mlflow.note.content"].startswith(
+        f"This comparison is already in run {earlier.info.run_id} ('compare base vs reseeded', started "
+    )
+    assert compare.COMPARISON_KEY_TAG not in tags  # never taken for the comparison itself
+    assert client.list_artifacts(launched) == [] and run.data.metrics == {}
+    assert run.data.params == {"sweeps": "base reseeded"}
+    assert {r.info.run_id for r in comparison_runs(store)} == {earlier.info.run_id, launched}
+    assert f"already in run {earlier.info.run_id} " in out
+    assert out.splitlines()[-1].strip() == where.run_url(store, earlier.info.experiment_id, earlier.info.run_id)
+    assert launched in out
+
+    # a later repeat still names the run that holds the comparison, not the one pointing at it
+    monkeypatch.delenv("MLFLOW_RUN_ID")
+    assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
+    assert f"this comparison is already in run {earlier.info.run_id} " in capsys.readouterr().out
+    assert len(comparison_runs(store)) == 2
 
 
 USER_ERRORS = [

@@ -7,11 +7,16 @@ The first sweep named is the baseline: differences are each other sweep minus it
 The pure part (aligning cells, differences, which metrics differ, the text table, the plot) takes
 plain dicts and is tested without a store; reading runs and logging the comparison run go through
 ``tracking.py``, the only module that imports mlflow.
+
+Comparing the same sweeps again logs nothing new: each comparison run carries a key (see
+:func:`comparison_key`), and a FINISHED comparison run with the same key is named instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import math
 import os
 import re
@@ -36,8 +41,15 @@ from .losses import LOSS_NAMES
 from .metrics import METRIC_NAMES
 from .report import csv_text
 from .tracking import RunReader, Tracker, TrackingError
+from .where import summary_lines, tag_filter
 
 COMPARISON_ROLE = "comparison"
+# The identity of a comparison (comparison_key), and on a run that only points at an earlier
+# comparison run (a repeat under `mlflow run`), that run's id; the note is the run's description.
+COMPARISON_KEY_TAG = "imbalance_sweep.comparison_key"
+SAME_AS_TAG = "imbalance_sweep.same_as"
+NOTE_TAG = "mlflow.note.content"
+KEY_LENGTH = 16  # hex digits of the sha256 kept: 64 bits, plenty for one experiment's comparisons
 # Settings every cell of a sweep shares; printed and logged when the sweeps differ in them.
 SETTINGS = ("seed", "backend", "mode", "losses", "focal.alpha", "focal.gamma", "chunk_size")
 LETTERS = string.ascii_uppercase
@@ -498,21 +510,63 @@ def comparison_params(selected: Sequence[SelectedSweep], comparison: Comparison)
     return params
 
 
+def compared_cell_run_ids(selected: Sequence[SelectedSweep], comparison: Comparison) -> list[str]:
+    """The run ids of every sweep's cells that were compared (the coinciding ones), sorted."""
+    common = set(comparison.cells)
+    return sorted(
+        str(cell["run_id"])
+        for sweep in selected
+        for cell in sweep.cells
+        if CellKey.of(cell["params"]) in common
+    )
+
+
+def comparison_key(
+    selected: Sequence[SelectedSweep], comparison: Comparison, *, metrics: Sequence[str] | None = None
+) -> str:
+    """What makes two comparisons the same: the sweeps' runs in order (the first is the baseline),
+    the cell runs compared (a resumed sweep's new coinciding cells change it) and the metrics asked
+    for, in their order (they choose the table); a short sha256 of them, hex."""
+    identity = {
+        "sweeps": [str(sweep.run["run_id"]) for sweep in selected],
+        "cells": compared_cell_run_ids(selected, comparison),
+        "metrics": list(dict.fromkeys(metrics or ())),
+    }
+    text = json.dumps(identity, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+
+def earlier_comparison(
+    reader: RunReader, experiment_id: str, key: str, *, exclude: str | None = None
+) -> dict | None:
+    """The first FINISHED comparison run with ``key`` in the experiment, or None.
+
+    A run that only points at another (tagged same_as) is never the answer: it holds no artifacts.
+    ``exclude`` is the run being filled now (``mlflow run``'s), which cannot be its own earlier run.
+    """
+    filter_string = f"{tag_filter(ROLE_TAG, COMPARISON_ROLE)} and {tag_filter(COMPARISON_KEY_TAG, key)}"
+    runs = [
+        run
+        for run in reader.search([experiment_id], filter_string)
+        if run["status"] == "FINISHED" and SAME_AS_TAG not in run["tags"] and run["run_id"] != exclude
+    ]
+    return min(runs, key=lambda run: (run["start_time"], run["run_id"]), default=None)
+
+
 def log_comparison(
-    tracking_uri: str,
+    tracker: Tracker,
     selected: Sequence[SelectedSweep],
     comparison: Comparison,
     *,
-    experiment_name: str,
+    key: str,
     launched_run_id: str | None = None,
 ) -> str:
     """Log the comparison as its own run (or into ``launched_run_id``); FINISHED only when complete."""
-    tracker = Tracker(tracking_uri, experiment_name, existing_run_id=launched_run_id)
     name = run_name(selected)
     run_id = tracker.start_run(
         name,
         params=comparison_params(selected, comparison),
-        tags={ROLE_TAG: COMPARISON_ROLE},
+        tags={ROLE_TAG: COMPARISON_ROLE, COMPARISON_KEY_TAG: key},
         existing_run_id=launched_run_id,
     )
     with tracker.closing(run_id):
@@ -522,6 +576,79 @@ def log_comparison(
         tracker.log_table(run_id, {column: [row[column] for row in rows] for column in columns}, JSON_FILE)
         tracker.log_figure(run_id, comparison_figure(comparison, title=name), FIGURE_FILE)
     return run_id
+
+
+def same_as_note(earlier: Mapping[str, object]) -> str:
+    """The description of a launched run that repeats a comparison: where the comparison is."""
+    return (
+        f"This comparison is already in run {earlier['run_id']} ({earlier['name']!r}, started "
+        f"{_started(earlier)}): its table, figure and metrics are there; this run logged nothing new."
+    )
+
+
+def point_to_earlier(
+    tracker: Tracker, launched_run_id: str, earlier: Mapping[str, object], *, name: str
+) -> None:
+    """Leave ``mlflow run``'s run FINISHED and saying where the comparison is, without copying it;
+    no key tag, so it is never taken for the comparison itself."""
+    tracker.start_run(
+        name,
+        tags={
+            ROLE_TAG: COMPARISON_ROLE,
+            SAME_AS_TAG: str(earlier["run_id"]),
+            NOTE_TAG: same_as_note(earlier),
+        },
+        existing_run_id=launched_run_id,
+    )
+    tracker.finish(launched_run_id)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Where a comparison is: the run that holds it, and whether that run is an earlier one."""
+
+    run_id: str
+    run_name: str
+    experiment_id: str
+    earlier: Mapping[str, object] | None = None  # the earlier run, when nothing new was logged
+
+    def line(self, *, launched_run_id: str | None = None) -> str:
+        """The one line printed after the report."""
+        if self.earlier is None:
+            return f"logged the comparison as run {self.run_id} ({self.run_name!r})"
+        line = (
+            f"this comparison is already in run {self.run_id} ({self.run_name!r}, started "
+            f"{_started(self.earlier)}); nothing new logged"
+        )
+        if launched_run_id:
+            line += f"; run {launched_run_id} points to it ({SAME_AS_TAG})"
+        return line
+
+
+def record_comparison(
+    tracking_uri: str,
+    reader: RunReader,
+    selected: Sequence[SelectedSweep],
+    comparison: Comparison,
+    *,
+    key: str,
+    experiment_name: str,
+    launched_run_id: str | None = None,
+) -> Recorded:
+    """Log the comparison, unless a FINISHED comparison run with the same ``key`` already holds it.
+
+    The look-up and the logging run under :meth:`Tracker.exclusive`, so two commands comparing the
+    same sweeps at once on a sqlite store log one run between them.
+    """
+    tracker = Tracker(tracking_uri, experiment_name, existing_run_id=launched_run_id)
+    with tracker.exclusive():
+        earlier = earlier_comparison(reader, tracker.experiment_id, key, exclude=launched_run_id)
+        if earlier is None:
+            run_id = log_comparison(tracker, selected, comparison, key=key, launched_run_id=launched_run_id)
+            return Recorded(run_id, run_name(selected), tracker.experiment_id)
+    if launched_run_id:
+        point_to_earlier(tracker, launched_run_id, earlier, name=run_name(selected))
+    return Recorded(str(earlier["run_id"]), str(earlier["name"]), str(earlier["experiment_id"]), earlier)
 
 
 # --- Command line -------------------------------------------------------------------------------
@@ -577,17 +704,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         selected = select_sweeps(reader, arguments, experiment=options.experiment or None)
         comparison = compare_cells([sweep.cells for sweep in selected], metrics=metrics or None)
         print(report(selected, comparison), flush=True)
-        experiment_name = reader.experiments().get(selected[0].run["experiment_id"], "imbalance-sweep")
-        run_id = log_comparison(
+        experiments = reader.experiments()
+        launched_run_id = os.environ.get("MLFLOW_RUN_ID") or None
+        recorded = record_comparison(
             tracking_uri,
+            reader,
             selected,
             comparison,
-            experiment_name=experiment_name,
-            launched_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+            key=comparison_key(selected, comparison, metrics=metrics),
+            experiment_name=experiments.get(selected[0].run["experiment_id"], "imbalance-sweep"),
+            launched_run_id=launched_run_id,
+        )
+        print(f"\n{recorded.line(launched_run_id=launched_run_id)}\n")
+        lines = summary_lines(
+            tracking_uri,
+            experiment_name=experiments.get(recorded.experiment_id, recorded.experiment_id),
+            experiment_id=recorded.experiment_id,
+            run_id=recorded.run_id,
+            what=f"comparison of {len(selected)} sweeps",
         )
     except (InvalidValue, TrackingError) as error:
         return report_user_error(error)
-    print(f"\nlogged the comparison as run {run_id} ({run_name(selected)!r})")
+    print("\n".join(lines))
     return 0
 
 
