@@ -1,6 +1,8 @@
 """The MLflow UI, in a real browser: a sweep logged to ``mlflow server`` shows in headless Chromium
 as a parent run whose cells nest under it, with metric columns holding the logged values, in the
-chart and compare views, and with its table and figures among the parent run's artifacts.
+chart and compare views, and with its table and figures among the parent run's artifacts. Then the
+links a sweep prints: in an experiment where a 2,000-cell sweep followed a small one, the sweeps link
+shows both parent runs without "Load more", and each sweep's cells link shows its cells.
 
 The browser is Debian's Chromium (``scripts/install-test-deps`` installs it), driven by Playwright
 for Python through ``executable_path``: Playwright's own browser downloads are never used. Without
@@ -20,12 +22,15 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from conftest import environment_without_mlflow_launch
+from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import server
+from imbalance_sweep import server, where
 from imbalance_sweep.app import MLFLOW_PARENT_TAG, ROLE_TAG
 from imbalance_sweep.tracking import RunReader
 
@@ -277,19 +282,109 @@ def check_ui(chromium: str, url: str, sweep: dict, cells: list[dict], directory:
     return picture
 
 
-def run_sweep_through(url: str, directory: Path, *overrides: str) -> None:
+def run_sweep_through(url: str | None, directory: Path, *overrides: str) -> str:
     """``python -m imbalance_sweep *overrides`` as a user runs it, told of the server only by
-    MLFLOW_TRACKING_URI."""
+    MLFLOW_TRACKING_URI (of no server if ``url`` is None); returns what it printed."""
+    extra = {"MLFLOW_TRACKING_URI": url} if url else {}
     done = subprocess.run(
         [sys.executable, "-m", "imbalance_sweep", *overrides],
         cwd=directory,
-        env={**environment_without_mlflow_launch(), "MLFLOW_TRACKING_URI": url},
+        env={**environment_without_mlflow_launch(), **extra},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+# A small sweep, then a big one after it, in an experiment of their own: the big one's cells fill
+# the runs table's first page (100 runs) and more, so the small one's parent is behind "Load more".
+CROWDED_EXPERIMENT = "crowded"
+BIG_SWEEP = ("grid=dense", "mode=expected", "report=false")  # 2,000 cells, exact values: quick
+BIG_SWEEP_CELLS = 2000
+CELLS_CHECKED = 5  # the big sweep's most recent cells: the first rows under its parent
+# What a printed link line looks like: "sweeps:     http://..." (label, colon, URL from column 12).
+LINK_LINE = re.compile(r"^(\w+):\s+(http\S+)$", re.MULTILINE)
+
+
+def log_crowded_experiment(url: str, directory: Path) -> dict:
+    """The small sweep, then the big one, logged straight to the sqlite file the server serves (through
+    the server the big one takes minutes); returns the experiment's id, its sweeps' parent runs
+    (small one first), each sweep's cells to look for and the UI links each sweep's command gives."""
+    store = f"sqlite:///{directory / 'mlflow.db'}"
+    shared = (f"tracking_uri={store}", f"experiment={CROWDED_EXPERIMENT}")
+    started = time.monotonic()
+    outputs = [run_sweep_through(None, directory, "grid=seed_blog", "report=false", *shared)]
+    small_seconds = time.monotonic() - started
+    outputs.append(run_sweep_through(None, directory, *BIG_SWEEP, *shared))
+    big_seconds = time.monotonic() - started - small_seconds
+    print(f"small sweep: {small_seconds:.1f} s; {BIG_SWEEP_CELLS} cells to sqlite: {big_seconds:.1f} s")
+    client = MlflowClient(tracking_uri=url)
+    experiment = client.get_experiment_by_name(CROWDED_EXPERIMENT)
+    assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"
+    experiment_id = experiment.experiment_id
+    sweeps = client.search_runs(
+        [experiment_id], f"tags.`{ROLE_TAG}` = 'sweep'", order_by=["attributes.start_time ASC"]
+    )
+    assert [sweep.info.run_name for sweep in sweeps] == ["seed_blog", "dense"]
+    crowded = {"experiment_id": experiment_id, "sweeps": []}
+    for sweep, output in zip(sweeps, outputs, strict=True):
+        cells = client.search_runs(
+            [experiment_id],
+            f"tags.`{MLFLOW_PARENT_TAG}` = '{sweep.info.run_id}'",
+            max_results=CELLS_CHECKED,
+            order_by=["attributes.start_time DESC"],  # as the runs table sorts them
+        )
+        # TODO: once the sweep command ends its output with its links ("sweeps:     http://..."),
+        # take them from what it printed instead of building them here:
+        #   links = dict(LINK_LINE.findall(output))
+        links = {
+            "sweeps": where.sweeps_url(store, experiment_id),
+            "cells": where.cells_url(store, experiment_id, sweep.info.run_id),
+        }
+        crowded["sweeps"].append(
+            {
+                "run_id": sweep.info.run_id,
+                "name": sweep.info.run_name,
+                "printed": output,
+                "cells": {cell.info.run_id: cell.info.run_name for cell in cells},
+                # printed for a sqlite store, they point where `mlflow ui` serves; here, the test's server
+                "links": {label: on_server(link, url) for label, link in links.items()},
+            }
+        )
+    return crowded
+
+
+def on_server(link: str, url: str) -> str:
+    """A printed UI link, opened on the server at ``url`` instead of the one it names."""
+    parts, server_parts = urlsplit(link), urlsplit(url)
+    return urlunsplit((server_parts.scheme, server_parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def check_sweep_links(chromium: str, crowded: dict, directory: Path) -> None:
+    """Each sweep's links in Chromium, in the profile the other views left (the runs table's
+    filter, sort and columns it keeps must not get in the way): the sweeps link lists every sweep's
+    parent run without "Load more"; a sweep's cells link lists its parent, which opens on its cells."""
+    shots = directory / "screenshots"
+    with chromium_page(chromium, directory / "chromium-profile") as page:
+        try:
+            small, big = crowded["sweeps"]
+            page.goto(big["links"]["sweeps"])
+            for sweep in (small, big):
+                expect(run_row(page, sweep["run_id"]).get_by_role("link", name=sweep["name"])).to_be_visible()
+            expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+            page.screenshot(path=shots / "sweeps-link.png")
+            for sweep in (small, big):
+                page.goto(sweep["links"]["cells"])
+                expand_sweep(page, sweep)
+                for run_id, name in sweep["cells"].items():
+                    expect(run_row(page, run_id).get_by_role("link", name=name, exact=True)).to_be_visible()
+                page.screenshot(path=shots / f"cells-link-{sweep['name']}.png")
+        except Exception:
+            page.screenshot(path=shots / "failure-links.png")
+            raise
 
 
 @pytest.mark.slow
@@ -307,6 +402,10 @@ def test_sweep_in_the_mlflow_ui(tmp_path, make_spec):
         cells = reader.search([sweep["experiment_id"]], f"tags.`{MLFLOW_PARENT_TAG}` = '{sweep['run_id']}'")
         assert sorted(cell["name"] for cell in cells) == expected_cells
         picture = check_ui(chromium, url, sweep, cells, tmp_path)
+        started = time.monotonic()
+        crowded = log_crowded_experiment(url, tmp_path)
+        check_sweep_links(chromium, crowded, tmp_path)
+        print(f"sweep links, logging included: {time.monotonic() - started:.1f} s")
     if os.environ.get(SCREENSHOT_ENV):
         target = ROOT / os.environ[SCREENSHOT_ENV]
         shutil.copyfile(picture, target)
