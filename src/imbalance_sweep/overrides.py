@@ -196,7 +196,7 @@ def check_composes(config_dir: str, config_name: str, overrides: Sequence[str]) 
         except MissingConfigException as error:
             missing = error.missing_cfg_file or ""
             group, _, option = missing.rpartition("/")
-            options = sorted(error.options or [])
+            options = list(HYDRA_GROUPS.get(group, ())) or sorted(error.options or [])
             if group and options:
                 raise InvalidValue(
                     f"{group}={option!r} is not one of: {', '.join(options)}{_nearest(option, options)}"
