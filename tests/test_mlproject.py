@@ -119,16 +119,60 @@ def assert_main_cell_run(run: Run) -> None:
     assert metrics == expected_metrics(**MAIN_CELL, seed=0, losses=MAIN_LOSSES)
 
 
-@pytest.mark.slow
-def test_main_entry_point_logs_one_run_equal_to_the_api(store):
-    """`mlflow run .` (entry point main) logs exactly one FINISHED run, equal to evaluate(simulate(...))."""
-    result = mlflow_run(store, "--env-manager", "local", *params(*MAIN_PARAMS))
-    assert_succeeded(result)
+def cells_and_launches(runs: list[Run]) -> tuple[list[Run], list[Run]]:
+    """The cell runs, and the runs `mlflow run` created, of a store."""
+    cells = [run for run in runs if run.data.tags.get("imbalance_sweep.role") == "cell"]
+    return cells, [run for run in runs if "mlflow.project.entryPoint" in run.data.tags]
 
-    runs = stored_runs(store)
-    assert len(runs) == 1
-    assert launched_run_ids(runs, "main") == [runs[0].info.run_id]
-    assert_main_cell_run(runs[0])
+
+@pytest.mark.slow
+def test_main_entry_point_nests_one_canonical_cell_equal_to_the_api(store, tmp_path):
+    """`mlflow run .` with values spelled as people type them (`2e3`, `.9`, `bce, brier`): the
+    launched run keeps MLflow's record of what was typed and holds one cell run whose params are
+    canonical, so MLflow's search, `compare` and resume find it like the same cell run by
+    `python -m imbalance_sweep`; the same command again computes nothing and says where the cell is."""
+    typed = ["num_0s=2e3", "acc_0s=.9", "num_1s=50", "acc_1s=0.6", "losses=bce, brier"]
+    result = mlflow_run(store, "--env-manager", "local", *params(*typed))
+    assert_succeeded(result)
+    assert "Creating initial MLflow database tables" not in result.stdout
+    (cell,), (launched,) = cells_and_launches(stored_runs(store))
+    assert launched.info.status == "FINISHED" and launched.data.params["num_0s"] == "2e3"
+    assert cell.data.tags[PARENT_TAG] == launched.info.run_id
+    assert_main_cell_run(cell)
+    client = MlflowClient(tracking_uri=store)
+    experiment_id = cell.info.experiment_id
+    found = client.search_runs([experiment_id], "params.num_0s = '2000' and params.acc_0s = '0.9'")
+    assert [run.info.run_id for run in found] == [cell.info.run_id]
+    # Where the results are: the printed lines name the store file and the run holding the cell.
+    printed = result.stdout.splitlines()
+    assert f"store:      {store.removeprefix('sqlite:///')}" in printed
+    assert f"run:        {launched.info.run_id} (sweep 'single', 1 cell)" in printed
+
+    # The same cell from `python -m imbalance_sweep` (a run of its own) equals it metric for metric.
+    module = subprocess.run(
+        [sys.executable, "-m", "imbalance_sweep", "grid=single", "grid.balances=[[2000,50]]",
+         "grid.models=[[0.9,0.6]]", "losses=[bce,brier]", f"experiment={EXPERIMENT}", f"tracking_uri={store}"],
+        cwd=tmp_path, env=child_env(store), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert module.returncode == 0, module.stderr
+    found = client.search_runs([experiment_id], "params.num_0s = '2000' and params.acc_0s = '0.9'")
+    assert len(found) == 2 and found[0].data.metrics == found[1].data.metrics
+    compared = subprocess.run(
+        [sys.executable, "-m", "imbalance_sweep.compare", launched.info.run_id, found[0].info.run_id],
+        cwd=tmp_path, env=child_env(store), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert compared.returncode == 0, compared.stderr
+    assert "no metric differs on the cells in common" in compared.stdout
+
+    # The same `mlflow run` again: nothing computed, its run points at the cell's.
+    again = mlflow_run(store, "--env-manager", "local", *params(*typed))
+    assert_succeeded(again)
+    cells, launches = cells_and_launches(stored_runs(store))
+    assert len(cells) == 2 and len(launches) == 2
+    (second,) = [run for run in launches if run.info.run_id != launched.info.run_id]
+    assert second.data.tags["imbalance_sweep.continues"] in {run.info.run_id for run in cells}
+    assert second.data.tags["imbalance_sweep.role"] == "launch" and second.info.status == "FINISHED"
+    assert "already FINISHED, not computed again" in again.stdout
 
 
 @pytest.mark.slow
@@ -222,7 +266,6 @@ def test_uv_environment_from_conda_yaml_runs_the_main_entry_point(store):
     result = mlflow_run(store, "--env-manager", "uv", *params(*MAIN_PARAMS), timeout=1800)
     assert_succeeded(result)
 
-    runs = stored_runs(store)
-    assert len(runs) == 1
-    assert runs[0].data.tags.get("mlflow.project.env") == "uv"
-    assert_main_cell_run(runs[0])
+    (cell,), (launched,) = cells_and_launches(stored_runs(store))
+    assert launched.data.tags.get("mlflow.project.env") == "uv"
+    assert_main_cell_run(cell)

@@ -225,6 +225,7 @@ def execute_sweep(
             len(spec.shard_cells),
         )
     if launch:
+        fail_stale_launches(tracker, sweep_run)
         found = {"run_id": sweep_run, "status": sweep_status}
         done = f"{len(finished)} of its {len(spec.shard_cells)} cells were already FINISHED"
         record_launch(tracker, launch, spec, sweep_tags, found, done)
@@ -392,6 +393,14 @@ def finished_children(tracker: Tracker, sweep_run: str, cell_keys: set[str]) -> 
     return finished
 
 
+def fail_stale_launches(tracker: Tracker, sweep_run: str) -> None:
+    """Runs of earlier `mlflow run` launches that continued ``sweep_run`` and were left RUNNING (their
+    processes were killed: nothing closed them) are marked FAILED, as stale cells are."""
+    for run in tracker.find_runs({CONTINUES_TAG: sweep_run, ROLE_TAG: LAUNCH_ROLE}):
+        if run["status"] == "RUNNING":
+            tracker.finish(run["run_id"], "FAILED")
+
+
 def stored_row(run: dict, cell: Cell, spec: SweepSpec) -> dict:
     """The sweep table's row of a cell finished by an earlier run or another shard, read back."""
     return {"run_id": run["run_id"], **cell_params(cell, spec), **run["metrics"]}
@@ -433,9 +442,10 @@ def closing_lines(spec: SweepSpec, outcome: SweepOutcome, *, losses) -> list[str
         lines = [f"{outcome.name}: 1 cell, {done}"]
         links = {}
     else:
-        what = f"sweep {outcome.name!r}, {outcome.n_cells} cells"
+        cells = f"{outcome.n_cells} cell{'s' if outcome.n_cells != 1 else ''}"
+        what = f"sweep {outcome.name!r}, {cells}"
         lines = [
-            f"{outcome.name}: {outcome.n_cells} cells; {outcome.n_computed} computed now, "
+            f"{outcome.name}: {cells}; {outcome.n_computed} computed now, "
             f"{outcome.n_already} already FINISHED"
         ]
         links = {"cells": cells_url(uri, experiment, outcome.run_id), "sweeps": sweeps_url(uri, experiment)}

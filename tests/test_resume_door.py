@@ -1,0 +1,146 @@
+"""Interrupting a sweep the way people and schedulers do, then continuing it through the same door.
+
+Through `mlflow run . -e sweep -P grid=dense` (2,000 cells; `mode=expected` keeps a cell at
+milliseconds): Ctrl-C (SIGINT to the process group, as a terminal sends it), SIGTERM to the group
+(as a scheduler sends it) and SIGKILL of the group (a crash), each part-way, then the same command
+to the end. What MLflow stored is read back after each step. And Ctrl-C under `python -m
+imbalance_sweep`: one line, exit 130.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+from conftest import environment_without_mlflow_launch
+from mlflow import MlflowClient
+from test_mlproject import EXPERIMENT, ROOT, child_env, params
+
+pytestmark = pytest.mark.slow
+
+OVERRIDES = "overrides=mode=expected report=false"
+SWEEP = ["-e", "sweep", "--env-manager", "local", *params("grid=dense", OVERRIDES)]
+N_CELLS = 2000
+# MLflow's own lines around the command (its log, and click's "Aborted!" after Ctrl-C): not ours.
+MLFLOW_LOG = (" INFO mlflow", " ERROR mlflow", " WARNING mlflow")
+CLICK_ABORTED = "Aborted!"
+
+
+def start(command: list[str], env: dict[str, str], cwd) -> subprocess.Popen:
+    """A command in a process group of its own (a terminal's job), its output captured."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def statuses(store: str) -> Counter:
+    """(role, status) -> how many runs, over the store's experiments."""
+    client = MlflowClient(store)
+    ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(ids, max_results=10_000) if ids else []
+    return Counter((run.data.tags.get("imbalance_sweep.role"), run.info.status) for run in runs)
+
+
+def interrupt_when(process: subprocess.Popen, store: str, n_finished: int, how: signal.Signals) -> tuple[str, str]:
+    """Send ``how`` to the process's group once ``n_finished`` cells are FINISHED; its output."""
+    deadline = time.monotonic() + 240
+    while statuses(store)[("cell", "FINISHED")] < n_finished:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the sweep did not get going"
+        time.sleep(0.3)
+    os.killpg(process.pid, how)
+    stdout, stderr = process.communicate(timeout=120)
+    return stdout, stderr
+
+
+def own_lines(stderr: str) -> list[str]:
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and line != CLICK_ABORTED and not any(m in line for m in MLFLOW_LOG)
+    ]
+
+
+def test_a_sweep_interrupted_three_ways_continues_through_mlflow_run(tracking_uri, tmp_path):
+    store = tracking_uri
+    MlflowClient(store).create_experiment(EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri())
+    command = [sys.executable, "-m", "mlflow", "run", ".", "--experiment-name", EXPERIMENT, *SWEEP]
+    env = child_env(store)
+    finished_before: dict[str, str] = {}
+
+    for n_finished, how in ((150, signal.SIGINT), (300, signal.SIGTERM), (450, signal.SIGKILL)):
+        stdout, stderr = interrupt_when(start(command, env, ROOT), store, n_finished, how)
+        counts = statuses(store)
+        assert "Traceback" not in stdout + stderr
+        if how != signal.SIGKILL:
+            lines = own_lines(stderr)
+            assert len(lines) == 1, stderr
+            line = lines[0]
+            assert line.startswith(f"imbalance-sweep: interrupted ({how.name}): ")
+            assert "cells FINISHED in run" in line and line.endswith(
+                "run the same command to continue: mlflow run . -e sweep --experiment-id 1 "
+                "-P grid=dense -P 'overrides=mode=expected report=false'"
+            )
+            # Nothing left RUNNING: the interrupted cell is KILLED (the launched run's status is
+            # MLflow's to set once its command ends: FAILED for a non-zero exit).
+            assert not [key for key in counts if key[1] == "RUNNING"], counts
+        client = MlflowClient(store)
+        cells = client.search_runs(["1"], "tags.`imbalance_sweep.role` = 'cell'", max_results=10_000)
+        for run in cells:  # a cell FINISHED before stays as it was: never computed again
+            if run.data.tags["imbalance_sweep.cell_key"] in finished_before:
+                assert run.info.status == "FINISHED" or run.info.run_id not in finished_before.values()
+        finished_before = {
+            run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id for run in cells if run.info.status == "FINISHED"
+        }
+        assert len(finished_before) >= n_finished
+
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(store)
+    runs = client.search_runs(["1"], max_results=10_000)
+    cells = [run for run in runs if run.data.tags.get("imbalance_sweep.role") == "cell"]
+    finished = [run for run in cells if run.info.status == "FINISHED"]
+    keys = Counter(run.data.tags["imbalance_sweep.cell_key"] for run in finished)
+    assert len(keys) == N_CELLS and set(keys.values()) == {1}  # exactly one FINISHED run per cell
+    assert {run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id for run in finished} | finished_before == {
+        run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id for run in finished
+    }  # the cells FINISHED before the last run are the very same runs
+    assert "RUNNING" not in {run.info.status for run in runs}
+    # One parent holds every cell; each later `mlflow run` says which run it continued.
+    (parent,) = [run for run in runs if run.data.tags.get("imbalance_sweep.role") == "sweep"]
+    assert parent.info.status == "FINISHED"
+    assert {run.data.tags["mlflow.parentRunId"] for run in cells} == {parent.info.run_id}
+    launches = [run for run in runs if run.data.tags.get("imbalance_sweep.role") == "launch"]
+    assert len(launches) == 3
+    for launch in launches:
+        assert launch.data.tags["imbalance_sweep.continues"] == parent.info.run_id
+        assert parent.info.run_id in launch.data.tags["mlflow.note.content"]
+        assert f"Continued by run {launch.info.run_id}" in parent.data.tags["mlflow.note.content"]
+    assert f"run:        {parent.info.run_id} (sweep 'dense', 2000 cells)" in done.stdout.splitlines()
+
+
+def test_ctrl_c_under_python_m_is_one_line_and_exit_130(tracking_uri, tmp_path):
+    command = [sys.executable, "-m", "imbalance_sweep", "grid=dense", "mode=expected", f"tracking_uri={tracking_uri}"]
+    process = start(command, environment_without_mlflow_launch(), tmp_path)
+    stdout, stderr = interrupt_when(process, tracking_uri, 50, signal.SIGINT)
+    assert process.returncode == 130
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("imbalance-sweep: interrupted (SIGINT): ") and line.endswith(
+        f"run the same command to continue: python -m imbalance_sweep grid=dense mode=expected tracking_uri={tracking_uri}"
+    )
+    counts = statuses(tracking_uri)
+    assert counts[("sweep", "KILLED")] == 1 and not [key for key in counts if key[1] == "RUNNING"]
+    hydra_folders = [p.name for p in tmp_path.iterdir() if p.name in ("outputs", "multirun", ".hydra")]
+    assert hydra_folders == [] and not list(tmp_path.rglob("*.log"))
