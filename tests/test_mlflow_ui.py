@@ -337,10 +337,9 @@ def log_crowded_experiment(url: str, directory: Path) -> dict:
             max_results=CELLS_CHECKED,
             order_by=["attributes.start_time DESC"],  # as the runs table sorts them
         )
-        # TODO: once the sweep command ends its output with its links ("sweeps:     http://..."),
-        # take them from what it printed instead of building them here:
-        #   links = dict(LINK_LINE.findall(output))
-        links = {
+        # The links as the sweep command printed them at its end ("sweeps:     http://...").
+        links = {label: link for label, link in LINK_LINE.findall(output) if label in ("sweeps", "cells")}
+        assert links == {
             "sweeps": where.sweeps_url(store, experiment_id),
             "cells": where.cells_url(store, experiment_id, sweep.info.run_id),
         }
