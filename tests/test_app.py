@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, app
+from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, app, where
 from imbalance_sweep.app import ROLE_TAG, SWEEP_TAG, run_sweep
 
 SMALL_BLOG = ("grid.balances=[[20000,200],[2000,2000]]",)
@@ -206,3 +206,30 @@ def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_
         ]
         assert summary["loss/bce_mean"] == pytest.approx(np.mean(values), abs=1e-10)  # JSON keeps 10 decimals
         assert summary["loss/bce_std"] == pytest.approx(np.std(values, ddof=1), abs=1e-10)
+
+
+def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make_spec, tracking_uri):
+    spec = make_spec(*SMALL_BLOG, "losses=[brier,bce]", f"tracking_uri={tracking_uri}")
+    outcome = app.execute_sweep(spec)
+    lines = app.closing_lines(spec, outcome, losses=spec.losses)
+    client, runs = runs_of(tracking_uri)
+    experiment_id = runs[0].info.experiment_id
+    assert lines[:4] == [
+        "seed_blog: 4 cells; 4 computed now, 0 already FINISHED",
+        f"store:      {tracking_uri.removeprefix('sqlite:///')}",
+        f"experiment: imbalance-sweep (id {experiment_id})",
+        f"run:        {outcome.run_id} (sweep 'seed_blog', 4 cells)",
+    ]
+    assert f"cells:      {where.cells_url(tracking_uri, experiment_id, outcome.run_id)}" in lines
+    assert f"sweeps:     {where.sweeps_url(tracking_uri, experiment_id)}" in lines
+    assert lines[-2] == ""
+    header, *rows = lines[-1].splitlines()
+    assert header.split() == ["num_0s", "num_1s", "acc_0s", "acc_1s", "loss/brier", "loss/bce", "recall", "f1"]
+    printed = {tuple(row.split()[:4]): row.split()[4:] for row in rows}
+    for child in children_of(runs, outcome.run_id):
+        p, m = child.data.params, child.data.metrics
+        values = [f"{m[key]:.4g}" for key in ("loss/brier", "loss/bce", "recall", "f1")]
+        assert printed[(p["num_0s"], p["num_1s"], p["acc_0s"], p["acc_1s"])] == values
+    again = app.execute_sweep(spec)  # complete: nothing computed, no table to print again
+    assert again.run_id == outcome.run_id and (again.n_computed, again.n_already) == (0, 4)
+    assert app.closing_lines(spec, again, losses=spec.losses)[0] == "seed_blog: 4 cells; 0 computed now, 4 already FINISHED"

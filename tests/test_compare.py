@@ -648,3 +648,10 @@ def test_the_module_runs_as_a_command(sweep, store, tmp_path):
     assert "B = reseeded" in done.stdout
     [run] = comparison_runs(store)
     assert run.info.status == "FINISHED"
+
+
+def test_an_unclosed_quote_in_sweeps_is_one_line(capsys):
+    assert compare.main(["--sweeps", "seed_blog 'other"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "imbalance-sweep: error: --sweeps=\"seed_blog 'other\" cannot be split into names: No closing quotation"
+    )

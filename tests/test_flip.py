@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import InvalidValue, evaluate, simulate
+from imbalance_sweep import where
 from imbalance_sweep.flip import flip_spec, run_flip
 from imbalance_sweep.preference import Model, crossings, preferences
 
@@ -165,3 +166,12 @@ def test_the_flip_run_holds_the_flip_points_and_the_chart(tracking_uri, tmp_path
     with open(client.download_artifacts(run_id, "flip.png", str(tmp_path)), "rb") as png:
         assert png.read(8) == b"\x89PNG\r\n\x1a\n"
     assert [a.path for a in client.list_artifacts(run_id)] == ["flip.png", "flip.txt"]
+    # It ends by saying where the run is.
+    experiment_id = run.info.experiment_id
+    assert printed.splitlines()[-5:] == [
+        f"store:      {tracking_uri.removeprefix('sqlite:///')}",
+        f"experiment: flip (id {experiment_id})",
+        f"run:        {run_id} (flip points, chart flip.png)",
+        f"look:       mlflow ui --backend-store-uri {tracking_uri}",
+        f"            {where.run_url(tracking_uri, experiment_id, run_id)}",
+    ]

@@ -689,12 +689,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def split_words(name: str, text: str) -> list[str]:
+    """``text`` split at spaces as a shell would (quotes group words); an unclosed quote is one line."""
+    try:
+        return shlex.split(text)
+    except ValueError as error:
+        raise InvalidValue(f"{name}={text!r} cannot be split into names: {error}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Compare the sweeps named in ``argv``; a user's mistake is one line on stderr and exit code 2."""
     try:
         options = _parser().parse_args(argv)
         arguments = list(options.sweeps) + [
-            name for text in options.sweep_lists for name in shlex.split(text)
+            name for text in options.sweep_lists for name in split_words("--sweeps", text)
         ]
         if len(arguments) < 2:
             raise InvalidValue(f"give at least 2 sweeps to compare, got {len(arguments)}: {arguments}")

@@ -25,6 +25,7 @@ from .figures import preference_chart
 from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
 from .score_models.empirical import file_entry, is_file_entry
 from .tracking import Tracker
+from .where import summary_lines
 
 RATE_METRICS = ("precision", "recall", "f1", "accuracy", "balanced_accuracy", "specificity", "mcc")
 
@@ -154,6 +155,14 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
         )
         tracker.log_figure(run_id, chart, "flip.png")
         tracker.log_text(run_id, "\n".join(lines) + "\n", "flip.txt")
+    where = summary_lines(
+        spec.tracking_uri,
+        experiment_name=tracker.experiment_name,
+        experiment_id=tracker.experiment_id,
+        run_id=run_id,
+        what="flip points, chart flip.png",
+    )
+    print("\n".join(["", *where]), flush=True)
     return run_id
 
 
