@@ -254,6 +254,14 @@ def test_invalid_parameter_fails_with_one_line_and_no_finished_run(store):
     assert runs, "mlflow run should have created (and failed) its run"
     assert all(run.info.status != "FINISHED" for run in runs)
 
+    unknown = mlflow_run(store, "--env-manager", "local", *params("acc0=0.9"))
+    assert unknown.returncode != 0 and "Traceback" not in unknown.stderr
+    assert [line for line in unknown.stderr.splitlines() if "imbalance-sweep" in line] == [
+        "imbalance-sweep: error: -P acc0: entry point 'main' has no such parameter; its parameters are: "
+        "num_0s, num_1s, acc_0s, acc_1s, seed, losses, backend"
+    ]
+    assert all(run.info.status != "FINISHED" for run in stored_runs(store))
+
 
 @pytest.mark.slow
 def test_uv_environment_from_conda_yaml_runs_the_main_entry_point(store):
