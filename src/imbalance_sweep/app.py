@@ -37,6 +37,7 @@ CELL_KEY_TAG = "imbalance_sweep.cell_key"
 SHARD_COUNT_TAG = "imbalance_sweep.shard_count"
 # On a run `mlflow run` created that found its work already begun: the run that holds the cells.
 CONTINUES_TAG = "imbalance_sweep.continues"
+CONTINUED_BY_TAG = "imbalance_sweep.continued_by"  # on that run: the latest launch that continued it
 MLFLOW_PARENT_TAG = "mlflow.parentRunId"
 NOTE_TAG = "mlflow.note.content"  # a run's description in the MLflow UI
 LAUNCH_ROLE = "launch"
@@ -298,7 +299,7 @@ def record_launch(
     earlier = tracker.get_note(holder)
     tracker.set_tags(
         holder,
-        {CONTINUES_TAG + "_by": launch, NOTE_TAG: f"{earlier}\n\nContinued by run {launch} ({now}): {done}.".strip()},
+        {CONTINUED_BY_TAG: launch, NOTE_TAG: f"{earlier}\n\nContinued by run {launch} ({now}): {done}.".strip()},
     )
 
 

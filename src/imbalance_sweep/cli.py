@@ -113,4 +113,4 @@ def run_hydra_main(main: Callable[[], None], *, config_name: str) -> None:
         overrides = without_safe_flags(sys.argv[1:])
         refuse_code(overrides)
         check_composes(CONFIG_DIR, config_name, overrides)
-    main()
+        main()

@@ -183,8 +183,28 @@ def run_compare_entry(values: Mapping[str, str]) -> int:
     return compare.main(argv)
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
+
+
+def stop_with_launcher() -> None:
+    """Get SIGTERM when ``mlflow run`` dies (Linux). A scheduler's SIGTERM to ``mlflow run`` alone
+    ends it at once, without passing the signal on; this process would go on unseen, holding its
+    runs RUNNING. With it, the runs are closed KILLED as for any SIGTERM."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     install_interrupt_handlers()
+    if os.environ.get("MLFLOW_RUN_ID"):
+        stop_with_launcher()
     with exit_on_user_error():
         entry, values = parse_arguments(sys.argv[1:] if argv is None else argv)
         set_continue_command(continue_command(entry, values))
