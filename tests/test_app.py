@@ -1,6 +1,7 @@
 """Sweeps end to end in-process: what MLflow stores, failures, and bit-for-bit reproducibility."""
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -233,3 +234,44 @@ def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make
     again = app.execute_sweep(spec)  # complete: nothing computed, no table to print again
     assert again.run_id == outcome.run_id and (again.n_computed, again.n_already) == (0, 4)
     assert app.closing_lines(spec, again, losses=spec.losses)[0] == "seed_blog: 4 cells; 0 computed now, 4 already FINISHED"
+
+
+ODD_NAMES = [
+    "it's",
+    'say "cheese"',
+    "back\\slash",
+    "100% _done_",
+    "both ' and \" and \\",
+    "prévalence ≤ 1 % — Ω",
+    "x" * 300,
+]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES, ids=range(len(ODD_NAMES)))
+def test_any_sweep_name_runs_resumes_and_compares(make_spec, tracking_uri, capsys, name):
+    """A name is a tag's value, never part of a search: quotes, backslashes, %, unicode, 300 characters."""
+    from imbalance_sweep import compare
+
+    spec = make_spec(*SMALL_BLOG, "losses=[bce]", "mode=expected", "report=false", f"tracking_uri={tracking_uri}")
+    named = dataclasses.replace(spec, name=name)  # as sweep_name=... gives it, past Hydra's quoting
+    first = app.execute_sweep(named)
+    again = app.execute_sweep(named)
+    assert again.run_id == first.run_id and (again.n_computed, again.n_already) == (0, 4)
+    client, runs = runs_of(tracking_uri)
+    assert client.get_run(first.run_id).data.tags[SWEEP_TAG] == name
+    other = app.execute_sweep(spec)
+    capsys.readouterr()
+    assert compare.main([name, "seed_blog", "--tracking-uri", tracking_uri]) == 0
+    out = capsys.readouterr().out
+    assert f"run {first.run_id}" in out and "no metric differs on the cells in common" in out
+    assert other.run_id in out
+
+
+def test_a_search_the_store_refuses_is_not_reported_as_an_unusable_store(tracking_uri):
+    from imbalance_sweep.tracking import RunReader, TrackingError
+
+    reader = RunReader(tracking_uri)
+    with pytest.raises(TrackingError) as refused:
+        reader.search(["0"], "tags.x = ")
+    assert str(refused.value).startswith(f"tracking_uri={tracking_uri!r} refused a request: ")
+    assert reader.get("not a run id: it's a name") is None

@@ -322,9 +322,11 @@ def open_sweep(
     An adopted run (``mlflow run``'s) is a fresh sweep unless an earlier one of the same key exists.
     """
     role = {**sweep_tags, ROLE_TAG: "sweep"}
+    # Found by the sweep key (hex), never by the name: a name may hold any character, the key only [0-9a-f].
+    same_key = {SWEEP_KEY_TAG: sweep_tags[SWEEP_KEY_TAG], ROLE_TAG: "sweep"}
 
     def parents() -> list[dict]:
-        return [run for run in tracker.find_runs(role) if run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id]
+        return [run for run in tracker.find_runs(same_key) if run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id]
 
     with tracker.exclusive():
         if spec.resume and continue_earlier:

@@ -19,6 +19,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
+from .where import tag_filter
+
 # MLflow refuses longer parameter values; the full grid is in the sweep's config.yaml artifact.
 MAX_PARAM_LENGTH = 6000
 # sqlite answers a write it cannot take with "database is locked" (an MlflowException with
@@ -56,6 +58,9 @@ def store_errors(tracking_uri: str) -> Iterator[None]:
     except (MlflowException, OSError) as error:
         lines = str(error).strip().splitlines()
         reason = lines[0] if lines else type(error).__name__
+        if getattr(error, "error_code", None) == "INVALID_PARAMETER_VALUE":
+            # the store answered, and refused what was asked (a search, a value): the store is fine
+            raise TrackingError(f"tracking_uri={tracking_uri!r} refused a request: {reason}") from error
         raise TrackingError(f"tracking_uri={tracking_uri!r} cannot be used: {reason}") from error
 
 
@@ -285,11 +290,13 @@ class Tracker:
 
     def find_runs(self, tags: Mapping[str, str]) -> list[dict]:
         """Active runs of this experiment with all of ``tags``, most recent first (as RunReader.search)."""
-        filter_string = " and ".join(f"tags.\"{key}\" = '{value}'" for key, value in tags.items())
+        filter_string = " and ".join(tag_filter(key, value) for key, value in tags.items())
         with store_errors(self.tracking_uri):
-            return _search_all(
+            found = _search_all(
                 self.client, [self.experiment_id], filter_string, order_by=["attributes.start_time DESC"]
             )
+        # tag_filter may match a little more than asked (a value with both kinds of quotes): exactly these
+        return [run for run in found if all(run["tags"].get(key) == value for key, value in tags.items())]
 
     @property
     def exclusive_is_locked(self) -> bool:
@@ -446,6 +453,7 @@ class RunReader:
             try:
                 return _stored(self.client.get_run(run_id))
             except MlflowException as error:
-                if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                # a string that cannot be a run id (a sweep's name, say) is no run either
+                if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                     return None
                 raise
