@@ -57,7 +57,7 @@ def test_multirun_logs_one_sweep_per_job(run_module, tmp_path, tracking_uri, log
         (
             ["lossses=[bce]"],
             "imbalance-sweep: error: lossses is not a config key (did you mean losses?); the keys are: backend, "
-            "bootstrap, chunk_size, experiment, focal, grid, losses, mode, report, resume, score_model, seed, "
+            "bootstrap, chunk_size, dry_run, experiment, focal, grid, losses, mode, report, resume, score_model, seed, "
             "shard, sweep_name, tracking_uri",
         ),
         (
@@ -86,7 +86,10 @@ def test_keras_backend_prints_no_tensorflow_start_up_noise(
     # Nothing on stderr (not even MLflow's "Creating initial MLflow database tables"); on stdout only
     # the lines that say where the run is, with its values.
     assert done.stderr == ""
-    assert done.stdout.startswith("single: 1 cell, computed\nstore:      ")
+    assert done.stdout.startswith(
+        "single: 1 cell, 2.02e+03 samples in all, sampled mode; about under a second\n"
+        "single: 1 cell, computed\nstore:      "
+    )
     assert not [line for line in done.stdout.splitlines() if "tensorflow" in line.lower() or "oneDNN" in line]
     (run,) = all_runs(tracking_uri)
     ours = logged_cell_metrics(2000, 0.999, 20, 0.5, seed=0)

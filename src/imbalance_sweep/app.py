@@ -26,7 +26,8 @@ from .identity import cell_key, sweep_key
 from .losses import make_terms
 from .report import csv_text, sweep_report
 from .tracking import Tracker
-from .where import cells_url, headline_table, summary_lines, sweeps_url
+from .plan import dry_run_lines, size_line
+from .where import cells_url, headline_table, is_server, summary_lines, sweeps_url
 
 log = logging.getLogger(__name__)
 
@@ -422,6 +423,11 @@ def main(config: DictConfig) -> None:
     """Run the configured sweep; a user's mistake ends with one line on stderr and exit code 2."""
     with exit_on_user_error():
         spec = sweep_spec(OmegaConf.to_container(config, resolve=True))
+        server = is_server(spec.tracking_uri)
+        if spec.dry_run:
+            print("\n".join(dry_run_lines(spec.name, spec.cells, spec.shard_cells, spec.mode, server=server)))
+            return
+        log.info(size_line(spec.name, spec.cells, spec.shard_cells, spec.mode, server=server))
         # Under `mlflow run`, its run is this sweep's top run; in a Hydra multirun each job's
         # sweep nests under it instead.
         launched_run = os.environ.get("MLFLOW_RUN_ID") or None

@@ -13,6 +13,7 @@ from . import score_models
 from .checks import InvalidValue, one_of, whole_number
 from .evaluation import check_loss_settings
 from .grid import Cell, NamedModel, build_cells
+from .plan import check_sampled_sizes
 from .score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from .score_models.uniform import UNIFORM
 
@@ -47,6 +48,8 @@ class SweepSpec:
     # Stratified bootstrap intervals for predictions files' cells: replicates (0: none) and level.
     bootstrap_replicates: int = 0
     bootstrap_level: float = 0.95
+    # Print the sweep's size and first cells, log nothing.
+    dry_run: bool = False
     # The predictions files ``grid.models`` lists, by model name: each is its cells' score model.
     file_models: Mapping[str, EmpiricalModel] = field(default_factory=dict)
 
@@ -130,12 +133,14 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
             f"resume=false with shard.count={shard_count}: shards find their common parent by resuming;"
             " give a new sweep_name for a fresh sharded sweep"
         )
+    mode = one_of("mode", config.get("mode", "sampled"), MODES)
+    check_sampled_sizes(cells, mode)
     return SweepSpec(
         name=_text("sweep_name", config.get("sweep_name") or grid_name),
         cells=cells,
         losses=losses,
         backend=backend,
-        mode=one_of("mode", config.get("mode", "sampled"), MODES),
+        mode=mode,
         seed=whole_number("seed", config.get("seed")),
         chunk_size=chunk_size,
         alpha=alpha,
@@ -151,6 +156,7 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         file_models=file_models,
         bootstrap_replicates=replicates,
         bootstrap_level=float(level),
+        dry_run=_flag("dry_run", config.get("dry_run", False)),
     )
 
 
