@@ -87,7 +87,7 @@ def test_keras_backend_prints_no_tensorflow_start_up_noise(
     # the lines that say where the run is, with its values.
     assert done.stderr == ""
     assert done.stdout.startswith(
-        "single: 1 cell, 2.02e+03 samples in all, sampled mode; about under a second\n"
+        "single: 1 cell, 2.02e+03 samples in all, sampled mode; under a second\n"
         "single: 1 cell, computed\nstore:      "
     )
     assert not [line for line in done.stdout.splitlines() if "tensorflow" in line.lower() or "oneDNN" in line]

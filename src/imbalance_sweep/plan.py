@@ -44,12 +44,12 @@ def _duration(seconds: float) -> str:
     if seconds < 1:
         return "under a second"
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return f"about {seconds:.0f} s"
     if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
+        return f"about {seconds / 60:.0f} min"
     if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.0f} days"
+        return f"about {seconds / 3600:.1f} h"
+    return f"about {seconds / 86400:.0f} days"
 
 
 def size_line(name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mode: str, *, server: bool) -> str:
@@ -58,7 +58,7 @@ def size_line(name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mod
     samples = sum(cell.size for cell in cells)
     seconds = estimated_seconds(shard_cells, mode, server=server)
     counted = f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
-    return f"{name}: {counted}{shard}, {samples:.3g} samples in all, {mode} mode; about {_duration(seconds)}"
+    return f"{name}: {counted}{shard}, {samples:.3g} samples in all, {mode} mode; {_duration(seconds)}"
 
 
 def dry_run_lines(name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mode: str, *, server: bool) -> list[str]:

@@ -56,6 +56,7 @@ POSTGRES_SYSTEM_USER = "postgres"
 DRIVER = "psycopg"  # the module of the pinned PostgreSQL driver; SQLAlchemy names it in the URI
 START_TIMEOUT_SECONDS = 180.0
 STOP_TIMEOUT_SECONDS = 60.0
+PROGRAM = "python -m imbalance_sweep.server"
 EXIT_NOT_RUNNING = 3  # status: as pg_ctl status and LSB init scripts
 
 
@@ -329,14 +330,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, process group) of a process, from /proc; None when it is gone."""
+def _proc_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (field 3, the state, first); None when
+    the process is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return fields[0], int(fields[2])
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, process group) of a process, from /proc; None when it is gone."""
+    fields = _proc_fields(pid)
+    return None if fields is None else (fields[0], int(fields[2]))
 
 
 def _group_members(group: int) -> list[int]:
@@ -350,26 +357,78 @@ def _group_members(group: int) -> list[int]:
     return members
 
 
-def _is_mlflow(pid: int) -> bool:
+@dataclass(frozen=True)
+class ProcessRecord:
+    """What identifies one process for as long as it lives: a process id is reused once the process
+    is gone, but not together with the same start time (field 22 of /proc/<pid>/stat, clock ticks
+    since boot) and command line."""
+
+    pid: int
+    start_time: int
+    cmdline: tuple[str, ...]
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessRecord | None:
+        """The live process ``pid`` as it is now; None when it is gone or a zombie."""
+        fields = _proc_fields(pid)
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        if fields is None or fields[0] == "Z" or not raw:
+            return None
+        # field 22 is the 20th after the command name (field 2)
+        return cls(pid, int(fields[19]), tuple(raw.rstrip(b"\0").decode(errors="replace").split("\0")))
+
+    def to_json(self) -> str:
+        return json.dumps({"pid": self.pid, "start_time": self.start_time, "cmdline": list(self.cmdline)})
+
+    @classmethod
+    def from_json(cls, text: str) -> ProcessRecord:
+        """ValueError when ``text`` is not such a record (an older plain process id included)."""
+        try:
+            found = json.loads(text)
+            record = cls(int(found["pid"]), int(found["start_time"]), tuple(str(a) for a in found["cmdline"]))
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError("it holds no process record (pid, start time, command line)") from error
+        if record.pid <= 1:
+            raise ValueError(f"it names process {record.pid}")
+        return record
+
+
+def _recorded_server(layout: Layout) -> tuple[int | None, str | None]:
+    """(pid, None) when the pid file names a live process that matches its record, start time and
+    command line; (None, why) when there is a pid file that does not; (None, None) when there is none."""
     try:
-        return b"mlflow" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+        text = layout.mlflow_pid.read_text()
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        return None, f"it cannot be read ({error.strerror})"
+    try:
+        record = ProcessRecord.from_json(text)
+    except ValueError as error:
+        return None, str(error)
+    live = ProcessRecord.of(record.pid)
+    if live is None:
+        return None, f"process {record.pid} is gone"
+    if live.start_time != record.start_time:
+        return None, (
+            f"process {record.pid} is another process (started at tick {live.start_time} after boot,"
+            f" the recorded one at tick {record.start_time})"
+        )
+    if live.cmdline != record.cmdline:
+        return None, f"process {record.pid} runs another command ({' '.join(live.cmdline)[:120]})"
+    return record.pid, None
 
 
 def mlflow_server_pid(directory: str | os.PathLike = DEFAULT_DIR) -> int | None:
     """The process (and process group) id of the directory's running ``mlflow server``, or None.
 
-    ``mlflow server`` starts its workers in the process group it leads, so the server is running
-    while any of that group is (an mlflow process, not a reused id).
+    Only the process that ``start`` recorded counts: the same process id, start time and command
+    line. ``mlflow server`` leads the process group of its workers, which ``stop`` signals.
     """
-    layout = Layout(Path(directory).resolve())
-    try:
-        pid = int(layout.mlflow_pid.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    members = _group_members(pid)
-    return pid if any(_is_mlflow(member) for member in members) else None
+    return _recorded_server(Layout(Path(directory).resolve()))[0]
 
 
 def answers_health(tracking_uri: str) -> bool:
@@ -461,7 +520,12 @@ def _start_mlflow(layout: Layout, settings: Settings) -> int:
         log=layout.mlflow_log,
         cwd=layout.directory,
     )
-    layout.mlflow_pid.write_text(f"{process.pid}\n")
+    record = ProcessRecord.of(process.pid)
+    if record is None:
+        raise ServerError(f"mlflow server exited as it started: {_log_tail(layout.mlflow_log)} (log: {layout.mlflow_log})")
+    partial = layout.mlflow_pid.with_name(layout.mlflow_pid.name + ".new")
+    partial.write_text(record.to_json() + "\n")
+    partial.replace(layout.mlflow_pid)
     return process.pid
 
 
@@ -484,11 +548,17 @@ def stop_process_group(pid: int) -> None:
             time.sleep(0.05)
 
 
-def _stop_mlflow(layout: Layout) -> None:
-    pid = mlflow_server_pid(layout.directory)
+def _stop_mlflow(layout: Layout) -> str | None:
+    """Stop the recorded ``mlflow server`` and remove its pid file. A pid file that names no process
+    this directory started (stale, or reused by another process) is removed and nothing is signalled:
+    returns the line that says so."""
+    pid, stale = _recorded_server(layout)
     if pid is not None:
         stop_process_group(pid)
     layout.mlflow_pid.unlink(missing_ok=True)
+    if stale is None:
+        return None
+    return f"removed the stale pid file {layout.mlflow_pid} and signalled nothing: {stale}"
 
 
 # --- the three commands -----------------------------------------------------------------------
@@ -549,20 +619,33 @@ def start(
     return Server(layout.directory, settings, pid, time.monotonic() - started)
 
 
-def stop(directory: str | os.PathLike = DEFAULT_DIR) -> bool:
+@dataclass(frozen=True)
+class Stopped:
+    """What :func:`stop` did."""
+
+    was_running: bool  # mlflow server or PostgreSQL was running, and is stopped
+    stale_pid_file: str | None = None  # the line saying a pid file named no server of ours
+
+    def __bool__(self) -> bool:
+        return self.was_running
+
+
+def stop(directory: str | os.PathLike = DEFAULT_DIR) -> Stopped:
     """Stop ``mlflow server``, then PostgreSQL (fast shutdown: clean, nothing lost).
 
-    Returns whether anything was running.
+    Only the process recorded by ``start`` is signalled (with its process group): a pid file whose
+    process is gone, or whose process id now belongs to another process, is removed and nothing is
+    signalled. Returns whether anything was running, and the line about a stale pid file if any.
     """
     layout = Layout(Path(directory).resolve())
     was_running = mlflow_server_pid(layout.directory) is not None
-    _stop_mlflow(layout)
+    stale = _stop_mlflow(layout)
     if (layout.data / "PG_VERSION").exists():
         bin_dir = postgres_bin()
         if postgres_running(layout, bin_dir):
             _stop_postgres(layout, bin_dir)
             was_running = True
-    return was_running
+    return Stopped(was_running, stale)
 
 
 def status(directory: str | os.PathLike = DEFAULT_DIR) -> dict[str, object]:
@@ -586,7 +669,7 @@ def status(directory: str | os.PathLike = DEFAULT_DIR) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m imbalance_sweep.server",
+        prog=PROGRAM,
         description="Start, stop or check a local MLflow tracking server backed by PostgreSQL.",
     )
     parser.add_argument("command", choices=("start", "stop", "status"))
@@ -619,6 +702,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "stop":
             stopped = stop(args.dir)
+            if stopped.stale_pid_file:
+                print(f"{PROGRAM}: {stopped.stale_pid_file}", file=sys.stderr)
             print(f"stopped the server of {Path(args.dir).resolve()}" if stopped else "nothing was running")
             return 0
         found = status(args.dir)
