@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import random
+import re
 import sqlite3
 import time
 import warnings
@@ -55,9 +56,12 @@ def store_errors(tracking_uri: str) -> Iterator[None]:
     """Turn the store's failures into one line that names the tracking URI."""
     try:
         yield
-    except (MlflowException, OSError) as error:
+    except (MlflowException, OSError, sqlalchemy.exc.SQLAlchemyError) as error:
         lines = str(error).strip().splitlines()
         reason = lines[0] if lines else type(error).__name__
+        mismatch = _schema_mismatch(tracking_uri, str(error))
+        if mismatch:
+            raise TrackingError(mismatch) from error
         if getattr(error, "error_code", None) == "INVALID_PARAMETER_VALUE":
             # the store answered, and refused what was asked (a search, a value): the store is fine
             raise TrackingError(f"tracking_uri={tracking_uri!r} refused a request: {reason}") from error
@@ -123,6 +127,96 @@ def commit_fast(tracking_uri: str) -> None:
     database = sqlite_path(tracking_uri)
     if database is not None:
         _FAST_COMMIT_DATABASES.add(os.path.realpath(database))
+
+
+@contextlib.contextmanager
+def store_lock(database: Path) -> Iterator[None]:
+    """One process of this project at a time in the block: an advisory lock on a file beside the
+    sqlite database (sqlite's writers all share that file system)."""
+    with open(database.with_name(database.name + ".imbalance-sweep.lock"), "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def prepare_sqlite_store(tracking_uri: str) -> None:
+    """A sqlite store that is whole before anything uses it.
+
+    A missing file is created whole or not at all: MLflow builds a new store's tables in a dozen
+    migrations, and a process killed among them (or two processes running them at once) left a file
+    no later run could open. Here the tables are built in a temporary file beside it, under
+    :func:`store_lock`, and the finished file is moved into place. An existing file is checked
+    cheaply (its size and header, not its pages): empty, not sqlite, or shorter than its header
+    says stops with one line naming the file and what to do.
+    """
+    database = sqlite_path(tracking_uri)
+    if database is None:
+        return
+    unusable = f"tracking_uri={tracking_uri!r} cannot be used: {database}"
+    if not database.exists():
+        with store_errors(tracking_uri):
+            database.parent.mkdir(parents=True, exist_ok=True)  # as MLflow would
+            with store_lock(database):
+                if not database.exists():
+                    _create_sqlite_store(database)
+        return
+    if database.is_dir():
+        raise TrackingError(f"{unusable} is a directory, not a store file")
+    size = database.stat().st_size
+    if size == 0:
+        raise TrackingError(f"{unusable} is empty (0 bytes), not a store; delete it to start a new store there")
+    with open(database, "rb") as stored:
+        header = stored.read(100)
+    if not header.startswith(SQLITE_HEADER) or len(header) < 100:
+        raise TrackingError(
+            f"{unusable} is not an sqlite database; move it away, or set tracking_uri to the store you meant"
+        )
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if header[24:28] == header[92:96] and size < pages * page_size:  # the page count is valid
+        raise TrackingError(
+            f"{unusable} is truncated ({size} of its {pages * page_size} bytes); restore it from a backup"
+        )
+
+
+SCHEMA_MISMATCH = re.compile(r"Detected out-of-date database schema \(found version (\S+), but expected (\S+)\)")
+
+
+def _schema_mismatch(tracking_uri: str, message: str) -> str | None:
+    """MLflow's words for a store of another MLflow version, as one line that says what to do."""
+    found = SCHEMA_MISMATCH.search(message)
+    if found is None:
+        return None
+    import mlflow
+
+    return (
+        f"tracking_uri={tracking_uri!r} cannot be used: its MLflow schema is revision {found.group(1)}, "
+        f"mlflow {mlflow.__version__} (this project's) expects {found.group(2)}: a store of an older MLflow "
+        f"upgrades with `mlflow db upgrade {tracking_uri}` (back it up first); one of a newer MLflow needs that MLflow"
+    )
+
+
+def _create_sqlite_store(database: Path) -> None:
+    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    for stale in database.parent.glob(database.name + ".creating-*"):  # a creator killed part-way
+        stale.unlink(missing_ok=True)
+    partial = database.with_name(f"{database.name}.creating-{os.getpid()}")
+    uri = f"sqlite:///{partial}"
+    try:
+        SqlAlchemyStore(uri, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
+    finally:
+        engine = SqlAlchemyStore._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
+    os.replace(partial, database)
 
 
 def ensure_experiment(client, experiment_name: str) -> str:
@@ -207,6 +301,7 @@ class Tracker:
         check_server_answers(tracking_uri)
         commit_fast(tracking_uri)
         _quiet_store_creation()
+        prepare_sqlite_store(tracking_uri)
         with store_errors(self.tracking_uri):
             self.client = RetryingClient(MlflowClient(tracking_uri=tracking_uri))
             if existing_run_id:
@@ -310,21 +405,14 @@ class Tracker:
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        """One process at a time in the block, for find-or-create steps on a local sqlite store.
-
-        An advisory lock on a file beside the database (sqlite's writers all share that file
-        system). Other stores get no lock (:func:`app.open_sweep` copes without one).
-        """
+        """One process at a time in the block, for find-or-create steps on a local sqlite store
+        (:func:`store_lock`). Other stores get no lock (:func:`app.open_sweep` copes without one)."""
         database = sqlite_path(self.tracking_uri)
         if database is None:
             yield
             return
-        with open(database.with_name(database.name + ".imbalance-sweep.lock"), "a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        with store_lock(database):
+            yield
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         with store_errors(self.tracking_uri):
@@ -425,6 +513,7 @@ class RunReader:
         self.tracking_uri = tracking_uri
         check_server_answers(tracking_uri)
         _quiet_store_creation()
+        prepare_sqlite_store(tracking_uri)
         with store_errors(tracking_uri):
             self.client = MlflowClient(tracking_uri=tracking_uri)
 
