@@ -11,7 +11,7 @@ import sqlalchemy
 from conftest import finished_run_per_cell
 from hypothesis import given
 from hypothesis import strategies as st
-from mlflow.entities import RunStatus
+from mlflow.entities import Metric, Param, RunStatus, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
@@ -229,8 +229,10 @@ def test_a_cell_costs_three_round_trips(make_spec, tracking_uri, monkeypatch):
             lambda self, *a, _real=real, _name=name, **k: calls.append(_name) or _real(self, *a, **k),
         )
     run_sweep(make_spec(*GRID, f"tracking_uri={tracking_uri}"))
-    # the parent: create_run, log_batch (its params), set_terminated; then 3 per cell
-    assert sorted(calls) == sorted(["create_run", "log_batch", "set_terminated"] * 7)
+    # the parent: create_run, log_batch (its params), log_batch (its worker tag), get_run (the other
+    # workers' tags, at the end), set_terminated; then 3 per cell
+    parent = ["create_run", "log_batch", "log_batch", "get_run", "set_terminated"]
+    assert sorted(calls) == sorted(parent + ["create_run", "log_batch", "set_terminated"] * 6)
 
 
 def test_the_sqlite_store_commits_in_wal_mode_without_syncing_each_commit(make_spec, tracking_uri, tmp_path):
@@ -282,3 +284,91 @@ def test_writes_are_retried_while_the_database_is_locked(monkeypatch):
     with pytest.raises(MlflowException, match="no such run"):
         tracking.retry_when_locked(other_error)
     assert len(attempts) == 1
+
+
+def race(monkeypatch, specs, *, at):
+    """Run ``specs`` in threads at once, none past ``app.<at>`` until all have reached it."""
+    everyone_there = threading.Barrier(len(specs), timeout=60)
+    real = getattr(app, at)
+
+    def after_everyone(*args, **kwargs):
+        everyone_there.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app, at, after_everyone)
+    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
+        return list(pool.map(run_sweep, specs))
+
+
+def test_two_identical_sweeps_at_once_end_with_one_finished_run_per_cell(
+    make_spec, tracking_uri, uninterrupted, monkeypatch, caplog
+):
+    """Both open the one parent (sqlite's lock), then both run every cell: the duplicates go."""
+    spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
+    with caplog.at_level("INFO", logger="imbalance_sweep.app"):
+        parents = race(monkeypatch, [spec, spec], at="finished_children")
+    assert parents[0] == parents[1]
+    cells, sweeps = cell_runs(tracking_uri)
+    assert [run.info.run_id for run in sweeps] == parents[:1]
+    assert finished_metrics(tracking_uri) == uninterrupted  # fails on a cell FINISHED twice
+    assert {run.data.tags[app.MLFLOW_PARENT_TAG] for run in cells} == {parents[0]}
+    deleted = MlflowClient(tracking_uri).search_runs(
+        [sweeps[0].info.experiment_id], run_view_type=ViewType.DELETED_ONLY
+    )
+    assert len(deleted) == 6  # each cell ran twice
+    said = [int(line.rsplit(" ", 1)[1]) for line in caplog.messages if "FINISHED more than once" in line]
+    assert sum(said) == 6  # the process that finished first deletes what it sees, the other the rest
+    assert MlflowClient(tracking_uri).get_run(parents[0]).info.status == "FINISHED"
+
+
+def test_two_identical_sweeps_at_once_on_a_server_keep_one_parent_and_one_run_per_cell(
+    make_spec, tracking_uri, uninterrupted, monkeypatch
+):
+    """No lock (as on a server), and both look for a parent before either creates one."""
+    monkeypatch.setattr(tracking.Tracker, "exclusive_is_locked", property(lambda self: False))
+    monkeypatch.setattr(tracking.Tracker, "exclusive", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(app, "PARENT_SETTLE_SECONDS", 0.5)
+    spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
+    parents = race(monkeypatch, [spec, spec], at="chosen_parent")
+    assert parents[0] == parents[1]
+    cells, sweeps = cell_runs(tracking_uri)
+    assert [run.info.run_id for run in sweeps] == parents[:1]  # the other parent is deleted
+    assert finished_metrics(tracking_uri) == uninterrupted
+    assert {run.data.tags[app.MLFLOW_PARENT_TAG] for run in cells} == {parents[0]}
+
+
+def test_a_sweep_racing_its_resume_ends_with_one_finished_run_per_cell(
+    make_spec, tracking_uri, uninterrupted, monkeypatch
+):
+    """A sweep interrupted part-way, then resumed twice at once."""
+    spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
+    fail_on_call(monkeypatch, 3, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec)
+    monkeypatch.undo()
+    parents = race(monkeypatch, [spec, spec], at="finished_children")
+    assert parents[0] == parents[1]
+    assert finished_metrics(tracking_uri) == uninterrupted
+
+
+def test_duplicates_already_in_a_store_are_chosen_between_and_said_once(make_spec, tracking_uri, capsys):
+    """An older store holds a cell FINISHED twice: resume counts one, compare compares the earliest."""
+    from imbalance_sweep import compare
+
+    spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
+    parent = run_sweep(spec)
+    client = MlflowClient(tracking_uri)
+    cells, _ = cell_runs(tracking_uri)
+    original = cells[0]
+    copy = client.create_run(original.info.experiment_id, tags=original.data.tags).info.run_id
+    client.log_batch(copy, metrics=[Metric(k, v + 1.0, 0, 0) for k, v in original.data.metrics.items()],
+                     params=[Param(k, v) for k, v in original.data.params.items()])  # fmt: skip
+    client.set_terminated(copy)
+    assert run_sweep(spec) == parent  # resume: nothing to do, no refusal
+    reseeded = make_spec(*GRID, "sweep_name=other", f"tracking_uri={tracking_uri}")
+    run_sweep(reseeded)
+    capsys.readouterr()
+    assert compare.main([parent, "other", "--tracking-uri", tracking_uri]) == 0
+    out = capsys.readouterr().out
+    assert "1 more FINISHED runs of cells it already holds" in out
+    assert "no metric differs on the cells in common (" in out  # the earliest run, not the altered copy

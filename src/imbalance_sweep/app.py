@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +42,9 @@ SHARD_COUNT_TAG = "imbalance_sweep.shard_count"
 CONTINUES_TAG = "imbalance_sweep.continues"
 CONTINUED_BY_TAG = "imbalance_sweep.continued_by"  # on that run: the latest launch that continued it
 MLFLOW_PARENT_TAG = "mlflow.parentRunId"
+# On a sweep's parent, one per process that worked on it (host and pid): a process that finds
+# another's tag reads the cells back at its end, and keeps one FINISHED run per cell.
+WORKER_TAG_PREFIX = "imbalance_sweep.worker."
 NOTE_TAG = "mlflow.note.content"  # a run's description in the MLflow UI
 LAUNCH_ROLE = "launch"
 # Sweeps up to this many cells end with a table of each cell's headline values.
@@ -239,6 +244,8 @@ def execute_sweep(
         return outcome(sweep_run, "sweep", None, **{**counts, "n_computed": 0})
     if sweep_status != "RUNNING":
         tracker.reopen(sweep_run)
+    worker_tag = f"{WORKER_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
+    tracker.set_tags(sweep_run, {worker_tag: f"{socket.gethostname()} pid {os.getpid()}"})
     with contextlib.ExitStack() as stack:
         if launch:
             stack.enter_context(tracker.closing(launch))
@@ -258,18 +265,30 @@ def execute_sweep(
             )
             raise
         stored = {}
-        if any(cell not in rows for cell in spec.cells):  # other shards' cells, or earlier runs'
+        others = [tag for tag in tracker.run_tags(sweep_run) if tag.startswith(WORKER_TAG_PREFIX) and tag != worker_tag]
+        # Other shards' cells, earlier runs', or another process at work on the same sweep (a race):
+        # read the cells back. A sweep that ran alone and ran every cell itself need not.
+        if others or any(cell not in rows for cell in spec.cells):
             with tracker.exclusive():
-                # The last shard to finish sees every cell FINISHED: it writes the table and report.
-                stored = {
-                    run["tags"][CELL_KEY_TAG]: run
-                    for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run})
-                    if run["status"] == "FINISHED" and CELL_KEY_TAG in run["tags"]
-                }
+                # The last process to finish sees every cell FINISHED: it writes the table and report.
+                stored, extra = one_finished_per_cell(tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run}))
+                for run in extra:
+                    tracker.delete_run(run["run_id"])
+                if extra:
+                    log.info(
+                        "sweep %r: %d cells were FINISHED more than once (another process ran them at the "
+                        "same time); kept the earliest run of each, deleted the other %d",
+                        spec.name,
+                        len({run["tags"][CELL_KEY_TAG] for run in extra}),
+                        len(extra),
+                    )
                 closing.finish = all(cell in rows or keys[cell] in stored for cell in spec.cells)
         table = None
         if closing.finish:
-            table = [rows.get(cell) or stored_row(stored[keys[cell]], cell, spec) for cell in spec.cells]
+            table = [
+                stored_row(stored[keys[cell]], cell, spec) if keys[cell] in stored else rows[cell]
+                for cell in spec.cells
+            ]
             tracker.log_text(sweep_run, csv_text(table), "cells.csv")
             if spec.report:
                 tables, figures = sweep_report(table, losses=spec.losses)
@@ -316,10 +335,11 @@ def open_sweep(
     """The sweep's parent run and its status: the one an earlier run of this sweep key left (resume,
     ``continue_earlier``), else the adopted run, else a new one.
 
-    Concurrent shards create one parent between them. On a sqlite store the find-or-create runs
-    under :meth:`Tracker.exclusive`. A server has no such lock, so a shard that created a parent
-    waits until every concurrent creation is visible, then all of them keep the same one
-    (:func:`chosen_parent`) and the others delete theirs before logging anything into them.
+    Concurrent shards, and identical sweeps started together, create one parent between them. On a
+    sqlite store the find-or-create runs under :meth:`Tracker.exclusive`. A server has no such lock,
+    so a process that created a parent waits until every concurrent creation is visible, then all of
+    them keep the same one (:func:`chosen_parent`) and the others delete theirs before logging
+    anything into them.
     An adopted run (``mlflow run``'s) is a fresh sweep unless an earlier one of the same key exists.
     """
     role = {**sweep_tags, ROLE_TAG: "sweep"}
@@ -345,7 +365,7 @@ def open_sweep(
             parent_run_id=parent_run_id,
             existing_run_id=existing_run_id,
         )
-    if spec.shard_count > 1 and not tracker.exclusive_is_locked:
+    if not tracker.exclusive_is_locked and not existing_run_id:
         time.sleep(PARENT_SETTLE_SECONDS)
         chosen = chosen_parent(parents())
         if chosen["run_id"] != run_id:
@@ -383,18 +403,33 @@ def chosen_parent(runs: list[dict]) -> dict | None:
 def finished_children(tracker: Tracker, sweep_run: str, cell_keys: set[str]) -> set[str]:
     """The keys among ``cell_keys`` with a FINISHED child of ``sweep_run``. Children of those
     cells left RUNNING (their process died) are marked FAILED: they are stale, never to finish."""
-    finished, stale = set(), []
-    for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run}):
-        cell = run["tags"].get(CELL_KEY_TAG)
-        if cell not in cell_keys:
-            continue
-        if run["status"] == "FINISHED":
-            finished.add(cell)
-        elif run["status"] == "RUNNING":
-            stale.append(run["run_id"])
-    for run_id in stale:
-        tracker.finish(run_id, "FAILED")
-    return finished
+    children = [run for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run}) if run["tags"].get(CELL_KEY_TAG) in cell_keys]
+    chosen, extra = one_finished_per_cell(children)
+    if extra:
+        log.info(
+            "run %s: %d cells have more than one FINISHED run (processes that ran the same sweep at once); "
+            "the earliest run of each counts",
+            sweep_run,
+            len({run["tags"][CELL_KEY_TAG] for run in extra}),
+        )
+    for run in children:
+        if run["status"] == "RUNNING":
+            tracker.finish(run["run_id"], "FAILED")
+    return set(chosen)
+
+
+def one_finished_per_cell(runs: list[dict]) -> tuple[dict[str, dict], list[dict]]:
+    """Per cell key, the FINISHED run every process keeps when a race made several (the earliest
+    started, then the smallest run id: the same choice whoever makes it), and the others."""
+    chosen, extra = {}, []
+    finished = [run for run in runs if run["status"] == "FINISHED" and CELL_KEY_TAG in run["tags"]]
+    for run in sorted(finished, key=lambda run: (run["start_time"], run["run_id"])):
+        key = run["tags"][CELL_KEY_TAG]
+        if key in chosen:
+            extra.append(run)
+        else:
+            chosen[key] = run
+    return chosen, extra
 
 
 def fail_stale_launches(tracker: Tracker, sweep_run: str) -> None:

@@ -33,7 +33,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .app import ROLE_TAG, SWEEP_TAG
+from .app import CELL_KEY_TAG, ROLE_TAG, SWEEP_TAG, one_finished_per_cell
 from .checks import InvalidValue
 from .cli import report_user_error
 from .config import resolve_tracking_uri
@@ -345,6 +345,7 @@ class SelectedSweep:
     by_name: bool
     cells: tuple[Mapping[str, object], ...]
     n_unfinished: int
+    n_repeated: int = 0  # FINISHED runs beyond one per cell (a race), left out
 
     @property
     def name(self) -> str:
@@ -399,17 +400,20 @@ def _tops(reader: RunReader, experiment_ids: list[str]) -> list[dict]:
     )
 
 
-def _cells_of(reader: RunReader, run: Mapping[str, object]) -> tuple[list[dict], int]:
-    """A sweep's FINISHED cells, and how many others it has (failed or interrupted ones)."""
+def _cells_of(reader: RunReader, run: Mapping[str, object]) -> tuple[list[dict], int, int]:
+    """A sweep's FINISHED cells, how many others it has (failed or interrupted ones), and how many
+    FINISHED runs it holds beyond one per cell (a race): of those, the run a resumed sweep keeps."""
     if run["tags"].get(ROLE_TAG) == "cell":
         cells = [run]
     else:
         cells = reader.search(
             [run["experiment_id"]],
-            f"tags.\"mlflow.parentRunId\" = '{run['run_id']}' and tags.\"{ROLE_TAG}\" = 'cell'",
+            f"{tag_filter('mlflow.parentRunId', str(run['run_id']))} and {tag_filter(ROLE_TAG, 'cell')}",
         )
-    finished = [cell for cell in cells if cell["status"] == "FINISHED"]
-    return finished, len(cells) - len(finished)
+    chosen, extra = one_finished_per_cell(cells)
+    unkeyed = [cell for cell in cells if cell["status"] == "FINISHED" and CELL_KEY_TAG not in cell["tags"]]
+    finished = [*chosen.values(), *unkeyed]
+    return finished, sum(cell["status"] != "FINISHED" for cell in cells), len(extra)
 
 
 def select_sweeps(
@@ -443,8 +447,8 @@ def select_sweeps(
             tops = _tops(reader, experiment_ids) if tops is None else tops
             run, how = pick_by_name(argument, tops, where=where)
             by_name = True
-        cells, n_unfinished = _cells_of(reader, run)
-        selected.append(SelectedSweep(argument, run, how, by_name, tuple(cells), n_unfinished))
+        cells, n_unfinished, n_repeated = _cells_of(reader, run)
+        selected.append(SelectedSweep(argument, run, how, by_name, tuple(cells), n_unfinished, n_repeated))
     first_with = {}
     for sweep in selected:
         earlier = first_with.setdefault(sweep.run["run_id"], sweep)
@@ -468,6 +472,11 @@ def report(selected: Sequence[SelectedSweep], comparison: Comparison) -> str:
     lines = []
     for letter, sweep in zip(comparison.letters, selected, strict=True):
         unfinished = f", {sweep.n_unfinished} not FINISHED and left out" if sweep.n_unfinished else ""
+        if sweep.n_repeated:
+            unfinished += (
+                f", {sweep.n_repeated} more FINISHED runs of cells it already holds (processes that ran it "
+                "at once): the earliest run of each cell is compared"
+            )
         lines.append(
             f"{letter} = {sweep.argument}: sweep {sweep.name!r}, run {sweep.run['run_id']} "
             f"({sweep.how}); {len(sweep.cells)} cells{unfinished}"

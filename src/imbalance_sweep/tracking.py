@@ -373,10 +373,13 @@ class Tracker:
         with store_errors(self.tracking_uri):
             self.client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
 
+    def run_tags(self, run_id: str) -> dict[str, str]:
+        with store_errors(self.tracking_uri):
+            return dict(self.client.get_run(run_id).data.tags)
+
     def get_note(self, run_id: str) -> str:
         """A run's description (MLflow's ``mlflow.note.content`` tag), empty when it has none."""
-        with store_errors(self.tracking_uri):
-            return self.client.get_run(run_id).data.tags.get("mlflow.note.content", "")
+        return self.run_tags(run_id).get("mlflow.note.content", "")
 
     def reopen(self, run_id: str) -> None:
         """Mark a run RUNNING again: a resumed sweep is at work on it."""
