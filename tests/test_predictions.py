@@ -1,5 +1,6 @@
 """Your own predictions: loading and validating a file, and the empirical score model built on it."""
 
+import gzip
 import math
 
 import numpy as np
@@ -166,6 +167,235 @@ def test_a_plain_npy_array_is_refused_with_what_it_holds(tmp_path):
         load_predictions(tmp_path / "plain.npy")
     with pytest.raises(InvalidValue, match="does not exist"):
         load_predictions(tmp_path / "none.csv")
+
+
+# --- files that cannot be read: one line each, naming the file, showing none of its bytes ----------
+
+GOOD = {"label": np.array([0, 1, 1, 0]), "score": np.array([0.1, 0.9, 0.8, 0.3])}
+PARQUET_DAMAGED = " is not a readable Parquet file ("
+NPZ_DAMAGED = " is not a readable .npz file ("
+NPY_DAMAGED = " is not a readable .npy file ("
+DUPLICATE_SCORE = (
+    "has 2 columns named 'score': which one is meant is ambiguous; give each column its own name"
+)
+
+
+def good_bytes(made, suffix):
+    """The bytes of a good file of the format of ``suffix`` (written in the folder ``made``)."""
+    return write(made / f"good{suffix}", GOOD).read_bytes()
+
+
+def raw(data):
+    """Write ``data``, or what ``data(made)`` returns (``made``: a scratch folder beside the file)."""
+
+    def make(path):
+        made = path.parent / "made"
+        made.mkdir(exist_ok=True)
+        path.write_bytes(data(made) if callable(data) else data)
+
+    return make
+
+
+def npy_with_header(path, descr, rows: bytes, shape):
+    """A .npy file with a hand-written header (numpy itself refuses to write some of these)."""
+    header = f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': {shape!r}, }}"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + rows)
+    return path
+
+
+def npz_with_two_score_members(path):
+    import warnings
+    import zipfile
+
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as archive:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name: that is the point
+        for name, values in (("label", GOOD["label"]), ("score", GOOD["score"]), ("score", GOOD["score"])):
+            with archive.open(f"{name}.npy", "w") as member:
+                np.lib.format.write_array(member, values)
+    return path
+
+
+def damaged_npz_member(made):
+    data = bytearray(good_bytes(made, ".npz"))  # np.savez stores members as they are: a CRC catches it
+    data[data.index(b"\x93NUMPY", data.index(b"score.npy")) + 140] ^= 0xFF
+    return data
+
+
+def wide_header(made):
+    names = ",".join(f"feature_{i:03d}_with_a_long_name" for i in range(60))
+    return f"{names}\n{','.join('0' * 60)}\n".encode()
+
+
+BAD_FILES = {
+    # case: (file name, how to write it, the message after the path; a tail ending in "(" or ", " is
+    # a stable prefix, the rest being the reading library's own words)
+    "parquet of junk": ("p.parquet", raw(b"no parquet here\n" * 4), PARQUET_DAMAGED),
+    "truncated parquet": (
+        "p.parquet",
+        raw(lambda made: good_bytes(made, ".parquet")[:-300]),
+        PARQUET_DAMAGED,
+    ),
+    "truncated npz": (
+        "p.npz",
+        raw(lambda made: good_bytes(made, ".npz")[:-40]),
+        " is not a readable .npz file (File is not a zip file)",
+    ),
+    "zip magic then junk under .npz": ("p.npz", raw(b"PK\x03\x04" + b"\0" * 60), NPZ_DAMAGED),
+    "text under .npz": ("p.npz", raw(b"label,score\n0,0.1\n"), " is not an .npz file (not a zip archive)"),
+    ".npy under .npz": (
+        "p.npz",
+        raw(lambda made: good_bytes(made, ".npy")),
+        " holds a .npy array, not an .npz archive of columns",
+    ),
+    "npz member damaged": ("p.npz", raw(damaged_npz_member), NPZ_DAMAGED),
+    "npz columns of different lengths": (
+        "p.npz",
+        lambda path: np.savez(path, label=np.array([0, 1, 1]), score=np.array([0.1, 0.9])),
+        ": columns 'label' and 'score' differ in length (3 and 2 rows)",
+    ),
+    "complex scores in npz": (
+        "p.npz",
+        lambda path: np.savez(path, label=GOOD["label"], score=GOOD["score"] + 0.5j),
+        ": column 'score' holds complex numbers, not real ones",
+    ),
+    "complex scores in npy": (
+        "p.npy",
+        lambda path: write(path, {"label": GOOD["label"], "score": GOOD["score"] + 0j}),
+        ": column 'score' holds complex numbers, not real ones",
+    ),
+    "two score columns in csv": (
+        "p.csv",
+        raw(b"label,score,score\n0,0.1,0.5\n1,0.9,0.6\n"),
+        " " + DUPLICATE_SCORE,
+    ),
+    "two score columns in parquet": (
+        "p.parquet",
+        lambda path: pq.write_table(
+            pa.Table.from_arrays(
+                [pa.array([0, 1]), pa.array([0.1, 0.9]), pa.array([0.5, 0.6])], ["label", "score", "score"]
+            ),
+            path,
+        ),
+        " " + DUPLICATE_SCORE,
+    ),
+    "two score fields in npy": (
+        "p.npy",
+        lambda path: npy_with_header(
+            path, [("label", "<i8"), ("score", "<f8"), ("score", "<f8")], np.zeros(6).tobytes(), (2,)
+        ),
+        " " + DUPLICATE_SCORE,
+    ),
+    "two score members in npz": ("p.npz", npz_with_two_score_members, " " + DUPLICATE_SCORE),
+    "a directory": ("p.csv", lambda path: path.mkdir(), " is a directory, not a file"),
+    "gzip under .csv": (
+        "p.csv",
+        raw(gzip.compress(b"label,score\n0,0.1\n1,0.9\n" * 100)),
+        " holds gzip-compressed data, not CSV text",
+    ),
+    "binary junk under .csv": ("p.csv", raw(bytes(range(256)) * 8), " holds binary data, not CSV text"),
+    "parquet under .csv": (
+        "p.csv",
+        raw(lambda made: good_bytes(made, ".parquet")),
+        " holds Parquet data, not CSV text",
+    ),
+    "csv row of the wrong width": (
+        "p.csv",
+        raw(b"label,score\n0,0.1\n1,0.9,secret,row,content\n0,0.2\n"),
+        ", row 2 has 5 fields where the header has 2",
+    ),
+    "truncated npy": ("p.npy", raw(lambda made: good_bytes(made, ".npy")[:-12]), NPY_DAMAGED),
+    "npy truncated in its header": ("p.npy", raw(lambda made: good_bytes(made, ".npy")[:40]), NPY_DAMAGED),
+    "npy header declaring 10^14 rows": (
+        "p.npy",
+        lambda path: npy_with_header(path, [("label", "<i8"), ("score", "<f8")], bytes(64), (10**14,)),
+        NPY_DAMAGED,
+    ),
+    "text under .npy": ("p.npy", raw(b"label,score\n0,0.1\n"), " is not a .npy file (no .npy header)"),
+    "empty csv": ("p.csv", raw(b""), " is empty"),
+    "empty parquet": ("p.parquet", raw(b""), " is empty"),
+    "empty npz": ("p.npz", raw(b""), " is empty"),
+    "empty npy": ("p.npy", raw(b""), " is empty"),
+    "a long text value, cut": (
+        "p.csv",
+        raw(b"label,score\n0,0.1\n1," + b"9" * 5000 + b"x\n"),
+        ", row 2: score='" + "9" * 36 + "... is not a number",
+    ),
+    "the first text value, not the first row": (
+        "p.csv",
+        raw(b"label,score\n0,0.1\n1,0.9\n0,oops\n"),
+        ", row 3: score='oops' is not a number",
+    ),
+    "many columns, listed in part": (
+        "p.csv",
+        raw(wide_header),
+        " has no column 'label'; its columns are: feature_000_with_a_long_name, ",
+    ),
+}
+
+
+def make_bad_file(tmp_path, case):
+    name, make, tail = BAD_FILES[case]
+    path = tmp_path / name
+    make(path)
+    return path, tail
+
+
+def stable_prefix(tail):
+    return tail.endswith("(") or tail.endswith(", ")
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_a_bad_file_stops_with_one_short_line_naming_it(tmp_path, case):
+    path, tail = make_bad_file(tmp_path, case)
+    with pytest.raises(InvalidValue) as error:
+        load_predictions(path)
+    message = str(error.value)
+    expected = f"predictions file '{path}'{tail}"
+    if stable_prefix(tail):
+        assert message.startswith(expected)
+    else:
+        assert message == expected
+    assert "\n" not in message and "\r" not in message and len(message) < 300, message
+    assert message.isprintable() and "secret" not in message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["gzip under .csv", "truncated npz"])
+def test_the_command_prints_one_line_for_a_bad_file(tmp_path, case):
+    import subprocess
+    import sys
+
+    from conftest import environment_without_mlflow_launch
+
+    path, tail = make_bad_file(tmp_path, case)
+    store = tmp_path / "m.db"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imbalance_sweep",
+            "score_model=empirical",
+            f"score_model.path={path}",
+            f"tracking_uri=sqlite:///{store}",
+        ],
+        cwd=tmp_path,
+        env=environment_without_mlflow_launch(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"imbalance-sweep: error: predictions file '{path}'{tail}"]
+    assert "Traceback" not in done.stderr + done.stdout
+    if store.exists():
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(f"sqlite:///{store}")
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        finished = client.search_runs(experiments, "attributes.status = 'FINISHED'") if experiments else []
+        assert not finished
 
 
 # --- the empirical score model --------------------------------------------------------------------
