@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from .bootstrap import bootstrap_intervals
-from .cli import exit_on_user_error
+from .cli import exit_on_user_error, install_interrupt_handlers, interrupts_deferred
 from .config import SweepSpec, sweep_spec
 from .evaluation import evaluate_cell
 from .expectations import beside_sampled, expected_cell
@@ -156,13 +157,15 @@ def execute_sweep(
     def run_cell(cell: Cell, *, parent: str | None, existing: str | None, config: str = "") -> dict:
         """One cell's run: created with its tags, computed, then params and metrics in one batch."""
         params = cell_params(cell, spec)
-        run_id = tracker.start_run(
-            cell.name,
-            tags={**sweep_tags, ROLE_TAG: "cell", CELL_KEY_TAG: cell_key(key, cell)},
-            parent_run_id=parent,
-            existing_run_id=existing,
-        )
-        with tracker.closing(run_id):
+        with contextlib.ExitStack() as stack:
+            with interrupts_deferred():  # a signal now is raised once the run is in closing's hands
+                run_id = tracker.start_run(
+                    cell.name,
+                    tags={**sweep_tags, ROLE_TAG: "cell", CELL_KEY_TAG: cell_key(key, cell)},
+                    parent_run_id=parent,
+                    existing_run_id=existing,
+                )
+                stack.enter_context(tracker.closing(run_id))
             if config:
                 tracker.log_text(run_id, config, "config.yaml")
             model = spec.model_of(cell)
@@ -216,40 +219,43 @@ def execute_sweep(
         row = run_cell(spec.cells[0], parent=parent_run_id, existing=None, config=config_text)
         return outcome(row["run_id"], "cell", [row], n_computed=1, n_already=0)
 
-    sweep_run, sweep_status = open_sweep(
-        tracker, spec, sweep_tags, existing_run_id, parent_run_id, continue_earlier=not one_cell
-    )
-    keys = {cell: cell_key(key, cell) for cell in spec.cells}
-    finished = finished_children(tracker, sweep_run, {keys[cell] for cell in spec.shard_cells})
-    todo = [cell for cell in spec.shard_cells if keys[cell] not in finished]
-    launch = existing_run_id if existing_run_id and existing_run_id != sweep_run else None
-    if finished:
-        log.info(
-            "sweep %r continues run %s: %d of its %d cells already FINISHED (resume=false for a fresh sweep)",
-            spec.name,
-            sweep_run,
-            len(finished),
-            len(spec.shard_cells),
-        )
-    if launch:
-        fail_stale_launches(tracker, sweep_run)
-        found = {"run_id": sweep_run, "status": sweep_status}
-        done = f"{len(finished)} of its {len(spec.shard_cells)} cells were already FINISHED"
-        record_launch(tracker, launch, spec, sweep_tags, found, done)
-    counts = {"n_computed": len(todo), "n_already": len(finished), "launch_run_id": launch}
-    if not todo and sweep_status == "FINISHED":
-        if launch:
-            tracker.finish(launch)
-        # nothing left to do: a re-run of a finished sweep changes nothing
-        return outcome(sweep_run, "sweep", None, **{**counts, "n_computed": 0})
-    if sweep_status != "RUNNING":
-        tracker.reopen(sweep_run)
-    worker_tag = f"{WORKER_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
-    tracker.set_tags(sweep_run, {worker_tag: f"{socket.gethostname()} pid {os.getpid()}"})
     with contextlib.ExitStack() as stack:
-        if launch:
-            stack.enter_context(tracker.closing(launch))
-        closing = stack.enter_context(tracker.closing(sweep_run))
+        # From the parent's creation until closing holds it (and the launch run): a signal waits,
+        # so that neither is left RUNNING.
+        with interrupts_deferred():
+            sweep_run, sweep_status = open_sweep(
+                tracker, spec, sweep_tags, existing_run_id, parent_run_id, continue_earlier=not one_cell
+            )
+            keys = {cell: cell_key(key, cell) for cell in spec.cells}
+            finished = finished_children(tracker, sweep_run, {keys[cell] for cell in spec.shard_cells})
+            todo = [cell for cell in spec.shard_cells if keys[cell] not in finished]
+            launch = existing_run_id if existing_run_id and existing_run_id != sweep_run else None
+            if finished:
+                log.info(
+                    "sweep %r continues run %s: %d of its %d cells already FINISHED (resume=false for a fresh sweep)",
+                    spec.name,
+                    sweep_run,
+                    len(finished),
+                    len(spec.shard_cells),
+                )
+            if launch:
+                fail_stale_launches(tracker, sweep_run)
+                found = {"run_id": sweep_run, "status": sweep_status}
+                done = f"{len(finished)} of its {len(spec.shard_cells)} cells were already FINISHED"
+                record_launch(tracker, launch, spec, sweep_tags, found, done)
+            counts = {"n_computed": len(todo), "n_already": len(finished), "launch_run_id": launch}
+            if not todo and sweep_status == "FINISHED":
+                if launch:
+                    tracker.finish(launch)
+                # nothing left to do: a re-run of a finished sweep changes nothing
+                return outcome(sweep_run, "sweep", None, **{**counts, "n_computed": 0})
+            if sweep_status != "RUNNING":
+                tracker.reopen(sweep_run)
+            worker_tag = f"{WORKER_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
+            tracker.set_tags(sweep_run, {worker_tag: f"{socket.gethostname()} pid {os.getpid()}"})
+            if launch:
+                stack.enter_context(tracker.closing(launch))
+            closing = stack.enter_context(tracker.closing(sweep_run))
         if config_text:
             tracker.log_text(sweep_run, config_text, "config.yaml")
         for model in (spec.score_model, *spec.file_models.values()):
@@ -456,6 +462,9 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(config: DictConfig) -> None:
     """Run the configured sweep; a user's mistake ends with one line on stderr and exit code 2."""
+    if threading.current_thread() is threading.main_thread():
+        # In a launcher's worker process too (joblib, Ray): SIGTERM closes its runs KILLED.
+        install_interrupt_handlers()
     with exit_on_user_error():
         spec = sweep_spec(OmegaConf.to_container(config, resolve=True))
         server = is_server(spec.tracking_uri)

@@ -26,12 +26,33 @@ class Interrupted(KeyboardInterrupt):
         self.signal_number = signal_number
 
 
+_deferred: list[int] = []  # while a run is being created: the signal that arrived, raised after
+_deferring = [False]
+
+
 def _on_signal(signal_number: int, _frame) -> None:
     # One interruption is enough: a second Ctrl-C, or the SIGTERM `mlflow run` sends its command
     # after its own Ctrl-C, must not cut short the closing of the runs the first one started.
     for each in (signal.SIGINT, signal.SIGTERM):
         signal.signal(each, signal.SIG_IGN)
+    if _deferring[0]:
+        _deferred.append(signal_number)
+        return
     raise Interrupted(signal_number)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends: a run created in the block is then in the hands
+    of whatever closes it (its ``closing`` entered in the block), never left RUNNING by a signal
+    that arrived between the store's commit and the caller's knowing the run's id."""
+    _deferring[0] = True
+    try:
+        yield
+    finally:
+        _deferring[0] = False
+    if _deferred:
+        raise Interrupted(_deferred.pop())
 
 
 def install_interrupt_handlers() -> None:
@@ -49,10 +70,18 @@ def set_continue_command(command: list[str]) -> None:
     _continue_command[:] = command
 
 
+# The launching process's command, for a launcher's worker processes (joblib, Ray) to print.
+CONTINUE_ENV = "IMBALANCE_SWEEP_COMMAND"
+
+
 def continue_command() -> str:
-    """This command as it was typed (``python -m imbalance_sweep grid=dense``), unless an entry point said."""
-    typed = [os.path.basename(sys.orig_argv[0]), *sys.orig_argv[1:]]
-    return shlex.join(_continue_command or typed)
+    """This command as it was typed (``python -m imbalance_sweep grid=dense``), unless an entry point
+    said, or the process is a launcher's worker (then its launching command)."""
+    if _continue_command:
+        return shlex.join(_continue_command)
+    if os.environ.get(CONTINUE_ENV):
+        return os.environ[CONTINUE_ENV]
+    return shlex.join([os.path.basename(sys.orig_argv[0]), *sys.orig_argv[1:]])
 
 
 def report_user_error(error: Exception) -> int:
@@ -108,6 +137,7 @@ def run_hydra_main(main: Callable[[], None], *, config_name: str) -> None:
     from .overrides import check_composes, refuse_code, without_safe_flags
 
     install_interrupt_handlers()
+    os.environ.setdefault(CONTINUE_ENV, continue_command())
     with exit_on_user_error():
         sys.argv[1:] = expand_overrides(sys.argv[1:])
         overrides = without_safe_flags(sys.argv[1:])

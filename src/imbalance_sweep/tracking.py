@@ -461,7 +461,13 @@ class Tracker:
             self.finish(run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
             raise
         if closing.finish:
-            self.finish(run_id)
+            try:
+                self.finish(run_id)
+            except KeyboardInterrupt:
+                # Interrupted inside the FINISHED write (which may or may not have landed): KILLED
+                # for sure, never left RUNNING; a resumed sweep computes the cell again.
+                self.finish(run_id, "KILLED")
+                raise
 
     def log_table(self, run_id: str, columns: Mapping[str, list], artifact_file: str) -> None:
         """A table as MLflow's JSON table artifact, which the UI shows as a table."""
