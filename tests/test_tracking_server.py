@@ -1,14 +1,23 @@
 """A shared tracking server on PostgreSQL (``python -m imbalance_sweep.server``): sweeps log to it
 through MLFLOW_TRACKING_URI, every run reads back after a restart, a server that does not answer
 fails a sweep at once, and a sweep whose server was killed resumes to one FINISHED run per cell.
+It runs MLflow's basic-auth app: no write without a password, a READ user reads and cannot write,
+the admin's credentials in a sweep's environment log its runs. `stop` signals only the process
+that `start` recorded.
 
 The tests that need PostgreSQL skip, saying why, where it is not installed (CI installs it)."""
 
+import base64
+import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,7 +26,7 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import server
 from imbalance_sweep.app import ROLE_TAG, run_sweep
-from imbalance_sweep.tracking import RunReader, Tracker, TrackingError
+from imbalance_sweep.tracking import RunReader, Tracker, TrackingError, check_server_answers
 
 # 2 balances x 5 x 2 models = 20 cells, small: the store is the work
 GRID = (
@@ -61,14 +70,18 @@ def server_dir():
 
 
 @pytest.fixture
-def tracking_server(server_dir):
-    """The module's server, running (started on free ports by the first test that needs it)."""
+def tracking_server(server_dir, monkeypatch):
+    """The module's server, running (started on free ports by the first test that needs it), with
+    the admin's credentials in this process's environment (MLflow's client reads them there)."""
     if not (server_dir / "server.json").exists():
         # one worker process: quicker (re)starts on a small machine; restarts reuse these settings
         started = server.start(server_dir, port=server.free_port(), db_port=server.free_port(), workers=1)
-        print(f"first start (initdb, MLflow's tables): {started.seconds:.1f} s")
-        return started
-    return server.start(server_dir)
+        print(f"first start (initdb, MLflow's tables, the admin): {started.seconds:.1f} s")
+    else:
+        started = server.start(server_dir)
+    for name, value in started.credentials.items():
+        monkeypatch.setenv(name, value)
+    return started
 
 
 def finished_cells(runs):
@@ -103,7 +116,7 @@ def test_a_sweep_in_two_joblib_workers_logs_to_the_server_and_reads_back_after_a
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         multirun=True,
-        env={"MLFLOW_TRACKING_URI": tracking_server.tracking_uri},
+        env={"MLFLOW_TRACKING_URI": tracking_server.tracking_uri, **tracking_server.credentials},
     )
     _, err = sweep.communicate(timeout=300)
     assert sweep.returncode == 0, err
@@ -179,6 +192,80 @@ def test_a_sweep_against_a_server_that_does_not_answer_fails_fast_with_one_line(
     assert seconds < 30  # the process's own start included; MLflow's retries alone take minutes
 
 
+@pytest.fixture
+def bystander():
+    """An unrelated process that has "mlflow" in its command line, leading its own process group
+    (as a shell job would): what a stale pid file can name once the server's id is reused."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(300)", "mlflow", "server"],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while (
+            server.ProcessRecord.of(process.pid) is None
+            or "mlflow" not in server.ProcessRecord.of(process.pid).cmdline
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+STALE_RECORDS = {
+    # what an older version wrote: the process id alone (the one that got killed)
+    "bare-pid": lambda live: f"{live.pid}\n",
+    # the id reused by a process started later than the recorded one
+    "other-start-time": lambda live: server.ProcessRecord(
+        live.pid, live.start_time - 1, live.cmdline
+    ).to_json(),
+    # the same start time, another command line
+    "other-command": lambda live: server.ProcessRecord(
+        live.pid, live.start_time, (sys.executable, "-m", "mlflow", "server", "--port=5000")
+    ).to_json(),
+}
+
+
+@pytest.mark.parametrize("record", STALE_RECORDS.values(), ids=STALE_RECORDS.keys())
+def test_stop_signals_no_process_that_its_pid_file_does_not_identify(bystander, tmp_path, record):
+    """`stop` with a stale pid file removes it with one line, and the process it names lives on."""
+    layout = server.Layout(tmp_path)
+    layout.mlflow_pid.write_text(record(server.ProcessRecord.of(bystander.pid)))
+    assert server.mlflow_server_pid(tmp_path) is None
+    assert server.status(tmp_path)["mlflow_server_pid"] is None
+    stop = subprocess.run(
+        [sys.executable, "-m", "imbalance_sweep.server", "stop", "--dir", str(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert stop.returncode == 0, stop.stderr
+    [line] = stop.stderr.splitlines()
+    print(line)
+    assert line.startswith(
+        f"python -m imbalance_sweep.server: removed the stale pid file {layout.mlflow_pid} and signalled nothing: "
+    )
+    assert stop.stdout == "nothing was running\n"
+    assert not layout.mlflow_pid.exists()
+    time.sleep(0.2)
+    assert bystander.poll() is None  # alive: no signal reached it
+
+
+def test_stop_signals_the_process_group_its_pid_file_identifies(bystander, tmp_path):
+    """The same check passes for the process that was recorded: it is stopped, with its group."""
+    layout = server.Layout(tmp_path)
+    layout.mlflow_pid.write_text(server.ProcessRecord.of(bystander.pid).to_json())
+    assert server.mlflow_server_pid(tmp_path) == bystander.pid
+    stopped = server.stop(tmp_path)
+    assert stopped.was_running and stopped.stale_pid_file is None
+    assert bystander.wait(timeout=10) == -signal.SIGTERM
+    assert not layout.mlflow_pid.exists()
+
+
 def wait_for_cells(tracking_uri, experiment, sweep, *, finished, running):
     """Poll the server until the sweep has at least ``finished`` FINISHED and ``running`` RUNNING cells."""
     client = MlflowClient(tracking_uri)
@@ -209,7 +296,9 @@ def test_a_sweep_whose_server_is_killed_fails_and_resumes_to_one_finished_run_pe
         runs_by_role(one_process_sqlite(make_spec, tmp_path, *KILL_GRID, *experiment), "server-killed")
     )
     assert len(expected) == 24
-    sweep = start_module(tmp_path, uri, *KILL_GRID, *experiment, env=NO_HTTP_RETRIES)
+    sweep = start_module(
+        tmp_path, uri, *KILL_GRID, *experiment, env={**NO_HTTP_RETRIES, **tracking_server.credentials}
+    )
     wait_for_cells(uri, "server-killed", sweep, finished=3, running=1)
     os.killpg(tracking_server.pid, signal.SIGKILL)  # mlflow server and its workers, with no warning
     killed = time.monotonic()
@@ -221,7 +310,10 @@ def test_a_sweep_whose_server_is_killed_fails_and_resumes_to_one_finished_run_pe
     assert line.startswith(f"imbalance-sweep: error: tracking_uri='{uri}' cannot be used: ")
 
     deadline = time.monotonic() + 30
-    while server.mlflow_server_pid(tracking_server.directory) is not None:
+    # the recorded process is gone at once; its workers release the port as they die
+    while server.mlflow_server_pid(tracking_server.directory) is not None or server._group_members(
+        tracking_server.pid
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     restarted = server.start(tracking_server.directory)  # PostgreSQL kept running: only mlflow server starts
@@ -235,7 +327,7 @@ def test_a_sweep_whose_server_is_killed_fails_and_resumes_to_one_finished_run_pe
     # a cell recorded FINISHED did finish: all of its numbers are there, and right
     assert part == {key: expected[key] for key in part}
 
-    resumed = start_module(tmp_path, uri, *KILL_GRID, *experiment)
+    resumed = start_module(tmp_path, uri, *KILL_GRID, *experiment, env=tracking_server.credentials)
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     runs = runs_by_role(uri, "server-killed")
@@ -243,3 +335,173 @@ def test_a_sweep_whose_server_is_killed_fails_and_resumes_to_one_finished_run_pe
     assert runs["sweep"][0].info.status == "FINISHED"
     assert "RUNNING" not in {r.info.status for r in runs["cell"]}
     assert finished_cells(runs) == expected
+
+
+# --- MLflow's basic-auth app -------------------------------------------------------------------
+
+# 4 cells in expected mode: a sweep is a handful of requests
+AUTH_GRID = (
+    "grid=single",
+    "grid.balances=[[20000,200]]",
+    "grid.models=null",
+    "grid.acc_0s=[0.6,0.9]",
+    "grid.acc_1s=[0.5,0.9]",
+    "mode=expected",
+    "report=false",
+)
+
+
+def call(uri, path, body=None, *, user=None):
+    """(HTTP status, JSON or text answer) of one REST call (POST when ``body`` is given), as any HTTP
+    client sends it; ``user`` = (name, password) for HTTP basic authentication."""
+    headers = {"Content-Type": "application/json"}
+    if user is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(user).encode()).decode()
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        uri + path, data=data, headers=headers, method="GET" if body is None else "POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def admin_of(tracking_server):
+    credentials = tracking_server.credentials
+    return credentials["MLFLOW_TRACKING_USERNAME"], credentials["MLFLOW_TRACKING_PASSWORD"]
+
+
+def test_the_admin_password_is_generated_kept_private_and_never_printed(tracking_server, capsys):
+    layout = server.Layout(tracking_server.directory)
+    name, password = admin_of(tracking_server)
+    assert name == "admin"
+    assert len(password) >= 24 and password != "password1234"
+    assert layout.auth.stat().st_mode & 0o777 == 0o700
+    for path in (layout.admin_password, layout.auth_config, layout.secret_key):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert "database_uri = postgresql+psycopg://" in layout.auth_config.read_text()
+    assert "/mlflow_auth\n" in layout.auth_config.read_text()
+    # nor on a command line (`ps`), nor in the server's log
+    assert not any(password in argument for argument in server.ProcessRecord.of(tracking_server.pid).cmdline)
+    assert password not in layout.mlflow_log.read_text()
+    assert server.main(["start", "--dir", str(tracking_server.directory)]) == 0  # already running
+    out = capsys.readouterr().out
+    assert password not in out
+    assert out.splitlines()[-3:] == [
+        f"export MLFLOW_TRACKING_URI={tracking_server.tracking_uri}",
+        "export MLFLOW_TRACKING_USERNAME=admin",
+        f'export MLFLOW_TRACKING_PASSWORD="$(cat {layout.admin_password})"',
+    ]
+
+
+@pytest.mark.parametrize(
+    "user",
+    [None, ("admin", "not-the-password"), ("nobody", "not-the-password")],
+    ids=["no-credentials", "wrong-password", "unknown-user"],
+)
+def test_a_write_without_the_right_password_gets_401_and_creates_nothing(tracking_server, user):
+    uri = tracking_server.tracking_uri
+    name = f"forged-{user[0] if user else 'anonymous'}"
+    status, answer = call(uri, "/api/2.0/mlflow/experiments/create", {"name": name}, user=user)
+    assert status == 401, answer
+    status, _ = call(uri, "/api/2.0/mlflow/experiments/search", {"max_results": 1000}, user=user)
+    assert status == 401  # nor reads
+    assert MlflowClient(uri).get_experiment_by_name(name) is None  # the admin sees nothing was made
+
+
+def test_the_health_probe_answers_with_auth_on_whatever_the_credentials(tracking_server, monkeypatch):
+    """/health is open in MLflow's auth app: the probe before a sweep tells "down" from "refused"."""
+    assert call(tracking_server.tracking_uri, "/health") == (200, "OK")
+    check_server_answers(tracking_server.tracking_uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-the-password")
+    check_server_answers(tracking_server.tracking_uri)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    check_server_answers(tracking_server.tracking_uri)
+
+
+# importing mlflow.server: starlette's deprecation of a module MLflow imports; not ours to fix
+@pytest.mark.filterwarnings("ignore:starlette.middleware.wsgi is deprecated")
+def test_a_user_given_read_on_an_experiment_reads_it_and_cannot_write(tracking_server):
+    from mlflow.server import get_app_client
+
+    uri = tracking_server.tracking_uri
+    admin = MlflowClient(uri)
+    experiment_id = admin.create_experiment("auth-read-only")
+    run = admin.create_run(experiment_id)
+    admin.log_metric(run.info.run_id, "f1", 0.5)
+    auth = get_app_client("basic-auth", tracking_uri=uri)  # MLflow's client of its auth API, as the admin
+    reader = ("reader", "a-reader-password-of-some-length")
+    auth.create_user(*reader)
+    auth.grant_user_permission(reader[0], "experiment", experiment_id, "READ")
+    assert auth.get_user_permission(reader[0], "experiment", experiment_id).permission == "READ"
+
+    status, found = call(uri, "/api/2.0/mlflow/runs/search", {"experiment_ids": [experiment_id]}, user=reader)
+    assert status == 200, found
+    [read] = found["runs"]
+    assert read["info"]["run_id"] == run.info.run_id
+    assert read["data"]["metrics"][0]["key"] == "f1"
+    writes = {
+        "/api/2.0/mlflow/runs/create": {"experiment_id": experiment_id},
+        "/api/2.0/mlflow/runs/log-metric": {
+            "run_id": run.info.run_id,
+            "key": "f1",
+            "value": 1.0,
+            "timestamp": 0,
+        },
+        "/api/2.0/mlflow/runs/update": {"run_id": run.info.run_id, "status": "FINISHED"},
+    }
+    for path, body in writes.items():
+        status, answer = call(uri, path, body, user=reader)
+        assert status == 403, (path, answer)
+    [after] = admin.search_runs([experiment_id])
+    assert after.info.status == "RUNNING" and after.data.metrics == {"f1": 0.5}
+
+
+@pytest.mark.slow
+def test_a_sweep_with_the_admins_credentials_logs_finished_runs_that_read_back(
+    tracking_server, start_module, make_spec, tmp_path
+):
+    experiment = ("experiment=server-auth",)
+    expected = finished_cells(
+        runs_by_role(one_process_sqlite(make_spec, tmp_path, *AUTH_GRID, *experiment), "server-auth")
+    )
+    started = time.monotonic()
+    sweep = start_module(
+        tmp_path, tracking_server.tracking_uri, *AUTH_GRID, *experiment, env=tracking_server.credentials
+    )
+    _, err = sweep.communicate(timeout=300)
+    assert sweep.returncode == 0, err
+    print(f"4 cells through the auth server: {time.monotonic() - started:.1f} s (process included)")
+    runs = runs_by_role(tracking_server.tracking_uri, "server-auth")
+    [parent] = runs["sweep"]
+    assert parent.info.status == "FINISHED"
+    assert {r.info.status for r in runs["cell"]} == {"FINISHED"}
+    assert finished_cells(runs) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("password", [None, "not-the-password"], ids=["no-credentials", "wrong-password"])
+def test_a_sweep_without_the_right_credentials_fails_with_one_line_and_logs_nothing(
+    tracking_server, start_module, tmp_path, password
+):
+    uri = tracking_server.tracking_uri
+    env = (
+        {}
+        if password is None
+        else {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": password}
+    )
+    sweep = start_module(tmp_path, uri, *AUTH_GRID, "experiment=server-refused", env=env)
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 2
+    [line] = err.strip().splitlines()
+    print(line)
+    assert line.startswith(f"imbalance-sweep: error: tracking_uri='{uri}' cannot be used: ")
+    assert "401" in line
+    assert MlflowClient(uri).get_experiment_by_name("server-refused") is None

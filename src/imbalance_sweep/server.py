@@ -1,4 +1,5 @@
-"""A local MLflow tracking server for a team: PostgreSQL holds the runs, a directory the artifacts.
+"""A local MLflow tracking server for a team: PostgreSQL holds the runs, a directory the artifacts,
+MLflow's basic-auth app guards it.
 
     python -m imbalance_sweep.server start  [--dir DIR] [--port PORT] [--db-port PORT] [--host HOST] [--workers N]
     python -m imbalance_sweep.server status [--dir DIR]
@@ -10,16 +11,25 @@ Everything lives in DIR (default ``./tracking-server``)::
     postgres/data/       PostgreSQL's data directory (initdb'd by the first start)
     postgres/password    the database password (mode 0600); postgres/postgres.log its log
     artifacts/           the server's artifact store (``--artifacts-destination``)
-    mlflow-server.log    ``mlflow server``'s output; mlflow-server.pid its process id
+    auth/                mode 0700: admin-password (the admin's, generated), basic_auth.ini (the auth
+                         app's config, rewritten at each start), flask-secret-key; each mode 0600
+    mlflow-server.log    ``mlflow server``'s output
+    mlflow-server.pid    the process ``start`` started: its id, start time and command line (JSON)
 
 PostgreSQL (Debian's, from /usr/lib/postgresql/<version>/bin, else from PATH) listens on 127.0.0.1
 only, with password authentication; only ``mlflow server`` talks to it. PostgreSQL refuses to run as
 root, so a root user's PostgreSQL runs as the ``postgres`` system user (Debian's package creates it):
 ``postgres/`` is then owned by that user, which must be able to reach DIR.
 
+``mlflow server`` runs MLflow's own authentication (``--app-name basic-auth``, from ``mlflow[auth]``):
+its users and permissions live in their own database (``mlflow_auth``) on the same PostgreSQL, and the
+first start creates the admin with a generated password. Clients pass MLFLOW_TRACKING_USERNAME and
+MLFLOW_TRACKING_PASSWORD (or ``~/.mlflow/credentials``); only ``/health`` answers without them.
+
 Stopping shuts ``mlflow server`` down, then PostgreSQL (``pg_ctl stop -m fast``, a clean shutdown):
-the next start reads everything back. This module imports neither mlflow nor the database driver:
-it starts them as processes.
+the next start reads everything back. Stop signals only the process recorded by start (same id,
+start time and command line): a stale pid file is removed, and nothing signalled. This module
+imports neither mlflow nor the database driver: it starts them as processes.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import json
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -51,9 +62,18 @@ DEFAULT_DB_PORT = 5433  # not 5432: leave that to a system-wide PostgreSQL
 DEFAULT_WORKERS = 2
 DB_HOST = "127.0.0.1"  # PostgreSQL serves mlflow server alone: never beyond loopback
 DB_NAME = "mlflow"
+AUTH_DB_NAME = "mlflow_auth"  # MLflow's basic-auth users and permissions, on the same PostgreSQL
 DB_USER = "mlflow"  # the cluster's superuser, owner of the database
 POSTGRES_SYSTEM_USER = "postgres"
 DRIVER = "psycopg"  # the module of the pinned PostgreSQL driver; SQLAlchemy names it in the URI
+AUTH_APP = "basic-auth"  # MLflow's own authentication app (mlflow server --app-name)
+AUTH_MODULE = "flask_wtf"  # what mlflow[auth] adds, pinned in pyproject.toml (Flask-WTF)
+ADMIN_USERNAME = "admin"
+# MLflow checks a password with scrypt (about 0.1 s of CPU), twice a request, unless it caches the
+# check: without the cache a cell run (4 requests or more) costs over a second more. With it, a
+# changed password or a deleted user may still pass, for this long, on a worker that did not handle
+# the change.
+AUTH_CACHE_SECONDS = 60
 START_TIMEOUT_SECONDS = 180.0
 STOP_TIMEOUT_SECONDS = 60.0
 PROGRAM = "python -m imbalance_sweep.server"
@@ -121,6 +141,22 @@ class Layout:
     def mlflow_pid(self) -> Path:
         return self.directory / "mlflow-server.pid"
 
+    @property
+    def auth(self) -> Path:
+        return self.directory / "auth"
+
+    @property
+    def auth_config(self) -> Path:
+        return self.auth / "basic_auth.ini"
+
+    @property
+    def admin_password(self) -> Path:
+        return self.auth / "admin-password"
+
+    @property
+    def secret_key(self) -> Path:
+        return self.auth / "flask-secret-key"
+
 
 @dataclass(frozen=True)
 class Server:
@@ -134,6 +170,11 @@ class Server:
     @property
     def tracking_uri(self) -> str:
         return self.settings.tracking_uri
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The admin's MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD."""
+        return admin_credentials(self.directory)
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
@@ -277,8 +318,8 @@ def _start_postgres(layout: Layout, settings: Settings, bin_dir: Path) -> None:
     )
 
 
-def _ensure_database(layout: Layout, settings: Settings, bin_dir: Path) -> None:
-    """The MLflow database, created on first start (MLflow creates its tables itself)."""
+def _ensure_database(layout: Layout, settings: Settings, bin_dir: Path, name: str = DB_NAME) -> None:
+    """A database of the cluster, created on first start (MLflow creates its tables itself)."""
     env = {**os.environ, "PGPASSWORD": _password(layout), "PGCONNECT_TIMEOUT": "10"}
     connect = [f"--host={DB_HOST}", f"--port={settings.db_port}", f"--username={DB_USER}"]
     found = _run(
@@ -289,13 +330,13 @@ def _ensure_database(layout: Layout, settings: Settings, bin_dir: Path) -> None:
             "--no-psqlrc",
             "--tuples-only",
             "--no-align",
-            f"--command=SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'",
+            f"--command=SELECT 1 FROM pg_database WHERE datname = '{name}'",
         ],
         cwd=layout.directory,
         env=env,
     )
     if found.stdout.strip() != "1":
-        _run([str(bin_dir / "createdb"), *connect, DB_NAME], cwd=layout.directory, env=env)
+        _run([str(bin_dir / "createdb"), *connect, name], cwd=layout.directory, env=env)
 
 
 def _stop_postgres(layout: Layout, bin_dir: Path) -> None:
@@ -306,9 +347,67 @@ def _stop_postgres(layout: Layout, bin_dir: Path) -> None:
     )
 
 
-def backend_store_uri(layout: Layout, settings: Settings) -> str:
-    """The SQLAlchemy URI of the database, naming the pinned driver (psycopg 3) explicitly."""
-    return f"postgresql+{DRIVER}://{DB_USER}:{_password(layout)}@{DB_HOST}:{settings.db_port}/{DB_NAME}"
+def backend_store_uri(layout: Layout, settings: Settings, database: str = DB_NAME) -> str:
+    """The SQLAlchemy URI of a database, naming the pinned driver (psycopg 3) explicitly."""
+    return f"postgresql+{DRIVER}://{DB_USER}:{_password(layout)}@{DB_HOST}:{settings.db_port}/{database}"
+
+
+# --- MLflow's basic-auth app --------------------------------------------------------------------
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` whole with mode 0600 (never readable by others, not even for a moment)."""
+    partial = path.with_name(path.name + ".new")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    partial.replace(path)
+
+
+def _secret(path: Path) -> str:
+    """A generated secret kept in its own file (mode 0600), made on first use."""
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
+
+
+def admin_credentials(directory: str | os.PathLike = DEFAULT_DIR) -> dict[str, str]:
+    """The admin's MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (generated by the first start)."""
+    layout = Layout(Path(directory).resolve())
+    try:
+        password = layout.admin_password.read_text().strip()
+    except FileNotFoundError:
+        raise ServerError(f"{layout.directory} has no admin password: start the server once first") from None
+    return {"MLFLOW_TRACKING_USERNAME": ADMIN_USERNAME, "MLFLOW_TRACKING_PASSWORD": password}
+
+
+def _auth_environment(layout: Layout, settings: Settings) -> dict[str, str]:
+    """The variables that turn on MLflow's basic-auth app for this directory, writing its config.
+
+    The config (mode 0600: it holds the database password) keeps users and permissions in their
+    own database on the directory's PostgreSQL. MLflow creates the admin from MLFLOW_AUTH_ADMIN_*
+    on the first start against an empty user store and ignores them once the admin exists. The
+    Flask secret key (CSRF of the sign-up form) must be the same in every worker and every start.
+    """
+    layout.auth.mkdir(mode=0o700, exist_ok=True)
+    layout.auth.chmod(0o700)
+    _write_private(
+        layout.auth_config,
+        "# Written by python -m imbalance_sweep.server start, at every start (edits are lost).\n"
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = {backend_store_uri(layout, settings, AUTH_DB_NAME)}\n"
+        f"admin_username = {ADMIN_USERNAME}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        f"auth_cache_ttl_seconds = {AUTH_CACHE_SECONDS}\n",
+    )
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(layout.auth_config),
+        "MLFLOW_AUTH_ADMIN_USERNAME": ADMIN_USERNAME,
+        "MLFLOW_AUTH_ADMIN_PASSWORD": _secret(layout.admin_password),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": _secret(layout.secret_key),
+    }
 
 
 # --- mlflow server ----------------------------------------------------------------------------
@@ -457,14 +556,19 @@ def launch_mlflow_server(
     workers: int,
     log: Path,
     cwd: Path,
+    app_name: str | None = None,
+    app_env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """``mlflow server`` on ``backend_store_uri`` with its own artifact store, in its own session
     (it outlives this process); returns once /health answers. Stop it with :func:`stop_process_group`.
 
-    MLflow's job runner (GenAI jobs) is of no use to sweeps and is left off: two fewer processes.
+    ``app_name`` (``--app-name``, e.g. ``basic-auth``) and the variables it reads (``app_env``)
+    wrap the tracking server in one of MLflow's apps. MLflow's job runner (GenAI jobs) is of no use
+    to sweeps and is left off: two fewer processes.
     """
     artifacts.mkdir(parents=True, exist_ok=True)
-    env = {key: value for key, value in os.environ.items() if key not in _CLIENT_VARIABLES}
+    env = {key: value for key, value in os.environ.items() if key not in _CLIENT_VARIABLES | _APP_VARIABLES}
+    env.update(app_env or {})
     # The URI may hold a password: through the environment, it stays out of `ps`.
     env["MLFLOW_BACKEND_STORE_URI"] = backend_store_uri
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
@@ -477,6 +581,7 @@ def launch_mlflow_server(
         f"--host={host}",
         f"--port={port}",
         f"--workers={workers}",
+        *([f"--app-name={app_name}"] if app_name else []),
     ]
     tracking_uri = f"http://{host}:{port}"
     with open(log, "ab") as out:
@@ -511,6 +616,11 @@ def _start_mlflow(layout: Layout, settings: Settings) -> int:
     """Start the directory's ``mlflow server`` on its PostgreSQL and record its process id."""
     if importlib.util.find_spec(DRIVER) is None:
         raise ServerError(f"the PostgreSQL driver {DRIVER!r} is not installed: pip install -e . installs it")
+    if importlib.util.find_spec(AUTH_MODULE) is None:
+        raise ServerError(
+            f"MLflow's {AUTH_APP} app needs {AUTH_MODULE!r} (mlflow[auth]), which is not installed:"
+            " pip install -e . installs it"
+        )
     process = launch_mlflow_server(
         backend_store_uri(layout, settings),
         layout.artifacts,
@@ -519,10 +629,14 @@ def _start_mlflow(layout: Layout, settings: Settings) -> int:
         workers=settings.workers,
         log=layout.mlflow_log,
         cwd=layout.directory,
+        app_name=AUTH_APP,
+        app_env=_auth_environment(layout, settings),
     )
     record = ProcessRecord.of(process.pid)
     if record is None:
-        raise ServerError(f"mlflow server exited as it started: {_log_tail(layout.mlflow_log)} (log: {layout.mlflow_log})")
+        raise ServerError(
+            f"mlflow server exited as it started: {_log_tail(layout.mlflow_log)} (log: {layout.mlflow_log})"
+        )
     partial = layout.mlflow_pid.with_name(layout.mlflow_pid.name + ".new")
     partial.write_text(record.to_json() + "\n")
     partial.replace(layout.mlflow_pid)
@@ -530,7 +644,22 @@ def _start_mlflow(layout: Layout, settings: Settings) -> int:
 
 
 # Variables that make an MLflow process a client of some other run or server; not the server's.
-_CLIENT_VARIABLES = {"MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"}
+_CLIENT_VARIABLES = {
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+}
+# What MLflow's basic-auth app reads: only ever the directory's own (app_env), never the caller's
+_APP_VARIABLES = {
+    "MLFLOW_AUTH_CONFIG_PATH",
+    "MLFLOW_AUTH_ADMIN_USERNAME",
+    "MLFLOW_AUTH_ADMIN_PASSWORD",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY",
+}
 
 
 def stop_process_group(pid: int) -> None:
@@ -614,6 +743,7 @@ def start(
             " stop the server first to change --db-port"
         )
     _ensure_database(layout, settings, bin_dir)
+    _ensure_database(layout, settings, bin_dir, AUTH_DB_NAME)
     layout.settings.write_text(json.dumps(settings.__dict__, indent=2) + "\n")
     pid = _start_mlflow(layout, settings)
     return Server(layout.directory, settings, pid, time.monotonic() - started)
@@ -694,10 +824,14 @@ def main(argv: list[str] | None = None) -> int:
             server = start(
                 args.dir, host=args.host, port=args.port, db_port=args.db_port, workers=args.workers
             )
+            password_file = Layout(server.directory).admin_password
             print(
                 f"MLflow tracking server at {server.tracking_uri} (pid {server.pid}; PostgreSQL on"
                 f" {DB_HOST}:{server.settings.db_port}; data in {server.directory})\n"
-                f"export MLFLOW_TRACKING_URI={server.tracking_uri}"
+                f"MLflow's basic authentication: user {ADMIN_USERNAME}, password in {password_file} (mode 0600)\n"
+                f"export MLFLOW_TRACKING_URI={server.tracking_uri}\n"
+                f"export MLFLOW_TRACKING_USERNAME={ADMIN_USERNAME}\n"
+                f'export MLFLOW_TRACKING_PASSWORD="$(cat {shlex.quote(str(password_file))})"'
             )
             return 0
         if args.command == "stop":
