@@ -95,9 +95,7 @@ def main(argv=None) -> str:
             "tracking_uri": options.tracking_uri,
         }
     )
-    run_id = run_flip(spec)  # prints one line per loss and metric
-    print(f"logged the flip analysis as run {run_id} in {spec.tracking_uri}")
-    return run_id
+    return run_flip(spec)  # prints one line per loss and metric, then where the run is
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from conftest import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import log_loss
 
+from imbalance_sweep import where
 from imbalance_sweep.predictions import load_predictions
 from imbalance_sweep.preference import Model, preferences
 from imbalance_sweep.score_models.empirical import EmpiricalModel
@@ -40,7 +41,14 @@ def test_the_breast_cancer_example_logs_the_flip_points_of_its_two_models(tmp_pa
     experiment = client.get_experiment_by_name("imbalance-sweep")
     (run,) = client.search_runs([experiment.experiment_id], "tags.`imbalance_sweep.role` = 'flip'")
     assert run.info.status == "FINISHED" and run.info.run_name == "flip logreg vs naive_bayes"
-    assert lines[-1] == f"logged the flip analysis as run {run.info.run_id} in {uri}"
+    end = lines.index("", 2)  # the flip lines, then where the run is
+    assert lines[end + 1 :] == where.summary_lines(
+        uri,
+        experiment_name="imbalance-sweep",
+        experiment_id=experiment.experiment_id,
+        run_id=run.info.run_id,
+        what="flip points, chart flip.png",
+    )
     params = run.data.params
     assert (params["model_a"], params["model_b"]) == ("logreg", "naive_bayes")
     assert {entry.dataset.name for entry in run.inputs.dataset_inputs} == {
@@ -67,4 +75,4 @@ def test_the_breast_cancer_example_logs_the_flip_points_of_its_two_models(tmp_pa
     assert balanced[0] < balanced[1]
     assert "loss/bce               prefers A at every prevalence" in lines
     text = open(client.download_artifacts(run.info.run_id, "flip.txt", str(tmp_path))).read()
-    assert text.splitlines() == lines[2:-1]
+    assert text.splitlines() == lines[2:end]

@@ -377,6 +377,7 @@ def admin_of(tracking_server):
     return credentials["MLFLOW_TRACKING_USERNAME"], credentials["MLFLOW_TRACKING_PASSWORD"]
 
 
+@pytest.mark.slow  # a real PostgreSQL and mlflow server
 def test_the_admin_password_is_generated_kept_private_and_never_printed(tracking_server, capsys):
     layout = server.Layout(tracking_server.directory)
     name, password = admin_of(tracking_server)
@@ -405,6 +406,7 @@ def test_the_admin_password_is_generated_kept_private_and_never_printed(tracking
     [None, ("admin", "not-the-password"), ("nobody", "not-the-password")],
     ids=["no-credentials", "wrong-password", "unknown-user"],
 )
+@pytest.mark.slow  # a real PostgreSQL and mlflow server
 def test_a_write_without_the_right_password_gets_401_and_creates_nothing(tracking_server, user):
     uri = tracking_server.tracking_uri
     name = f"forged-{user[0] if user else 'anonymous'}"
@@ -415,6 +417,7 @@ def test_a_write_without_the_right_password_gets_401_and_creates_nothing(trackin
     assert MlflowClient(uri).get_experiment_by_name(name) is None  # the admin sees nothing was made
 
 
+@pytest.mark.slow  # a real PostgreSQL and mlflow server
 def test_the_health_probe_answers_with_auth_on_whatever_the_credentials(tracking_server, monkeypatch):
     """/health is open in MLflow's auth app: the probe before a sweep tells "down" from "refused"."""
     assert call(tracking_server.tracking_uri, "/health") == (200, "OK")
@@ -428,6 +431,7 @@ def test_the_health_probe_answers_with_auth_on_whatever_the_credentials(tracking
 
 # importing mlflow.server: starlette's deprecation of a module MLflow imports; not ours to fix
 @pytest.mark.filterwarnings("ignore:starlette.middleware.wsgi is deprecated")
+@pytest.mark.slow  # a real PostgreSQL and mlflow server
 def test_a_user_given_read_on_an_experiment_reads_it_and_cannot_write(tracking_server):
     from mlflow.server import get_app_client
 
