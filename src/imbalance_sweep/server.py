@@ -547,6 +547,15 @@ def _log_tail(path: Path, lines: int = 1) -> str:
     return " | ".join(text[-lines:])
 
 
+# Several workers are served by gunicorn, not uvicorn: uvicorn's worker processes accept connections
+# on a socket rebuilt with protocol 0, so asyncio never sets TCP_NODELAY on them and every response
+# on a kept-alive connection waits ~40 ms for the client's delayed ACK (uvicorn issue #3149; MLflow's
+# client keeps its connections alive). gunicorn sets TCP_NODELAY; gthread workers keep HTTP
+# keep-alive; 120 s lets a large artifact upload finish. One worker stays on uvicorn (unaffected).
+# MLflow prints a FutureWarning that recommends uvicorn: that is the trade.
+GUNICORN_OPTIONS = "--timeout=120 --worker-class=gthread --threads=2"
+
+
 def launch_mlflow_server(
     backend_store_uri: str,
     artifacts: Path,
@@ -581,6 +590,7 @@ def launch_mlflow_server(
         f"--host={host}",
         f"--port={port}",
         f"--workers={workers}",
+        *([f"--gunicorn-opts={GUNICORN_OPTIONS}"] if workers > 1 else []),
         *([f"--app-name={app_name}"] if app_name else []),
     ]
     tracking_uri = f"http://{host}:{port}"
