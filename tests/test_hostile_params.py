@@ -77,20 +77,17 @@ ENTRY_PARAMETERS = {
     "compare": ("sweeps", "metrics", "experiment"),
 }
 # Per entry point, per run: the form each parameter gets (in ENTRY_PARAMETERS' order). Every form
-# reaches main, flip and compare; sweep's two parameters get the six that cover every quoting
-# context ($(...) and backticks also run inside double quotes; ;, && and | only where $(...) does).
+# reaches main (seven parameters, two runs); every parameter of the other entry points gets hostile
+# values that cover every quoting context between them ($(...) and backticks also run inside double
+# quotes; ;, && and | only where $(...) does). Every command has the same shape (`--name {name}`).
 ROTATIONS = {
     "main": [
         ("spaces", "dollar", "backtick", "semicolon", "and", "pipe", "squote"),
         ("newline", "squote", "dquote", "dollar", "backtick", "squote", "dollar"),
     ],
     "sweep": [("spaces", "backtick"), ("dollar", "dquote"), ("squote", "newline")],
-    "flip": [("dollar", "semicolon", "squote"), ("backtick", "and", "dquote"), ("newline", "pipe", "spaces")],
-    "compare": [
-        ("dollar", "semicolon", "spaces"),
-        ("newline", "squote", "backtick"),
-        ("and", "pipe", "dquote"),
-    ],
+    "flip": [("dollar", "squote", "newline"), ("backtick", "dquote", "spaces")],
+    "compare": [("dollar", "squote", "spaces"), ("newline", "dquote", "backtick")],
 }
 
 
@@ -381,12 +378,14 @@ def test_hostile_value_runs_nothing(case: Case, outcomes, base, tmp_path):
 
 
 def test_every_parameter_gets_hostile_values():
-    """The rotation covers every parameter of every entry point, and every form reaches main, flip and
-    compare; the cases' canary names are distinct."""
+    """The rotation covers every parameter of every entry point, every form reaches main, and every
+    quoting context reaches each entry point; the cases' canary names are distinct."""
     for entry, runs in ROTATIONS.items():
         assert all(len(forms) == len(ENTRY_PARAMETERS[entry]) for forms in runs)
-        if entry != "sweep":
+        if entry == "main":
             assert {form for forms in runs for form in forms} == set(FORMS), entry
+        else:  # every quoting context: unquoted, inside single quotes, inside double quotes, newlines, spaces
+            assert {"dollar", "backtick", "squote", "dquote", "newline", "spaces"} <= {f for fs in runs for f in fs}
     from imbalance_sweep.launch import ENTRY_POINTS
 
     assert dict(ENTRY_POINTS) == ENTRY_PARAMETERS
