@@ -157,7 +157,10 @@ def timed_sweep(
         raise RuntimeError(f"{row.label}: {cells} cell runs logged, {expected} expected")
     row.wall_s.append(wall)
     row.per_cell_ms.append(span / cells)
-    print(f"  {row.label:24} {row.processes} proc(s): {span / cells:7.1f} ms/cell, wall {wall:6.1f} s", flush=True)
+    print(
+        f"  {row.label:24} {row.processes} proc(s): {span / cells:7.1f} ms/cell, wall {wall:6.1f} s",
+        flush=True,
+    )
 
 
 # --- the server -----------------------------------------------------------------------------------
@@ -192,8 +195,14 @@ def run_in_own_group(command: list[str], *, cwd: Path, env: dict[str, str]) -> s
     """Run a sweep in a process group of its own; interrupted, the whole group (joblib's workers
     too) is stopped before this returns."""
     process = subprocess.Popen(
-        command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         stdout, stderr = process.communicate()
@@ -207,7 +216,7 @@ def run_in_own_group(command: list[str], *, cwd: Path, env: dict[str, str]) -> s
 def credentials_from(start_output: str) -> dict[str, str]:
     """The admin's credentials that ``server start`` prints (``export`` lines), else the caller's."""
     user = re.search(r"^export MLFLOW_TRACKING_USERNAME=(\S+)$", start_output, re.M)
-    password = re.search(r'^export MLFLOW_TRACKING_PASSWORD=(.+)$', start_output, re.M)
+    password = re.search(r"^export MLFLOW_TRACKING_PASSWORD=(.+)$", start_output, re.M)
     if user and password:
         value = password.group(1).strip()
         from_file = re.fullmatch(r'"?\$\(cat (.+)\)"?', value)
@@ -256,7 +265,9 @@ class BenchServer:
         port, db_port = free_port(), free_port()
         while db_port == port:
             db_port = free_port()
-        done = server_cli("start", "--dir", str(self.directory), "--port", str(port), "--db-port", str(db_port))
+        done = server_cli(
+            "start", "--dir", str(self.directory), "--port", str(port), "--db-port", str(db_port)
+        )
         if done.returncode != 0:
             raise RuntimeError(f"server start failed: {(done.stderr or done.stdout).strip()[-2000:]}")
         self.tracking_uri = f"http://127.0.0.1:{port}"
@@ -329,7 +340,9 @@ def parse_candidate(text: str) -> tuple[str, list[str]]:
 def report(rows: list[Row], cells: int) -> None:
     sqlite = next((row for row in rows if row.label == "sqlite" and row.processes == 1), None)
     print(f"\n{cells} cells; medians of the repeats")
-    print(f"{'store / server':24} {'procs':>5} {'ms/cell':>8} {'cells/s':>8} {'wall s':>7} {'x sqlite':>9} {'2 vs 1':>7}")
+    print(
+        f"{'store / server':24} {'procs':>5} {'ms/cell':>8} {'cells/s':>8} {'wall s':>7} {'x sqlite':>9} {'2 vs 1':>7}"
+    )
     ones = {row.label: row for row in rows if row.processes == 1}
     for row in rows:
         vs_sqlite = f"{row.ms / sqlite.ms:8.2f}x" if sqlite else ""
@@ -367,7 +380,11 @@ def main() -> int:
         epilog=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument(
-        "--server", action="append", type=parse_candidate, metavar="LABEL=OPTIONS", dest="servers",
+        "--server",
+        action="append",
+        type=parse_candidate,
+        metavar="LABEL=OPTIONS",
+        dest="servers",
         help="a server candidate (repeatable); default: 'project=' (as imbalance_sweep.server starts it)",
     )
     parser.add_argument("--repeat", type=int, default=2, help="sweeps per figure, median shown (default 2)")
@@ -389,7 +406,9 @@ def main() -> int:
     servers = args.servers or [("project", [])]
     cells = BALANCES * len(args.acc_0s.split(",")) * len(args.acc_1s.split(","))
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (`cmd &`)
+    signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # even when started with SIGINT ignored (`cmd &`)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
@@ -402,30 +421,49 @@ def main() -> int:
             sqlite_uri = f"sqlite:///{work}/sqlite/mlflow.db"
             (work / "sqlite").mkdir()
             subprocess.run(  # the store's tables, untimed, as a user's mlflow.db has them already
-                [sys.executable, "-c", "import sys, mlflow; mlflow.MlflowClient(sys.argv[1]).search_experiments()",
-                 sqlite_uri],
-                check=True, capture_output=True,
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys, mlflow; mlflow.MlflowClient(sys.argv[1]).search_experiments()",
+                    sqlite_uri,
+                ],
+                check=True,
+                capture_output=True,
             )
             print("sqlite", flush=True)
             for processes in process_counts:
                 row = Row("sqlite", processes)
                 rows.append(row)
                 for _ in range(args.repeat):
-                    timed_sweep(row, tracking_uri=sqlite_uri, credentials={}, cwd=work / "sqlite", args=args, expected=cells)
+                    timed_sweep(
+                        row,
+                        tracking_uri=sqlite_uri,
+                        credentials={},
+                        cwd=work / "sqlite",
+                        args=args,
+                        expected=cells,
+                    )
 
         print("starting PostgreSQL and mlflow server (imbalance_sweep.server start) ...", flush=True)
         server.start()
         print(f"  {server.tracking_uri}, credentials: {'yes' if server.credentials else 'none'}", flush=True)
         for label, options in servers:
             server.use(options)
-            print(f"{label}: mlflow server {shlex.join(options) or '(as imbalance_sweep.server starts it)'}", flush=True)
+            print(
+                f"{label}: mlflow server {shlex.join(options) or '(as imbalance_sweep.server starts it)'}",
+                flush=True,
+            )
             for processes in process_counts:
                 row = Row(label, processes)
                 rows.append(row)
                 for _ in range(args.repeat):
                     timed_sweep(
-                        row, tracking_uri=server.tracking_uri, credentials=server.credentials,
-                        cwd=work, args=args, expected=cells,
+                        row,
+                        tracking_uri=server.tracking_uri,
+                        credentials=server.credentials,
+                        cwd=work,
+                        args=args,
+                        expected=cells,
                     )
     except (KeyboardInterrupt, Interrupted) as stop:
         print(f"\ninterrupted ({str(stop) or 'Ctrl-C'}): cleaning up", file=sys.stderr)

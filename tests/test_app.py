@@ -225,7 +225,16 @@ def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make
     assert f"sweeps:     {where.sweeps_url(tracking_uri, experiment_id)}" in lines
     assert lines[-2] == ""
     header, *rows = lines[-1].splitlines()
-    assert header.split() == ["num_0s", "num_1s", "acc_0s", "acc_1s", "loss/brier", "loss/bce", "recall", "f1"]
+    assert header.split() == [
+        "num_0s",
+        "num_1s",
+        "acc_0s",
+        "acc_1s",
+        "loss/brier",
+        "loss/bce",
+        "recall",
+        "f1",
+    ]
     printed = {tuple(row.split()[:4]): row.split()[4:] for row in rows}
     for child in children_of(runs, outcome.run_id):
         p, m = child.data.params, child.data.metrics
@@ -233,7 +242,10 @@ def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make
         assert printed[(p["num_0s"], p["num_1s"], p["acc_0s"], p["acc_1s"])] == values
     again = app.execute_sweep(spec)  # complete: nothing computed, no table to print again
     assert again.run_id == outcome.run_id and (again.n_computed, again.n_already) == (0, 4)
-    assert app.closing_lines(spec, again, losses=spec.losses)[0] == "seed_blog: 4 cells; 0 computed now, 4 already FINISHED"
+    assert (
+        app.closing_lines(spec, again, losses=spec.losses)[0]
+        == "seed_blog: 4 cells; 0 computed now, 4 already FINISHED"
+    )
 
 
 ODD_NAMES = [
@@ -252,7 +264,9 @@ def test_any_sweep_name_runs_resumes_and_compares(make_spec, tracking_uri, capsy
     """A name is a tag's value, never part of a search: quotes, backslashes, %, unicode, 300 characters."""
     from imbalance_sweep import compare
 
-    spec = make_spec(*SMALL_BLOG, "losses=[bce]", "mode=expected", "report=false", f"tracking_uri={tracking_uri}")
+    spec = make_spec(
+        *SMALL_BLOG, "losses=[bce]", "mode=expected", "report=false", f"tracking_uri={tracking_uri}"
+    )
     named = dataclasses.replace(spec, name=name)  # as sweep_name=... gives it, past Hydra's quoting
     first = app.execute_sweep(named)
     again = app.execute_sweep(named)

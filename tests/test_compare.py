@@ -573,7 +573,9 @@ def test_under_mlflow_run_a_repeat_points_the_launched_run_to_the_earlier_one(
     assert run.data.params == {"sweeps": "base reseeded"}
     assert {r.info.run_id for r in comparison_runs(store)} == {earlier.info.run_id, launched}
     assert f"already in run {earlier.info.run_id} " in out
-    assert out.splitlines()[-1].strip() == where.run_url(store, earlier.info.experiment_id, earlier.info.run_id)
+    assert out.splitlines()[-1].strip() == where.run_url(
+        store, earlier.info.experiment_id, earlier.info.run_id
+    )
     assert launched in out
 
     # a later repeat still names the run that holds the comparison, not the one pointing at it
@@ -653,5 +655,5 @@ def test_the_module_runs_as_a_command(sweep, store, tmp_path):
 def test_an_unclosed_quote_in_sweeps_is_one_line(capsys):
     assert compare.main(["--sweeps", "seed_blog 'other"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "imbalance-sweep: error: --sweeps=\"seed_blog 'other\" cannot be split into names: No closing quotation"
+        'imbalance-sweep: error: --sweeps="seed_blog \'other" cannot be split into names: No closing quotation'
     )

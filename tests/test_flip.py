@@ -8,8 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import InvalidValue, evaluate, simulate
-from imbalance_sweep import where
+from imbalance_sweep import InvalidValue, evaluate, simulate, where
 from imbalance_sweep.flip import flip_spec, run_flip
 from imbalance_sweep.preference import Model, crossings, preferences
 

@@ -239,4 +239,4 @@ def test_the_flip_run_of_two_files(files, tracking_uri, capsys, tmp_path):
     ]
     assert [a.path for a in client.list_artifacts(run_id)] == ["flip.png", "flip.txt"]
     text = open(client.download_artifacts(run_id, "flip.txt", str(tmp_path))).read()
-    assert printed.startswith(text) and printed[len(text):].startswith("\nstore:      ")  # then where it is
+    assert printed.startswith(text) and printed[len(text) :].startswith("\nstore:      ")  # then where it is

@@ -385,7 +385,9 @@ def test_every_parameter_gets_hostile_values():
         if entry == "main":
             assert {form for forms in runs for form in forms} == set(FORMS), entry
         else:  # every quoting context: unquoted, inside single quotes, inside double quotes, newlines, spaces
-            assert {"dollar", "backtick", "squote", "dquote", "newline", "spaces"} <= {f for fs in runs for f in fs}
+            assert {"dollar", "backtick", "squote", "dquote", "newline", "spaces"} <= {
+                f for fs in runs for f in fs
+            }
     from imbalance_sweep.launch import ENTRY_POINTS
 
     assert dict(ENTRY_POINTS) == ENTRY_PARAMETERS

@@ -43,7 +43,10 @@ def test_the_mlproject_declares_exactly_the_parameters_launch_reads():
     "typed, expected",
     [
         ({"num_0s": "1e5", "acc_0s": ".98"}, ["grid.balances=[[100000,10000]]", "grid.models=[[0.98,0.5]]"]),
-        ({"num_0s": " 100000 ", "acc_0s": "0.98"}, ["grid.balances=[[100000,10000]]", "grid.models=[[0.98,0.5]]"]),
+        (
+            {"num_0s": " 100000 ", "acc_0s": "0.98"},
+            ["grid.balances=[[100000,10000]]", "grid.models=[[0.98,0.5]]"],
+        ),
         ({"num_1s": "1_000", "acc_1s": "1"}, ["grid.balances=[[1000000,1000]]", "grid.models=[[0.999,1.0]]"]),
         ({"losses": "bce, brier"}, ["losses=[bce,brier]"]),
         ({"losses": " brier ,bce"}, ["losses=[brier,bce]"]),
@@ -119,7 +122,10 @@ def test_continue_command_repeats_the_launch(monkeypatch):
 @pytest.mark.parametrize(
     "text, words",
     [
-        ("seed=3 losses=[bce,balanced_bce] backend=keras", ["seed=3", "losses=[bce,balanced_bce]", "backend=keras"]),
+        (
+            "seed=3 losses=[bce,balanced_bce] backend=keras",
+            ["seed=3", "losses=[bce,balanced_bce]", "backend=keras"],
+        ),
         ("losses=[bce, brier]  seed=1", ["losses=[bce, brier]", "seed=1"]),
         ("'grid.models=[[0.9, 0.5]]' -m", ["grid.models=[[0.9, 0.5]]", "-m"]),
         ("grid.models=['my file.csv',[0.9,0.5]]", ["grid.models=['my file.csv',[0.9,0.5]]"]),
@@ -209,5 +215,7 @@ def test_grammar_mistakes_are_one_line_with_the_options_or_the_nearest_key(given
 
 
 def test_a_sweep_of_overrides_composes_as_its_first_job():
-    overrides.check_composes(CONFIG_DIR, "config", ["-m", "seed=0,1,2", "grid=dense,seed_blog", "mode=expected"])
+    overrides.check_composes(
+        CONFIG_DIR, "config", ["-m", "seed=0,1,2", "grid=dense,seed_blog", "mode=expected"]
+    )
     overrides.check_composes(CONFIG_DIR, "flip", ["losses=[bce]", "metrics=[f1]"])

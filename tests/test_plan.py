@@ -20,7 +20,9 @@ def test_a_sampled_cell_too_large_to_draw_stops_before_anything_with_one_line(ma
 
 
 def test_the_size_line_counts_cells_samples_and_this_shards_time():
-    cells = build_cells(balances=[[1000, 10], [99000, 1000]], models=[[0.9, 0.5]], acc_0s=None, acc_1s=None, seeds=[0])
+    cells = build_cells(
+        balances=[[1000, 10], [99000, 1000]], models=[[0.9, 0.5]], acc_0s=None, acc_1s=None, seeds=[0]
+    )
     line = plan.size_line("g", cells, cells[:1], "sampled", server=False)
     assert line == "g: 2 cells (this shard: 1), 1.01e+05 samples in all, sampled mode; under a second"
     one = plan.size_line("g", cells[:1], cells[:1], "expected", server=False)

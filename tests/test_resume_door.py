@@ -111,7 +111,9 @@ def test_a_sweep_interrupted_three_ways_continues_through_mlflow_run(tracking_ur
             if run.data.tags["imbalance_sweep.cell_key"] in finished_before:
                 assert run.info.status == "FINISHED" or run.info.run_id not in finished_before.values()
         finished_before = {
-            run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id for run in cells if run.info.status == "FINISHED"
+            run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id
+            for run in cells
+            if run.info.status == "FINISHED"
         }
         assert len(finished_before) >= n_finished
 
@@ -123,7 +125,9 @@ def test_a_sweep_interrupted_three_ways_continues_through_mlflow_run(tracking_ur
     finished = [run for run in cells if run.info.status == "FINISHED"]
     keys = Counter(run.data.tags["imbalance_sweep.cell_key"] for run in finished)
     assert len(keys) == N_CELLS and set(keys.values()) == {1}  # exactly one FINISHED run per cell
-    assert {run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id for run in finished} | finished_before == {
+    assert {
+        run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id for run in finished
+    } | finished_before == {
         run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id for run in finished
     }  # the cells FINISHED before the last run are the very same runs
     assert "RUNNING" not in {run.info.status for run in runs}
@@ -141,7 +145,14 @@ def test_a_sweep_interrupted_three_ways_continues_through_mlflow_run(tracking_ur
 
 
 def test_ctrl_c_under_python_m_is_one_line_and_exit_130(tracking_uri, tmp_path):
-    command = [sys.executable, "-m", "imbalance_sweep", "grid=dense", "mode=expected", f"tracking_uri={tracking_uri}"]
+    command = [
+        sys.executable,
+        "-m",
+        "imbalance_sweep",
+        "grid=dense",
+        "mode=expected",
+        f"tracking_uri={tracking_uri}",
+    ]
     process = start(command, environment_without_mlflow_launch(), tmp_path)
     stdout, stderr = interrupt_when(process, tracking_uri, 50, signal.SIGINT)
     assert process.returncode == 130

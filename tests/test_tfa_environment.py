@@ -110,7 +110,9 @@ def test_mlflow_run_with_the_tfa_backend_inside_the_legacy_environment(venv, tmp
     )
     assert done.returncode == 0, done.stderr[-3000:]
     runs = client.search_runs([client.get_experiment_by_name("tfa").experiment_id])
-    (run,) = [run for run in runs if run.data.tags.get("imbalance_sweep.role") == "cell"]  # under mlflow run's
+    (run,) = [
+        run for run in runs if run.data.tags.get("imbalance_sweep.role") == "cell"
+    ]  # under mlflow run's
     assert run.info.status == "FINISHED" and run.data.params["backend"] == "tfa"
     ours = evaluate(*simulate(20000, 0.98, 200, 0.9, seed=0), losses=["focal_tfa", "bce"])
     assert run.data.metrics["loss/focal_tfa"] == pytest.approx(ours["loss/focal_tfa"], rel=1e-5)

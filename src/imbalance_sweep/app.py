@@ -27,9 +27,9 @@ from .expectations import beside_sampled, expected_cell
 from .grid import Cell
 from .identity import cell_key, sweep_key
 from .losses import make_terms
+from .plan import dry_run_lines, size_line
 from .report import csv_text, sweep_report
 from .tracking import Tracker
-from .plan import dry_run_lines, size_line
 from .where import cells_url, headline_table, is_server, summary_lines, sweeps_url
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,14 @@ def execute_sweep(
 
     def outcome(run_id: str, role: str, rows: list[dict] | None, **counts) -> SweepOutcome:
         return SweepOutcome(
-            run_id, tracker.experiment_id, tracker.experiment_name, spec.name, role, len(spec.cells),
-            rows=rows, **counts,
+            run_id,
+            tracker.experiment_id,
+            tracker.experiment_name,
+            spec.name,
+            role,
+            len(spec.cells),
+            rows=rows,
+            **counts,
         )
 
     def run_cell(cell: Cell, *, parent: str | None, existing: str | None, config: str = "") -> dict:
@@ -214,7 +220,9 @@ def execute_sweep(
                 record_launch(tracker, existing_run_id, spec, sweep_tags, run, "the cell was computed before")
                 tracker.finish(existing_run_id)
             found = stored_row(run, cell, spec)
-            return outcome(run["run_id"], "cell", [found], n_computed=0, n_already=1, launch_run_id=existing_run_id)
+            return outcome(
+                run["run_id"], "cell", [found], n_computed=0, n_already=1, launch_run_id=existing_run_id
+            )
     if one_cell and not existing_run_id:
         row = run_cell(spec.cells[0], parent=parent_run_id, existing=None, config=config_text)
         return outcome(row["run_id"], "cell", [row], n_computed=1, n_already=0)
@@ -271,7 +279,11 @@ def execute_sweep(
             )
             raise
         stored = {}
-        others = [tag for tag in tracker.run_tags(sweep_run) if tag.startswith(WORKER_TAG_PREFIX) and tag != worker_tag]
+        others = [
+            tag
+            for tag in tracker.run_tags(sweep_run)
+            if tag.startswith(WORKER_TAG_PREFIX) and tag != worker_tag
+        ]
         # Other shards' cells, earlier runs', or another process at work on the same sweep (a race):
         # read the cells back. A sweep that ran alone and ran every cell itself need not.
         if others or any(cell not in rows for cell in spec.cells):
@@ -325,7 +337,10 @@ def record_launch(
     earlier = tracker.get_note(holder)
     tracker.set_tags(
         holder,
-        {CONTINUED_BY_TAG: launch, NOTE_TAG: f"{earlier}\n\nContinued by run {launch} ({now}): {done}.".strip()},
+        {
+            CONTINUED_BY_TAG: launch,
+            NOTE_TAG: f"{earlier}\n\nContinued by run {launch} ({now}): {done}.".strip(),
+        },
     )
 
 
@@ -353,7 +368,9 @@ def open_sweep(
     same_key = {SWEEP_KEY_TAG: sweep_tags[SWEEP_KEY_TAG], ROLE_TAG: "sweep"}
 
     def parents() -> list[dict]:
-        return [run for run in tracker.find_runs(same_key) if run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id]
+        return [
+            run for run in tracker.find_runs(same_key) if run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id
+        ]
 
     with tracker.exclusive():
         if spec.resume and continue_earlier:
@@ -409,7 +426,11 @@ def chosen_parent(runs: list[dict]) -> dict | None:
 def finished_children(tracker: Tracker, sweep_run: str, cell_keys: set[str]) -> set[str]:
     """The keys among ``cell_keys`` with a FINISHED child of ``sweep_run``. Children of those
     cells left RUNNING (their process died) are marked FAILED: they are stale, never to finish."""
-    children = [run for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run}) if run["tags"].get(CELL_KEY_TAG) in cell_keys]
+    children = [
+        run
+        for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run})
+        if run["tags"].get(CELL_KEY_TAG) in cell_keys
+    ]
     chosen, extra = one_finished_per_cell(children)
     if extra:
         log.info(
@@ -503,7 +524,9 @@ def closing_lines(spec: SweepSpec, outcome: SweepOutcome, *, losses) -> list[str
         ]
         links = {"cells": cells_url(uri, experiment, outcome.run_id), "sweeps": sweeps_url(uri, experiment)}
     if outcome.launch_run_id and outcome.launch_run_id != outcome.run_id:
-        lines.append(f"this mlflow run ({outcome.launch_run_id}) continued run {outcome.run_id}, which holds the cells")
+        lines.append(
+            f"this mlflow run ({outcome.launch_run_id}) continued run {outcome.run_id}, which holds the cells"
+        )
     lines += summary_lines(
         uri,
         experiment_name=outcome.experiment_name,

@@ -39,5 +39,7 @@ class CreateExperiment(Callback):
         if config.hydra.runtime.choices.get("outputs") != "none":
             return
         folder = Path(str(config.hydra.sweep.dir)).resolve()
-        if folder.parent == Path(tempfile.gettempdir()).resolve() and folder.name.startswith("imbalance-sweep-"):
+        if folder.parent == Path(tempfile.gettempdir()).resolve() and folder.name.startswith(
+            "imbalance-sweep-"
+        ):
             shutil.rmtree(folder, ignore_errors=True)

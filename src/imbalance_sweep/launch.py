@@ -110,7 +110,10 @@ def model_value(name: str, text: str) -> list[float] | str:
     parts = inner.split(",")
     if len(parts) == 2:
         try:
-            return [fraction(f"{name}: acc_0s", number(name, parts[0])), fraction(f"{name}: acc_1s", number(name, parts[1]))]
+            return [
+                fraction(f"{name}: acc_0s", number(name, parts[0])),
+                fraction(f"{name}: acc_1s", number(name, parts[1])),
+            ]
         except InvalidValue as error:
             if all(_looks_numeric(part) for part in parts):
                 raise error from None

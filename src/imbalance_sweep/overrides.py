@@ -26,7 +26,13 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 # (Hydra's ray_aws launcher is left out: its settings run shell commands on the machines it starts.)
 HYDRA_GROUPS = {"hydra/launcher": ("basic", "joblib", "ray"), "hydra/sweeper": ("basic",)}
 HYDRA_KEY_PREFIXES = ("hydra.launcher.", "hydra.sweeper.")
-HYDRA_KEYS = ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir", "hydra.output_subdir", "hydra.job.chdir")
+HYDRA_KEYS = (
+    "hydra.run.dir",
+    "hydra.sweep.dir",
+    "hydra.sweep.subdir",
+    "hydra.output_subdir",
+    "hydra.job.chdir",
+)
 # Keys that make Hydra or a library call code: instantiate's special keys, logging's factory key, and
 # Ray's runtime_env (which installs packages and runs setup hooks).
 _SPECIAL_KEY = re.compile(r"^_[A-Za-z]+_$")
@@ -213,7 +219,9 @@ def check_composes(config_dir: str, config_name: str, overrides: Sequence[str]) 
             siblings = OmegaConf.select(OmegaConf.create(base), parent) if parent else base
             where = f"{parent}'s keys" if parent else "the keys"
             listed = f"; {where} are: {', '.join(sorted(siblings))}" if isinstance(siblings, Mapping) else ""
-            raise InvalidValue(f"{key} is not a config key{_nearest(key, _dotted_keys(base))}{listed}") from None
+            raise InvalidValue(
+                f"{key} is not a config key{_nearest(key, _dotted_keys(base))}{listed}"
+            ) from None
 
 
 def _first_line(error: BaseException) -> str:

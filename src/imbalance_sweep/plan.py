@@ -52,7 +52,9 @@ def _duration(seconds: float) -> str:
     return f"about {seconds / 86400:.0f} days"
 
 
-def size_line(name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mode: str, *, server: bool) -> str:
+def size_line(
+    name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mode: str, *, server: bool
+) -> str:
     """One line: how many cells and samples, and about how long this process will take."""
     shard = f" (this shard: {len(shard_cells)})" if len(shard_cells) != len(cells) else ""
     samples = sum(cell.size for cell in cells)
@@ -61,7 +63,9 @@ def size_line(name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mod
     return f"{name}: {counted}{shard}, {samples:.3g} samples in all, {mode} mode; {_duration(seconds)}"
 
 
-def dry_run_lines(name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mode: str, *, server: bool) -> list[str]:
+def dry_run_lines(
+    name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mode: str, *, server: bool
+) -> list[str]:
     """What ``dry_run=true`` prints: the size line, the first cells, and that nothing was logged."""
     lines = [size_line(name, cells, shard_cells, mode, server=server)]
     lines += [f"  {cell.name}" for cell in shard_cells[:SHOWN_CELLS]]

@@ -169,7 +169,9 @@ def prepare_sqlite_store(tracking_uri: str) -> None:
         raise TrackingError(f"{unusable} is a directory, not a store file")
     size = database.stat().st_size
     if size == 0:
-        raise TrackingError(f"{unusable} is empty (0 bytes), not a store; delete it to start a new store there")
+        raise TrackingError(
+            f"{unusable} is empty (0 bytes), not a store; delete it to start a new store there"
+        )
     with open(database, "rb") as stored:
         header = stored.read(100)
     if not header.startswith(SQLITE_HEADER) or len(header) < 100:
@@ -185,7 +187,9 @@ def prepare_sqlite_store(tracking_uri: str) -> None:
         )
 
 
-SCHEMA_MISMATCH = re.compile(r"Detected out-of-date database schema \(found version (\S+), but expected (\S+)\)")
+SCHEMA_MISMATCH = re.compile(
+    r"Detected out-of-date database schema \(found version (\S+), but expected (\S+)\)"
+)
 
 
 def _schema_mismatch(tracking_uri: str, message: str) -> str | None:

@@ -140,5 +140,7 @@ def headline_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str])
     cells = [[text(row.get(column, "")) for column in columns] for row in rows]
     widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
     head = "  ".join(column.rjust(width) for column, width in zip(columns, widths, strict=True))
-    body = ["  ".join(entry.rjust(width) for entry, width in zip(line, widths, strict=True)) for line in cells]
+    body = [
+        "  ".join(entry.rjust(width) for entry, width in zip(line, widths, strict=True)) for line in cells
+    ]
     return "\n".join([head, *body])
