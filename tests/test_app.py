@@ -212,7 +212,7 @@ def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_
 def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make_spec, tracking_uri):
     spec = make_spec(*SMALL_BLOG, "losses=[brier,bce]", f"tracking_uri={tracking_uri}")
     outcome = app.execute_sweep(spec)
-    lines = app.closing_lines(spec, outcome, losses=spec.losses)
+    lines = app.closing_lines(spec, outcome)
     client, runs = runs_of(tracking_uri)
     experiment_id = runs[0].info.experiment_id
     assert lines[:4] == [
@@ -242,10 +242,7 @@ def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make
         assert printed[(p["num_0s"], p["num_1s"], p["acc_0s"], p["acc_1s"])] == values
     again = app.execute_sweep(spec)  # complete: nothing computed, no table to print again
     assert again.run_id == outcome.run_id and (again.n_computed, again.n_already) == (0, 4)
-    assert (
-        app.closing_lines(spec, again, losses=spec.losses)[0]
-        == "seed_blog: 4 cells; 0 computed now, 4 already FINISHED"
-    )
+    assert app.closing_lines(spec, again)[0] == "seed_blog: 4 cells; 0 computed now, 4 already FINISHED"
 
 
 ODD_NAMES = [

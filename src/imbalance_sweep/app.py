@@ -503,10 +503,10 @@ def main(config: DictConfig) -> None:
             existing_run_id=None if nested else launched_run,
             parent_run_id=launched_run if nested else None,
         )
-        print("\n".join(closing_lines(spec, outcome, losses=spec.losses)), flush=True)
+        print("\n".join(closing_lines(spec, outcome)), flush=True)
 
 
-def closing_lines(spec: SweepSpec, outcome: SweepOutcome, *, losses) -> list[str]:
+def closing_lines(spec: SweepSpec, outcome: SweepOutcome) -> list[str]:
     """What a sweep prints at its end: what ran, where it is, how to look, and (for a small sweep)
     each cell's headline values."""
     uri, experiment = spec.tracking_uri, outcome.experiment_id
@@ -538,6 +538,6 @@ def closing_lines(spec: SweepSpec, outcome: SweepOutcome, *, losses) -> list[str
     if outcome.rows and len(outcome.rows) <= TABLE_MAX_CELLS:
         named = any(row.get("model") for row in outcome.rows)
         columns = [*(["model"] if named else []), "num_0s", "num_1s", "acc_0s", "acc_1s"]
-        columns += [f"loss/{name}" for name in losses[:2]] + ["recall", "f1"]
+        columns += [f"loss/{name}" for name in spec.losses[:2]] + ["recall", "f1"]
         lines += ["", headline_table(outcome.rows, columns)]
     return lines
