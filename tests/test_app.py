@@ -286,3 +286,24 @@ def test_a_search_the_store_refuses_is_not_reported_as_an_unusable_store(trackin
         reader.search(["0"], "tags.x = ")
     assert str(refused.value).startswith(f"tracking_uri={tracking_uri!r} refused a request: ")
     assert reader.get("not a run id: it's a name") is None
+
+
+def test_a_servers_refusals_say_what_to_do(monkeypatch):
+    """401 and 403 as MLflow's client raises them: the credentials, or the permission."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import PERMISSION_DENIED, UNAUTHENTICATED
+
+    from imbalance_sweep.tracking import TrackingError, store_errors
+
+    uri = "http://127.0.0.1:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reader")
+    refusals = {
+        UNAUTHENTICATED: f"tracking_uri={uri!r} cannot be used: the server refused the credentials (HTTP 401)",
+        PERMISSION_DENIED: f"tracking_uri={uri!r} refused a request: user 'reader' lacks the permission (HTTP 403)",
+    }
+    for code, start in refusals.items():
+        with pytest.raises(TrackingError) as refused, store_errors(uri):
+            raise MlflowException(
+                "API request to endpoint /x failed with error code 4xx != 200", error_code=code
+            )
+        assert str(refused.value).startswith(start)

@@ -507,5 +507,8 @@ def test_a_sweep_without_the_right_credentials_fails_with_one_line_and_logs_noth
     [line] = err.strip().splitlines()
     print(line)
     assert line.startswith(f"imbalance-sweep: error: tracking_uri='{uri}' cannot be used: ")
-    assert "401" in line
+    assert line.endswith(
+        "the server refused the credentials (HTTP 401); set MLFLOW_TRACKING_USERNAME and "
+        "MLFLOW_TRACKING_PASSWORD (python -m imbalance_sweep.server start prints the admin's)"
+    )
     assert MlflowClient(uri).get_experiment_by_name("server-refused") is None

@@ -62,6 +62,19 @@ def store_errors(tracking_uri: str) -> Iterator[None]:
         mismatch = _schema_mismatch(tracking_uri, str(error))
         if mismatch:
             raise TrackingError(mismatch) from error
+        code = getattr(error, "error_code", None)
+        if code == "UNAUTHENTICATED" or "error code 401" in reason:
+            raise TrackingError(
+                f"tracking_uri={tracking_uri!r} cannot be used: the server refused the credentials (HTTP 401); "
+                "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (python -m imbalance_sweep.server "
+                "start prints the admin's)"
+            ) from error
+        if code == "PERMISSION_DENIED" or "error code 403" in reason:
+            raise TrackingError(
+                f"tracking_uri={tracking_uri!r} refused a request: user "
+                f"{os.environ.get('MLFLOW_TRACKING_USERNAME', '(none)')!r} lacks the permission (HTTP 403); "
+                "the server's admin grants it"
+            ) from error
         if getattr(error, "error_code", None) == "INVALID_PARAMETER_VALUE":
             # the store answered, and refused what was asked (a search, a value): the store is fine
             raise TrackingError(f"tracking_uri={tracking_uri!r} refused a request: {reason}") from error
