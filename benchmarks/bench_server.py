@@ -166,11 +166,13 @@ def timed_sweep(
 # --- the server -----------------------------------------------------------------------------------
 
 
-def server_cli(*args: str) -> subprocess.CompletedProcess:
-    """``python -m imbalance_sweep.server ...`` in its own session (a Ctrl-C does not cut it short)."""
-    env = {key: value for key, value in os.environ.items() if key not in CREDENTIAL_VARIABLES}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "imbalance_sweep.server", *args],
+def start_in_own_session(
+    command: list[str], *, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.Popen:
+    """A command in a session (and process group) of its own, its output captured."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -178,6 +180,12 @@ def server_cli(*args: str) -> subprocess.CompletedProcess:
         text=True,
         start_new_session=True,
     )
+
+
+def server_cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m imbalance_sweep.server ...`` in its own session (a Ctrl-C does not cut it short)."""
+    env = {key: value for key, value in os.environ.items() if key not in CREDENTIAL_VARIABLES}
+    process = start_in_own_session([sys.executable, "-m", "imbalance_sweep.server", *args], env=env)
     try:
         stdout, stderr = process.communicate()
     except BaseException:
@@ -194,16 +202,7 @@ def server_cli(*args: str) -> subprocess.CompletedProcess:
 def run_in_own_group(command: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run a sweep in a process group of its own; interrupted, the whole group (joblib's workers
     too) is stopped before this returns."""
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    process = start_in_own_session(command, cwd=cwd, env=env)
     try:
         stdout, stderr = process.communicate()
     except BaseException:

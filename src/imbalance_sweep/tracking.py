@@ -301,6 +301,14 @@ def check_server_answers(tracking_uri: str) -> None:
         )
 
 
+def _ready_store(tracking_uri: str) -> None:
+    """What the write side and the read side both do before their first call: a server answers (or
+    one line now), MLflow's store-creation notes are quiet, a sqlite file is whole (or made whole)."""
+    check_server_answers(tracking_uri)
+    _quiet_store_creation()
+    prepare_sqlite_store(tracking_uri)
+
+
 @dataclass
 class Closing:
     """What :meth:`Tracker.closing` does after a block that completed: FINISHED, or leave RUNNING."""
@@ -315,10 +323,8 @@ class Tracker:
         self.tracking_uri = tracking_uri
         # params an adopted run already held when taken over: MLflow forbids logging them again
         self._adopted_params: dict[str, set[str]] = {}
-        check_server_answers(tracking_uri)
         commit_fast(tracking_uri)
-        _quiet_store_creation()
-        prepare_sqlite_store(tracking_uri)
+        _ready_store(tracking_uri)
         with store_errors(self.tracking_uri):
             self.client = RetryingClient(MlflowClient(tracking_uri=tracking_uri))
             if existing_run_id:
@@ -537,9 +543,7 @@ class RunReader:
 
     def __init__(self, tracking_uri: str):
         self.tracking_uri = tracking_uri
-        check_server_answers(tracking_uri)
-        _quiet_store_creation()
-        prepare_sqlite_store(tracking_uri)
+        _ready_store(tracking_uri)
         with store_errors(tracking_uri):
             self.client = MlflowClient(tracking_uri=tracking_uri)
 
