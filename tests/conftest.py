@@ -1,13 +1,18 @@
 """Shared fixtures: a throw-away MLflow store per test, and quiet, deterministic hypothesis."""
 
+import concurrent.futures
 import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import LOSS_NAMES
-from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG
+from imbalance_sweep import LOSS_NAMES, app
+from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG, run_sweep
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 settings.register_profile("project", deadline=None, max_examples=40, derandomize=True)
@@ -136,3 +141,69 @@ def finished_run_per_cell(cell_runs):
             assert key not in found, f"{run.info.run_name} FINISHED twice"
             found[key] = run
     return found
+
+
+def fail_on_call(monkeypatch, number, error=None):
+    """Make the ``number``-th cell of this process raise ``error`` (a RuntimeError by default)."""
+    real, calls = app.evaluate_cell, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == number:
+            raise error or RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app, "evaluate_cell", failing)
+
+
+def race(monkeypatch, specs, *, at):
+    """Run ``specs`` in threads at once, none past ``app.<at>`` until all have reached it."""
+    everyone_there = threading.Barrier(len(specs), timeout=60)
+    real = getattr(app, at)
+
+    def after_everyone(*args, **kwargs):
+        everyone_there.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app, at, after_everyone)
+    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
+        return list(pool.map(run_sweep, specs))
+
+
+@pytest.fixture(scope="session")
+def server_dir():
+    """One team server directory for the session's tests, stopped and removed at the end.
+
+    Not under tmp_path: as root, PostgreSQL runs as the postgres user, which cannot enter
+    pytest's private temporary directory. Skips, saying why, where PostgreSQL is not installed.
+    """
+    from imbalance_sweep import server
+
+    try:
+        server.postgres_bin()
+    except server.PostgresNotFound as error:
+        pytest.skip(str(error))
+    directory = Path(tempfile.mkdtemp(prefix="imbalance-sweep-server-"))
+    directory.chmod(0o755)
+    try:
+        yield directory
+    finally:
+        server.stop(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def tracking_server(server_dir, monkeypatch):
+    """The session's server, running (started on free ports by the first test that needs it), with
+    the admin's credentials in this process's environment (MLflow's client reads them there)."""
+    from imbalance_sweep import server
+
+    if not (server_dir / "server.json").exists():
+        # one worker process: quicker (re)starts on a small machine; restarts reuse these settings
+        started = server.start(server_dir, port=server.free_port(), db_port=server.free_port(), workers=1)
+        print(f"first start (initdb, MLflow's tables, the admin): {started.seconds:.1f} s")
+    else:
+        started = server.start(server_dir)
+    for name, value in started.credentials.items():
+        monkeypatch.setenv(name, value)
+    return started

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import sqlalchemy
-from conftest import finished_run_per_cell
+from conftest import fail_on_call, finished_run_per_cell, race
 from hypothesis import given
 from hypothesis import strategies as st
 from mlflow.entities import Metric, Param, RunStatus, ViewType
@@ -39,18 +39,6 @@ def cell_runs(tracking_uri):
 def finished_metrics(tracking_uri):
     """cell key -> metrics of its FINISHED run; fails on a cell FINISHED twice."""
     return {key: run.data.metrics for key, run in finished_run_per_cell(cell_runs(tracking_uri)[0]).items()}
-
-
-def fail_on_call(monkeypatch, number, error=None):
-    real, calls = app.evaluate_cell, []
-
-    def failing(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == number:
-            raise error or RuntimeError("boom")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(app, "evaluate_cell", failing)
 
 
 @pytest.fixture
@@ -284,20 +272,6 @@ def test_writes_are_retried_while_the_database_is_locked(monkeypatch):
     with pytest.raises(MlflowException, match="no such run"):
         tracking.retry_when_locked(other_error)
     assert len(attempts) == 1
-
-
-def race(monkeypatch, specs, *, at):
-    """Run ``specs`` in threads at once, none past ``app.<at>`` until all have reached it."""
-    everyone_there = threading.Barrier(len(specs), timeout=60)
-    real = getattr(app, at)
-
-    def after_everyone(*args, **kwargs):
-        everyone_there.wait()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(app, at, after_everyone)
-    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
-        return list(pool.map(run_sweep, specs))
 
 
 def test_two_identical_sweeps_at_once_end_with_one_finished_run_per_cell(
