@@ -67,7 +67,7 @@ def one_finished_run_per_cell(runs):
 
 
 @pytest.fixture(scope="module")
-def kill_grid_metrics(tmp_path_factory):
+def kill_grid_metrics(tmp_path_factory, new_store_file):
     """The uninterrupted sweep's metrics per cell key, from one process."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
@@ -75,7 +75,7 @@ def kill_grid_metrics(tmp_path_factory):
     from imbalance_sweep.app import CONFIG_DIR
     from imbalance_sweep.config import sweep_spec
 
-    store = f"sqlite:///{tmp_path_factory.mktemp('whole') / 'mlflow.db'}"
+    store = new_store_file(tmp_path_factory.mktemp("whole") / "mlflow.db")
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         config = compose(config_name="config", overrides=[*KILL_GRID, f"tracking_uri={store}"])
     run_sweep(sweep_spec(OmegaConf.to_container(config, resolve=True)))
@@ -108,10 +108,10 @@ def test_an_interrupted_sweep_resumes_to_one_finished_run_per_cell(
 
 
 def test_two_joblib_workers_write_200_cells_to_one_sqlite_file_as_one_process_would(
-    start_module, tmp_path, tracking_uri, make_spec
+    start_module, tmp_path, tracking_uri, make_spec, new_store_file
 ):
     """Shards in parallel (hydra/launcher=joblib): one parent, every cell once, same numbers."""
-    whole = f"sqlite:///{tmp_path / 'whole.db'}"
+    whole = new_store_file(tmp_path / "whole.db")
     run_sweep(make_spec(*WIDE_GRID, f"tracking_uri={whole}"))
     expected = one_finished_run_per_cell(runs_by_role(whole))
     assert len(expected) == 200

@@ -47,9 +47,9 @@ def ray_temp_dir(monkeypatch):
 
 
 def test_two_ray_shards_log_one_sweep_as_one_process_would(
-    start_module, tmp_path, tracking_uri, make_spec, ray_temp_dir
+    start_module, tmp_path, tracking_uri, make_spec, ray_temp_dir, new_store_file
 ):
-    whole = f"sqlite:///{tmp_path / 'whole.db'}"
+    whole = new_store_file(tmp_path / "whole.db")
     run_sweep(make_spec(*RAY_GRID, f"tracking_uri={whole}"))
     expected = one_finished_run_per_cell(runs_by_role(whole))
     assert len(expected) == N_CELLS

@@ -42,8 +42,8 @@ def finished_metrics(tracking_uri):
 
 
 @pytest.fixture
-def uninterrupted(make_spec, tmp_path):
-    store = f"sqlite:///{tmp_path / 'uninterrupted.db'}"
+def uninterrupted(make_spec, tmp_path, new_store_file):
+    store = new_store_file(tmp_path / "uninterrupted.db")
     run_sweep(make_spec(*GRID, f"tracking_uri={store}"))
     return finished_metrics(store)
 

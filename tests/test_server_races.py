@@ -23,9 +23,8 @@ GRID = (
 )
 
 
-def alone(make_spec, tmp_path, experiment):
-    """cell key -> metrics of the same sweep run alone, into its own sqlite file."""
-    store = f"sqlite:///{tmp_path / 'alone.db'}"
+def alone(make_spec, store, experiment):
+    """cell key -> metrics of the same sweep run alone, into its own sqlite ``store``."""
     run_sweep(make_spec(*GRID, f"experiment={experiment}", f"tracking_uri={store}"))
     return metrics_per_cell(runs_by_role(store, experiment)["cell"])
 
@@ -49,20 +48,20 @@ def assert_one_parent_and_one_finished_run_per_cell(uri, experiment, parents, ex
     ids=["both-look-for-the-parent-together", "both-run-every-cell"],
 )
 def test_two_identical_sweeps_at_once_end_with_one_parent_and_one_finished_run_per_cell(
-    tracking_server, make_spec, tmp_path, monkeypatch, at
+    tracking_server, make_spec, tracking_uri, monkeypatch, at
 ):
     uri, experiment = tracking_server.tracking_uri, f"race-{at}"
-    expected = alone(make_spec, tmp_path, experiment)
+    expected = alone(make_spec, tracking_uri, experiment)
     spec = make_spec(*GRID, f"experiment={experiment}", f"tracking_uri={uri}")
     parents = race(monkeypatch, [spec, spec], at=at)
     assert_one_parent_and_one_finished_run_per_cell(uri, experiment, parents, expected)
 
 
 def test_two_shards_racing_a_rerun_of_their_sweep_end_with_one_parent(
-    tracking_server, make_spec, tmp_path, monkeypatch
+    tracking_server, make_spec, tracking_uri, monkeypatch
 ):
     uri, experiment = tracking_server.tracking_uri, "race-shards-and-rerun"
-    expected = alone(make_spec, tmp_path, experiment)
+    expected = alone(make_spec, tracking_uri, experiment)
     where = (f"experiment={experiment}", f"tracking_uri={uri}")
     shards = [make_spec(*GRID, *where, "shard.count=2", f"shard.index={index}") for index in (0, 1)]
     parents = race(monkeypatch, [*shards, make_spec(*GRID, *where)], at="chosen_parent")
@@ -70,10 +69,10 @@ def test_two_shards_racing_a_rerun_of_their_sweep_end_with_one_parent(
 
 
 def test_a_sweep_racing_its_resume_ends_with_one_finished_run_per_cell(
-    tracking_server, make_spec, tmp_path, monkeypatch
+    tracking_server, make_spec, tracking_uri, monkeypatch
 ):
     uri, experiment = tracking_server.tracking_uri, "race-resume"
-    expected = alone(make_spec, tmp_path, experiment)
+    expected = alone(make_spec, tracking_uri, experiment)
     spec = make_spec(*GRID, f"experiment={experiment}", f"tracking_uri={uri}")
     with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
         fail_on_call(patch, 3, KeyboardInterrupt())  # stopped part-way, as by Ctrl-C
