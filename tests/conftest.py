@@ -1,8 +1,10 @@
 """Shared fixtures: a throw-away MLflow store per test, and quiet, deterministic hypothesis."""
 
 import concurrent.futures
+import contextlib
 import os
 import shutil
+import sqlite3
 import tempfile
 import threading
 from pathlib import Path
@@ -27,10 +29,14 @@ def new_store_file(tmp_path_factory):
 
     template = tmp_path_factory.mktemp("store-template") / "mlflow.db"
     prepare_sqlite_store(f"sqlite:///{template}")
-    assert not template.with_name("mlflow.db-wal").exists()  # the file alone is the whole store
 
     def copy_to(path):
-        shutil.copyfile(template, path)
+        # sqlite's backup API, not a file copy: it takes what a write-ahead log still holds too
+        with (
+            contextlib.closing(sqlite3.connect(template)) as source,
+            contextlib.closing(sqlite3.connect(path)) as copy,
+        ):
+            source.backup(copy)
         return f"sqlite:///{path}"
 
     return copy_to
