@@ -10,7 +10,8 @@ from scipy import integrate
 
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, InvalidValue, evaluate, expected, simulate
 from imbalance_sweep.app import run_sweep
-from imbalance_sweep.expectations import TRUE_CLASS_RANGE, bce_moments, brier_moments, focal_moments
+from imbalance_sweep.clipping import TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP
+from imbalance_sweep.expectations import bce_moments, brier_moments, focal_moments
 from imbalance_sweep.grid import Cell
 
 
@@ -30,7 +31,7 @@ def test_bce_matches_the_hand_derived_closed_form(acc):
 def test_bce_at_one_half_is_one_minus_the_clip_bound():
     """q ~ U(0, 1): the integral of -log(clip(u)) over [0, 1] is exactly 1 - L, L the lower clip bound."""
     for label in (0, 1):
-        low = TRUE_CLASS_RANGE[label][0]
+        low = TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[label][0]
         assert bce_moments(label, 0.5)[0] == pytest.approx(1 - low, rel=1e-14)
 
 
@@ -38,7 +39,7 @@ def test_bce_below_one_half_mirrors_the_interval():
     """acc < 0.5: q ~ U(1 - w, 1), so E[-log(1 - q)] = (1/w) * integral of -log(u) over [0, w], clipped at L."""
     for label, acc in ((0, 0.3), (1, 0.1), (1, 0.0)):
         w = 0.5 / (1 - acc)
-        low = TRUE_CLASS_RANGE[label][0]
+        low = TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[label][0]
         by_hand = (low * -math.log(low) + (w - w * math.log(w)) - (low - low * math.log(low))) / w
         assert bce_moments(label, acc)[0] == pytest.approx(by_hand, rel=1e-12)
 
@@ -53,7 +54,7 @@ def focal_by_hand(label, acc, gamma):
     antiderivative of -u^k log u, which is u^(k+1) / (k+1)^2 - u^(k+1) log(u) / (k+1)."""
     width = 0.5 / max(acc, 1 - acc)
     u_a, u_b = (1 - width, 1.0) if acc >= 0.5 else (0.0, width)
-    low, high = TRUE_CLASS_RANGE[label]
+    low, high = TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[label]
 
     def power_integral(a, b):  # integral of (1 - u)^gamma over [a, b]
         return ((1 - a) ** (gamma + 1) - (1 - b) ** (gamma + 1)) / (gamma + 1)
@@ -88,7 +89,7 @@ def test_focal_quadrature_agrees_with_scipy(label, acc, gamma):
     accuracy at the log's cusp is about 1e-6, hence the tolerance)."""
     width = 0.5 / max(acc, 1 - acc)
     lo, hi = (0.0, width) if acc >= 0.5 else (1 - width, 1.0)
-    low, high = TRUE_CLASS_RANGE[label]
+    low, high = TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[label]
 
     def focal(q):
         return q**gamma * -math.log(min(max(1 - q, low), high))

@@ -10,13 +10,14 @@ from hypothesis import strategies as st
 from scipy import integrate, special
 
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, InvalidValue, evaluate, expected, simulate
+from imbalance_sweep.clipping import TRUE_CLASS_RANGE
 from imbalance_sweep.evaluation import evaluate_cell
 from imbalance_sweep.expectations import bce_moments, brier_moments, focal_moments
 from imbalance_sweep.grid import Cell
 from imbalance_sweep.identity import sweep_key
 from imbalance_sweep.losses import make_terms
 from imbalance_sweep.score_models import from_config, names
-from imbalance_sweep.score_models.beta import CLIP_RANGE, BetaModel, distance_shapes
+from imbalance_sweep.score_models.beta import BetaModel, distance_shapes
 from imbalance_sweep.score_models.uniform import UNIFORM
 
 concentrations = st.sampled_from([0.3, 1.0, 2.0, 7.5, 40.0])
@@ -199,7 +200,7 @@ def quad_moment(function, a, b, q_low, q_high):
 def test_beta_expectations_agree_with_scipy_quad(label, acc, concentration, gamma):
     """First and second moments of the clipped bce and focal terms."""
     a, b = distance_shapes(acc, concentration)
-    low, high = CLIP_RANGE[label]
+    low, high = TRUE_CLASS_RANGE[label]
     model = BetaModel(concentration)
 
     def bce(q):
@@ -240,9 +241,9 @@ def test_beta_at_accuracies_zero_and_one_is_the_clipped_point_mass():
     """acc = 1: every score on its label, bce = -log(H); acc = 0: on the other, bce = -log(L)."""
     model = BetaModel(2.0)
     # the float32 pipeline's clip: 2**-23 (negatives) or 1e-7 (positives) up to 1 - 2**-23
-    assert CLIP_RANGE == {0: (2.0**-23, 1 - 2.0**-23), 1: (float(np.float32(1e-7)), 1 - 2.0**-23)}
+    assert TRUE_CLASS_RANGE == {0: (2.0**-23, 1 - 2.0**-23), 1: (float(np.float32(1e-7)), 1 - 2.0**-23)}
     for label in (0, 1):
-        low, high = CLIP_RANGE[label]
+        low, high = TRUE_CLASS_RANGE[label]
         assert model.term_moments(label, 1.0, "bce", 2.0) == pytest.approx(
             (-math.log(high), math.log(high) ** 2)
         )

@@ -21,20 +21,13 @@ from functools import cache
 
 import numpy as np
 
+from .clipping import EPSILON, TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP
 from .evaluation import check_loss_settings
 from .grid import Cell, make_cell
 from .losses import LOSS_NAMES, LOSSES, class_weight
 from .metrics import METRIC_NAMES, confusion_metrics
 from .simulator import score_interval
 
-# The clipped probability given to the true class lies in [LOW, HIGH] (float32 values, as Keras
-# rounds them): for a positive it is clip(p), for a negative 1 - clip(p).
-FLOAT32_EPSILON = float(np.float32(1e-7))
-FLOAT32_ONE_MINUS_EPSILON = float(np.float32(1.0) - np.float32(1e-7))  # 1 - 2**-23
-TRUE_CLASS_RANGE = {
-    0: (1.0 - FLOAT32_ONE_MINUS_EPSILON, 1.0 - FLOAT32_EPSILON),
-    1: (FLOAT32_EPSILON, FLOAT32_ONE_MINUS_EPSILON),
-}
 PANELS, NODES = 40, 24
 
 
@@ -74,7 +67,7 @@ def bce_moments(label: int, acc: float) -> tuple[float, float]:
     """
     lo, hi = distance_interval(acc)
     u_lo, u_hi = 1.0 - hi, 1.0 - lo
-    low, high = TRUE_CLASS_RANGE[label]
+    low, high = TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[label]
     below = max(0.0, min(u_hi, low) - u_lo)
     above = max(0.0, u_hi - max(u_lo, high))
     a, b = max(u_lo, low), min(u_hi, high)
@@ -101,8 +94,13 @@ def _gauss_legendre() -> tuple[np.ndarray, np.ndarray]:
 
 def _quadrature_nodes(u_lo: float, u_hi: float) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights on [u_lo, u_hi]: panels geometric towards u = 0, split at the clip bounds."""
-    edges = {u_lo, u_hi, *TRUE_CLASS_RANGE[0], *TRUE_CLASS_RANGE[1]}
-    edges.update(np.geomspace(FLOAT32_EPSILON / 8, 1.0, PANELS).tolist())
+    edges = {
+        u_lo,
+        u_hi,
+        *TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[0],
+        *TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[1],
+    }
+    edges.update(np.geomspace(float(EPSILON) / 8, 1.0, PANELS).tolist())
     edges = np.array(sorted(e for e in edges if u_lo <= e <= u_hi))
     left, right = edges[:-1, None], edges[1:, None]
     x, w = _gauss_legendre()
@@ -116,7 +114,7 @@ def focal_moments(label: int, acc: float, gamma: float) -> tuple[float, float]:
     """E[q^gamma bce_i] and its second moment for one class, by quadrature over u = 1 - q."""
     lo, hi = distance_interval(acc)
     u, weights = _quadrature_nodes(1.0 - hi, 1.0 - lo)
-    low, high = TRUE_CLASS_RANGE[label]
+    low, high = TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[label]
     focal = (1.0 - u) ** gamma * -np.log(np.clip(u, low, high))
     width = hi - lo
     return float(weights @ focal) / width, float(weights @ focal**2) / width

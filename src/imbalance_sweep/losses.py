@@ -15,7 +15,7 @@ loss               term                reduction
 =================  ==================  ============================================================
 
 with ``bce_i = -[y log p + (1 - y) log(1 - p)]``, p clipped to [1e-7, 1 - 1e-7] in float32 as
-Keras does, ``a_t = alpha`` for positives and ``1 - alpha`` for negatives, ``g = gamma``.
+Keras does (``clipping``), ``a_t = alpha`` for positives and ``1 - alpha`` for negatives, ``g = gamma``.
 
 Backends compute the per-class term sums of one chunk: ``numpy`` (default) shares work between
 terms; ``keras`` calls the real ``keras.losses`` objects (TensorFlow is imported only then).
@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from .checks import InvalidValue
+from .clipping import EPSILON, ONE_MINUS_EPSILON
 
 # name -> (term, reduction); the order is the order runs list them in.
 LOSSES: dict[str, tuple[str, str]] = {
@@ -45,9 +46,6 @@ LOSSES: dict[str, tuple[str, str]] = {
 }
 LOSS_NAMES = tuple(LOSSES)
 BACKENDS = ("numpy", "keras", "tfa")
-
-EPSILON = np.float32(1e-7)  # keras.backend.epsilon()
-ONE_MINUS_EPSILON = np.float32(1.0) - EPSILON
 
 
 def terms_for(losses: Iterable[str]) -> frozenset[str]:

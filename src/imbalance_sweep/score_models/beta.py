@@ -15,9 +15,9 @@ the other label (q = 1); the losses then see the clipped scores, exactly.
 
 Expectations integrate the clipped per-sample terms against the Beta density: with ``u = 1 - q`` the
 probability given to the true class, clipped to Keras's float32 bounds ``[L, H]``
-(:data:`CLIP_RANGE`), the tails where the clip holds are incomplete Beta functions times a constant, and
-the two middle pieces (``q`` up to 0.5 and from 0.5) are smooth integrals after ``q = e^-t`` and
-``1 - q = e^-s`` respectively, which scipy's ``quad`` takes to 1e-12 relative.
+(:data:`clipping.TRUE_CLASS_RANGE`), the tails where the clip holds are incomplete Beta functions
+times a constant, and the two middle pieces (``q`` up to 0.5 and from 0.5) are smooth integrals
+after ``q = e^-t`` and ``1 - q = e^-s`` respectively, which scipy's ``quad`` takes to 1e-12 relative.
 """
 
 from __future__ import annotations
@@ -32,21 +32,13 @@ import numpy as np
 from scipy import integrate, optimize, special
 
 from ..checks import InvalidValue, _show
-from ..losses import EPSILON, ONE_MINUS_EPSILON
+from ..clipping import TRUE_CLASS_RANGE
 from . import unknown_keys
 
 DEFAULT_CONCENTRATION = 2.0
 KEYS = ("concentration",)
 # The smallest mean distance the solver tries: below it a shape parameter is subnormal.
 SMALLEST_MEAN = 1e-290
-# The clipped probability given to the true class, as the float32 pipeline computes it (numpy
-# backend and Keras): a positive's clip(p); a negative's 1 - clip(p), rounded to float32, whose top
-# is 1 - 2**-23 (expectations.TRUE_CLASS_RANGE keeps 1 - 1e-7 there for the uniform model's sake,
-# where the difference is below its precision; here a class can sit entirely at the clip).
-CLIP_RANGE = {
-    0: (float(np.float32(1.0) - ONE_MINUS_EPSILON), float(np.float32(1.0) - EPSILON)),
-    1: (float(EPSILON), float(ONE_MINUS_EPSILON)),
-}
 BREAK_QUANTILES = np.array(
     [1e-9, 1e-5, 1e-3, 0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98, 1 - 1e-3, 1 - 1e-5, 1 - 1e-9]
 )
@@ -93,13 +85,13 @@ def distance_shapes(acc: float, concentration: float) -> tuple[float, float] | N
 
 def _clip_bounds(label: int) -> tuple[float, float, float, float]:
     """Where the clip holds, in q: below ``q_low`` bce is ``-log H``, above ``q_high`` it is ``-log L``."""
-    low, high = CLIP_RANGE[label]
+    low, high = TRUE_CLASS_RANGE[label]
     return 1.0 - high, 1.0 - low, -math.log(high), -math.log(low)
 
 
 def _bce_at(label: int, q: float) -> float:
     """The clipped bce of one score at distance ``q`` from its label."""
-    low, high = CLIP_RANGE[label]
+    low, high = TRUE_CLASS_RANGE[label]
     return -math.log(min(max(1.0 - q, low), high))
 
 

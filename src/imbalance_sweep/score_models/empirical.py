@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..checks import InvalidValue
+from ..clipping import EPSILON, ONE_MINUS_EPSILON
 from ..evaluation import THRESHOLD
-from ..losses import EPSILON, ONE_MINUS_EPSILON
 from ..predictions import Predictions, load_predictions
 from . import unknown_keys
 
