@@ -19,10 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .evaluation import THRESHOLD
 from .grid import Cell
 from .losses import class_weight, reduce_losses, terms_for
-from .metrics import confusion_metrics
+from .metrics import confusion_metrics, on_correct_side
 
 BOOTSTRAP_STREAM = 2  # the cell's streams: 0 negatives, 1 positives (its draw), 2 bootstrap
 
@@ -45,8 +44,7 @@ def _class_table(model, label: int, terms: Sequence[str], alpha: float, gamma: f
         raw = per_sample_terms(label, pool, "focal" if term == "focal_balanced" else term, gamma)
         weight = class_weight(label, alpha) if term == "focal_balanced" else 1.0
         columns.append(weight * raw.astype(np.float64))
-    right = pool <= THRESHOLD if label == 0 else pool > THRESHOLD
-    columns.append(right.astype(np.float64))
+    columns.append(on_correct_side(label, pool).astype(np.float64))
     return np.column_stack(columns)
 
 

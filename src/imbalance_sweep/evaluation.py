@@ -9,10 +9,8 @@ import numpy as np
 from .checks import InvalidValue, fraction, names_from, non_negative, one_of, whole_number
 from .grid import Cell
 from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
-from .metrics import confusion_metrics
+from .metrics import confusion_metrics, on_correct_side
 from .simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks
-
-THRESHOLD = np.float32(0.5)
 
 
 class Accumulator:
@@ -27,8 +25,7 @@ class Accumulator:
     def add(self, label: int, scores: np.ndarray) -> None:
         """Fold in one chunk of scores whose true class is ``label``."""
         self.counts[label] += scores.size
-        right = scores <= THRESHOLD if label == 0 else scores > THRESHOLD
-        self.correct[label] += int(np.count_nonzero(right))
+        self.correct[label] += int(np.count_nonzero(on_correct_side(label, scores)))
         for term, value in self.term_sums(label, scores).items():
             self.sums[label][term] = self.sums[label].get(term, 0.0) + value
 

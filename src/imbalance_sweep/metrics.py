@@ -1,5 +1,8 @@
-"""Classification metrics from confusion counts, in float64, with explicit zero-division values.
+"""Classification metrics: the decision rule that turns scores into predictions, and the metrics
+of the confusion counts it gives, in float64, with explicit zero-division values.
 
+A score predicts the positive class iff it is > 0.5 (:func:`on_correct_side`); a class's accuracy is
+the share of its scores on their correct side of that threshold.
 Counts arrive as Python ints, so 10**9 samples neither overflow nor lose precision before the
 float64 arithmetic. Where a denominator is zero the metric is 0.0, as scikit-learn gives with
 ``zero_division=0`` (and as it gives for MCC); balanced accuracy averages the recalls of the classes
@@ -9,6 +12,10 @@ present, as scikit-learn does. No NaN, no warning.
 from __future__ import annotations
 
 import math
+
+import numpy as np
+
+THRESHOLD = np.float32(0.5)  # a score > THRESHOLD predicts 1; float32, as the scores are
 
 METRIC_NAMES = (
     "tp",
@@ -23,6 +30,11 @@ METRIC_NAMES = (
     "specificity",
     "mcc",
 )
+
+
+def on_correct_side(label: int, scores: np.ndarray) -> np.ndarray:
+    """Which of a class's scores predict that class: > 0.5 for positives, <= 0.5 for negatives."""
+    return scores > THRESHOLD if label == 1 else scores <= THRESHOLD
 
 
 def _ratio(numerator: float, denominator: float) -> float:

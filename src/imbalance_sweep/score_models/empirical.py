@@ -22,7 +22,7 @@ import numpy as np
 
 from ..checks import InvalidValue
 from ..clipping import EPSILON, ONE_MINUS_EPSILON
-from ..evaluation import THRESHOLD
+from ..metrics import on_correct_side
 from ..predictions import Predictions, load_predictions
 from . import unknown_keys
 
@@ -66,10 +66,9 @@ class EmpiricalModel:
     @property
     def grid_accuracies(self) -> tuple[float, float]:
         """The file's accuracy on each class at 0.5: these replace the grid's."""
-        negatives, positives = self._pools
-        return (
-            float(np.count_nonzero(negatives <= THRESHOLD) / negatives.size),
-            float(np.count_nonzero(positives > THRESHOLD) / positives.size),
+        return tuple(
+            float(np.count_nonzero(on_correct_side(label, pool)) / pool.size)
+            for label, pool in enumerate(self._pools)
         )
 
     @property
