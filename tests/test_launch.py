@@ -219,3 +219,22 @@ def test_a_sweep_of_overrides_composes_as_its_first_job():
         CONFIG_DIR, "config", ["-m", "seed=0,1,2", "grid=dense,seed_blog", "mode=expected"]
     )
     overrides.check_composes(CONFIG_DIR, "flip", ["losses=[bce]", "metrics=[f1]"])
+
+
+def test_the_ray_launcher_without_the_ray_extra_is_one_line_saying_how_to_install_it(tmp_path):
+    """Ray is an extra: a process where its Hydra plugin cannot be imported stops before any run."""
+    import subprocess
+    import sys
+
+    hide_ray_and_run = (
+        "import runpy, sys\n"
+        "sys.modules['hydra_plugins.hydra_ray_launcher'] = None  # as if the extra were not installed\n"
+        "sys.argv = ['imbalance_sweep', '-m', 'shard.count=2', 'shard.index=0,1', 'hydra/launcher=ray']\n"
+        "runpy.run_module('imbalance_sweep', run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", hide_ray_and_run], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"imbalance-sweep: error: {overrides.RAY_NOT_INSTALLED}"]
+    assert "Traceback" not in done.stderr and not (tmp_path / "mlflow.db").exists()

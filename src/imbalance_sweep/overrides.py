@@ -26,6 +26,11 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 # (Hydra's ray_aws launcher is left out: its settings run shell commands on the machines it starts.)
 HYDRA_GROUPS = {"hydra/launcher": ("basic", "joblib", "ray"), "hydra/sweeper": ("basic",)}
 HYDRA_KEY_PREFIXES = ("hydra.launcher.", "hydra.sweeper.")
+# Ray is an extra: without it Hydra knows no ray launcher (its plugin brings the config)
+RAY_NOT_INSTALLED = (
+    "hydra/launcher=ray needs the ray extra, which is not installed: "
+    "pip install -c constraints.txt -e '.[ray]' (from the repository's root)"
+)
 HYDRA_KEYS = (
     "hydra.run.dir",
     "hydra.sweep.dir",
@@ -202,6 +207,8 @@ def check_composes(config_dir: str, config_name: str, overrides: Sequence[str]) 
         except MissingConfigException as error:
             missing = error.missing_cfg_file or ""
             group, _, option = missing.rpartition("/")
+            if (group, option) == ("hydra/launcher", "ray"):
+                raise InvalidValue(RAY_NOT_INSTALLED) from None
             options = list(HYDRA_GROUPS.get(group, ())) or sorted(error.options or [])
             if group and options:
                 raise InvalidValue(
