@@ -3,6 +3,7 @@
 import concurrent.futures
 import contextlib
 import os
+import random
 import shutil
 import sqlite3
 import tempfile
@@ -17,8 +18,21 @@ from imbalance_sweep import LOSS_NAMES, app
 from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG, run_sweep
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-settings.register_profile("project", deadline=None, max_examples=40, derandomize=True)
+settings.register_profile("project", deadline=None, max_examples=40)
 settings.load_profile("project")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """A new hypothesis seed each run (new examples, not the same ones forever), unless
+    --hypothesis-seed gives one; the header prints it, so a failure can be replayed."""
+    if config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = str(random.SystemRandom().randrange(2**32))
+
+
+def pytest_report_header(config):
+    seed = config.getoption("hypothesis_seed")
+    return f"hypothesis seed: {seed} (replay a failure with --hypothesis-seed={seed})"
 
 
 @pytest.fixture(scope="session")
