@@ -15,9 +15,9 @@ from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
 
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, InvalidValue, evaluate, expected, simulate
 from imbalance_sweep.identity import sweep_key
-from imbalance_sweep.losses import NumpyTerms
+from imbalance_sweep.losses import NumpyTerms, per_sample_terms
 from imbalance_sweep.predictions import load_predictions
-from imbalance_sweep.score_models.empirical import EmpiricalModel, per_sample_terms
+from imbalance_sweep.score_models.empirical import EmpiricalModel
 
 FORMATS = ("csv", "parquet", "npy", "npz")
 
@@ -433,7 +433,7 @@ def test_per_sample_terms_are_the_numpy_backends(model):
             pool = model.predictions.scores[model.predictions.labels == bool(label)]
             sums = numpy_terms(label, pool)
             for term in ("bce", "sq", "focal"):
-                ours = per_sample_terms(label, pool, term, gamma).sum(dtype=np.float64)
+                ours = per_sample_terms(label, pool, [term], gamma=gamma)[term].sum(dtype=np.float64)
                 assert ours == pytest.approx(sums[term], rel=1e-12)
 
 

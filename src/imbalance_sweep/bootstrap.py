@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .grid import Cell
-from .losses import class_weight, reduce_losses, terms_for
+from .losses import class_weight, per_sample_terms, reduce_losses, terms_for
 from .metrics import confusion_metrics, on_correct_side
 
 BOOTSTRAP_STREAM = 2  # the cell's streams: 0 negatives, 1 positives (its draw), 2 bootstrap
@@ -36,12 +36,11 @@ def bootstrap_streams(cell: Cell, seed: int) -> tuple[np.random.Generator, np.ra
 
 def _class_table(model, label: int, terms: Sequence[str], alpha: float, gamma: float) -> np.ndarray:
     """Per row of the file's class ``label``: each term (float64), then 1.0 if predicted right."""
-    from .score_models.empirical import per_sample_terms
-
     pool = model.class_pool(label)
     columns = []
     for term in terms:
-        raw = per_sample_terms(label, pool, "focal" if term == "focal_balanced" else term, gamma)
+        per_sample = "focal" if term == "focal_balanced" else term
+        raw = per_sample_terms(label, pool, [per_sample], gamma=gamma)[per_sample]
         weight = class_weight(label, alpha) if term == "focal_balanced" else 1.0
         columns.append(weight * raw.astype(np.float64))
     columns.append(on_correct_side(label, pool).astype(np.float64))

@@ -79,58 +79,71 @@ def reduce_losses(
     return values
 
 
+def per_sample_terms(
+    label: int, scores: np.ndarray, terms: Iterable[str], *, gamma: float, out: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Each score's ``bce``, ``sq`` and ``focal`` term (those of ``terms``), for a class's float32
+    scores, in float32 as Keras computes them: the one definition of the terms every sum, mean and
+    resample of them starts from.
+
+    ``out``, a float32 array of shape (3, len(scores)), is written into and the arrays returned are
+    its rows (a chunk's scratch space, reused); without it they are new arrays. Work is shared: the
+    focal term takes the bce and, when gamma is 2, the squared distance already there.
+    """
+    terms = frozenset(terms)
+    gamma = np.float32(gamma)
+    bce, square, focal = np.empty((3, scores.size), dtype=np.float32) if out is None else out
+    values = {}
+    if terms & {"bce", "focal"}:
+        # -log of the clipped probability given to the true class
+        np.clip(scores, EPSILON, ONE_MINUS_EPSILON, out=bce)
+        if label == 0:
+            np.subtract(np.float32(1.0), bce, out=bce)
+        np.log(bce, out=bce)
+        np.negative(bce, out=bce)
+        if "bce" in terms:
+            values["bce"] = bce
+    if "sq" in terms or ("focal" in terms and gamma == 2):
+        np.square(_distance(label, scores, square), out=square)
+        if "sq" in terms:
+            values["sq"] = square
+    if "focal" in terms:
+        # (1 - p_t)^gamma: the distance of the score from its label, to the power gamma
+        weight = square if gamma == 2 else np.power(_distance(label, scores, focal), gamma, out=focal)
+        values["focal"] = np.multiply(weight, bce, out=focal)
+    return values
+
+
+def _distance(label: int, scores: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """|p - y|: the scores themselves for a negative, else ``1 - p`` written into ``out``."""
+    if label == 0:
+        return scores
+    return np.subtract(np.float32(1.0), scores, out=out)
+
+
 class NumpyTerms:
-    """Per-class term sums of a chunk in float32 numpy, each shared intermediate computed once."""
+    """Per-class term sums of a chunk: :func:`per_sample_terms` in scratch space reused across
+    chunks, summed in float64."""
 
     def __init__(self, terms: Iterable[str], *, alpha: float, gamma: float):
         self.terms = frozenset(terms)
         self.alpha = alpha
-        self.gamma = np.float32(gamma)
-        self._scratch = np.empty((2, 0), dtype=np.float32)
-
-    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._scratch.shape[1] < size:
-            self._scratch = np.empty((2, size), dtype=np.float32)
-        return self._scratch[0, :size], self._scratch[1, :size]
+        self.gamma = gamma
+        self._per_sample = {"focal" if term == "focal_balanced" else term for term in self.terms}
+        self._scratch = np.empty((3, 0), dtype=np.float32)
 
     def __call__(self, label: int, scores: np.ndarray) -> dict[str, float]:
-        log_true, work = self._buffers(scores.size)
-        sums = {}
-        # log_true = log of the clipped probability given to the true class = -bce_i
-        np.clip(scores, EPSILON, ONE_MINUS_EPSILON, out=log_true)
-        if label == 0:
-            np.subtract(np.float32(1.0), log_true, out=log_true)
-        np.log(log_true, out=log_true)
-        if "bce" in self.terms:
-            sums["bce"] = -float(log_true.sum(dtype=np.float64))
-
-        focal_terms = self.terms & {"focal", "focal_balanced"}
-        if "sq" in self.terms or focal_terms:
-            # work = |p - y|, the distance of the score from the label (1 - p_t)
-            distance = self._distance(label, scores, work)
-            if "sq" in self.terms:
-                np.square(distance, out=work)
-                sums["sq"] = float(work.sum(dtype=np.float64))
-            if focal_terms:
-                if not ("sq" in self.terms and self.gamma == 2):  # else work holds (1 - p_t)^2
-                    distance = self._distance(label, scores, work)
-                    if self.gamma == 2:
-                        np.square(distance, out=work)
-                    else:
-                        np.power(distance, self.gamma, out=work)
-                np.multiply(work, log_true, out=work)
-                focal = -float(work.sum(dtype=np.float64))
-                if "focal" in focal_terms:
-                    sums["focal"] = focal
-                if "focal_balanced" in focal_terms:
-                    sums["focal_balanced"] = class_weight(label, self.alpha) * focal
+        if self._scratch.shape[1] < scores.size:
+            self._scratch = np.empty((3, scores.size), dtype=np.float32)
+        values = per_sample_terms(
+            label, scores, self._per_sample, gamma=self.gamma, out=self._scratch[:, : scores.size]
+        )
+        sums = {term: float(value.sum(dtype=np.float64)) for term, value in values.items()}
+        if "focal_balanced" in self.terms:
+            sums["focal_balanced"] = class_weight(label, self.alpha) * sums["focal"]
+            if "focal" not in self.terms:
+                del sums["focal"]
         return sums
-
-    @staticmethod
-    def _distance(label: int, scores: np.ndarray, out: np.ndarray) -> np.ndarray:
-        if label == 0:
-            return scores
-        return np.subtract(np.float32(1.0), scores, out=out)
 
 
 @contextlib.contextmanager

@@ -21,28 +21,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..checks import InvalidValue
-from ..clipping import EPSILON, ONE_MINUS_EPSILON
+from ..losses import per_sample_terms
 from ..metrics import on_correct_side
 from ..predictions import Predictions, load_predictions
 from . import unknown_keys
 
 KEYS = ("path", "label", "score", "from_logits")
-
-
-def per_sample_terms(label: int, scores: np.ndarray, term: str, gamma: float) -> np.ndarray:
-    """Each score's ``bce``, ``sq`` or ``focal`` term, in float32 as the numpy backend computes it."""
-    log_true = np.clip(scores, EPSILON, ONE_MINUS_EPSILON)
-    if label == 0:
-        log_true = np.float32(1.0) - log_true
-    log_true = np.log(log_true)
-    distance = scores if label == 0 else np.float32(1.0) - scores
-    if term == "bce":
-        return -log_true
-    if term == "sq":
-        return np.square(distance)
-    gamma = np.float32(gamma)
-    weight = np.square(distance) if gamma == 2 else np.power(distance, gamma)
-    return -(weight * log_true)
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,7 +85,8 @@ class EmpiricalModel:
     def term_moments(self, label: int, acc: float, term: str, gamma: float) -> tuple[float, float]:
         key = (label, term, gamma if term == "focal" else None)
         if key not in self._moments:
-            values = per_sample_terms(label, self._pools[label], term, gamma).astype(np.float64)
+            values = per_sample_terms(label, self._pools[label], [term], gamma=gamma)[term]
+            values = values.astype(np.float64)
             self._moments[key] = (float(values.mean()), float(np.mean(np.square(values))))
         return self._moments[key]
 
