@@ -11,8 +11,8 @@ from scipy import integrate
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, InvalidValue, evaluate, expected, simulate
 from imbalance_sweep.app import run_sweep
 from imbalance_sweep.clipping import TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP
-from imbalance_sweep.expectations import bce_moments, brier_moments, focal_moments
 from imbalance_sweep.grid import Cell
+from imbalance_sweep.score_models.uniform import bce_moments, brier_moments, focal_moments
 
 
 def hand_bce(acc):

@@ -12,13 +12,12 @@ from scipy import integrate, special
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, InvalidValue, evaluate, expected, simulate
 from imbalance_sweep.clipping import TRUE_CLASS_RANGE
 from imbalance_sweep.evaluation import evaluate_cell
-from imbalance_sweep.expectations import bce_moments, brier_moments, focal_moments
 from imbalance_sweep.grid import Cell
 from imbalance_sweep.identity import sweep_key
 from imbalance_sweep.losses import make_terms
 from imbalance_sweep.score_models import from_config, names
 from imbalance_sweep.score_models.beta import BetaModel, distance_shapes
-from imbalance_sweep.score_models.uniform import UNIFORM
+from imbalance_sweep.score_models.uniform import UNIFORM, bce_moments, brier_moments, focal_moments
 
 concentrations = st.sampled_from([0.3, 1.0, 2.0, 7.5, 40.0])
 inner = st.floats(0.001, 0.999)

@@ -10,6 +10,8 @@ from .checks import InvalidValue, fraction, names_from, non_negative, one_of, wh
 from .grid import Cell
 from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
 from .metrics import confusion_metrics, on_correct_side
+from .score_models import ScoreModel
+from .score_models.uniform import UNIFORM
 from .simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks
 
 
@@ -41,10 +43,16 @@ class Accumulator:
 
 
 def evaluate_cell(
-    cell: Cell, *, seed: int, losses: Sequence[str], term_sums, chunk_size: int, model=None
+    cell: Cell,
+    *,
+    seed: int,
+    losses: Sequence[str],
+    term_sums,
+    chunk_size: int,
+    model: ScoreModel = UNIFORM,
 ) -> dict[str, float]:
-    """Simulate ``cell`` and evaluate it chunk by chunk; ``term_sums`` comes from ``make_terms``,
-    ``model`` is the score model (``score_models``; ``None``: uniform)."""
+    """Simulate ``cell`` under the score ``model`` and evaluate it chunk by chunk; ``term_sums``
+    comes from ``make_terms``."""
     accumulator = Accumulator(term_sums)
     for label, scores in cell_score_chunks(cell, seed, chunk_size, model):
         accumulator.add(label, scores)

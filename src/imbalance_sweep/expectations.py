@@ -1,12 +1,6 @@
-"""Exact population values of a cell: no sampling. The uniform score model's moments live here;
-other score models (``score_models``) give their own per-class moments to the same reductions.
-
-Per class, the distance of a score from its label, ``q = |p - y|``, is uniform on ``[0, w)`` when
-the class's accuracy is >= 0.5 and on ``(1 - w, 1]`` below, with ``w = 0.5 / max(acc, 1 - acc)``
-(see ``simulator``). Every loss term is a function of q alone, so a cell's expected losses are
-one-dimensional integrals: closed forms for BCE and Brier, Gauss-Legendre quadrature (on panels
-that close in geometrically on the log's cusp at q = 1) for the focal terms. The clipping of
-scores to [1e-7, 1 - 1e-7] in float32, as Keras does, is integrated exactly.
+"""Exact population values of a cell: no sampling. Each score model (``score_models``) gives the
+exact per-class moments of the per-sample loss terms; this module reduces them to a cell's losses,
+and its expected confusion counts to metrics.
 
 Alongside each value comes the standard error a sampled cell of that size would have: from the
 per-class variances for losses (the classes are drawn independently, each of fixed size), and by the
@@ -17,127 +11,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from functools import cache
 
-import numpy as np
-
-from .clipping import EPSILON, TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP
 from .evaluation import check_loss_settings
 from .grid import Cell, make_cell
 from .losses import LOSS_NAMES, LOSSES, class_weight
 from .metrics import METRIC_NAMES, confusion_metrics
-from .simulator import score_interval
-
-PANELS, NODES = 40, 24
-
-
-def distance_interval(acc: float) -> tuple[float, float]:
-    """The interval on which q = |p - y| is uniform for a class of accuracy ``acc``.
-
-    For a negative q is the score itself, so this is the simulator's interval for label 0; a
-    positive's q = 1 - p has the same interval by symmetry.
-    """
-    anchored_at_zero, width = score_interval(0, acc)
-    return (0.0, width) if anchored_at_zero else (1.0 - width, 1.0)
-
-
-def _integral_of_minus_log(a: float, b: float) -> float:
-    """Integral of -log(u) over [a, b], a >= 0."""
-
-    def antiderivative(u: float) -> float:
-        return u - u * math.log(u) if u > 0 else 0.0
-
-    return antiderivative(b) - antiderivative(a)
-
-
-def _integral_of_log_squared(a: float, b: float) -> float:
-    """Integral of log(u)^2 over [a, b], a >= 0."""
-
-    def antiderivative(u: float) -> float:
-        return u * math.log(u) ** 2 - 2 * u * math.log(u) + 2 * u if u > 0 else 0.0
-
-    return antiderivative(b) - antiderivative(a)
-
-
-def bce_moments(label: int, acc: float) -> tuple[float, float]:
-    """E[bce_i] and E[bce_i^2] for one class, in closed form.
-
-    With u = 1 - q the probability given to the true class, bce_i = -log(clip(u)): constant below
-    and above the clipping bounds, -log(u) between them.
-    """
-    lo, hi = distance_interval(acc)
-    u_lo, u_hi = 1.0 - hi, 1.0 - lo
-    low, high = TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[label]
-    below = max(0.0, min(u_hi, low) - u_lo)
-    above = max(0.0, u_hi - max(u_lo, high))
-    a, b = max(u_lo, low), min(u_hi, high)
-    first = below * -math.log(low) + above * -math.log(high)
-    second = below * math.log(low) ** 2 + above * math.log(high) ** 2
-    if b > a:
-        first += _integral_of_minus_log(a, b)
-        second += _integral_of_log_squared(a, b)
-    width = u_hi - u_lo
-    return first / width, second / width
-
-
-def brier_moments(acc: float) -> tuple[float, float]:
-    """E[q^2] and E[q^4] for one class, in closed form."""
-    lo, hi = distance_interval(acc)
-    width = hi - lo
-    return (hi**3 - lo**3) / (3 * width), (hi**5 - lo**5) / (5 * width)
-
-
-@cache
-def _gauss_legendre() -> tuple[np.ndarray, np.ndarray]:
-    return np.polynomial.legendre.leggauss(NODES)
-
-
-def _quadrature_nodes(u_lo: float, u_hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights on [u_lo, u_hi]: panels geometric towards u = 0, split at the clip bounds."""
-    edges = {
-        u_lo,
-        u_hi,
-        *TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[0],
-        *TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[1],
-    }
-    edges.update(np.geomspace(float(EPSILON) / 8, 1.0, PANELS).tolist())
-    edges = np.array(sorted(e for e in edges if u_lo <= e <= u_hi))
-    left, right = edges[:-1, None], edges[1:, None]
-    x, w = _gauss_legendre()
-    nodes = (left + right) / 2 + (right - left) / 2 * x
-    weights = (right - left) / 2 * w
-    return nodes.ravel(), weights.ravel()
-
-
-@cache  # a grid repeats each accuracy across its balances
-def focal_moments(label: int, acc: float, gamma: float) -> tuple[float, float]:
-    """E[q^gamma bce_i] and its second moment for one class, by quadrature over u = 1 - q."""
-    lo, hi = distance_interval(acc)
-    u, weights = _quadrature_nodes(1.0 - hi, 1.0 - lo)
-    low, high = TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[label]
-    focal = (1.0 - u) ** gamma * -np.log(np.clip(u, low, high))
-    width = hi - lo
-    return float(weights @ focal) / width, float(weights @ focal**2) / width
-
-
-def uniform_term_moments(label: int, acc: float, term: str, gamma: float) -> tuple[float, float]:
-    """E[x] and E[x^2] of the per-sample term ``bce``, ``sq`` or ``focal`` under the uniform model."""
-    if term == "bce":
-        return bce_moments(label, acc)
-    if term == "sq":
-        return brier_moments(acc)
-    return focal_moments(label, acc, gamma)
+from .score_models import ScoreModel
+from .score_models.uniform import UNIFORM, or_default
 
 
 def class_term_moments(
-    label: int, acc: float, terms: Iterable[str], *, alpha: float, gamma: float, model=None
+    label: int, acc: float, terms: Iterable[str], *, alpha: float, gamma: float, model: ScoreModel = UNIFORM
 ):
-    """Per term: (mean, variance) of the per-sample value for one class, under ``model`` (a score
-    model of ``score_models``; ``None``: the uniform model)."""
-    raw = uniform_term_moments if model is None else model.term_moments
+    """Per term: (mean, variance) of the per-sample value for one class, under the score ``model``."""
     moments = {}
     for term in terms:
-        first, second = raw(label, acc, "focal" if term == "focal_balanced" else term, gamma)
+        first, second = model.term_moments(label, acc, "focal" if term == "focal_balanced" else term, gamma)
         if term == "focal_balanced":
             weight = class_weight(label, alpha)
             first, second = weight * first, weight**2 * second
@@ -146,7 +35,7 @@ def class_term_moments(
 
 
 def expected_losses(
-    cell: Cell, losses: Iterable[str], *, alpha: float, gamma: float, model=None
+    cell: Cell, losses: Iterable[str], *, alpha: float, gamma: float, model: ScoreModel = UNIFORM
 ) -> dict[str, float]:
     """``loss/<name>`` and ``stderr/loss/<name>`` of a cell, exactly (``model``: its score model)."""
     losses = list(losses)
@@ -177,15 +66,14 @@ def expected_losses(
     return values
 
 
-def expected_metrics(cell: Cell, model=None) -> dict[str, float]:
+def expected_metrics(cell: Cell, model: ScoreModel = UNIFORM) -> dict[str, float]:
     """Each metric at the expected confusion counts, and its delta-method standard error.
 
     tn ~ Binomial(num_0s, acc_0s) and tp ~ Binomial(num_1s, acc_1s), independently, with each
-    class's accuracy as its score model (``None``: uniform) gives it.
+    class's accuracy as its score model gives it.
     """
-    n0, n1, a0, a1 = cell.num_0s, cell.num_1s, cell.acc_0s, cell.acc_1s
-    if model is not None:
-        a0, a1 = model.class_accuracy(0, a0), model.class_accuracy(1, a1)
+    n0, n1 = cell.num_0s, cell.num_1s
+    a0, a1 = model.class_accuracy(0, cell.acc_0s), model.class_accuracy(1, cell.acc_1s)
 
     def at(tp: float, tn: float) -> dict[str, float]:
         return confusion_metrics(tp=tp, fp=n0 - tn, tn=tn, fn=n1 - tp)
@@ -212,10 +100,10 @@ def expected_metrics(cell: Cell, model=None) -> dict[str, float]:
 
 
 def expected_cell(
-    cell: Cell, *, losses: Iterable[str], alpha: float, gamma: float, model=None
+    cell: Cell, *, losses: Iterable[str], alpha: float, gamma: float, model: ScoreModel = UNIFORM
 ) -> dict[str, float]:
     """A cell's population values under the same keys a sampled cell logs, plus ``stderr/<key>``;
-    ``model`` is its score model (``score_models``; ``None``: uniform)."""
+    ``model`` is its score model (``score_models``)."""
     return {
         **expected_losses(cell, losses, alpha=alpha, gamma=gamma, model=model),
         **expected_metrics(cell, model),
@@ -242,15 +130,16 @@ def expected(
     losses=LOSS_NAMES,
     alpha: float = 0.25,
     gamma: float = 2.0,
-    score_model=None,
+    score_model: ScoreModel = UNIFORM,
 ):
     """Public API: a cell's exact population values (``loss/<name>``, metrics) and ``stderr/<key>``.
 
-    ``score_model`` is a value of ``score_models`` (``None``: the uniform model); one that sets its
-    own accuracies (``empirical``) ignores ``acc_0s`` and ``acc_1s``.
+    ``score_model`` is a value of ``score_models`` (see :func:`score_models.uniform.or_default`); one
+    that sets its own accuracies (``empirical``) ignores ``acc_0s`` and ``acc_1s``.
     """
     losses, _, alpha, gamma, _ = check_loss_settings(losses, "numpy", alpha, gamma, 1)
-    if score_model is not None and score_model.grid_accuracies is not None:
+    score_model = or_default(score_model)
+    if score_model.grid_accuracies is not None:
         acc_0s, acc_1s = score_model.grid_accuracies
     return expected_cell(
         make_cell(num_0s, num_1s, acc_0s, acc_1s), losses=losses, alpha=alpha, gamma=gamma, model=score_model

@@ -55,7 +55,7 @@ def _model(name: str, value: Any, start_dir=None) -> Model:
 
 def _model_params(key: str, model: Model) -> dict[str, object]:
     """How the run records a model: ``acc_0s,acc_1s`` for a pair; a file's name, path, digest, ..."""
-    if model.score_model is None:
+    if model.score_model.dataset is None:  # a pair of accuracies
         return {key: f"{model.acc_0s},{model.acc_1s}"}
     return {
         key: model.name,
@@ -66,7 +66,7 @@ def _model_params(key: str, model: Model) -> dict[str, object]:
 
 
 def _describe_model(model: Model) -> str:
-    if model.score_model is None:
+    if model.score_model.dataset is None:
         return model.name
     return f"{model.name} ({model.score_model.predictions.path}: a0={model.acc_0s:.4g} a1={model.acc_1s:.4g})"
 
@@ -144,7 +144,7 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
         files = {
             m.score_model.predictions.digest: m.score_model
             for m in (spec.model_a, spec.model_b)
-            if m.score_model
+            if m.score_model.dataset
         }
         for model in files.values():  # the predictions files the run evaluated
             tracker.log_dataset(run_id, model.dataset)

@@ -29,6 +29,8 @@ from numpy.polynomial import Polynomial
 from .expectations import class_term_moments
 from .losses import LOSSES
 from .metrics import confusion_metrics
+from .score_models import ScoreModel
+from .score_models.uniform import UNIFORM
 
 # Prevalences scanned for a change of sign: logit-spaced, from about 1e-7 to 1 - 1e-7.
 SCAN = 1.0 / (1.0 + np.exp(-np.linspace(-16.0, 16.0, 641)))
@@ -40,12 +42,12 @@ BISECTIONS = 80
 @dataclass(frozen=True)
 class Model:
     """A classifier: its accuracy on each class, and the score model its per-class terms come from
-    (``None``: the uniform model; a predictions file's ``EmpiricalModel``, with ``title`` its name)."""
+    (the uniform model, or a predictions file's ``EmpiricalModel``, with ``title`` its name)."""
 
     acc_0s: float
     acc_1s: float
     title: str | None = None
-    score_model: object = None
+    score_model: ScoreModel = UNIFORM
 
     @property
     def name(self) -> str:
