@@ -80,7 +80,13 @@ def reduce_losses(
 
 
 def per_sample_terms(
-    label: int, scores: np.ndarray, terms: Iterable[str], *, gamma: float, out: np.ndarray | None = None
+    label: int,
+    scores: np.ndarray,
+    terms: Iterable[str],
+    *,
+    gamma: float,
+    out: np.ndarray | None = None,
+    negated: bool = False,
 ) -> dict[str, np.ndarray]:
     """Each score's ``bce``, ``sq`` and ``focal`` term (those of ``terms``), for a class's float32
     scores, in float32 as Keras computes them: the one definition of the terms every sum, mean and
@@ -88,7 +94,9 @@ def per_sample_terms(
 
     ``out``, a float32 array of shape (3, len(scores)), is written into and the arrays returned are
     its rows (a chunk's scratch space, reused); without it they are new arrays. Work is shared: the
-    focal term takes the bce and, when gamma is 2, the squared distance already there.
+    focal term takes the bce and, when gamma is 2, the squared distance already there. ``negated``
+    gives ``-bce`` and ``-focal`` (the log itself), a pass fewer over the chunk for a caller that
+    negates their sums after: negation is exact, so the sums keep their bits.
     """
     terms = frozenset(terms)
     gamma = np.float32(gamma)
@@ -100,7 +108,8 @@ def per_sample_terms(
         if label == 0:
             np.subtract(np.float32(1.0), bce, out=bce)
         np.log(bce, out=bce)
-        np.negative(bce, out=bce)
+        if not negated:
+            np.negative(bce, out=bce)
         if "bce" in terms:
             values["bce"] = bce
     if "sq" in terms or ("focal" in terms and gamma == 2):
@@ -136,9 +145,18 @@ class NumpyTerms:
         if self._scratch.shape[1] < scores.size:
             self._scratch = np.empty((3, scores.size), dtype=np.float32)
         values = per_sample_terms(
-            label, scores, self._per_sample, gamma=self.gamma, out=self._scratch[:, : scores.size]
+            label,
+            scores,
+            self._per_sample,
+            gamma=self.gamma,
+            out=self._scratch[:, : scores.size],
+            negated=True,
         )
-        sums = {term: float(value.sum(dtype=np.float64)) for term, value in values.items()}
+        # bce and focal come negated (a pass saved): their sums are negated back, exactly
+        sums = {
+            term: float(value.sum(dtype=np.float64)) * (1.0 if term == "sq" else -1.0)
+            for term, value in values.items()
+        }
         if "focal_balanced" in self.terms:
             sums["focal_balanced"] = class_weight(label, self.alpha) * sums["focal"]
             if "focal" not in self.terms:
