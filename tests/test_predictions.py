@@ -425,16 +425,23 @@ def test_a_file_without_one_class_is_refused(tmp_path):
         EmpiricalModel(load_predictions(path))
 
 
-def test_per_sample_terms_are_the_numpy_backends(model):
-    """Their sums are the numpy backend's term sums of the same scores (float32, Keras's clipping)."""
+def test_per_sample_terms_and_the_numpy_backends_sums_follow_the_formulas(model):
+    """Written out by hand in float64: bce = -log(clip(p_true, 1e-7, 1 - 1e-7)), sq = (p - y)^2 and
+    focal = |p - y|^gamma bce; the project's are float32, as Keras computes them."""
     for gamma in (2.0, 0.5):
         numpy_terms = NumpyTerms({"bce", "sq", "focal"}, alpha=0.25, gamma=gamma)
         for label in (0, 1):
             pool = model.predictions.scores[model.predictions.labels == bool(label)]
+            p = pool.astype(np.float64)
+            p_true = np.clip(p if label else 1 - p, 1e-7, 1 - 1e-7)
+            distance = np.abs(p - label)
+            by_hand = {"bce": -np.log(p_true), "sq": distance**2}
+            by_hand["focal"] = distance**gamma * by_hand["bce"]
+            terms = per_sample_terms(label, pool, ["bce", "sq", "focal"], gamma=gamma)
             sums = numpy_terms(label, pool)
-            for term in ("bce", "sq", "focal"):
-                ours = per_sample_terms(label, pool, [term], gamma=gamma)[term].sum(dtype=np.float64)
-                assert ours == pytest.approx(sums[term], rel=1e-12)
+            for term, values in by_hand.items():
+                np.testing.assert_allclose(terms[term], values, rtol=1e-5, atol=1e-7)
+                assert sums[term] == pytest.approx(values.sum(), rel=1e-5)
 
 
 @pytest.mark.parametrize("num_0s, num_1s", [(1000, 1000), (99_000, 1000), (10, 1_000_000)])
