@@ -468,6 +468,49 @@ def test_a_user_given_read_on_an_experiment_reads_it_and_cannot_write(tracking_s
     assert after.info.status == "RUNNING" and after.data.metrics == {"f1": 0.5}
 
 
+@pytest.mark.slow  # a real PostgreSQL and mlflow server
+def test_closing_a_run_on_the_server_fetches_and_prints_nothing(tracking_server, monkeypatch, capsys):
+    """MLflow's client fetches a run it closes, to print its links: a round-trip a cell does without
+    (a sweep prints its own links); a user who asks for MLflow's lines still gets them."""
+    monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", raising=False)
+    tracker = Tracker(tracking_server.tracking_uri, "quiet-closing")
+    tracker.finish(tracker.start_run("cell", tags={}))
+    assert "View run" not in capsys.readouterr().out
+
+    monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "false")
+    tracker = Tracker(tracking_server.tracking_uri, "quiet-closing")
+    tracker.finish(tracker.start_run("cell", tags={}))
+    assert "View run cell at" in capsys.readouterr().out
+
+
+# importing mlflow.server: starlette's deprecation of a module MLflow imports; not ours to fix
+@pytest.mark.filterwarnings("ignore:starlette.middleware.wsgi is deprecated")
+@pytest.mark.slow  # a real PostgreSQL and mlflow server
+def test_a_cached_password_check_lets_no_wrong_or_changed_password_through(tracking_server):
+    """MLflow caches a right password's check (server.AUTH_CACHE_SECONDS): a wrong password after
+    a right one is still refused, and a password changed through MLflow's auth API stops working at
+    once on this one-worker server (the worker that handles the change forgets what it cached; with
+    several workers another one may take the old password until its entry expires)."""
+    from mlflow.server import get_app_client
+
+    uri = tracking_server.tracking_uri
+    auth = get_app_client("basic-auth", tracking_uri=uri)
+    old = ("changer", "the-first-password-of-changer")
+    auth.create_user(*old)
+    search = ("/api/2.0/mlflow/experiments/search", {"max_results": 1})
+    assert call(uri, *search, user=old)[0] == 200  # checked once, now cached
+    assert call(uri, *search, user=old)[0] == 200
+    assert call(uri, *search, user=(old[0], "not-the-password"))[0] == 401
+    assert call(uri, *search, user=(old[0], old[1] + "x"))[0] == 401
+
+    new = (old[0], "the-second-password-of-changer")
+    auth.update_user_password(*new)
+    assert call(uri, *search, user=old)[0] == 401
+    assert call(uri, *search, user=new)[0] == 200
+    auth.delete_user(old[0])
+    assert call(uri, *search, user=new)[0] == 401
+
+
 @pytest.mark.slow
 def test_a_sweep_with_the_admins_credentials_logs_finished_runs_that_read_back(
     tracking_server, start_module, make_spec, tmp_path
