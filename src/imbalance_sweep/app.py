@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from .bootstrap import bootstrap_intervals
-from .cli import exit_on_user_error, install_interrupt_handlers, interrupts_deferred
+from .cli import exit_on_user_error, interrupts_deferred, run_job
 from .config import SweepSpec, sweep_spec
 from .evaluation import evaluate_cell
 from .expectations import beside_sampled, expected_cell
@@ -482,10 +481,12 @@ CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(config: DictConfig) -> None:
-    """Run the configured sweep; a user's mistake ends with one line on stderr and exit code 2."""
-    if threading.current_thread() is threading.main_thread():
-        # In a launcher's worker process too (joblib, Ray): SIGTERM closes its runs KILLED.
-        install_interrupt_handlers()
+    """Run the configured sweep; a user's mistake ends with one line on stderr and exit code 2.
+    Ctrl-C and SIGTERM close its runs KILLED, in a launcher's worker process too (joblib, Ray)."""
+    run_job(lambda: _run_configured(config))
+
+
+def _run_configured(config: DictConfig) -> None:
     with exit_on_user_error():
         spec = sweep_spec(OmegaConf.to_container(config, resolve=True))
         server = is_server(spec.tracking_uri)

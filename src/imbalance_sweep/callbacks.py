@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from .cli import exit_on_user_error
+from .cli import exit_on_user_error, launch_in_workers
 from .config import resolve_tracking_uri
 from .tracking import Tracker
 
@@ -43,3 +43,48 @@ class CreateExperiment(Callback):
             "imbalance-sweep-"
         ):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+# What a worker process's command line holds, per launcher whose jobs run in worker processes.
+LOKY_WORKER = "popen_loky_posix"  # joblib's loky: python -m joblib.externals.loky.backend.popen_loky_posix
+RAY_WORKER = "ray::_run_job"  # a Ray worker's process title while it runs a Hydra job
+
+
+class StopWorkersOnSignal(Callback):
+    """Ctrl-C or SIGTERM to a multirun whose jobs run in worker processes (joblib, a local Ray) reaches
+    the workers, which close their runs KILLED before the multirun ends with one line
+    (cli.launch_in_workers). Ray is started here, before the launcher would start it, so that this
+    process's handlers replace the ones ``ray.init`` installs (which end the process at once)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        launcher = config.hydra.launcher
+        target = str(launcher.get("_target_", ""))
+        if "hydra_joblib_launcher" in target:
+            launch_in_workers(LOKY_WORKER, start_resource_trackers)
+        elif target == "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher":
+            launch_in_workers(RAY_WORKER, lambda: start_ray(launcher.ray.init))
+
+
+def start_resource_trackers() -> None:
+    """loky's and multiprocessing's resource trackers, which joblib would start later: each unblocks
+    Ctrl-C and SIGTERM in the thread that starts it (it blocks them around its own start), and the
+    loky workers started after that would die of a signal to the process group while idle."""
+    from multiprocessing import resource_tracker
+
+    from joblib.externals.loky.backend import resource_tracker as loky_resource_tracker
+
+    loky_resource_tracker.ensure_running()
+    resource_tracker.ensure_running()
+
+
+# The launcher's own default (hydra_ray_launcher._core.launch), for the Ray started here.
+RAY_OBJECT_STORE_BYTES = 78643200
+
+
+def start_ray(init: DictConfig) -> None:
+    """``ray.init`` with the Ray launcher's settings, as the launcher would call it."""
+    from hydra_plugins.hydra_ray_launcher._launcher_util import start_ray as launchers_start_ray
+
+    settings = OmegaConf.create(OmegaConf.to_container(init, resolve=True))
+    settings.setdefault("object_store_memory", RAY_OBJECT_STORE_BYTES)
+    launchers_start_ray(settings)
