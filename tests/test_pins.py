@@ -103,3 +103,15 @@ def test_the_tests_run_on_the_set_their_list_records():
         if installed != version:
             different[name] = (version, installed)
     assert different == {}, f"{listed}'s version, the installed version"
+
+
+def test_ci_runs_the_readmes_test_command_which_installs_the_locked_set():
+    readme = (ROOT / "README.md").read_text()
+    setup = readme[readme.index("## Set-up: two commands") :].split("```")[1]
+    commands = [line for line in setup.splitlines() if line and not line.startswith(("#", "bash"))]
+    assert commands[0].startswith("pip install -c constraints.txt -e . && mlflow run .")
+    assert commands[1] == (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert (
+        'pip install -c constraints.txt -e ".[test,ray]"'
+        in (ROOT / "scripts" / "install-test-deps").read_text()
+    )
