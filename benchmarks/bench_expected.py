@@ -13,11 +13,11 @@ import argparse
 import statistics
 import time
 
-from imbalance_sweep.evaluation import evaluate_cell
-from imbalance_sweep.expectations import expected_cell
-from imbalance_sweep.grid import Cell
-from imbalance_sweep.losses import LOSS_NAMES, make_terms
-from imbalance_sweep.simulator import DEFAULT_CHUNK_SIZE
+from imbalance_sweep.core.cell import Cell
+from imbalance_sweep.core.evaluation import evaluate_cell
+from imbalance_sweep.core.expectations import expected_cell
+from imbalance_sweep.core.losses import LOSS_NAMES, make_terms
+from imbalance_sweep.core.simulator import DEFAULT_CHUNK_SIZE
 
 
 def median_seconds(call, repeats: int) -> float:

@@ -16,10 +16,10 @@ import sys
 
 CHILD = """
 import json, resource, sys, time
-from imbalance_sweep.evaluation import evaluate_cell
-from imbalance_sweep.grid import Cell
-from imbalance_sweep.losses import LOSS_NAMES, make_terms
-from imbalance_sweep.simulator import DEFAULT_CHUNK_SIZE
+from imbalance_sweep.core.evaluation import evaluate_cell
+from imbalance_sweep.core.cell import Cell
+from imbalance_sweep.core.losses import LOSS_NAMES, make_terms
+from imbalance_sweep.core.simulator import DEFAULT_CHUNK_SIZE
 size = int(float(sys.argv[1]))
 cell = Cell(size - size // 100, size // 100, 0.999, 0.5)
 term_sums = make_terms("numpy", LOSS_NAMES, alpha=0.25, gamma=2.0)

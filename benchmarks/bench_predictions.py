@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from imbalance_sweep.predictions import load_predictions
-from imbalance_sweep.score_models.empirical import EmpiricalModel
+from imbalance_sweep.core.predictions import load_predictions
+from imbalance_sweep.core.score_models.empirical import EmpiricalModel
 
 
 def best_seconds(call, repeats: int) -> float:

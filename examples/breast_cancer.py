@@ -27,7 +27,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from imbalance_sweep.flip import flip_spec, run_flip
+from imbalance_sweep.analysis.flip import flip_spec, run_flip
 
 KEPT_POSITIVES = 60  # of 212 malignant tumours: 60 of 417 samples, 14 % prevalence
 LOSSES = ["bce", "focal_tfa", "focal_balanced", "focal", "balanced_bce", "brier"]

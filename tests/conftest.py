@@ -14,8 +14,10 @@ import pytest
 from hypothesis import settings
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import LOSS_NAMES, app
-from imbalance_sweep.app import CELL_KEY_TAG, ROLE_TAG, run_sweep
+from imbalance_sweep import LOSS_NAMES
+from imbalance_sweep.sweep import resume, runner
+from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking.tags import CELL_KEY_TAG, ROLE_TAG
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 settings.register_profile("project", deadline=None, max_examples=40)
@@ -39,7 +41,7 @@ def pytest_report_header(config):
 def new_store_file(tmp_path_factory):
     """A new sqlite store's file, its tables built once per session: copying it costs
     milliseconds, building MLflow's tables in a dozen migrations about 4 s per store."""
-    from imbalance_sweep.tracking import prepare_sqlite_store
+    from imbalance_sweep.tracking.client import prepare_sqlite_store
 
     template = tmp_path_factory.mktemp("store-template") / "mlflow.db"
     prepare_sqlite_store(f"sqlite:///{template}")
@@ -70,8 +72,7 @@ def make_spec():
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from imbalance_sweep.app import CONFIG_DIR
-    from imbalance_sweep.config import sweep_spec
+    from imbalance_sweep.sweep.config import CONFIG_DIR, sweep_spec
 
     def make(*overrides, start_dir=None):
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
@@ -85,7 +86,7 @@ def make_spec():
 def logged_cell_metrics():
     """What a sampled cell run logs: its drawn values, and the exact expectations beside them."""
     from imbalance_sweep import evaluate, expected, simulate
-    from imbalance_sweep.expectations import beside_sampled
+    from imbalance_sweep.core.expectations import beside_sampled
 
     def metrics(num_0s, acc_0s, num_1s, acc_1s, *, seed, losses=None):
         losses = losses or list(LOSS_NAMES)
@@ -98,9 +99,9 @@ def logged_cell_metrics():
 @pytest.fixture(scope="session")
 def sweep_rows():
     """Build the rows run_sweep writes to cells.csv (without run_id), from the project's own core."""
-    from imbalance_sweep.evaluation import evaluate_cell
-    from imbalance_sweep.grid import build_cells
-    from imbalance_sweep.losses import make_terms
+    from imbalance_sweep.core.evaluation import evaluate_cell
+    from imbalance_sweep.core.losses import make_terms
+    from imbalance_sweep.sweep.grid import build_cells
 
     def rows(*, balances, acc_0s, acc_1s, seeds=(0,), losses=LOSS_NAMES, seed=0):
         term_sums = make_terms("numpy", losses, alpha=0.25, gamma=2.0)
@@ -182,7 +183,7 @@ def finished_run_per_cell(cell_runs):
 
 def fail_on_call(monkeypatch, number, error=None):
     """Make the ``number``-th cell of this process raise ``error`` (a RuntimeError by default)."""
-    real, calls = app.evaluate_cell, []
+    real, calls = runner.evaluate_cell, []
 
     def failing(*args, **kwargs):
         calls.append(1)
@@ -190,19 +191,19 @@ def fail_on_call(monkeypatch, number, error=None):
             raise error or RuntimeError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(app, "evaluate_cell", failing)
+    monkeypatch.setattr(runner, "evaluate_cell", failing)
 
 
 def race(monkeypatch, specs, *, at):
-    """Run ``specs`` in threads at once, none past ``app.<at>`` until all have reached it."""
+    """Run ``specs`` in threads at once, none past ``resume.<at>`` until all have reached it."""
     everyone_there = threading.Barrier(len(specs), timeout=60)
-    real = getattr(app, at)
+    real = getattr(resume, at)
 
     def after_everyone(*args, **kwargs):
         everyone_there.wait()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(app, at, after_everyone)
+    monkeypatch.setattr(resume, at, after_everyone)
     with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
         return list(pool.map(run_sweep, specs))
 
@@ -214,7 +215,7 @@ def server_dir():
     Not under tmp_path: as root, PostgreSQL runs as the postgres user, which cannot enter
     pytest's private temporary directory. Skips, saying why, where PostgreSQL is not installed.
     """
-    from imbalance_sweep import server
+    from imbalance_sweep.tracking import server
 
     try:
         server.postgres_bin()
@@ -233,7 +234,7 @@ def server_dir():
 def tracking_server(server_dir, monkeypatch):
     """The session's server, running (started on free ports by the first test that needs it), with
     the admin's credentials in this process's environment (MLflow's client reads them there)."""
-    from imbalance_sweep import server
+    from imbalance_sweep.tracking import server
 
     if not (server_dir / "server.json").exists():
         # one worker process: quicker (re)starts on a small machine; restarts reuse these settings

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
 from imbalance_sweep import InvalidValue
-from imbalance_sweep.analysis import agreement, as_columns, metric_keys, replicate_summary
-from imbalance_sweep.losses import LOSS_NAMES
+from imbalance_sweep.analysis.agreement import agreement, as_columns, metric_keys, replicate_summary
+from imbalance_sweep.core.losses import LOSS_NAMES
 
 REFERENCES = ("f1", "recall", "balanced_accuracy")
 

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, app, where
-from imbalance_sweep.app import ROLE_TAG, SWEEP_TAG, run_sweep
+from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, app
+from imbalance_sweep.sweep import runner
+from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking import where
+from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_TAG
 
 SMALL_BLOG = ("grid.balances=[[20000,200],[2000,2000]]",)
 
@@ -101,7 +104,7 @@ def test_an_existing_run_becomes_the_sweeps_parent(make_spec, tracking_uri):
 def test_a_failing_cell_leaves_nothing_marked_finished_that_did_not_finish(
     make_spec, tracking_uri, monkeypatch, error, status
 ):
-    real = app.evaluate_cell
+    real = runner.evaluate_cell
     calls = []
 
     def fail_on_second_cell(*args, **kwargs):
@@ -110,7 +113,7 @@ def test_a_failing_cell_leaves_nothing_marked_finished_that_did_not_finish(
             raise error
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(app, "evaluate_cell", fail_on_second_cell)
+    monkeypatch.setattr(runner, "evaluate_cell", fail_on_second_cell)
     spec = make_spec(*SMALL_BLOG, f"tracking_uri={tracking_uri}")
     with pytest.raises(type(error)):
         run_sweep(spec)
@@ -211,7 +214,7 @@ def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_
 
 def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make_spec, tracking_uri):
     spec = make_spec(*SMALL_BLOG, "losses=[brier,bce]", f"tracking_uri={tracking_uri}")
-    outcome = app.execute_sweep(spec)
+    outcome = runner.execute_sweep(spec)
     lines = app.closing_lines(spec, outcome)
     client, runs = runs_of(tracking_uri)
     experiment_id = runs[0].info.experiment_id
@@ -240,7 +243,7 @@ def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make
         p, m = child.data.params, child.data.metrics
         values = [f"{m[key]:.4g}" for key in ("loss/brier", "loss/bce", "recall", "f1")]
         assert printed[(p["num_0s"], p["num_1s"], p["acc_0s"], p["acc_1s"])] == values
-    again = app.execute_sweep(spec)  # complete: nothing computed, no table to print again
+    again = runner.execute_sweep(spec)  # complete: nothing computed, no table to print again
     assert again.run_id == outcome.run_id and (again.n_computed, again.n_already) == (0, 4)
     assert app.closing_lines(spec, again)[0] == "seed_blog: 4 cells; 0 computed now, 4 already FINISHED"
 
@@ -259,18 +262,18 @@ ODD_NAMES = [
 @pytest.mark.parametrize("name", ODD_NAMES, ids=range(len(ODD_NAMES)))
 def test_any_sweep_name_runs_resumes_and_compares(make_spec, tracking_uri, capsys, name):
     """A name is a tag's value, never part of a search: quotes, backslashes, %, unicode, 300 characters."""
-    from imbalance_sweep import compare
+    from imbalance_sweep.analysis import compare
 
     spec = make_spec(
         *SMALL_BLOG, "losses=[bce]", "mode=expected", "report=false", f"tracking_uri={tracking_uri}"
     )
     named = dataclasses.replace(spec, name=name)  # as sweep_name=... gives it, past Hydra's quoting
-    first = app.execute_sweep(named)
-    again = app.execute_sweep(named)
+    first = runner.execute_sweep(named)
+    again = runner.execute_sweep(named)
     assert again.run_id == first.run_id and (again.n_computed, again.n_already) == (0, 4)
     client, runs = runs_of(tracking_uri)
     assert client.get_run(first.run_id).data.tags[SWEEP_TAG] == name
-    other = app.execute_sweep(spec)
+    other = runner.execute_sweep(spec)
     capsys.readouterr()
     assert compare.main([name, "seed_blog", "--tracking-uri", tracking_uri]) == 0
     out = capsys.readouterr().out
@@ -279,7 +282,7 @@ def test_any_sweep_name_runs_resumes_and_compares(make_spec, tracking_uri, capsy
 
 
 def test_a_search_the_store_refuses_is_not_reported_as_an_unusable_store(tracking_uri):
-    from imbalance_sweep.tracking import RunReader, TrackingError
+    from imbalance_sweep.tracking.client import RunReader, TrackingError
 
     reader = RunReader(tracking_uri)
     with pytest.raises(TrackingError) as refused:
@@ -293,7 +296,7 @@ def test_a_servers_refusals_say_what_to_do(monkeypatch):
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import PERMISSION_DENIED, UNAUTHENTICATED
 
-    from imbalance_sweep.tracking import TrackingError, store_errors
+    from imbalance_sweep.tracking.client import TrackingError, store_errors
 
     uri = "http://127.0.0.1:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reader")

@@ -8,7 +8,8 @@ import time
 import pytest
 from conftest import finished_run_per_cell, runs_by_role
 
-from imbalance_sweep.app import ROLE_TAG, run_sweep
+from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking.tags import ROLE_TAG
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +73,7 @@ def kill_grid_metrics(tmp_path_factory, new_store_file):
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from imbalance_sweep.app import CONFIG_DIR
-    from imbalance_sweep.config import sweep_spec
+    from imbalance_sweep.sweep.config import CONFIG_DIR, sweep_spec
 
     store = new_store_file(tmp_path_factory.mktemp("whole") / "mlflow.db")
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

@@ -6,11 +6,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, InvalidValue, evaluate, expected
-from imbalance_sweep.bootstrap import bootstrap_intervals, bootstrap_values
-from imbalance_sweep.grid import Cell
-from imbalance_sweep.identity import sweep_key
-from imbalance_sweep.predictions import load_predictions
-from imbalance_sweep.score_models.empirical import EmpiricalModel
+from imbalance_sweep.core.bootstrap import bootstrap_intervals, bootstrap_values
+from imbalance_sweep.core.cell import Cell
+from imbalance_sweep.core.predictions import load_predictions
+from imbalance_sweep.core.score_models.empirical import EmpiricalModel
+from imbalance_sweep.sweep.identity import sweep_key
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_intervals_depend_on_the_cell_and_seed_only(make_spec, model):
 def test_a_sweep_logs_intervals_for_file_cells_only(make_spec, model, tracking_uri):
     from mlflow.tracking import MlflowClient
 
-    from imbalance_sweep.app import run_sweep
+    from imbalance_sweep.sweep.runner import run_sweep
 
     spec = make_spec(
         "grid=single",

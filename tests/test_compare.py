@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import compare, where
-from imbalance_sweep.app import ROLE_TAG, SWEEP_TAG, run_sweep
-from imbalance_sweep.checks import InvalidValue
-from imbalance_sweep.compare import (
+from imbalance_sweep.analysis import compare
+from imbalance_sweep.analysis.compare import (
     CellKey,
     compare_cells,
     comparison_figure,
@@ -22,6 +20,10 @@ from imbalance_sweep.compare import (
     ordered_metrics,
     pick_by_name,
 )
+from imbalance_sweep.core.checks import InvalidValue
+from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking import where
+from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_TAG
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Raised inside MlflowClient.log_table under pandas 3 for any table with a text column; not ours to fix.

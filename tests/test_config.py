@@ -3,8 +3,8 @@
 import pytest
 
 from imbalance_sweep import InvalidValue
-from imbalance_sweep.config import resolve_tracking_uri
-from imbalance_sweep.grid import Cell
+from imbalance_sweep.core.cell import Cell
+from imbalance_sweep.sweep.config import resolve_tracking_uri
 
 
 def test_seed_blog_is_the_posts_four_cells(make_spec):

@@ -11,10 +11,10 @@ from conftest import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import log_loss
 
-from imbalance_sweep import where
-from imbalance_sweep.predictions import load_predictions
-from imbalance_sweep.preference import Model, preferences
-from imbalance_sweep.score_models.empirical import EmpiricalModel
+from imbalance_sweep.analysis.preference import Model, preferences
+from imbalance_sweep.core.predictions import load_predictions
+from imbalance_sweep.core.score_models.empirical import EmpiricalModel
+from imbalance_sweep.tracking import where
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "breast_cancer.py"
 

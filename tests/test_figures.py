@@ -7,9 +7,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from imbalance_sweep import InvalidValue
-from imbalance_sweep.analysis import agreement, replicate_summary
-from imbalance_sweep.figures import agreement_chart, heatmaps, percent
-from imbalance_sweep.losses import LOSS_NAMES
+from imbalance_sweep.analysis.agreement import agreement, replicate_summary
+from imbalance_sweep.analysis.figures import agreement_chart, heatmaps, percent
+from imbalance_sweep.core.losses import LOSS_NAMES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BALANCES = [[2000, 2000], [20000, 200]]

@@ -12,12 +12,12 @@ import pytest
 from sklearn.metrics import f1_score, log_loss
 
 from imbalance_sweep import InvalidValue, evaluate, expected, simulate
-from imbalance_sweep.analysis import agreement, replicate_summary
-from imbalance_sweep.compare import compare_cells
-from imbalance_sweep.grid import Cell
-from imbalance_sweep.identity import cell_key, sweep_key
-from imbalance_sweep.predictions import load_predictions
-from imbalance_sweep.score_models.empirical import EmpiricalModel
+from imbalance_sweep.analysis.agreement import agreement, replicate_summary
+from imbalance_sweep.analysis.compare import compare_cells
+from imbalance_sweep.core.cell import Cell
+from imbalance_sweep.core.predictions import load_predictions
+from imbalance_sweep.core.score_models.empirical import EmpiricalModel
+from imbalance_sweep.sweep.identity import cell_key, sweep_key
 
 
 def write_predictions(path, labels, scores):
@@ -113,7 +113,7 @@ def test_a_uniform_cell_keeps_its_key_and_a_files_key_holds_its_digest(make_spec
 def test_file_cells_are_reweighted_exactly_in_expected_mode(make_spec, files, tracking_uri):
     from mlflow.tracking import MlflowClient
 
-    from imbalance_sweep.app import run_sweep
+    from imbalance_sweep.sweep.runner import run_sweep
 
     sharp, recall = files
     spec = make_spec(
@@ -203,8 +203,8 @@ def test_comparison_aligns_file_cells_by_model_name():
 
 
 def test_sampled_file_cells_resample_their_own_file(make_spec, files):
-    from imbalance_sweep.evaluation import evaluate_cell
-    from imbalance_sweep.losses import make_terms
+    from imbalance_sweep.core.evaluation import evaluate_cell
+    from imbalance_sweep.core.losses import make_terms
 
     spec = make_spec("grid=single", "grid.balances=[[2000,300]]", f"grid.models=[{files[0]},{files[1]}]")
     terms = make_terms("numpy", spec.losses, alpha=0.25, gamma=2.0)

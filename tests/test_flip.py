@@ -8,9 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import InvalidValue, evaluate, simulate, where
-from imbalance_sweep.flip import flip_spec, run_flip
-from imbalance_sweep.preference import Model, crossings, preferences
+from imbalance_sweep import InvalidValue, evaluate, simulate
+from imbalance_sweep.analysis.flip import flip_spec, run_flip
+from imbalance_sweep.analysis.preference import Model, crossings, preferences
+from imbalance_sweep.tracking import where
 
 HIGH_PRECISION, HIGH_RECALL = Model(0.999, 0.5), Model(0.98, 0.9)
 ALL_LOSSES = ["bce", "focal_tfa", "focal_balanced", "focal", "balanced_bce", "brier"]

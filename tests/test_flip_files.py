@@ -10,8 +10,8 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, precision_score
 
 from imbalance_sweep import InvalidValue
-from imbalance_sweep.flip import flip_spec, run_flip
-from imbalance_sweep.preference import Model, crossings, metric_curve, preferences
+from imbalance_sweep.analysis.flip import flip_spec, run_flip
+from imbalance_sweep.analysis.preference import Model, crossings, metric_curve, preferences
 
 LOSSES = ["bce", "focal_tfa", "focal_balanced", "focal", "balanced_bce", "brier"]
 METRICS = ["f1", "recall", "balanced_accuracy", "precision", "mcc", "accuracy", "specificity"]

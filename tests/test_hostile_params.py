@@ -144,7 +144,7 @@ class _TouchOnLoad:
 def _compose(config_name: str, overrides: list[str], *, hydra: bool = True):
     from hydra import compose, initialize_config_dir
 
-    from imbalance_sweep.app import CONFIG_DIR
+    from imbalance_sweep.sweep.config import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose(config_name=config_name, overrides=overrides, return_hydra_config=hydra)

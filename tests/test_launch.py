@@ -8,9 +8,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imbalance_sweep import launch, overrides
-from imbalance_sweep.app import CONFIG_DIR
-from imbalance_sweep.checks import InvalidValue
+from imbalance_sweep import launch
+from imbalance_sweep.core.checks import InvalidValue
+from imbalance_sweep.sweep import overrides
+from imbalance_sweep.sweep.config import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN_DEFAULTS = {

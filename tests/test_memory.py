@@ -2,9 +2,9 @@
 
 import tracemalloc
 
-from imbalance_sweep.evaluation import evaluate_cell
-from imbalance_sweep.grid import Cell
-from imbalance_sweep.losses import LOSS_NAMES, make_terms
+from imbalance_sweep.core.cell import Cell
+from imbalance_sweep.core.evaluation import evaluate_cell
+from imbalance_sweep.core.losses import LOSS_NAMES, make_terms
 
 
 def peak_bytes(cell, chunk_size):

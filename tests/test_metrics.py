@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from imbalance_sweep import METRIC_NAMES, evaluate
-from imbalance_sweep.metrics import confusion_metrics
+from imbalance_sweep.core.metrics import confusion_metrics
 
 
 def sklearn_metrics(y_true, y_hat):

@@ -30,9 +30,9 @@ import pytest
 from conftest import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import server, where
-from imbalance_sweep.app import MLFLOW_PARENT_TAG, ROLE_TAG
-from imbalance_sweep.tracking import RunReader
+from imbalance_sweep.tracking import server, where
+from imbalance_sweep.tracking.client import RunReader
+from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG
 
 try:
     from playwright import sync_api

@@ -19,8 +19,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Run, ViewType
 
 import imbalance_sweep
-from imbalance_sweep.expectations import beside_sampled
-from imbalance_sweep.preference import Model, preferences
+from imbalance_sweep.analysis.preference import Model, preferences
+from imbalance_sweep.core.expectations import beside_sampled
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "mlproject-e2e"

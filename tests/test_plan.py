@@ -3,9 +3,10 @@
 import pytest
 from hydra import compose, initialize_config_dir
 
-from imbalance_sweep import app, plan
-from imbalance_sweep.checks import InvalidValue
-from imbalance_sweep.grid import build_cells
+from imbalance_sweep import app
+from imbalance_sweep.core.checks import InvalidValue
+from imbalance_sweep.sweep import plan
+from imbalance_sweep.sweep.grid import build_cells
 
 
 def test_a_sampled_cell_too_large_to_draw_stops_before_anything_with_one_line(make_spec):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from imbalance_sweep import simulate
-from imbalance_sweep.evaluation import evaluate_cell
-from imbalance_sweep.grid import Cell
-from imbalance_sweep.losses import LOSS_NAMES, make_terms
+from imbalance_sweep.core.cell import Cell
+from imbalance_sweep.core.evaluation import evaluate_cell
+from imbalance_sweep.core.losses import LOSS_NAMES, make_terms
 
 HIGH_PRECISION, HIGH_RECALL = (0.999, 0.5), (0.98, 0.9)
 RARE, BALANCED = (1_000_000, 10_000), (10_000, 10_000)

@@ -14,10 +14,10 @@ from scipy import special
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
 
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, InvalidValue, evaluate, expected, simulate
-from imbalance_sweep.identity import sweep_key
-from imbalance_sweep.losses import NumpyTerms, per_sample_terms
-from imbalance_sweep.predictions import load_predictions
-from imbalance_sweep.score_models.empirical import EmpiricalModel
+from imbalance_sweep.core.losses import NumpyTerms, per_sample_terms
+from imbalance_sweep.core.predictions import load_predictions
+from imbalance_sweep.core.score_models.empirical import EmpiricalModel
+from imbalance_sweep.sweep.identity import sweep_key
 
 FORMATS = ("csv", "parquet", "npy", "npz")
 
@@ -493,8 +493,8 @@ def test_resampled_cells_fall_within_five_standard_errors(model, n0, n1, seed):
 
 @given(chunk_size=st.integers(1, 3000), n0=st.integers(0, 2000), n1=st.integers(1, 2000))
 def test_resampling_does_not_depend_on_the_chunk_size(model, chunk_size, n0, n1):
-    from imbalance_sweep.grid import Cell
-    from imbalance_sweep.simulator import cell_score_chunks
+    from imbalance_sweep.core.cell import Cell
+    from imbalance_sweep.core.simulator import cell_score_chunks
 
     cell = Cell(n0, n1, *model.grid_accuracies)
     chunks = [s.copy() for _, s in cell_score_chunks(cell, 5, chunk_size, model)]
@@ -509,7 +509,7 @@ def test_resampling_does_not_depend_on_the_chunk_size(model, chunk_size, n0, n1)
 
 def test_the_empirical_config_takes_the_files_accuracies(make_spec, model, caplog):
     path = model.predictions.path
-    with caplog.at_level("INFO", logger="imbalance_sweep.config"):
+    with caplog.at_level("INFO", logger="imbalance_sweep"):
         spec = make_spec("grid=seed_blog", "score_model=empirical", f"score_model.path={path}")
     assert "the grid's accuracies do not apply" in caplog.text
     # seed_blog: 2 balances x 2 models -> 2 cells, each with the file's accuracies
@@ -547,7 +547,7 @@ def test_bad_empirical_configs_are_one_line(make_spec, overrides, message):
 def test_a_sweep_logs_the_file_as_its_input_dataset(make_spec, model, tracking_uri):
     from mlflow.tracking import MlflowClient
 
-    from imbalance_sweep.app import run_sweep
+    from imbalance_sweep.sweep.runner import run_sweep
 
     spec = make_spec(
         "grid=single",

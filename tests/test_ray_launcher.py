@@ -10,7 +10,7 @@ from conftest import runs_by_role
 from mlflow.tracking import MlflowClient
 from test_big_sweeps import one_finished_run_per_cell
 
-from imbalance_sweep.app import run_sweep
+from imbalance_sweep.sweep.runner import run_sweep
 
 pytestmark = pytest.mark.slow
 

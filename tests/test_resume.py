@@ -16,8 +16,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import InvalidValue, app, tracking
-from imbalance_sweep.app import ROLE_TAG, SWEEP_KEY_TAG, run_sweep
+from imbalance_sweep import InvalidValue
+from imbalance_sweep.sweep import resume, runner
+from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking import client as tracking
+from imbalance_sweep.tracking import tags
+from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_KEY_TAG
 
 GRID = (
     "grid.balances=[[2000,20],[300,300]]",
@@ -57,8 +61,8 @@ def test_resume_after_a_failure_runs_exactly_the_missing_cells(
         run_sweep(spec)
     monkeypatch.undo()
     counted = []
-    real = app.evaluate_cell
-    monkeypatch.setattr(app, "evaluate_cell", lambda *a, **k: counted.append(1) or real(*a, **k))
+    real = runner.evaluate_cell
+    monkeypatch.setattr(runner, "evaluate_cell", lambda *a, **k: counted.append(1) or real(*a, **k))
     parent = run_sweep(spec)
     assert len(counted) == 4  # the failed cell and the three never started
     cells, parents = cell_runs(tracking_uri)
@@ -95,7 +99,7 @@ def test_a_rerun_of_a_finished_sweep_changes_nothing_and_resume_false_starts_afr
 ):
     spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
     first = run_sweep(spec)
-    with caplog.at_level("INFO", logger="imbalance_sweep.app"):
+    with caplog.at_level("INFO", logger="imbalance_sweep"):
         assert run_sweep(spec) == first
     assert f"continues run {first}: 6 of its 6 cells already FINISHED" in caplog.text
     assert len(cell_runs(tracking_uri)[0]) == 6
@@ -136,7 +140,7 @@ def test_racing_shards_without_a_lock_keep_one_parent(make_spec, tracking_uri, u
     created one. Both create one; after settling they keep the same run and the other is deleted."""
     monkeypatch.setattr(tracking.Tracker, "exclusive_is_locked", property(lambda self: False))
     monkeypatch.setattr(tracking.Tracker, "exclusive", lambda self: contextlib.nullcontext())
-    monkeypatch.setattr(app, "PARENT_SETTLE_SECONDS", 0.5)
+    monkeypatch.setattr(resume, "PARENT_SETTLE_SECONDS", 0.5)
     both_looked = threading.Barrier(2, timeout=30)
     real_start_run = tracking.Tracker.start_run
 
@@ -155,7 +159,7 @@ def test_racing_shards_without_a_lock_keep_one_parent(make_spec, tracking_uri, u
     assert parents[0] == parents[1]
     cells, sweeps = cell_runs(tracking_uri)
     assert [run.info.run_id for run in sweeps] == parents[:1]  # the other parent is deleted
-    assert {run.data.tags[app.MLFLOW_PARENT_TAG] for run in cells} == {parents[0]}
+    assert {run.data.tags[tags.MLFLOW_PARENT_TAG] for run in cells} == {parents[0]}
     assert MlflowClient(tracking_uri).get_run(parents[0]).info.status == "FINISHED"
     assert finished_metrics(tracking_uri) == uninterrupted
 
@@ -170,17 +174,21 @@ def test_racing_shards_without_a_lock_keep_one_parent(make_spec, tracking_uri, u
 )
 def test_every_order_of_the_same_parents_chooses_the_same_one(runs):
     stored = [
-        {"run_id": run_id.hex, "start_time": start, "tags": {app.SHARD_COUNT_TAG: shards}}
+        {"run_id": run_id.hex, "start_time": start, "tags": {tags.SHARD_COUNT_TAG: shards}}
         for run_id, start, shards in runs
     ]
-    chosen = app.chosen_parent(stored)
-    assert app.chosen_parent(list(reversed(stored))) == chosen == app.chosen_parent(sorted(stored, key=str))
+    chosen = resume.chosen_parent(stored)
+    assert (
+        resume.chosen_parent(list(reversed(stored)))
+        == chosen
+        == resume.chosen_parent(sorted(stored, key=str))
+    )
     newest = max(stored, key=lambda run: (run["start_time"], run["run_id"]))
-    if newest["tags"][app.SHARD_COUNT_TAG] == "1":
+    if newest["tags"][tags.SHARD_COUNT_TAG] == "1":
         assert chosen == newest  # a fresh (resume=false) sweep is always the one resumed
     else:
         assert chosen["run_id"] <= newest["run_id"]
-        assert newest["start_time"] - chosen["start_time"] <= app.PARENT_RACE_SECONDS * 1000
+        assert newest["start_time"] - chosen["start_time"] <= resume.PARENT_RACE_SECONDS * 1000
 
 
 @pytest.mark.parametrize(
@@ -279,13 +287,13 @@ def test_two_identical_sweeps_at_once_end_with_one_finished_run_per_cell(
 ):
     """Both open the one parent (sqlite's lock), then both run every cell: the duplicates go."""
     spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
-    with caplog.at_level("INFO", logger="imbalance_sweep.app"):
+    with caplog.at_level("INFO", logger="imbalance_sweep"):
         parents = race(monkeypatch, [spec, spec], at="finished_children")
     assert parents[0] == parents[1]
     cells, sweeps = cell_runs(tracking_uri)
     assert [run.info.run_id for run in sweeps] == parents[:1]
     assert finished_metrics(tracking_uri) == uninterrupted  # fails on a cell FINISHED twice
-    assert {run.data.tags[app.MLFLOW_PARENT_TAG] for run in cells} == {parents[0]}
+    assert {run.data.tags[tags.MLFLOW_PARENT_TAG] for run in cells} == {parents[0]}
     deleted = MlflowClient(tracking_uri).search_runs(
         [sweeps[0].info.experiment_id], run_view_type=ViewType.DELETED_ONLY
     )
@@ -301,14 +309,14 @@ def test_two_identical_sweeps_at_once_on_a_server_keep_one_parent_and_one_run_pe
     """No lock (as on a server), and both look for a parent before either creates one."""
     monkeypatch.setattr(tracking.Tracker, "exclusive_is_locked", property(lambda self: False))
     monkeypatch.setattr(tracking.Tracker, "exclusive", lambda self: contextlib.nullcontext())
-    monkeypatch.setattr(app, "PARENT_SETTLE_SECONDS", 0.5)
+    monkeypatch.setattr(resume, "PARENT_SETTLE_SECONDS", 0.5)
     spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
     parents = race(monkeypatch, [spec, spec], at="chosen_parent")
     assert parents[0] == parents[1]
     cells, sweeps = cell_runs(tracking_uri)
     assert [run.info.run_id for run in sweeps] == parents[:1]  # the other parent is deleted
     assert finished_metrics(tracking_uri) == uninterrupted
-    assert {run.data.tags[app.MLFLOW_PARENT_TAG] for run in cells} == {parents[0]}
+    assert {run.data.tags[tags.MLFLOW_PARENT_TAG] for run in cells} == {parents[0]}
 
 
 def test_a_sweep_racing_its_resume_ends_with_one_finished_run_per_cell(
@@ -327,7 +335,7 @@ def test_a_sweep_racing_its_resume_ends_with_one_finished_run_per_cell(
 
 def test_duplicates_already_in_a_store_are_chosen_between_and_said_once(make_spec, tracking_uri, capsys):
     """An older store holds a cell FINISHED twice: resume counts one, compare compares the earliest."""
-    from imbalance_sweep import compare
+    from imbalance_sweep.analysis import compare
 
     spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
     parent = run_sweep(spec)

@@ -156,6 +156,7 @@ def test_ctrl_c_under_python_m_is_one_line_and_exit_130(tracking_uri, tmp_path):
     process = start(command, environment_without_mlflow_launch(), tmp_path)
     stdout, stderr = interrupt_when(process, tracking_uri, 50, signal.SIGINT)
     assert process.returncode == 130
+    assert len(stderr.strip().splitlines()) == 1, stderr
     (line,) = stderr.strip().splitlines()
     assert line.startswith("imbalance-sweep: interrupted (SIGINT): ") and line.endswith(
         f"run the same command to continue: python -m imbalance_sweep grid=dense mode=expected tracking_uri={tracking_uri}"

@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from scipy import integrate, special
 
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, InvalidValue, evaluate, expected, simulate
-from imbalance_sweep.clipping import TRUE_CLASS_RANGE
-from imbalance_sweep.evaluation import evaluate_cell
-from imbalance_sweep.grid import Cell
-from imbalance_sweep.identity import sweep_key
-from imbalance_sweep.losses import make_terms
-from imbalance_sweep.score_models import from_config, names
-from imbalance_sweep.score_models.beta import BetaModel, distance_shapes
-from imbalance_sweep.score_models.uniform import UNIFORM, bce_moments, brier_moments, focal_moments
+from imbalance_sweep.core.cell import Cell
+from imbalance_sweep.core.clipping import TRUE_CLASS_RANGE
+from imbalance_sweep.core.evaluation import evaluate_cell
+from imbalance_sweep.core.losses import make_terms
+from imbalance_sweep.core.score_models import from_config, names
+from imbalance_sweep.core.score_models.beta import BetaModel, distance_shapes
+from imbalance_sweep.core.score_models.uniform import UNIFORM, bce_moments, brier_moments, focal_moments
+from imbalance_sweep.sweep.identity import sweep_key
 
 concentrations = st.sampled_from([0.3, 1.0, 2.0, 7.5, 40.0])
 inner = st.floats(0.001, 0.999)
@@ -53,7 +53,7 @@ def test_the_uniform_model_keeps_its_sweep_key_and_params(make_spec):
     spec = make_spec()
     assert spec.score_model is UNIFORM
     assert sweep_key(spec) == "5661ada66164c6d4"
-    from imbalance_sweep.app import cell_params
+    from imbalance_sweep.sweep.params import cell_params
 
     assert not any(key.startswith("score_model") for key in cell_params(spec.cells[0], spec))
 
@@ -143,7 +143,7 @@ def test_beta_draws_follow_the_beta_law():
 
 @given(chunk_size=st.integers(1, 3000), n0=st.integers(0, 2000), n1=st.integers(1, 2000))
 def test_beta_chunking_does_not_change_the_draw(chunk_size, n0, n1):
-    from imbalance_sweep.simulator import cell_score_chunks
+    from imbalance_sweep.core.simulator import cell_score_chunks
 
     model = BetaModel(0.8)
     chunks = [s.copy() for _, s in cell_score_chunks(Cell(n0, n1, 0.7, 0.4), 3, chunk_size, model)]
@@ -288,7 +288,7 @@ def test_beta_sampled_cells_fall_within_five_standard_errors(n0, n1, acc_0s, acc
 
 
 def test_the_beta_model_enters_the_sweep_key_and_the_params(make_spec):
-    from imbalance_sweep.app import cell_params, sweep_params
+    from imbalance_sweep.sweep.params import cell_params, sweep_params
 
     uniform = make_spec()
     beta = make_spec("score_model=beta")
@@ -308,7 +308,7 @@ def test_a_bad_concentration_on_the_command_line_is_one_line(make_spec):
 def test_a_beta_sweep_logs_its_model_and_its_expectations(make_spec, tracking_uri):
     from mlflow.tracking import MlflowClient
 
-    from imbalance_sweep.app import run_sweep
+    from imbalance_sweep.sweep.runner import run_sweep
 
     spec = make_spec(
         "grid=single",

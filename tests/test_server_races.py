@@ -9,8 +9,8 @@ import pytest
 from conftest import fail_on_call, finished_run_per_cell, race, runs_by_role
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import app
-from imbalance_sweep.app import run_sweep
+from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking import tags
 
 pytestmark = pytest.mark.slow  # a real PostgreSQL and mlflow server
 
@@ -37,7 +37,7 @@ def assert_one_parent_and_one_finished_run_per_cell(uri, experiment, parents, ex
     runs = runs_by_role(uri, experiment)
     assert len(set(parents)) == 1, parents
     assert [run.info.run_id for run in runs["sweep"]] == parents[:1]  # the other parents are deleted
-    assert {run.data.tags[app.MLFLOW_PARENT_TAG] for run in runs["cell"]} == set(parents[:1])
+    assert {run.data.tags[tags.MLFLOW_PARENT_TAG] for run in runs["cell"]} == set(parents[:1])
     assert metrics_per_cell(runs["cell"]) == expected  # fails on a cell FINISHED twice
     assert MlflowClient(uri).get_run(parents[0]).info.status == "FINISHED"
 

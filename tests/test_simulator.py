@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imbalance_sweep import InvalidValue, simulate
-from imbalance_sweep.grid import Cell
-from imbalance_sweep.score_models.uniform import score_chunks, score_interval
-from imbalance_sweep.simulator import cell_score_chunks
+from imbalance_sweep.core.cell import Cell
+from imbalance_sweep.core.score_models.uniform import score_chunks, score_interval
+from imbalance_sweep.core.simulator import cell_score_chunks
 
 accuracies = st.floats(0.0, 1.0)
 

@@ -14,12 +14,12 @@ import pytest
 from conftest import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep.tracking import Tracker, TrackingError
+from imbalance_sweep.tracking.client import Tracker, TrackingError
 
 # A child that opens (so creates) the store and logs one run into it.
 CREATE_AND_LOG = """
 import sys
-from imbalance_sweep.tracking import Tracker
+from imbalance_sweep.tracking.client import Tracker
 tracker = Tracker(sys.argv[1], "e")
 run = tracker.start_run("r", tags={})
 tracker.finish(run)

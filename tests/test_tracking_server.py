@@ -24,9 +24,10 @@ import pytest
 from conftest import finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep import server
-from imbalance_sweep.app import ROLE_TAG, run_sweep
-from imbalance_sweep.tracking import RunReader, Tracker, TrackingError, check_server_answers
+from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking import server
+from imbalance_sweep.tracking.client import RunReader, Tracker, TrackingError, check_server_answers
+from imbalance_sweep.tracking.tags import ROLE_TAG
 
 # 2 balances x 5 x 2 models = 20 cells, small: the store is the work
 GRID = (

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mlflow.utils.search_utils import SearchUtils
 
-from imbalance_sweep import where
+from imbalance_sweep.tracking import where
 
 SERVER = "http://127.0.0.1:5000"
 SECRET_SERVER = "https://alice:s3cr%40t@mlflow.example.org:8443/team/"

@@ -1,15 +1,15 @@
 """imbalance-sweep: what validation losses and metrics tell you when one class is rare.
 
-The core (grid, simulator, losses, metrics, evaluation) is pure numpy; MLflow and Hydra live in
-``tracking`` and ``app``.
+The layers are folders: ``core`` (pure numpy; this API is its), ``sweep``, ``tracking`` (MLflow,
+and only there) and ``analysis``; ``app`` is the Hydra entry point.
 """
 
-from .checks import InvalidValue
-from .evaluation import evaluate
-from .expectations import expected
-from .losses import BACKENDS, LOSS_NAMES
-from .metrics import METRIC_NAMES
-from .simulator import simulate
+from .core.checks import InvalidValue
+from .core.evaluation import evaluate
+from .core.expectations import expected
+from .core.losses import BACKENDS, LOSS_NAMES
+from .core.metrics import METRIC_NAMES
+from .core.simulator import simulate
 
 __all__ = ["BACKENDS", "LOSS_NAMES", "METRIC_NAMES", "InvalidValue", "evaluate", "expected", "simulate"]
 __version__ = "0.1.0"

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .checks import InvalidValue
-from .tracking import TrackingError
+from .core.checks import InvalidValue
+from .tracking.client import TrackingError
 
 EXIT_USER_ERROR = 2
 PROGRAM = "imbalance-sweep"
@@ -264,7 +264,7 @@ def exit_on_user_error() -> Iterator[None]:
 
 def expand_overrides(argv: list[str]) -> list[str]:
     """Replace ``--overrides STRING`` / ``--overrides=STRING`` by the overrides STRING holds."""
-    from .overrides import split_overrides
+    from .sweep.overrides import split_overrides
 
     expanded, rest = [], iter(argv)
     for arg in rest:
@@ -280,8 +280,8 @@ def expand_overrides(argv: list[str]) -> list[str]:
 def run_hydra_main(main: Callable[[], None], *, config_name: str) -> None:
     """Call a ``@hydra.main`` function on ``sys.argv``: ``--overrides`` expanded, and the overrides
     checked first (nothing that instantiates code; Hydra's grammar mistakes as one line)."""
-    from .app import CONFIG_DIR
-    from .overrides import check_composes, refuse_code, without_safe_flags
+    from .sweep.config import CONFIG_DIR
+    from .sweep.overrides import check_composes, refuse_code, without_safe_flags
 
     install_interrupt_handlers()
     os.environ.setdefault(CONTINUE_ENV, continue_command())

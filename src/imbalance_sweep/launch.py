@@ -17,8 +17,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .checks import InvalidValue, fraction, names_from, one_of, whole_number
 from .cli import exit_on_user_error, install_interrupt_handlers, set_continue_command
+from .core.checks import InvalidValue, fraction, names_from, one_of, whole_number
 
 # Each entry point's parameters, as MLproject declares them (tests/test_launch.py checks the two agree).
 ENTRY_POINTS: Mapping[str, tuple[str, ...]] = {
@@ -66,7 +66,7 @@ def number(name: str, text: str) -> int | float:
 
 def main_overrides(values: Mapping[str, str]) -> list[str]:
     """The one cell of ``-e main`` as Hydra overrides, built from the checked values only."""
-    from .losses import BACKENDS, LOSS_NAMES
+    from .core.losses import BACKENDS, LOSS_NAMES
 
     num_0s = whole_number("num_0s", number("num_0s", values["num_0s"]))
     num_1s = whole_number("num_1s", number("num_1s", values["num_1s"]))
@@ -86,14 +86,14 @@ def main_overrides(values: Mapping[str, str]) -> list[str]:
 
 
 def grid_names() -> list[str]:
-    from .app import CONFIG_DIR
+    from .sweep.config import CONFIG_DIR
 
     return sorted(path.stem for path in (Path(CONFIG_DIR) / "grid").glob("*.yaml"))
 
 
 def user_overrides(text: str, *, multirun: bool = True) -> list[str]:
     """``-P overrides``: split (spaces inside brackets kept), nothing that runs code, no interpolation."""
-    from .overrides import MULTIRUN_FLAGS, refuse_code, split_overrides
+    from .sweep.overrides import MULTIRUN_FLAGS, refuse_code, split_overrides
 
     overrides = split_overrides(text)
     refuse_code(overrides, interpolations=False)
@@ -162,9 +162,9 @@ def run_flip_entry(values: Mapping[str, str]) -> None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from .app import CONFIG_DIR
-    from .flip import flip_spec, run_flip
-    from .overrides import check_composes
+    from .analysis.flip import flip_spec, run_flip
+    from .sweep.config import CONFIG_DIR
+    from .sweep.overrides import check_composes
 
     overrides = user_overrides(values.get("overrides", ""), multirun=False)
     check_composes(CONFIG_DIR, "flip", overrides)
@@ -177,7 +177,7 @@ def run_flip_entry(values: Mapping[str, str]) -> None:
 
 
 def run_compare_entry(values: Mapping[str, str]) -> int:
-    from . import compare
+    from .analysis import compare
 
     argv = ["--sweeps", values.get("sweeps", "")]
     for name in ("metrics", "experiment"):

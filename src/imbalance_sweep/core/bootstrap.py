@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .grid import Cell
+from .cell import Cell
 from .losses import class_weight, per_sample_terms, reduce_losses, terms_for
 from .metrics import confusion_metrics, on_correct_side
 

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.polynomial import Polynomial
 
-from .expectations import class_term_moments
-from .losses import LOSSES
-from .metrics import confusion_metrics
-from .score_models import ScoreModel
-from .score_models.uniform import UNIFORM
+from ..core.expectations import class_term_moments
+from ..core.losses import LOSSES
+from ..core.metrics import confusion_metrics
+from ..core.score_models import ScoreModel
+from ..core.score_models.uniform import UNIFORM
 
 # Prevalences scanned for a change of sign: logit-spaced, from about 1e-7 to 1 - 1e-7.
 SCAN = 1.0 / (1.0 + np.exp(-np.linspace(-16.0, 16.0, 641)))

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import score_models
-from .checks import InvalidValue, one_of, whole_number
-from .evaluation import check_loss_settings
-from .grid import Cell, NamedModel, build_cells
+from ..core import score_models
+from ..core.cell import Cell, NamedModel
+from ..core.checks import InvalidValue, one_of, whole_number
+from ..core.evaluation import check_loss_settings
+from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
+from ..core.score_models.uniform import UNIFORM
+from .grid import build_cells
 from .plan import check_sampled_sizes
-from .score_models.empirical import EmpiricalModel, file_entry, is_file_entry
-from .score_models.uniform import UNIFORM
 
 log = logging.getLogger(__name__)
 
@@ -185,3 +186,8 @@ def _file_models(models, score_model, start_dir) -> tuple[Any, dict[str, Empiric
         loaded[name], where_of[name] = model, where
         entries.append(NamedModel(name, model.predictions.digest, *model.grid_accuracies))
     return entries, loaded
+
+
+# Hydra's config files (the package's conf/ folder)
+# An absolute path: found the same way under `python -m`, an editable install or a wheel.
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .checks import InvalidValue
-from .grid import Cell
+from ..core.cell import Cell
+from ..core.checks import InvalidValue
 
 # A sampled cell draws every sample: 10^9 take about 5 s, 10^12 about an hour and a half.
 SAMPLED_CELL_MAX_SAMPLES = 10**12

@@ -1,6 +1,6 @@
 """What a sweep's parent run shows: summary tables and pictures built from its cells' rows.
 
-Plain data in, plain data and matplotlib figures out; ``app`` hands them to ``tracking``.
+Plain data in, plain data and matplotlib figures out; the sweep's runner hands them to ``tracking``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .analysis import DEFAULT_REFERENCES, agreement, as_columns, replicate_summary
+from .agreement import DEFAULT_REFERENCES, agreement, as_columns, replicate_summary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,10 +39,10 @@ def sweep_report(
     agreement chart against each reference (left out where it has nothing to show, e.g. one
     model per balance).
     """
-    from .figures import (
+    from .figures import (  # matplotlib: ~1 s of start-up a sweep without a report skips
         agreement_chart,
         heatmaps,
-    )  # matplotlib: ~1 s of start-up a sweep without a report skips
+    )
 
     agreement_rows = agreement(rows, losses=losses)
     tables = {

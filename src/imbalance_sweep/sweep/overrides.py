@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .checks import InvalidValue
+from ..core.checks import InvalidValue
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 # Under `hydra`, what a user may set: which launcher and sweeper (a config group's option, checked

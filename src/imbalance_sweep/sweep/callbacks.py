@@ -12,9 +12,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from .cli import exit_on_user_error, launch_in_workers
+from ..cli import exit_on_user_error, launch_in_workers
+from ..tracking.client import Tracker
 from .config import resolve_tracking_uri
-from .tracking import Tracker
 
 
 class CreateExperiment(Callback):

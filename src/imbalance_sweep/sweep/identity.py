@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ..core.cell import Cell
 from .config import SweepSpec
-from .grid import Cell
 
 KEY_LENGTH = 16  # hex digits: 64 bits, ample for the sweeps of one store
 

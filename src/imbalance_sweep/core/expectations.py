@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from .cell import Cell, make_cell
 from .evaluation import check_loss_settings
-from .grid import Cell, make_cell
 from .losses import LOSS_NAMES, LOSSES, class_weight
 from .metrics import METRIC_NAMES, confusion_metrics
 from .score_models import ScoreModel

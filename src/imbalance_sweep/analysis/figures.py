@@ -14,8 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from .analysis import LOSS_PREFIX, metric_keys, replicate_summary
-from .checks import InvalidValue
+from ..core.checks import InvalidValue
+from .agreement import LOSS_PREFIX, metric_keys, replicate_summary
 
 MAX_COLUMNS = 3  # heatmap subplots per figure row
 MAX_TICKS = 6  # accuracy tick labels per heatmap axis (more overlap in a 4-inch panel)

@@ -4,77 +4,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-import numpy as np
-
-from .checks import InvalidValue, counts, fraction, whole_number
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One simulated validation set: class sizes, per-class accuracies and a replicate seed."""
-
-    num_0s: int
-    num_1s: int
-    acc_0s: float
-    acc_1s: float
-    replicate: int = 0
-    # A cell of a predictions file (``grid.models`` lists files): the model's name and the file's
-    # digest; its accuracies are the file's. ``None`` for a model given by its accuracies.
-    model: str | None = None
-    digest: str | None = None
-
-    @property
-    def size(self) -> int:
-        return self.num_0s + self.num_1s
-
-    @property
-    def prevalence(self) -> float:
-        """Fraction of positives in the validation set."""
-        return self.num_1s / self.size
-
-    @property
-    def name(self) -> str:
-        """A readable run name, e.g. ``n0=1000000 n1=10000 a0=0.999 a1=0.5``."""
-        if self.model is None:
-            text = f"n0={self.num_0s} n1={self.num_1s} a0={self.acc_0s:g} a1={self.acc_1s:g}"
-        else:
-            text = f"n0={self.num_0s} n1={self.num_1s} model={self.model}"
-        return text if self.replicate == 0 else f"{text} rep={self.replicate}"
-
-    def seed_sequence(self, seed: int) -> np.random.SeedSequence:
-        """The cell's own seed: a function of the sweep seed and the cell's values only.
-
-        Accuracies enter through their float64 bit patterns, so 0.5 and 0.50 are the same cell
-        and no rounding merges two different ones. Nothing about other cells, their order or the
-        process running them enters, which is what makes sweeps reproducible however split. A
-        predictions file's cell adds the file's digest (a model given by accuracies adds nothing, so
-        its seeds are those it always had).
-        """
-        bits = np.array([self.acc_0s, self.acc_1s], dtype=np.float64).view(np.uint64)
-        entropy = [seed, self.replicate, self.num_0s, self.num_1s, int(bits[0]), int(bits[1])]
-        if self.digest is not None:
-            entropy.append(int(self.digest, 16))
-        return np.random.SeedSequence(entropy)
-
-
-@dataclass(frozen=True)
-class NamedModel:
-    """A ``grid.models`` entry that is a predictions file: its name, digest and accuracies."""
-
-    name: str
-    digest: str
-    acc_0s: float
-    acc_1s: float
-
-
-def make_cell(num_0s, num_1s, acc_0s, acc_1s, replicate=0) -> Cell:
-    """Validate one cell's values (accepting ``1e6`` for a count) and build it."""
-    n0, n1 = counts(num_0s, num_1s)
-    return Cell(
-        n0, n1, fraction("acc_0s", acc_0s), fraction("acc_1s", acc_1s), whole_number("replicate", replicate)
-    )
+from ..core.cell import Cell, NamedModel, make_cell  # noqa: F401
+from ..core.checks import InvalidValue, counts, fraction, whole_number
 
 
 def _pairs(name: str, values, *, named: bool = False) -> list:

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .cell import Cell
 from .checks import InvalidValue, fraction, names_from, non_negative, one_of, whole_number
-from .grid import Cell
 from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
 from .metrics import confusion_metrics, on_correct_side
 from .score_models import ScoreModel

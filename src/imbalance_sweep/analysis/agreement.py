@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .checks import InvalidValue
-from .metrics import METRIC_NAMES
+from ..core.checks import InvalidValue
+from ..core.metrics import METRIC_NAMES
 
 LOSS_PREFIX = "loss/"
 DEFAULT_REFERENCES = ("f1", "recall", "balanced_accuracy")

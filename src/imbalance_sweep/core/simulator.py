@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .cell import Cell, make_cell
 from .checks import whole_number
-from .grid import Cell, make_cell
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM, or_default
 

@@ -1,0 +1,174 @@
+"""``python -m imbalance_sweep.flip``: at which prevalence does a loss change its mind between two
+models, and where does F1? Computed on the exact expectations, logged as one MLflow run.
+
+A model is a pair ``[acc_0s, acc_1s]`` (the uniform score model) or a predictions file (a path, a
+one-element list holding one, as ``mlflow run -P model_a=preds.csv`` passes it, or a mapping with
+``path`` and optionally ``name``, ``label``, ``score``, ``from_logits``), re-weighted exactly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from ..cli import exit_on_user_error
+from ..core.checks import InvalidValue, fraction, names_from
+from ..core.evaluation import check_loss_settings
+from ..core.score_models.empirical import file_entry, is_file_entry
+from ..sweep.config import CONFIG_DIR, resolve_tracking_uri
+from ..tracking.client import Tracker
+from ..tracking.tags import ROLE_TAG
+from ..tracking.where import summary_lines
+from .figures import preference_chart
+from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
+
+RATE_METRICS = ("precision", "recall", "f1", "accuracy", "balanced_accuracy", "specificity", "mcc")
+
+
+@dataclass(frozen=True)
+class FlipSpec:
+    model_a: Model
+    model_b: Model
+    losses: tuple[str, ...]
+    metrics: tuple[str, ...]
+    alpha: float
+    gamma: float
+    experiment: str
+    tracking_uri: str
+
+
+def _model(name: str, value: Any, start_dir=None) -> Model:
+    if isinstance(value, (list, tuple)) and len(value) == 1 and is_file_entry(value[0]):
+        value = value[0]  # mlflow run -P model_a=preds.csv gives model_a=[preds.csv]
+    if is_file_entry(value):
+        title, model = file_entry(name, value, start_dir=start_dir)
+        return Model(*model.grid_accuracies, title=title, score_model=model)
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise InvalidValue(f"{name}={value!r} must be a pair [acc_0s, acc_1s] or a predictions file")
+    return Model(fraction(f"{name}: acc_0s", value[0]), fraction(f"{name}: acc_1s", value[1]))
+
+
+def _model_params(key: str, model: Model) -> dict[str, object]:
+    """How the run records a model: ``acc_0s,acc_1s`` for a pair; a file's name, path, digest, ..."""
+    if model.score_model.dataset is None:  # a pair of accuracies
+        return {key: f"{model.acc_0s},{model.acc_1s}"}
+    return {
+        key: model.name,
+        f"{key}.acc_0s": model.acc_0s,
+        f"{key}.acc_1s": model.acc_1s,
+        **model.score_model.file_params(key),
+    }
+
+
+def _describe_model(model: Model) -> str:
+    if model.score_model.dataset is None:
+        return model.name
+    return f"{model.name} ({model.score_model.predictions.path}: a0={model.acc_0s:.4g} a1={model.acc_1s:.4g})"
+
+
+def flip_spec(config: Mapping[str, Any], *, start_dir=None) -> FlipSpec:
+    """Validate the composed ``flip`` config."""
+    focal = config.get("focal") or {}
+    losses, _, alpha, gamma, _ = check_loss_settings(
+        config.get("losses"), "numpy", focal.get("alpha"), focal.get("gamma"), 1
+    )
+    return FlipSpec(
+        model_a=_model("model_a", config.get("model_a"), start_dir),
+        model_b=_model("model_b", config.get("model_b"), start_dir),
+        losses=losses,
+        metrics=names_from("metrics", config.get("metrics"), RATE_METRICS),
+        alpha=alpha,
+        gamma=gamma,
+        experiment=str(config.get("experiment") or "imbalance-sweep"),
+        tracking_uri=resolve_tracking_uri(config.get("tracking_uri")),
+    )
+
+
+def describe(preference: Preference) -> str:
+    """One line a person can read: which model the loss or metric prefers, and where that changes."""
+    label = preference.key
+    low, high = ("A", "B") if preference.prefers_a_at(float(SCAN[0])) else ("B", "A")
+    if not preference.flips:
+        return f"{label:22} prefers {low} at every prevalence"
+    where = ", ".join(f"{100 * flip:.3g} %" for flip in preference.flips)
+    return f"{label:22} prefers {low} below {where} prevalence, {high} above"
+
+
+def margins(spec: FlipSpec) -> dict[str, np.ndarray]:
+    """Relative margin for A over the scanned prevalences, per loss and metric (> 0: A preferred)."""
+    curves = {}
+    for name in spec.losses:
+        a = loss_curve(spec.model_a, name, alpha=spec.alpha, gamma=spec.gamma)(SHOWN)
+        b = loss_curve(spec.model_b, name, alpha=spec.alpha, gamma=spec.gamma)(SHOWN)
+        curves[f"loss/{name}"] = (b - a) / ((a + b) / 2)
+    for name in spec.metrics:
+        a, b = metric_curve(spec.model_a, name)(SHOWN), metric_curve(spec.model_b, name)(SHOWN)
+        scale = np.abs(a + b) / 2
+        curves[name] = np.divide(a - b, scale, out=np.zeros_like(a), where=scale > 0)
+    return curves
+
+
+def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
+    """Compute every flip point, print them, and log one run with them as metrics and a chart."""
+    found = preferences(
+        spec.model_a,
+        spec.model_b,
+        losses=spec.losses,
+        metrics=spec.metrics,
+        alpha=spec.alpha,
+        gamma=spec.gamma,
+    )
+    lines = [f"A = {_describe_model(spec.model_a)}, B = {_describe_model(spec.model_b)}"]
+    lines += [describe(p) for p in found]
+    print("\n".join(lines))
+    tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id)
+    run_id = tracker.start_run(
+        f"flip {spec.model_a.name} vs {spec.model_b.name}",
+        params={
+            **_model_params("model_a", spec.model_a),
+            **_model_params("model_b", spec.model_b),
+            "losses": ",".join(spec.losses),
+            "metrics": ",".join(spec.metrics),
+            "focal.alpha": spec.alpha,
+            "focal.gamma": spec.gamma,
+        },
+        tags={ROLE_TAG: "flip"},
+        existing_run_id=existing_run_id,
+    )
+    with tracker.closing(run_id):
+        files = {
+            m.score_model.predictions.digest: m.score_model
+            for m in (spec.model_a, spec.model_b)
+            if m.score_model.dataset
+        }
+        for model in files.values():  # the predictions files the run evaluated
+            tracker.log_dataset(run_id, model.dataset)
+        tracker.log_metrics(run_id, {f"flip/{p.key}": p.flips[0] for p in found if p.flips})
+        flips = {p.key: p.flips for p in found}
+        chart = preference_chart(
+            SHOWN, margins(spec), flips, model_a=spec.model_a.name, model_b=spec.model_b.name
+        )
+        tracker.log_figure(run_id, chart, "flip.png")
+        tracker.log_text(run_id, "\n".join(lines) + "\n", "flip.txt")
+    where = summary_lines(
+        spec.tracking_uri,
+        experiment_name=tracker.experiment_name,
+        experiment_id=tracker.experiment_id,
+        run_id=run_id,
+        what="flip points, chart flip.png",
+    )
+    print("\n".join(["", *where]), flush=True)
+    return run_id
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="flip")
+def main(config: DictConfig) -> None:
+    """Run the flip analysis; a user's mistake ends with one line on stderr and exit code 2."""
+    with exit_on_user_error():
+        spec = flip_spec(OmegaConf.to_container(config, resolve=True))
+        run_flip(spec, existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)
