@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 
-from ..core.cell import Cell, NamedModel, make_cell  # noqa: F401
+from ..core.cell import Cell, NamedModel
 from ..core.checks import InvalidValue, counts, fraction, whole_number
 
 
