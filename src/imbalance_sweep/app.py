@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any, cast
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -35,7 +36,8 @@ def main(config: DictConfig) -> None:
 
 def _run_configured(config: DictConfig) -> None:
     with exit_on_user_error():
-        spec = sweep_spec(OmegaConf.to_container(config, resolve=True))
+        # a composed config is a DictConfig: its container is a dict with string keys
+        spec = sweep_spec(cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)))
         server = is_server(spec.tracking_uri)
         if spec.dry_run:
             print("\n".join(dry_run_lines(spec.name, spec.cells, spec.shard_cells, spec.mode, server=server)))

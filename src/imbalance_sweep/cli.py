@@ -192,10 +192,10 @@ def descendant_pids(root: int, marker: str) -> list[int]:
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        commands[int(entry.name)] = command.replace(b"\0", b" ").decode(errors="replace")
+        commands[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
         parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
     found = []
     for pid, command in commands.items():

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from .cli import exit_on_user_error, install_interrupt_handlers, set_continue_command
 from .core.checks import InvalidValue, fraction, names_from, one_of, whole_number
@@ -169,7 +170,11 @@ def run_flip_entry(values: Mapping[str, str]) -> None:
     overrides = user_overrides(values.get("overrides", ""), multirun=False)
     check_composes(CONFIG_DIR, "flip", overrides)
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        config = OmegaConf.to_container(compose(config_name="flip", overrides=overrides), resolve=True)
+        # a composed config is a DictConfig: its container is a dict with string keys
+        config = cast(
+            "dict[str, Any]",
+            OmegaConf.to_container(compose(config_name="flip", overrides=overrides), resolve=True),
+        )
     for name in ("model_a", "model_b"):
         if name in values:
             config[name] = model_value(name, values[name])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from ..core.metrics import METRIC_NAMES
 LOSS_PREFIX = "loss/"
 DEFAULT_REFERENCES = ("f1", "recall", "balanced_accuracy")
 
-Row = Mapping[str, object]
+Row = Mapping[str, Any]  # a cell's params and metrics: numbers and strings
 
 
 def metric_keys(rows: Sequence[Row]) -> list[str]:

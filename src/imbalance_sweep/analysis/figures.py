@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -137,7 +138,7 @@ def _readable(reference: str) -> str:
 
 
 def agreement_chart(
-    agreement_rows: Sequence[Mapping[str, object]],
+    agreement_rows: Sequence[Mapping[str, Any]],
     *,
     reference: str = "f1",
     statistic: str = "pair_agreement",

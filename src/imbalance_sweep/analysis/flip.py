@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import hydra
 import numpy as np
@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..cli import exit_on_user_error
 from ..core.checks import InvalidValue, fraction, names_from
 from ..core.evaluation import check_loss_settings
-from ..core.score_models.empirical import file_entry, is_file_entry
+from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..sweep.config import CONFIG_DIR, resolve_tracking_uri
 from ..tracking.client import Tracker
 from ..tracking.tags import ROLE_TAG
@@ -55,7 +55,7 @@ def _model(name: str, value: Any, start_dir=None) -> Model:
 
 def _model_params(key: str, model: Model) -> dict[str, object]:
     """How the run records a model: ``acc_0s,acc_1s`` for a pair; a file's name, path, digest, ..."""
-    if model.score_model.dataset is None:  # a pair of accuracies
+    if not isinstance(model.score_model, EmpiricalModel):  # a pair of accuracies
         return {key: f"{model.acc_0s},{model.acc_1s}"}
     return {
         key: model.name,
@@ -66,7 +66,7 @@ def _model_params(key: str, model: Model) -> dict[str, object]:
 
 
 def _describe_model(model: Model) -> str:
-    if model.score_model.dataset is None:
+    if not isinstance(model.score_model, EmpiricalModel):  # a pair of accuracies
         return model.name
     return f"{model.name} ({model.score_model.predictions.path}: a0={model.acc_0s:.4g} a1={model.acc_1s:.4g})"
 
@@ -144,7 +144,7 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
         files = {
             m.score_model.predictions.digest: m.score_model
             for m in (spec.model_a, spec.model_b)
-            if m.score_model.dataset
+            if isinstance(m.score_model, EmpiricalModel)
         }
         for model in files.values():  # the predictions files the run evaluated
             tracker.log_dataset(run_id, model.dataset)
@@ -170,5 +170,6 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
 def main(config: DictConfig) -> None:
     """Run the flip analysis; a user's mistake ends with one line on stderr and exit code 2."""
     with exit_on_user_error():
-        spec = flip_spec(OmegaConf.to_container(config, resolve=True))
+        # a composed config is a DictConfig: its container is a dict with string keys
+        spec = flip_spec(cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)))
         run_flip(spec, existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)

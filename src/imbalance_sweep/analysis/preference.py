@@ -145,7 +145,7 @@ def exact_flips(
     polynomial = polynomial.trim(tol=1e-12 * scale)
     if scale == 0 or polynomial.coef.size == 1:
         return ()
-    roots = polynomial.roots()
+    roots: np.ndarray = polynomial.roots()
     roots = np.unique(roots[np.abs(roots.imag) <= 1e-12 * np.maximum(1.0, np.abs(roots))].real)
     roots = roots[(roots > low) & (roots < high)]
     if roots.size == 0:

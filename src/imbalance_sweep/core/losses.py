@@ -99,7 +99,7 @@ def per_sample_terms(
     negates their sums after: negation is exact, so the sums keep their bits.
     """
     terms = frozenset(terms)
-    gamma = np.float32(gamma)
+    gamma32 = np.float32(gamma)
     bce, square, focal = np.empty((3, scores.size), dtype=np.float32) if out is None else out
     values = {}
     if terms & {"bce", "focal"}:
@@ -112,13 +112,13 @@ def per_sample_terms(
             np.negative(bce, out=bce)
         if "bce" in terms:
             values["bce"] = bce
-    if "sq" in terms or ("focal" in terms and gamma == 2):
+    if "sq" in terms or ("focal" in terms and gamma32 == 2):
         np.square(_distance(label, scores, square), out=square)
         if "sq" in terms:
             values["sq"] = square
     if "focal" in terms:
         # (1 - p_t)^gamma: the distance of the score from its label, to the power gamma
-        weight = square if gamma == 2 else np.power(_distance(label, scores, focal), gamma, out=focal)
+        weight = square if gamma32 == 2 else np.power(_distance(label, scores, focal), gamma32, out=focal)
         values["focal"] = np.multiply(weight, bce, out=focal)
     return values
 

@@ -95,7 +95,8 @@ def _names(present) -> str:
     present = list(present)
     if not present:
         return "(none)"
-    shown, length = [], 0
+    shown: list[str] = []
+    length = 0
     for name in map(_name, present):
         if shown and length + len(name) > 120:
             return f"{', '.join(shown)}, ... ({len(present)} in all)"

@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
@@ -85,6 +85,7 @@ def start_ray(init: DictConfig) -> None:
     """``ray.init`` with the Ray launcher's settings, as the launcher would call it."""
     from hydra_plugins.hydra_ray_launcher._launcher_util import start_ray as launchers_start_ray
 
-    settings = OmegaConf.create(OmegaConf.to_container(init, resolve=True))
+    # a DictConfig's container is a dict, and a dict makes a DictConfig
+    settings = OmegaConf.create(cast("dict[str, Any]", OmegaConf.to_container(init, resolve=True)))
     settings.setdefault("object_store_memory", RAY_OBJECT_STORE_BYTES)
     launchers_start_ray(settings)

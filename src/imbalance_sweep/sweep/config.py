@@ -171,7 +171,8 @@ def _file_models(models, score_model, start_dir) -> tuple[Any, dict[str, Empiric
             f"grid.models lists predictions files and score_model={score_model.name}: a file is its own "
             "score model; use score_model=uniform (or beta) with files in grid.models"
         )
-    entries, loaded, where_of = [], {}, {}
+    entries, loaded = [], {}
+    where_of: dict[str, str] = {}
     for index, entry in enumerate(models):
         if not is_file_entry(entry):
             entries.append(entry)

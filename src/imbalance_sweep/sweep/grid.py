@@ -12,7 +12,7 @@ from ..core.checks import InvalidValue, counts, fraction, whole_number
 def _pairs(name: str, values, *, named: bool = False) -> list:
     if not isinstance(values, Sequence) or isinstance(values, str) or not values:
         raise InvalidValue(f"{name}={values!r} must be a non-empty list of pairs")
-    pairs = []
+    pairs: list[NamedModel | tuple] = []
     for index, pair in enumerate(values):
         if named and isinstance(pair, NamedModel):
             pairs.append(pair)
@@ -31,7 +31,7 @@ def _values(name: str, values) -> list:
 
 def build_cells(
     *,
-    balances: Iterable,
+    balances: Iterable | None,  # None is refused, as any value that is not a list of pairs
     models: Iterable | None = None,
     acc_0s: Iterable | None = None,
     acc_1s: Iterable | None = None,

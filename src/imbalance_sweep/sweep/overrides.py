@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..core.checks import InvalidValue
 
@@ -221,7 +221,10 @@ def check_composes(config_dir: str, config_name: str, overrides: Sequence[str]) 
             if unknown is None:
                 raise InvalidValue(message) from None
             key = unknown.group(1) or unknown.group(2)
-            base = OmegaConf.to_container(compose(config_name=config_name), resolve=False)
+            # a composed config is a DictConfig: its container is a dict with string keys
+            base = cast(
+                "dict[str, Any]", OmegaConf.to_container(compose(config_name=config_name), resolve=False)
+            )
             parent, _, _ = key.rpartition(".")
             siblings = OmegaConf.select(OmegaConf.create(base), parent) if parent else base
             where = f"{parent}'s keys" if parent else "the keys"

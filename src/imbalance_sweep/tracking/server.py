@@ -422,8 +422,8 @@ def _auth_environment(layout: Layout, settings: Settings) -> dict[str, str]:
 # --- mlflow server ----------------------------------------------------------------------------
 
 
-def _port_answers(host: str, port: int) -> bool:
-    """Something accepts TCP connections on host:port."""
+def _port_answers(host: str | None, port: int) -> bool:
+    """Something accepts TCP connections on host:port (no host: the local host)."""
     try:
         with socket.create_connection((host, port), timeout=1.0):
             return True

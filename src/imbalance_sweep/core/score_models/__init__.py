@@ -36,9 +36,15 @@ DEFAULT = "uniform"
 
 
 class ScoreModel(Protocol):
-    name: str
-    grid_accuracies: tuple[float, float] | None
-    dataset: Mapping[str, object] | None
+    # read-only: a model may give them as class constants or as properties
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def grid_accuracies(self) -> tuple[float, float] | None: ...
+
+    @property
+    def dataset(self) -> Mapping[str, object] | None: ...
 
     def class_scores(
         self, rng: np.random.Generator, count: int, label: int, acc: float, chunk_size: int

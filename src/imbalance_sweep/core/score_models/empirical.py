@@ -50,10 +50,11 @@ class EmpiricalModel:
     @property
     def grid_accuracies(self) -> tuple[float, float]:
         """The file's accuracy on each class at 0.5: these replace the grid's."""
-        return tuple(
+        acc_0s, acc_1s = (
             float(np.count_nonzero(on_correct_side(label, pool)) / pool.size)
             for label, pool in enumerate(self._pools)
         )
+        return acc_0s, acc_1s
 
     @property
     def dataset(self) -> dict[str, object]:

@@ -138,8 +138,8 @@ def _quadrature_nodes(u_lo: float, u_hi: float) -> tuple[np.ndarray, np.ndarray]
         *TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP[1],
     }
     edges.update(np.geomspace(float(EPSILON) / 8, 1.0, PANELS).tolist())
-    edges = np.array(sorted(e for e in edges if u_lo <= e <= u_hi))
-    left, right = edges[:-1, None], edges[1:, None]
+    bounds = np.array(sorted(e for e in edges if u_lo <= e <= u_hi))
+    left, right = bounds[:-1, None], bounds[1:, None]
     x, w = _gauss_legendre()
     nodes = (left + right) / 2 + (right - left) / 2 * x
     weights = (right - left) / 2 * w
