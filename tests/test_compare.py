@@ -23,6 +23,7 @@ from imbalance_sweep.analysis.compare import (
 from imbalance_sweep.core.checks import InvalidValue
 from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import where
+from imbalance_sweep.tracking.runs import StoredRun
 from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_TAG
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -235,13 +236,7 @@ def test_metrics_are_ordered_losses_first_then_prefixed_families():
 
 
 def top(run_id, name, status, start_time):
-    return {
-        "run_id": run_id,
-        "name": name,
-        "status": status,
-        "start_time": start_time,
-        "tags": {SWEEP_TAG: name},
-    }
+    return StoredRun(run_id, status, start_time, name, tags={SWEEP_TAG: name})
 
 
 TOPS = [
@@ -254,7 +249,7 @@ TOPS = [
 
 def test_a_name_selects_its_most_recent_finished_run_and_says_so():
     run, how = pick_by_name("base", TOPS, where="in the store")
-    assert run["run_id"] == "a2"
+    assert run.run_id == "a2"
     assert how == "the most recent FINISHED of 3 sweeps named 'base', started 1970-01-01 00:00:02 UTC"
 
 
@@ -459,8 +454,11 @@ def test_under_mlflow_run_the_comparison_logs_into_the_launched_run(sweep, store
 
 def selected_sweep(run_id, cells):
     """A SelectedSweep as select_sweeps makes it, each cell given a run id of its own."""
-    cells = tuple({**cell, "run_id": f"{run_id}-{index}"} for index, cell in enumerate(cells))
-    run = {"run_id": run_id, "name": run_id, "tags": {}}
+    cells = tuple(
+        StoredRun(f"{run_id}-{index}", "FINISHED", params=cell["params"], metrics=cell["metrics"])
+        for index, cell in enumerate(cells)
+    )
+    run = StoredRun(run_id, "FINISHED", name=run_id)
     return compare.SelectedSweep(run_id, run, "given by run id, FINISHED", False, cells, 0)
 
 
@@ -469,7 +467,7 @@ def test_the_key_names_the_sweeps_in_order_the_cells_compared_and_the_metrics_as
 
     def key(first, second, metrics=None):
         return compare.comparison_key(
-            [first, second], compare_cells([first.cells, second.cells]), metrics=metrics
+            [first, second], compare_cells([first.cell_values, second.cell_values]), metrics=metrics
         )
 
     assert key(a, b) == key(a, b) and len(key(a, b)) == 16 and int(key(a, b), 16) >= 0

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -397,8 +398,9 @@ def test_sweep_in_the_mlflow_ui(tmp_path, make_spec):
     with mlflow_server(tmp_path) as url:
         run_sweep_through(url, tmp_path, "grid=seed_blog", "report=true")  # the post's 4 cells, and figures
         reader = RunReader(url)
-        [sweep] = reader.search(list(reader.experiments()), f"tags.`{ROLE_TAG}` = 'sweep'")
-        cells = reader.search([sweep["experiment_id"]], f"tags.`{MLFLOW_PARENT_TAG}` = '{sweep['run_id']}'")
+        [parent] = reader.search(list(reader.experiments()), f"tags.`{ROLE_TAG}` = 'sweep'")
+        found = reader.search([parent.experiment_id], f"tags.`{MLFLOW_PARENT_TAG}` = '{parent.run_id}'")
+        sweep, cells = asdict(parent), [asdict(cell) for cell in found]
         assert sorted(cell["name"] for cell in cells) == expected_cells
         picture = check_ui(chromium, url, sweep, cells, tmp_path)
         started = time.monotonic()

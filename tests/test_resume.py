@@ -21,6 +21,7 @@ from imbalance_sweep.sweep import resume, runner
 from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import client as tracking
 from imbalance_sweep.tracking import tags
+from imbalance_sweep.tracking.runs import StoredRun
 from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_KEY_TAG
 
 GRID = (
@@ -174,7 +175,7 @@ def test_racing_shards_without_a_lock_keep_one_parent(make_spec, tracking_uri, u
 )
 def test_every_order_of_the_same_parents_chooses_the_same_one(runs):
     stored = [
-        {"run_id": run_id.hex, "start_time": start, "tags": {tags.SHARD_COUNT_TAG: shards}}
+        StoredRun(run_id.hex, "FINISHED", start, tags={tags.SHARD_COUNT_TAG: shards})
         for run_id, start, shards in runs
     ]
     chosen = resume.chosen_parent(stored)
@@ -183,12 +184,12 @@ def test_every_order_of_the_same_parents_chooses_the_same_one(runs):
         == chosen
         == resume.chosen_parent(sorted(stored, key=str))
     )
-    newest = max(stored, key=lambda run: (run["start_time"], run["run_id"]))
-    if newest["tags"][tags.SHARD_COUNT_TAG] == "1":
+    newest = max(stored, key=lambda run: (run.start_time, run.run_id))
+    if newest.tags[tags.SHARD_COUNT_TAG] == "1":
         assert chosen == newest  # a fresh (resume=false) sweep is always the one resumed
     else:
-        assert chosen["run_id"] <= newest["run_id"]
-        assert newest["start_time"] - chosen["start_time"] <= resume.PARENT_RACE_SECONDS * 1000
+        assert chosen.run_id <= newest.run_id
+        assert newest.start_time - chosen.start_time <= resume.PARENT_RACE_SECONDS * 1000
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from ..core.metrics import METRIC_NAMES
 from ..sweep.config import resolve_tracking_uri
 from ..sweep.resume import one_finished_per_cell
 from ..tracking.client import RunReader, Tracker, TrackingError
+from ..tracking.runs import FINISHED, StoredRun
 from ..tracking.tags import CELL_KEY_TAG, ROLE_TAG, SWEEP_TAG
 from ..tracking.where import summary_lines, tag_filter
 from .report import csv_text
@@ -68,7 +69,7 @@ class CellKey(NamedTuple):
     replicate: int
 
     @classmethod
-    def of(cls, params: Mapping[str, object]) -> CellKey | NamedCellKey:
+    def of(cls, params: Mapping[str, str | float]) -> CellKey | NamedCellKey:
         """The key of a cell from its run params (strings in MLflow; numbers work too); a
         predictions file's cell (a ``model`` param) gets a :class:`NamedCellKey`."""
         values = (
@@ -121,7 +122,7 @@ class Comparison:
     """Sweeps aligned on the cells they all ran; sweep A (the first) is the baseline."""
 
     letters: tuple[str, ...]
-    cells: tuple[CellKey, ...]
+    cells: tuple[CellKey | NamedCellKey, ...]
     values: Mapping[str, np.ndarray]  # metric -> array (sweep, cell), for every compared metric
     differing: tuple[str, ...]
     shown: tuple[str, ...]  # the table's metrics: the differing ones, or those asked for
@@ -141,7 +142,7 @@ class Comparison:
     def summary(self) -> dict[str, float]:
         """The comparison run's metrics: sizes, and per metric the largest and the mean difference
         (over every coinciding cell, and every other sweep when there are more than two)."""
-        summary = {
+        summary: dict[str, float] = {
             "n_cells_compared": len(self.cells),
             "n_metrics_compared": len(self.compared),
             "n_metrics_differing": len(self.differing),
@@ -164,7 +165,7 @@ class Comparison:
         others = [f"{letter} - {baseline}" for letter in self.letters[1:]]
         return [*self.cell_fields, "metric", *self.letters, *others]
 
-    def rows(self) -> list[dict[str, object]]:
+    def rows(self) -> list[dict[str, str | float]]:
         """The aligned table, one row per (shown metric, coinciding cell), metric by metric."""
         rows = []
         fields = self.cell_fields
@@ -173,7 +174,7 @@ class Comparison:
             for index, cell in enumerate(self.cells):
                 numbers = [float(value) for value in values[:, index]]
                 numbers += [float(difference) for difference in differences[:, index]]
-                named = [getattr(cell, field, "") for field in fields]
+                named: list[str | float] = [getattr(cell, field, "") for field in fields]
                 rows.append(dict(zip(self.columns, [*named, metric, *numbers], strict=True)))
         return rows
 
@@ -198,50 +199,14 @@ def compare_cells(
     if len(sweeps) > len(LETTERS):
         raise InvalidValue(f"give at most {len(LETTERS)} sweeps to compare, got {len(sweeps)}")
     letters = tuple(LETTERS[: len(sweeps)])
-    by_key = []
-    for letter, cells in zip(letters, sweeps, strict=True):
-        metrics_of = {}
-        for cell in cells:
-            try:
-                key = CellKey.of(cell["params"])
-            except KeyError as error:
-                raise InvalidValue(f"sweep {letter} has a cell run without the param {error}") from None
-            except ValueError as error:
-                raise InvalidValue(
-                    f"sweep {letter} has a cell run whose params are not a cell: {error}"
-                ) from None
-            if key in metrics_of:
-                raise InvalidValue(f"sweep {letter} holds the cell {key} twice; give a run id of one sweep")
-            metrics_of[key] = cell["metrics"]
-        by_key.append(metrics_of)
+    by_key = [_metrics_by_cell(letter, cells) for letter, cells in zip(letters, sweeps, strict=True)]
     n_cells = tuple(len(metrics_of) for metrics_of in by_key)
-
-    common = sorted(set.intersection(*(set(metrics_of) for metrics_of in by_key)))
-    if not common:
-        counts = ", ".join(f"{letter} has {n}" for letter, n in zip(letters, n_cells, strict=True))
-        named = any(isinstance(key, NamedCellKey) for metrics_of in by_key for key in metrics_of)
-        fields = NamedCellKey._fields if named else CellKey._fields
-        raise InvalidValue(
-            f"the sweeps have no cell in common ({counts}); cells coincide when their "
-            f"{', '.join(fields)} are equal"
-        )
+    common = _common_cells(letters, by_key)
     held = [set(metrics_of[key]) for metrics_of in by_key for key in common]
     shared, anywhere = set.intersection(*held), set.union(*held)
     if not shared:
         raise InvalidValue("the coinciding cells share no metric")
-
-    if metrics:
-        asked = list(dict.fromkeys(metrics))
-        missing = [name for name in asked if name not in shared]
-        if missing:
-            raise InvalidValue(
-                f"metrics: {missing[0]!r} is not a metric of every coinciding cell; "
-                f"they hold: {', '.join(ordered_metrics(shared))}"
-            )
-        compared = asked
-    else:
-        compared = ordered_metrics(shared)
-
+    compared = _compared_metrics(shared, metrics)
     values = {
         name: np.array([[metrics_of[key][name] for key in common] for metrics_of in by_key], dtype=float)
         for name in compared
@@ -249,6 +214,71 @@ def compare_cells(
     differing = tuple(
         name for name in compared if not all(_equal(row, values[name][0]) for row in values[name][1:])
     )
+    return Comparison(
+        letters=letters,
+        cells=tuple(common),
+        values=values,
+        differing=differing,
+        shown=tuple(compared) if metrics else differing,
+        not_shared=tuple(ordered_metrics(anywhere - shared)),
+        n_cells=n_cells,
+        settings=_differing_settings(sweeps),
+    )
+
+
+CellMetrics = dict[CellKey | NamedCellKey, Mapping]  # a sweep's metrics, by cell
+
+
+def _metrics_by_cell(letter: str, cells: Sequence[Mapping[str, Mapping]]) -> CellMetrics:
+    """Sweep ``letter``'s cells' metrics by their key; a cell that is not one, or twice, is an error."""
+    metrics_of: CellMetrics = {}
+    for cell in cells:
+        try:
+            key = CellKey.of(cell["params"])
+        except KeyError as error:
+            raise InvalidValue(f"sweep {letter} has a cell run without the param {error}") from None
+        except ValueError as error:
+            raise InvalidValue(
+                f"sweep {letter} has a cell run whose params are not a cell: {error}"
+            ) from None
+        if key in metrics_of:
+            raise InvalidValue(f"sweep {letter} holds the cell {key} twice; give a run id of one sweep")
+        metrics_of[key] = cell["metrics"]
+    return metrics_of
+
+
+def _common_cells(letters: Sequence[str], by_key: Sequence[CellMetrics]) -> list[CellKey | NamedCellKey]:
+    """The cells every sweep ran, sorted; none is an error that says when cells coincide."""
+    common = sorted(set.intersection(*(set(metrics_of) for metrics_of in by_key)))
+    if not common:
+        n_cells = (len(metrics_of) for metrics_of in by_key)
+        counts = ", ".join(f"{letter} has {n}" for letter, n in zip(letters, n_cells, strict=True))
+        named = any(isinstance(key, NamedCellKey) for metrics_of in by_key for key in metrics_of)
+        fields = NamedCellKey._fields if named else CellKey._fields
+        raise InvalidValue(
+            f"the sweeps have no cell in common ({counts}); cells coincide when their "
+            f"{', '.join(fields)} are equal"
+        )
+    return common
+
+
+def _compared_metrics(shared: set[str], metrics: Sequence[str] | None) -> list[str]:
+    """The metrics asked for (each once, in order), all of them held by every coinciding cell; by
+    default every such metric, in the project's order."""
+    if not metrics:
+        return ordered_metrics(shared)
+    asked = list(dict.fromkeys(metrics))
+    missing = [name for name in asked if name not in shared]
+    if missing:
+        raise InvalidValue(
+            f"metrics: {missing[0]!r} is not a metric of every coinciding cell; "
+            f"they hold: {', '.join(ordered_metrics(shared))}"
+        )
+    return asked
+
+
+def _differing_settings(sweeps: Sequence[Sequence[Mapping[str, Mapping]]]) -> dict[str, tuple[str, ...]]:
+    """The settings (read from each sweep's first cell) in which the sweeps differ -> each one's value."""
     first_cells = [cells[0]["params"] if cells else {} for cells in sweeps]
     settings = {}
     # A score model other than uniform logs its own settings (score_model, score_model.<key>).
@@ -259,19 +289,10 @@ def compare_cells(
         per_sweep = tuple(str(params.get(setting, "")) for params in first_cells)
         if len(set(per_sweep)) > 1:
             settings[setting] = per_sweep
-    return Comparison(
-        letters=letters,
-        cells=tuple(common),
-        values=values,
-        differing=differing,
-        shown=tuple(compared) if metrics else differing,
-        not_shared=tuple(ordered_metrics(anywhere - shared)),
-        n_cells=n_cells,
-        settings=settings,
-    )
+    return settings
 
 
-def _text(value: object) -> str:
+def _text(value: str | float) -> str:
     """A table entry: whole numbers (counts, their differences) without a decimal point."""
     if isinstance(value, str):
         return value
@@ -283,7 +304,7 @@ def _text(value: object) -> str:
     return f"{number:.6g}"
 
 
-def format_table(columns: Sequence[str], rows: Sequence[Mapping[str, object]]) -> str:
+def format_table(columns: Sequence[str], rows: Sequence[Mapping[str, str | float]]) -> str:
     """Rows as aligned text: numbers right-aligned, words left-aligned, a rule under the header."""
     cells = [[_text(row[column]) for column in columns] for row in rows]
     widths = [
@@ -340,31 +361,36 @@ class SelectedSweep:
     """A sweep to compare: the run that stands for it, how it was chosen, and its finished cells."""
 
     argument: str
-    run: Mapping[str, object]
+    run: StoredRun
     how: str
     by_name: bool
-    cells: tuple[Mapping[str, object], ...]
+    cells: tuple[StoredRun, ...]
     n_unfinished: int
     n_repeated: int = 0  # FINISHED runs beyond one per cell (a race), left out
 
     @property
     def name(self) -> str:
-        return self.run["tags"].get(SWEEP_TAG) or self.run["name"]
+        return self.run.tags.get(SWEEP_TAG) or self.run.name
 
     @property
     def label(self) -> str:
         """How the run name shows it: the name it was asked by, or name@id8 for a run id."""
-        return self.argument if self.by_name else f"{self.name}@{self.run['run_id'][:8]}"
+        return self.argument if self.by_name else f"{self.name}@{self.run.run_id[:8]}"
+
+    @property
+    def cell_values(self) -> list[dict[str, Mapping[str, object]]]:
+        """Its cells as :func:`compare_cells` takes them: each its params and metrics."""
+        return [{"params": cell.params, "metrics": cell.metrics} for cell in self.cells]
 
 
-def _started(run: Mapping[str, object]) -> str:
-    moment = datetime.fromtimestamp(run["start_time"] / 1000, tz=timezone.utc)
+def _started(run: StoredRun) -> str:
+    moment = datetime.fromtimestamp(run.start_time / 1000, tz=timezone.utc)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def unknown_sweep_message(argument: str, tops: Sequence[Mapping[str, object]], *, where: str) -> str:
+def unknown_sweep_message(argument: str, tops: Sequence[StoredRun], *, where: str) -> str:
     """One line: the argument is neither a run id nor a sweep name, and which sweeps exist."""
-    counts = Counter(run["tags"].get(SWEEP_TAG, "") for run in tops)
+    counts = Counter(run.tags.get(SWEEP_TAG, "") for run in tops)
     if not counts:
         return f"no sweep named {argument!r} and no run with that id: there are no sweeps {where}"
     names = ", ".join(
@@ -373,18 +399,18 @@ def unknown_sweep_message(argument: str, tops: Sequence[Mapping[str, object]], *
     return f"no sweep named {argument!r} and no run with that id; sweeps {where}: {names}"
 
 
-def pick_by_name(name: str, tops: Sequence[Mapping[str, object]], *, where: str) -> tuple[dict, str]:
+def pick_by_name(name: str, tops: Sequence[StoredRun], *, where: str) -> tuple[StoredRun, str]:
     """The most recent FINISHED run of the sweep ``name`` (re-runs share a name), and why it was picked."""
-    candidates = [run for run in tops if run["tags"].get(SWEEP_TAG) == name]
+    candidates = [run for run in tops if run.tags.get(SWEEP_TAG) == name]
     if not candidates:
         raise InvalidValue(unknown_sweep_message(name, tops, where=where))
-    finished = [run for run in candidates if run["status"] == "FINISHED"]
+    finished = [run for run in candidates if run.status == FINISHED]
     if not finished:
-        statuses = ", ".join(sorted(run["status"] for run in candidates))
+        statuses = ", ".join(sorted(run.status for run in candidates))
         raise InvalidValue(
             f"sweep {name!r} has no FINISHED run (its runs are {statuses}); give a run id to compare one"
         )
-    latest = max(finished, key=lambda run: (run["start_time"], run["run_id"]))
+    latest = max(finished, key=lambda run: (run.start_time, run.run_id))
     if len(candidates) == 1:
         how = f"the only sweep named {name!r}"
     else:
@@ -392,7 +418,7 @@ def pick_by_name(name: str, tops: Sequence[Mapping[str, object]], *, where: str)
     return latest, f"{how}, started {_started(latest)}"
 
 
-def _tops(reader: RunReader, experiment_ids: list[str]) -> list[dict]:
+def _tops(reader: RunReader, experiment_ids: list[str]) -> list[StoredRun]:
     """The runs that stand for sweeps: sweep parents, and one-cell sweeps (a cell without a parent)."""
     role = f'tags."{ROLE_TAG}"'
     return reader.search(experiment_ids, f"{role} = 'sweep'") + reader.search(
@@ -400,20 +426,20 @@ def _tops(reader: RunReader, experiment_ids: list[str]) -> list[dict]:
     )
 
 
-def _cells_of(reader: RunReader, run: Mapping[str, object]) -> tuple[list[dict], int, int]:
+def _cells_of(reader: RunReader, run: StoredRun) -> tuple[list[StoredRun], int, int]:
     """A sweep's FINISHED cells, how many others it has (failed or interrupted ones), and how many
     FINISHED runs it holds beyond one per cell (a race): of those, the run a resumed sweep keeps."""
-    if run["tags"].get(ROLE_TAG) == "cell":
+    if run.tags.get(ROLE_TAG) == "cell":
         cells = [run]
     else:
         cells = reader.search(
-            [run["experiment_id"]],
-            f"{tag_filter('mlflow.parentRunId', str(run['run_id']))} and {tag_filter(ROLE_TAG, 'cell')}",
+            [run.experiment_id],
+            f"{tag_filter('mlflow.parentRunId', run.run_id)} and {tag_filter(ROLE_TAG, 'cell')}",
         )
     chosen, extra = one_finished_per_cell(cells)
-    unkeyed = [cell for cell in cells if cell["status"] == "FINISHED" and CELL_KEY_TAG not in cell["tags"]]
+    unkeyed = [cell for cell in cells if cell.status == FINISHED and CELL_KEY_TAG not in cell.tags]
     finished = [*chosen.values(), *unkeyed]
-    return finished, sum(cell["status"] != "FINISHED" for cell in cells), len(extra)
+    return finished, sum(cell.status != FINISHED for cell in cells), len(extra)
 
 
 def select_sweeps(
@@ -432,29 +458,29 @@ def select_sweeps(
         where = f"in experiment {experiment!r}"
     else:
         experiment_ids, where = list(experiments), "in the store"
-    tops = None
+    tops: list[StoredRun] | None = None
     selected = []
     for argument in arguments:
         run = reader.get(argument)
         if run is not None:
-            role = run["tags"].get(ROLE_TAG)
+            role = run.tags.get(ROLE_TAG)
             if role not in ("sweep", "cell"):
                 raise InvalidValue(
                     f"run {argument} is not a sweep or a cell (its {ROLE_TAG} tag is {role!r})"
                 )
-            how, by_name = f"given by run id, {run['status']}", False
+            how, by_name = f"given by run id, {run.status}", False
         else:
             tops = _tops(reader, experiment_ids) if tops is None else tops
             run, how = pick_by_name(argument, tops, where=where)
             by_name = True
         cells, n_unfinished, n_repeated = _cells_of(reader, run)
         selected.append(SelectedSweep(argument, run, how, by_name, tuple(cells), n_unfinished, n_repeated))
-    first_with = {}
+    first_with: dict[str, SelectedSweep] = {}
     for sweep in selected:
-        earlier = first_with.setdefault(sweep.run["run_id"], sweep)
+        earlier = first_with.setdefault(sweep.run.run_id, sweep)
         if earlier is not sweep:
             raise InvalidValue(
-                f"{earlier.argument!r} and {sweep.argument!r} select the same run {sweep.run['run_id']}; "
+                f"{earlier.argument!r} and {sweep.argument!r} select the same run {sweep.run.run_id}; "
                 "compare at least 2 different sweeps"
             )
     return selected
@@ -478,7 +504,7 @@ def report(selected: Sequence[SelectedSweep], comparison: Comparison) -> str:
                 "at once): the earliest run of each cell is compared"
             )
         lines.append(
-            f"{letter} = {sweep.argument}: sweep {sweep.name!r}, run {sweep.run['run_id']} "
+            f"{letter} = {sweep.argument}: sweep {sweep.name!r}, run {sweep.run.run_id} "
             f"({sweep.how}); {len(sweep.cells)} cells{unfinished}"
         )
     for setting, values in comparison.settings.items():
@@ -504,10 +530,10 @@ def report(selected: Sequence[SelectedSweep], comparison: Comparison) -> str:
 
 def comparison_params(selected: Sequence[SelectedSweep], comparison: Comparison) -> dict[str, object]:
     """The comparison run's params: which runs were compared, how they were chosen, the overlap."""
-    params = {}
+    params: dict[str, object] = {}
     for letter, sweep, n_cells in zip(comparison.letters, selected, comparison.n_cells, strict=True):
         params[f"sweep.{letter}"] = sweep.name
-        params[f"sweep.{letter}.run_id"] = sweep.run["run_id"]
+        params[f"sweep.{letter}.run_id"] = sweep.run.run_id
         params[f"sweep.{letter}.selected"] = f"{sweep.argument!r}: {sweep.how}"
         params[f"sweep.{letter}.n_cells"] = n_cells
     params["n_cells_compared"] = len(comparison.cells)
@@ -523,10 +549,7 @@ def compared_cell_run_ids(selected: Sequence[SelectedSweep], comparison: Compari
     """The run ids of every sweep's cells that were compared (the coinciding ones), sorted."""
     common = set(comparison.cells)
     return sorted(
-        str(cell["run_id"])
-        for sweep in selected
-        for cell in sweep.cells
-        if CellKey.of(cell["params"]) in common
+        cell.run_id for sweep in selected for cell in sweep.cells if CellKey.of(cell.params) in common
     )
 
 
@@ -537,7 +560,7 @@ def comparison_key(
     the cell runs compared (a resumed sweep's new coinciding cells change it) and the metrics asked
     for, in their order (they choose the table); a short sha256 of them, hex."""
     identity = {
-        "sweeps": [str(sweep.run["run_id"]) for sweep in selected],
+        "sweeps": [sweep.run.run_id for sweep in selected],
         "cells": compared_cell_run_ids(selected, comparison),
         "metrics": list(dict.fromkeys(metrics or ())),
     }
@@ -547,7 +570,7 @@ def comparison_key(
 
 def earlier_comparison(
     reader: RunReader, experiment_id: str, key: str, *, exclude: str | None = None
-) -> dict | None:
+) -> StoredRun | None:
     """The first FINISHED comparison run with ``key`` in the experiment, or None.
 
     A run that only points at another (tagged same_as) is never the answer: it holds no artifacts.
@@ -557,9 +580,9 @@ def earlier_comparison(
     runs = [
         run
         for run in reader.search([experiment_id], filter_string)
-        if run["status"] == "FINISHED" and SAME_AS_TAG not in run["tags"] and run["run_id"] != exclude
+        if run.status == FINISHED and SAME_AS_TAG not in run.tags and run.run_id != exclude
     ]
-    return min(runs, key=lambda run: (run["start_time"], run["run_id"]), default=None)
+    return min(runs, key=lambda run: (run.start_time, run.run_id), default=None)
 
 
 def log_comparison(
@@ -587,24 +610,22 @@ def log_comparison(
     return run_id
 
 
-def same_as_note(earlier: Mapping[str, object]) -> str:
+def same_as_note(earlier: StoredRun) -> str:
     """The description of a launched run that repeats a comparison: where the comparison is."""
     return (
-        f"This comparison is already in run {earlier['run_id']} ({earlier['name']!r}, started "
+        f"This comparison is already in run {earlier.run_id} ({earlier.name!r}, started "
         f"{_started(earlier)}): its table, figure and metrics are there; this run logged nothing new."
     )
 
 
-def point_to_earlier(
-    tracker: Tracker, launched_run_id: str, earlier: Mapping[str, object], *, name: str
-) -> None:
+def point_to_earlier(tracker: Tracker, launched_run_id: str, earlier: StoredRun, *, name: str) -> None:
     """Leave ``mlflow run``'s run FINISHED and saying where the comparison is, without copying it;
     no key tag, so it is never taken for the comparison itself."""
     tracker.start_run(
         name,
         tags={
             ROLE_TAG: COMPARISON_ROLE,
-            SAME_AS_TAG: str(earlier["run_id"]),
+            SAME_AS_TAG: earlier.run_id,
             NOTE_TAG: same_as_note(earlier),
         },
         existing_run_id=launched_run_id,
@@ -619,7 +640,7 @@ class Recorded:
     run_id: str
     run_name: str
     experiment_id: str
-    earlier: Mapping[str, object] | None = None  # the earlier run, when nothing new was logged
+    earlier: StoredRun | None = None  # the earlier run, when nothing new was logged
 
     def line(self, *, launched_run_id: str | None = None) -> str:
         """The one line printed after the report."""
@@ -657,7 +678,7 @@ def record_comparison(
             return Recorded(run_id, run_name(selected), tracker.experiment_id)
     if launched_run_id:
         point_to_earlier(tracker, launched_run_id, earlier, name=run_name(selected))
-    return Recorded(str(earlier["run_id"]), str(earlier["name"]), str(earlier["experiment_id"]), earlier)
+    return Recorded(earlier.run_id, earlier.name, earlier.experiment_id, earlier)
 
 
 # --- Command line -------------------------------------------------------------------------------
@@ -719,7 +740,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tracking_uri = resolve_tracking_uri(options.tracking_uri)
         reader = RunReader(tracking_uri)
         selected = select_sweeps(reader, arguments, experiment=options.experiment or None)
-        comparison = compare_cells([sweep.cells for sweep in selected], metrics=metrics or None)
+        comparison = compare_cells([sweep.cell_values for sweep in selected], metrics=metrics or None)
         print(report(selected, comparison), flush=True)
         experiments = reader.experiments()
         launched_run_id = os.environ.get("MLFLOW_RUN_ID") or None
@@ -729,7 +750,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             selected,
             comparison,
             key=comparison_key(selected, comparison, metrics=metrics),
-            experiment_name=experiments.get(selected[0].run["experiment_id"], "imbalance-sweep"),
+            experiment_name=experiments.get(selected[0].run.experiment_id, "imbalance-sweep"),
             launched_run_id=launched_run_id,
         )
         print(f"\n{recorded.line(launched_run_id=launched_run_id)}\n")

@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timezone
 
 from ..tracking.client import Tracker
+from ..tracking.runs import FAILED, FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (
     CELL_KEY_TAG,
     CONTINUED_BY_TAG,
@@ -26,11 +27,11 @@ log = logging.getLogger(__name__)
 
 
 def record_launch(
-    tracker: Tracker, launch: str, spec: SweepSpec, sweep_tags: dict[str, str], found: dict, done: str
+    tracker: Tracker, launch: str, spec: SweepSpec, sweep_tags: dict[str, str], holder: str, done: str
 ) -> None:
-    """The run ``mlflow run`` created, when the work was begun by an earlier run ``found``: it says
+    """The run ``mlflow run`` created, when the work was begun by an earlier run ``holder``: it says
     which run holds the cells (tag and description), and that run's description says who continued it."""
-    holder, now = found["run_id"], datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     tracker.start_run(
         f"{spec.name} (continues {holder[:8]})",
         tags={
@@ -75,16 +76,16 @@ def open_sweep(
     # Found by the sweep key (hex), never by the name: a name may hold any character, the key only [0-9a-f].
     same_key = {SWEEP_KEY_TAG: sweep_tags[SWEEP_KEY_TAG], ROLE_TAG: "sweep"}
 
-    def parents() -> list[dict]:
+    def parents() -> list[StoredRun]:
         return [
-            run for run in tracker.find_runs(same_key) if run["tags"].get(MLFLOW_PARENT_TAG) == parent_run_id
+            run for run in tracker.find_runs(same_key) if run.tags.get(MLFLOW_PARENT_TAG) == parent_run_id
         ]
 
     with tracker.exclusive():
         if spec.resume and continue_earlier:
             found = chosen_parent(parents())
             if found:
-                return found["run_id"], found["status"]
+                return found.run_id, found.status
         run_id = tracker.start_run(
             spec.name,
             params=sweep_params(spec),
@@ -99,10 +100,10 @@ def open_sweep(
     if not tracker.exclusive_is_locked and not existing_run_id:
         time.sleep(PARENT_SETTLE_SECONDS)
         chosen = chosen_parent(parents())
-        if chosen["run_id"] != run_id:
+        if chosen is not None and chosen.run_id != run_id:
             tracker.delete_run(run_id)
-            return chosen["run_id"], chosen["status"]
-    return run_id, "RUNNING"
+            return chosen.run_id, chosen.status
+    return run_id, RUNNING
 
 
 # Longer than a find-then-create takes on a tracking server: every parent created by shards that
@@ -115,22 +116,22 @@ PARENT_SETTLE_SECONDS = 2.0
 PARENT_RACE_SECONDS = 60.0
 
 
-def chosen_parent(runs: list[dict]) -> dict | None:
+def chosen_parent(runs: list[StoredRun]) -> StoredRun | None:
     """The parent every shard agrees on, whoever looks and whenever: the newest parent, unless
     shards created it, in which case the smallest run id of the parents shards created within
     PARENT_RACE_SECONDS of it. (A fresh sweep, ``resume=false``, is never sharded.)"""
     if not runs:
         return None
-    newest = max(runs, key=lambda run: (run["start_time"], run["run_id"]))
-    if newest["tags"].get(SHARD_COUNT_TAG, "1") == "1":
+    newest = max(runs, key=lambda run: (run.start_time, run.run_id))
+    if newest.tags.get(SHARD_COUNT_TAG, "1") == "1":
         return newest
     racing = [
         run
         for run in runs
-        if run["tags"].get(SHARD_COUNT_TAG, "1") != "1"
-        and newest["start_time"] - run["start_time"] <= PARENT_RACE_SECONDS * 1000
+        if run.tags.get(SHARD_COUNT_TAG, "1") != "1"
+        and newest.start_time - run.start_time <= PARENT_RACE_SECONDS * 1000
     ]
-    return min(racing, key=lambda run: run["run_id"])
+    return min(racing, key=lambda run: run.run_id)
 
 
 def finished_children(tracker: Tracker, sweep_run: str, cell_keys: set[str]) -> set[str]:
@@ -139,7 +140,7 @@ def finished_children(tracker: Tracker, sweep_run: str, cell_keys: set[str]) -> 
     children = [
         run
         for run in tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run})
-        if run["tags"].get(CELL_KEY_TAG) in cell_keys
+        if run.tags.get(CELL_KEY_TAG) in cell_keys
     ]
     chosen, extra = one_finished_per_cell(children)
     if extra:
@@ -147,21 +148,22 @@ def finished_children(tracker: Tracker, sweep_run: str, cell_keys: set[str]) -> 
             "run %s: %d cells have more than one FINISHED run (processes that ran the same sweep at once); "
             "the earliest run of each counts",
             sweep_run,
-            len({run["tags"][CELL_KEY_TAG] for run in extra}),
+            len({run.tags[CELL_KEY_TAG] for run in extra}),
         )
     for run in children:
-        if run["status"] == "RUNNING":
-            tracker.finish(run["run_id"], "FAILED")
+        if run.status == RUNNING:
+            tracker.finish(run.run_id, FAILED)
     return set(chosen)
 
 
-def one_finished_per_cell(runs: list[dict]) -> tuple[dict[str, dict], list[dict]]:
+def one_finished_per_cell(runs: list[StoredRun]) -> tuple[dict[str, StoredRun], list[StoredRun]]:
     """Per cell key, the FINISHED run every process keeps when a race made several (the earliest
     started, then the smallest run id: the same choice whoever makes it), and the others."""
-    chosen, extra = {}, []
-    finished = [run for run in runs if run["status"] == "FINISHED" and CELL_KEY_TAG in run["tags"]]
-    for run in sorted(finished, key=lambda run: (run["start_time"], run["run_id"])):
-        key = run["tags"][CELL_KEY_TAG]
+    chosen: dict[str, StoredRun] = {}
+    extra: list[StoredRun] = []
+    finished = [run for run in runs if run.status == FINISHED and CELL_KEY_TAG in run.tags]
+    for run in sorted(finished, key=lambda run: (run.start_time, run.run_id)):
+        key = run.tags[CELL_KEY_TAG]
         if key in chosen:
             extra.append(run)
         else:
@@ -173,5 +175,5 @@ def fail_stale_launches(tracker: Tracker, sweep_run: str) -> None:
     """Runs of earlier `mlflow run` launches that continued ``sweep_run`` and were left RUNNING (their
     processes were killed: nothing closed them) are marked FAILED, as stale cells are."""
     for run in tracker.find_runs({CONTINUES_TAG: sweep_run, ROLE_TAG: LAUNCH_ROLE}):
-        if run["status"] == "RUNNING":
-            tracker.finish(run["run_id"], "FAILED")
+        if run.status == RUNNING:
+            tracker.finish(run.run_id, FAILED)

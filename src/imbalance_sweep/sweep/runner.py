@@ -20,6 +20,7 @@ from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import make_terms
 from ..tracking.client import Tracker
+from ..tracking.runs import FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (
     CELL_KEY_TAG,
     MLFLOW_PARENT_TAG,
@@ -147,17 +148,17 @@ def execute_sweep(
         # A cell computed before (by `python -m`, or under an earlier `mlflow run`) is not computed again.
         cell = spec.cells[0]
         for run in tracker.find_runs({CELL_KEY_TAG: cell_key(key, cell), ROLE_TAG: "cell"}):
-            parent = run["tags"].get(MLFLOW_PARENT_TAG)
-            if run["status"] != "FINISHED" or (parent != parent_run_id and not existing_run_id):
+            parent = run.tags.get(MLFLOW_PARENT_TAG)
+            if run.status != FINISHED or (parent != parent_run_id and not existing_run_id):
                 continue
             if existing_run_id:
                 resume.record_launch(
-                    tracker, existing_run_id, spec, sweep_tags, run, "the cell was computed before"
+                    tracker, existing_run_id, spec, sweep_tags, run.run_id, "the cell was computed before"
                 )
                 tracker.finish(existing_run_id)
             found = stored_row(run, cell, spec)
             return outcome(
-                run["run_id"], "cell", [found], n_computed=0, n_already=1, launch_run_id=existing_run_id
+                run.run_id, "cell", [found], n_computed=0, n_already=1, launch_run_id=existing_run_id
             )
     if one_cell and not existing_run_id:
         row = run_cell(spec.cells[0], parent=parent_run_id, existing=None, config=config_text)
@@ -184,16 +185,15 @@ def execute_sweep(
                 )
             if launch:
                 resume.fail_stale_launches(tracker, sweep_run)
-                found = {"run_id": sweep_run, "status": sweep_status}
                 done = f"{len(finished)} of its {len(spec.shard_cells)} cells were already FINISHED"
-                resume.record_launch(tracker, launch, spec, sweep_tags, found, done)
+                resume.record_launch(tracker, launch, spec, sweep_tags, sweep_run, done)
             counts = {"n_computed": len(todo), "n_already": len(finished), "launch_run_id": launch}
-            if not todo and sweep_status == "FINISHED":
+            if not todo and sweep_status == FINISHED:
                 if launch:
                     tracker.finish(launch)
                 # nothing left to do: a re-run of a finished sweep changes nothing
                 return outcome(sweep_run, "sweep", None, **{**counts, "n_computed": 0})
-            if sweep_status != "RUNNING":
+            if sweep_status != RUNNING:
                 tracker.reopen(sweep_run)
             worker_tag = f"{WORKER_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
             tracker.set_tags(sweep_run, {worker_tag: f"{socket.gethostname()} pid {os.getpid()}"})
@@ -229,13 +229,13 @@ def execute_sweep(
                     tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run})
                 )
                 for run in extra:
-                    tracker.delete_run(run["run_id"])
+                    tracker.delete_run(run.run_id)
                 if extra:
                     log.info(
                         "sweep %r: %d cells were FINISHED more than once (another process ran them at the "
                         "same time); kept the earliest run of each, deleted the other %d",
                         spec.name,
-                        len({run["tags"][CELL_KEY_TAG] for run in extra}),
+                        len({run.tags[CELL_KEY_TAG] for run in extra}),
                         len(extra),
                     )
                 closing.finish = all(cell in rows or keys[cell] in stored for cell in spec.cells)
@@ -255,6 +255,6 @@ def execute_sweep(
     return outcome(sweep_run, "sweep", table, **counts)
 
 
-def stored_row(run: dict, cell: Cell, spec: SweepSpec) -> dict:
+def stored_row(run: StoredRun, cell: Cell, spec: SweepSpec) -> dict:
     """The sweep table's row of a cell finished by an earlier run or another shard, read back."""
-    return {"run_id": run["run_id"], **cell_params(cell, spec), **run["metrics"]}
+    return {"run_id": run.run_id, **cell_params(cell, spec), **run.metrics}

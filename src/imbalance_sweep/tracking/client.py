@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 from mlflow.entities import Metric, Param, RunTag
@@ -20,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
+from .runs import FAILED, FINISHED, KILLED, RUNNING, StoredRun
 from .where import tag_filter
 
 # MLflow refuses longer parameter values; the full grid is in the sweep's config.yaml artifact.
@@ -296,7 +298,8 @@ def check_server_answers(tracking_uri: str) -> None:
         )
     except MlflowException as error:
         timed_out = "timeout" in str(error).lower()
-        cause, reason = error, f"no answer within {timeout} s" if timed_out else "no connection"
+        reason = f"no answer within {timeout} s" if timed_out else "no connection"
+        cause: BaseException | None = error
         while cause is not None:  # the innermost socket error's own words, e.g. "Connection refused"
             if isinstance(cause, OSError) and cause.strerror and not timed_out:
                 reason = cause.strerror[:1].lower() + cause.strerror[1:]
@@ -417,9 +420,9 @@ class Tracker:
     def reopen(self, run_id: str) -> None:
         """Mark a run RUNNING again: a resumed sweep is at work on it."""
         with store_errors(self.tracking_uri):
-            self.client.update_run(run_id, status="RUNNING")
+            self.client.update_run(run_id, status=RUNNING)
 
-    def find_runs(self, tags: Mapping[str, str]) -> list[dict]:
+    def find_runs(self, tags: Mapping[str, str]) -> list[StoredRun]:
         """Active runs of this experiment with all of ``tags``, most recent first (as RunReader.search)."""
         filter_string = " and ".join(tag_filter(key, value) for key, value in tags.items())
         with store_errors(self.tracking_uri):
@@ -427,7 +430,7 @@ class Tracker:
                 self.client, [self.experiment_id], filter_string, order_by=["attributes.start_time DESC"]
             )
         # tag_filter may match a little more than asked (a value with both kinds of quotes): exactly these
-        return [run for run in found if all(run["tags"].get(key) == value for key, value in tags.items())]
+        return [run for run in found if all(run.tags.get(key) == value for key, value in tags.items())]
 
     @property
     def exclusive_is_locked(self) -> bool:
@@ -462,20 +465,24 @@ class Tracker:
         from mlflow.entities import DatasetInput, InputTag
         from mlflow.types.schema import ColSpec, Schema
 
-        columns = dataset.get("columns") or {}
-        # MLflow builds its local-file source class at run time; take it from its registry
-        local = next(source for source in get_registered_sources() if source._get_source_type() == "local")
-        meta = MetaDataset(
+        columns = dataset.get("columns")
+        # MLflow builds its local-file source class at run time; take it from its registry (which
+        # holds classes, though typed as instances)
+        sources: list[Any] = get_registered_sources()
+        local = next(source for source in sources if source._get_source_type() == "local")
+        meta = MetaDataset(  # type: ignore[abstract]  # MLflow's own class, abstract in its annotations only
             local(str(dataset["path"])),
             name=str(dataset["name"]),
             digest=str(dataset["digest"]),
-            schema=Schema([ColSpec("double", str(column)) for column in columns]) if columns else None,
+            schema=Schema([ColSpec("double", str(column)) for column in columns])
+            if isinstance(columns, Mapping) and columns
+            else None,
         )
         entry = DatasetInput(meta._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", context)])
         with store_errors(self.tracking_uri):
             self.client.log_inputs(run_id, datasets=[entry])
 
-    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+    def finish(self, run_id: str, status: str = FINISHED) -> None:
         """Close a run: FINISHED only for work that completed; FAILED or KILLED otherwise."""
         with store_errors(self.tracking_uri):
             self.client.set_terminated(run_id, status)
@@ -491,7 +498,7 @@ class Tracker:
         try:
             yield closing
         except BaseException as error:
-            self.finish(run_id, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+            self.finish(run_id, KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
             raise
         if closing.finish:
             try:
@@ -499,7 +506,7 @@ class Tracker:
             except KeyboardInterrupt:
                 # Interrupted inside the FINISHED write (which may or may not have landed): KILLED
                 # for sure, never left RUNNING; a resumed sweep computes the cell again.
-                self.finish(run_id, "KILLED")
+                self.finish(run_id, KILLED)
                 raise
 
     def log_table(self, run_id: str, columns: Mapping[str, list], artifact_file: str) -> None:
@@ -515,23 +522,15 @@ class Tracker:
             self.client.log_figure(run_id, figure, artifact_file)
 
 
-def _stored(run) -> dict:
-    """A run as plain values (the keys of :meth:`RunReader.search`), free of MLflow's entities."""
-    return {
-        "run_id": run.info.run_id,
-        "experiment_id": run.info.experiment_id,
-        "name": run.info.run_name or "",
-        "status": run.info.status,
-        "start_time": run.info.start_time or 0,
-        "tags": dict(run.data.tags),
-        "params": dict(run.data.params),
-        "metrics": dict(run.data.metrics),
-    }
-
-
-def _search_all(client, experiment_ids: list[str], filter_string: str = "", order_by=None) -> list[dict]:
+def _search_all(
+    client: MlflowClient | RetryingClient,
+    experiment_ids: list[str],
+    filter_string: str = "",
+    order_by: list[str] | None = None,
+) -> list[StoredRun]:
     """Every active run matching ``filter_string``, page after page, as plain values."""
-    found, token = [], None
+    found: list[StoredRun] = []
+    token = None
     while True:
         page = client.search_runs(
             experiment_ids,
@@ -540,7 +539,7 @@ def _search_all(client, experiment_ids: list[str], filter_string: str = "", orde
             order_by=order_by,
             page_token=token,
         )
-        found.extend(_stored(run) for run in page)
+        found.extend(StoredRun.of(run) for run in page)
         token = page.token
         if not token:
             return found
@@ -568,19 +567,16 @@ class RunReader:
                 if not token:
                     return found
 
-    def search(self, experiment_ids: list[str], filter_string: str = "") -> list[dict]:
-        """Every active run of ``experiment_ids`` matching ``filter_string`` (MLflow's search syntax).
-
-        Each run is a dict: run_id, experiment_id, name, status, start_time (ms), tags, params, metrics.
-        """
+    def search(self, experiment_ids: list[str], filter_string: str = "") -> list[StoredRun]:
+        """Every active run of ``experiment_ids`` matching ``filter_string`` (MLflow's search syntax)."""
         with store_errors(self.tracking_uri):
             return _search_all(self.client, experiment_ids, filter_string)
 
-    def get(self, run_id: str) -> dict | None:
+    def get(self, run_id: str) -> StoredRun | None:
         """The run with this id, or None when there is none."""
         with store_errors(self.tracking_uri):
             try:
-                return _stored(self.client.get_run(run_id))
+                return StoredRun.of(self.client.get_run(run_id))
             except MlflowException as error:
                 # a string that cannot be a run id (a sweep's name, say) is no run either
                 if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
