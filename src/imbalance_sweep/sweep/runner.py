@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tqdm import tqdm
@@ -19,7 +20,8 @@ from ..core.cell import Cell
 from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import make_terms
-from ..tracking.client import Tracker
+from ..core.score_models import ScoreModel
+from ..tracking.client import Closing, Tracker
 from ..tracking.runs import FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (
     CELL_KEY_TAG,
@@ -36,6 +38,8 @@ from .params import cell_params
 
 log = logging.getLogger(__name__)
 
+Row = dict[str, object]  # a cell's row of the sweep's table: its run id, params and metrics
+
 
 @dataclass
 class SweepOutcome:
@@ -49,7 +53,7 @@ class SweepOutcome:
     n_cells: int
     n_computed: int
     n_already: int
-    rows: list[dict] | None  # every cell's row, when the sweep is complete
+    rows: list[Row] | None  # every cell's row, when the sweep is complete
     launch_run_id: str | None = None  # the run `mlflow run` created, when it continued ``run_id``
 
 
@@ -77,184 +81,410 @@ def execute_sweep(
     is marked FINISHED only when its work completed; on any error it is FAILED, on Ctrl-C or SIGTERM
     KILLED.
     """
-    sampled = spec.mode == "sampled"
-    term_sums = make_terms(spec.backend, spec.losses, alpha=spec.alpha, gamma=spec.gamma) if sampled else None
+    term_sums = (
+        make_terms(spec.backend, spec.losses, alpha=spec.alpha, gamma=spec.gamma)
+        if spec.mode == "sampled"
+        else None
+    )
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id or parent_run_id)
     key = sweep_key(spec)
     sweep_tags = {SWEEP_TAG: spec.name, SWEEP_KEY_TAG: key}
-
-    def outcome(run_id: str, role: str, rows: list[dict] | None, **counts) -> SweepOutcome:
-        return SweepOutcome(
-            run_id,
-            tracker.experiment_id,
-            tracker.experiment_name,
-            spec.name,
-            role,
-            len(spec.cells),
-            rows=rows,
-            **counts,
-        )
-
-    def run_cell(cell: Cell, *, parent: str | None, existing: str | None, config: str = "") -> dict:
-        """One cell's run: created with its tags, computed, then params and metrics in one batch."""
-        params = cell_params(cell, spec)
-        with contextlib.ExitStack() as stack:
-            with interrupts_deferred():  # a signal now is raised once the run is in closing's hands
-                run_id = tracker.start_run(
-                    cell.name,
-                    tags={**sweep_tags, ROLE_TAG: "cell", CELL_KEY_TAG: cell_key(key, cell)},
-                    parent_run_id=parent,
-                    existing_run_id=existing,
-                )
-                stack.enter_context(tracker.closing(run_id))
-            if config:
-                tracker.log_text(run_id, config, "config.yaml")
-            model = spec.model_of(cell)
-            if model.dataset:  # the predictions file the cell evaluates
-                tracker.log_dataset(run_id, model.dataset)
-            expected = expected_cell(
-                cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma, model=model
-            )
-            if sampled:
-                drawn = evaluate_cell(
-                    cell,
-                    seed=spec.seed,
-                    losses=spec.losses,
-                    term_sums=term_sums,
-                    chunk_size=spec.chunk_size,
-                    model=model,
-                )
-                values = {**drawn, **beside_sampled(expected)}
-            else:
-                values = expected
-            if spec.bootstrap_replicates and model.dataset:  # a predictions file's cell
-                values.update(
-                    bootstrap_intervals(
-                        model,
-                        cell,
-                        seed=spec.seed,
-                        losses=spec.losses,
-                        alpha=spec.alpha,
-                        gamma=spec.gamma,
-                        replicates=spec.bootstrap_replicates,
-                        level=spec.bootstrap_level,
-                    )
-                )
-            tracker.log(run_id, params=params, metrics=values)
-        return {"run_id": run_id, **params, **values}
-
     one_cell = len(spec.cells) == 1 and spec.shard_count == 1
-    if one_cell and spec.resume:
-        # A cell computed before (by `python -m`, or under an earlier `mlflow run`) is not computed again.
-        cell = spec.cells[0]
-        for run in tracker.find_runs({CELL_KEY_TAG: cell_key(key, cell), ROLE_TAG: "cell"}):
-            parent = run.tags.get(MLFLOW_PARENT_TAG)
-            if run.status != FINISHED or (parent != parent_run_id and not existing_run_id):
-                continue
-            if existing_run_id:
-                resume.record_launch(
-                    tracker, existing_run_id, spec, sweep_tags, run.run_id, "the cell was computed before"
-                )
-                tracker.finish(existing_run_id)
-            found = stored_row(run, cell, spec)
-            return outcome(
-                run.run_id, "cell", [found], n_computed=0, n_already=1, launch_run_id=existing_run_id
-            )
-    if one_cell and not existing_run_id:
-        row = run_cell(spec.cells[0], parent=parent_run_id, existing=None, config=config_text)
-        return outcome(row["run_id"], "cell", [row], n_computed=1, n_already=0)
+    if one_cell:
+        outcome = run_one_cell(
+            tracker,
+            spec,
+            key=key,
+            sweep_tags=sweep_tags,
+            term_sums=term_sums,
+            config_text=config_text,
+            existing_run_id=existing_run_id,
+            parent_run_id=parent_run_id,
+        )
+        if outcome is not None:
+            return outcome
+    return run_grid(
+        tracker,
+        spec,
+        key=key,
+        sweep_tags=sweep_tags,
+        term_sums=term_sums,
+        config_text=config_text,
+        existing_run_id=existing_run_id,
+        parent_run_id=parent_run_id,
+        one_cell=one_cell,
+    )
 
+
+def run_one_cell(
+    tracker: Tracker,
+    spec: SweepSpec,
+    *,
+    key: str,
+    sweep_tags: dict[str, str],
+    term_sums: object | None,
+    config_text: str,
+    existing_run_id: str | None,
+    parent_run_id: str | None,
+) -> SweepOutcome | None:
+    """A sweep of one cell (and one shard): the run that computed it before (with ``spec.resume``),
+    else its own run, which holds the config too. None under ``mlflow run`` when the cell is still
+    to compute: the launched run is then its parent (:func:`run_grid`)."""
+    if spec.resume:
+        computed = cell_computed_before(
+            tracker,
+            spec,
+            key=key,
+            sweep_tags=sweep_tags,
+            existing_run_id=existing_run_id,
+            parent_run_id=parent_run_id,
+        )
+        if computed is not None:
+            return computed
+    if existing_run_id:
+        return None
+    row = run_cell(
+        tracker,
+        spec,
+        spec.cells[0],
+        sweep_tags=sweep_tags,
+        key=key,
+        term_sums=term_sums,
+        parent=parent_run_id,
+        config=config_text,
+    )
+    return sweep_outcome(tracker, spec, str(row["run_id"]), "cell", [row], n_computed=1, n_already=0)
+
+
+def sweep_outcome(
+    tracker: Tracker,
+    spec: SweepSpec,
+    run_id: str,
+    role: str,
+    rows: list[Row] | None,
+    *,
+    n_computed: int,
+    n_already: int,
+    launch_run_id: str | None = None,
+) -> SweepOutcome:
+    return SweepOutcome(
+        run_id,
+        tracker.experiment_id,
+        tracker.experiment_name,
+        spec.name,
+        role,
+        len(spec.cells),
+        rows=rows,
+        n_computed=n_computed,
+        n_already=n_already,
+        launch_run_id=launch_run_id,
+    )
+
+
+def cell_computed_before(
+    tracker: Tracker,
+    spec: SweepSpec,
+    *,
+    key: str,
+    sweep_tags: dict[str, str],
+    existing_run_id: str | None,
+    parent_run_id: str | None,
+) -> SweepOutcome | None:
+    """A one-cell sweep whose cell a FINISHED run computed before (by `python -m`, or under an
+    earlier `mlflow run`): not computed again. The run ``mlflow run`` created, if any, records which
+    run holds the cell and is closed FINISHED. None when there is no such run."""
+    cell = spec.cells[0]
+    for run in tracker.find_runs({CELL_KEY_TAG: cell_key(key, cell), ROLE_TAG: "cell"}):
+        parent = run.tags.get(MLFLOW_PARENT_TAG)
+        if run.status != FINISHED or (parent != parent_run_id and not existing_run_id):
+            continue
+        if existing_run_id:
+            resume.record_launch(
+                tracker, existing_run_id, spec, sweep_tags, run.run_id, "the cell was computed before"
+            )
+            tracker.finish(existing_run_id)
+        found = stored_row(run, cell, spec)
+        return sweep_outcome(
+            tracker,
+            spec,
+            run.run_id,
+            "cell",
+            [found],
+            n_computed=0,
+            n_already=1,
+            launch_run_id=existing_run_id,
+        )
+    return None
+
+
+def run_cell(
+    tracker: Tracker,
+    spec: SweepSpec,
+    cell: Cell,
+    *,
+    sweep_tags: Mapping[str, str],
+    key: str,
+    term_sums: object | None,
+    parent: str | None,
+    config: str = "",
+) -> Row:
+    """One cell's run: created with its tags, computed, then params and metrics in one batch."""
+    params = cell_params(cell, spec)
+    with contextlib.ExitStack() as stack:
+        with interrupts_deferred():  # a signal now is raised once the run is in closing's hands
+            run_id = tracker.start_run(
+                cell.name,
+                tags={**sweep_tags, ROLE_TAG: "cell", CELL_KEY_TAG: cell_key(key, cell)},
+                parent_run_id=parent,
+            )
+            stack.enter_context(tracker.closing(run_id))
+        if config:
+            tracker.log_text(run_id, config, "config.yaml")
+        model = spec.model_of(cell)
+        if model.dataset:  # the predictions file the cell evaluates
+            tracker.log_dataset(run_id, model.dataset)
+        values = cell_values(spec, cell, model, term_sums)
+        tracker.log(run_id, params=params, metrics=values)
+    return {"run_id": run_id, **params, **values}
+
+
+def cell_values(spec: SweepSpec, cell: Cell, model: ScoreModel, term_sums: object | None) -> dict[str, float]:
+    """A cell's metrics: its exact values, or (sampled) a draw's with the exact ones beside them; a
+    predictions file's cell with its bootstrap intervals when the sweep asks for them."""
+    expected = expected_cell(cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma, model=model)
+    if spec.mode == "sampled":
+        drawn = evaluate_cell(
+            cell,
+            seed=spec.seed,
+            losses=spec.losses,
+            term_sums=term_sums,
+            chunk_size=spec.chunk_size,
+            model=model,
+        )
+        values = {**drawn, **beside_sampled(expected)}
+    else:
+        values = expected
+    if spec.bootstrap_replicates and model.dataset:  # a predictions file's cell
+        values.update(
+            bootstrap_intervals(
+                model,
+                cell,
+                seed=spec.seed,
+                losses=spec.losses,
+                alpha=spec.alpha,
+                gamma=spec.gamma,
+                replicates=spec.bootstrap_replicates,
+                level=spec.bootstrap_level,
+            )
+        )
+    return values
+
+
+@dataclass(frozen=True)
+class OpenedSweep:
+    """A sweep's parent run as this process took it up, and its shard's cells: those already
+    FINISHED (their keys) and those to run."""
+
+    run_id: str
+    status: str  # the parent's status when found (RUNNING when created now)
+    keys: Mapping[Cell, str]  # every cell's key, whatever the shard
+    finished: set[str]
+    todo: tuple[Cell, ...]
+    launch: str | None  # the run `mlflow run` created, when it continues ``run_id``
+
+
+def run_grid(
+    tracker: Tracker,
+    spec: SweepSpec,
+    *,
+    key: str,
+    sweep_tags: dict[str, str],
+    term_sums: object | None,
+    config_text: str,
+    existing_run_id: str | None,
+    parent_run_id: str | None,
+    one_cell: bool,
+) -> SweepOutcome:
+    """The shard's cells under one parent run (found or created), each its nested run; the parent
+    FINISHED, with the sweep's table and report, by the process that sees every cell FINISHED."""
     with contextlib.ExitStack() as stack:
         # From the parent's creation until closing holds it (and the launch run): a signal waits,
         # so that neither is left RUNNING.
         with interrupts_deferred():
-            sweep_run, sweep_status = resume.open_sweep(
-                tracker, spec, sweep_tags, existing_run_id, parent_run_id, continue_earlier=not one_cell
+            opened = open_parent(
+                tracker,
+                spec,
+                key=key,
+                sweep_tags=sweep_tags,
+                existing_run_id=existing_run_id,
+                parent_run_id=parent_run_id,
+                one_cell=one_cell,
             )
-            keys = {cell: cell_key(key, cell) for cell in spec.cells}
-            finished = resume.finished_children(tracker, sweep_run, {keys[cell] for cell in spec.shard_cells})
-            todo = [cell for cell in spec.shard_cells if keys[cell] not in finished]
-            launch = existing_run_id if existing_run_id and existing_run_id != sweep_run else None
-            if finished:
-                log.info(
-                    "sweep %r continues run %s: %d of its %d cells already FINISHED (resume=false for a fresh sweep)",
-                    spec.name,
-                    sweep_run,
-                    len(finished),
-                    len(spec.shard_cells),
-                )
-            if launch:
-                resume.fail_stale_launches(tracker, sweep_run)
-                done = f"{len(finished)} of its {len(spec.shard_cells)} cells were already FINISHED"
-                resume.record_launch(tracker, launch, spec, sweep_tags, sweep_run, done)
-            counts = {"n_computed": len(todo), "n_already": len(finished), "launch_run_id": launch}
-            if not todo and sweep_status == FINISHED:
-                if launch:
-                    tracker.finish(launch)
+            if not opened.todo and opened.status == FINISHED:
+                if opened.launch:
+                    tracker.finish(opened.launch)
                 # nothing left to do: a re-run of a finished sweep changes nothing
-                return outcome(sweep_run, "sweep", None, **{**counts, "n_computed": 0})
-            if sweep_status != RUNNING:
-                tracker.reopen(sweep_run)
-            worker_tag = f"{WORKER_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
-            tracker.set_tags(sweep_run, {worker_tag: f"{socket.gethostname()} pid {os.getpid()}"})
-            if launch:
-                stack.enter_context(tracker.closing(launch))
-            closing = stack.enter_context(tracker.closing(sweep_run))
-        if config_text:
-            tracker.log_text(sweep_run, config_text, "config.yaml")
-        for model in (spec.score_model, *spec.file_models.values()):
-            if model.dataset:
-                tracker.log_dataset(sweep_run, model.dataset)
-        rows = {}
-        try:
-            for cell in tqdm(todo, desc=spec.name, unit="cell", disable=None):
-                rows[cell] = run_cell(cell, parent=sweep_run, existing=None)
-        except KeyboardInterrupt as interrupted:
-            interrupted.progress = (
-                f"{len(finished) + len(rows)} of {len(spec.shard_cells)} cells FINISHED in run {sweep_run}"
-            )
-            raise
-        stored = {}
-        others = [
-            tag
-            for tag in tracker.run_tags(sweep_run)
-            if tag.startswith(WORKER_TAG_PREFIX) and tag != worker_tag
-        ]
-        # Other shards' cells, earlier runs', or another process at work on the same sweep (a race):
-        # read the cells back. A sweep that ran alone and ran every cell itself need not.
-        if others or any(cell not in rows for cell in spec.cells):
-            with tracker.exclusive():
-                # The last process to finish sees every cell FINISHED: it writes the table and report.
-                stored, extra = resume.one_finished_per_cell(
-                    tracker.find_runs({MLFLOW_PARENT_TAG: sweep_run})
-                )
-                for run in extra:
-                    tracker.delete_run(run.run_id)
-                if extra:
-                    log.info(
-                        "sweep %r: %d cells were FINISHED more than once (another process ran them at the "
-                        "same time); kept the earliest run of each, deleted the other %d",
-                        spec.name,
-                        len({run.tags[CELL_KEY_TAG] for run in extra}),
-                        len(extra),
-                    )
-                closing.finish = all(cell in rows or keys[cell] in stored for cell in spec.cells)
+                return grid_outcome(tracker, spec, opened, None, n_computed=0)
+            worker_tag = join_parent(tracker, opened)
+            if opened.launch:
+                stack.enter_context(tracker.closing(opened.launch))
+            closing: Closing = stack.enter_context(tracker.closing(opened.run_id))
+        log_sweep_inputs(tracker, spec, opened.run_id, config_text)
+        rows = run_cells(tracker, spec, opened, sweep_tags=sweep_tags, key=key, term_sums=term_sums)
+        stored, closing.finish = read_back(tracker, spec, opened, rows, worker_tag=worker_tag)
         table = None
         if closing.finish:
-            table = [
-                stored_row(stored[keys[cell]], cell, spec) if keys[cell] in stored else rows[cell]
-                for cell in spec.cells
-            ]
-            tracker.log_text(sweep_run, csv_text(table), "cells.csv")
-            if spec.report:
-                tables, figures = sweep_report(table, losses=spec.losses)
-                for path, columns in tables.items():
-                    tracker.log_table(sweep_run, columns, path)
-                for path, figure in figures.items():
-                    tracker.log_figure(sweep_run, figure, path)
-    return outcome(sweep_run, "sweep", table, **counts)
+            table = write_table_and_report(tracker, spec, opened, rows, stored)
+    return grid_outcome(tracker, spec, opened, table, n_computed=len(opened.todo))
 
 
-def stored_row(run: StoredRun, cell: Cell, spec: SweepSpec) -> dict:
+def grid_outcome(
+    tracker: Tracker, spec: SweepSpec, opened: OpenedSweep, table: list[Row] | None, *, n_computed: int
+) -> SweepOutcome:
+    return sweep_outcome(
+        tracker,
+        spec,
+        opened.run_id,
+        "sweep",
+        table,
+        n_computed=n_computed,
+        n_already=len(opened.finished),
+        launch_run_id=opened.launch,
+    )
+
+
+def open_parent(
+    tracker: Tracker,
+    spec: SweepSpec,
+    *,
+    key: str,
+    sweep_tags: dict[str, str],
+    existing_run_id: str | None,
+    parent_run_id: str | None,
+    one_cell: bool,
+) -> OpenedSweep:
+    """The sweep's parent (:func:`resume.open_sweep`) and which of the shard's cells it holds
+    FINISHED; the run ``mlflow run`` created, when it continues an earlier parent, records so."""
+    sweep_run, sweep_status = resume.open_sweep(
+        tracker, spec, sweep_tags, existing_run_id, parent_run_id, continue_earlier=not one_cell
+    )
+    keys = {cell: cell_key(key, cell) for cell in spec.cells}
+    finished = resume.finished_children(tracker, sweep_run, {keys[cell] for cell in spec.shard_cells})
+    todo = tuple(cell for cell in spec.shard_cells if keys[cell] not in finished)
+    launch = existing_run_id if existing_run_id and existing_run_id != sweep_run else None
+    if finished:
+        log.info(
+            "sweep %r continues run %s: %d of its %d cells already FINISHED (resume=false for a fresh sweep)",
+            spec.name,
+            sweep_run,
+            len(finished),
+            len(spec.shard_cells),
+        )
+    if launch:
+        resume.fail_stale_launches(tracker, sweep_run)
+        done = f"{len(finished)} of its {len(spec.shard_cells)} cells were already FINISHED"
+        resume.record_launch(tracker, launch, spec, sweep_tags, sweep_run, done)
+    return OpenedSweep(sweep_run, sweep_status, keys, finished, todo, launch)
+
+
+def join_parent(tracker: Tracker, opened: OpenedSweep) -> str:
+    """The parent marked RUNNING (this process is at work on it) and tagged with this process, so
+    that another process at work on it knows to read the cells back; the tag's name."""
+    if opened.status != RUNNING:
+        tracker.reopen(opened.run_id)
+    worker_tag = f"{WORKER_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
+    tracker.set_tags(opened.run_id, {worker_tag: f"{socket.gethostname()} pid {os.getpid()}"})
+    return worker_tag
+
+
+def log_sweep_inputs(tracker: Tracker, spec: SweepSpec, sweep_run: str, config_text: str) -> None:
+    """The parent's config.yaml, and the predictions files its cells evaluate as its datasets."""
+    if config_text:
+        tracker.log_text(sweep_run, config_text, "config.yaml")
+    for model in (spec.score_model, *spec.file_models.values()):
+        if model.dataset:
+            tracker.log_dataset(sweep_run, model.dataset)
+
+
+def run_cells(
+    tracker: Tracker,
+    spec: SweepSpec,
+    opened: OpenedSweep,
+    *,
+    sweep_tags: Mapping[str, str],
+    key: str,
+    term_sums: object | None,
+) -> dict[Cell, Row]:
+    """Each cell still to do, its run nested under the parent; on Ctrl-C or SIGTERM, the interruption
+    carries how far the sweep got (its ``progress``, for the line that reports it)."""
+    rows: dict[Cell, Row] = {}
+    try:
+        for cell in tqdm(opened.todo, desc=spec.name, unit="cell", disable=None):
+            rows[cell] = run_cell(
+                tracker, spec, cell, sweep_tags=sweep_tags, key=key, term_sums=term_sums, parent=opened.run_id
+            )
+    except KeyboardInterrupt as interrupted:
+        interrupted.progress = (  # type: ignore[attr-defined]  # read by cli.run_job
+            f"{len(opened.finished) + len(rows)} of {len(spec.shard_cells)} cells FINISHED in run {opened.run_id}"
+        )
+        raise
+    return rows
+
+
+def read_back(
+    tracker: Tracker, spec: SweepSpec, opened: OpenedSweep, rows: Mapping[Cell, Row], *, worker_tag: str
+) -> tuple[dict[str, StoredRun], bool]:
+    """The cells FINISHED by others (other shards, earlier runs, or another process at work on the
+    same sweep: a race), one run per cell key, the extra runs of a race deleted; and whether every
+    cell of the sweep is now FINISHED (the last process to finish writes the table and report).
+    A sweep that ran alone and ran every cell itself reads nothing back."""
+    others = [
+        tag
+        for tag in tracker.run_tags(opened.run_id)
+        if tag.startswith(WORKER_TAG_PREFIX) and tag != worker_tag
+    ]
+    if not others and all(cell in rows for cell in spec.cells):
+        return {}, True
+    with tracker.exclusive():
+        stored, extra = resume.one_finished_per_cell(tracker.find_runs({MLFLOW_PARENT_TAG: opened.run_id}))
+        for run in extra:
+            tracker.delete_run(run.run_id)
+        if extra:
+            log.info(
+                "sweep %r: %d cells were FINISHED more than once (another process ran them at the "
+                "same time); kept the earliest run of each, deleted the other %d",
+                spec.name,
+                len({run.tags[CELL_KEY_TAG] for run in extra}),
+                len(extra),
+            )
+        complete = all(cell in rows or opened.keys[cell] in stored for cell in spec.cells)
+    return stored, complete
+
+
+def write_table_and_report(
+    tracker: Tracker,
+    spec: SweepSpec,
+    opened: OpenedSweep,
+    rows: Mapping[Cell, Row],
+    stored: Mapping[str, StoredRun],
+) -> list[Row]:
+    """The sweep's table (every cell, in the grid's order) as the parent's cells.csv, and its
+    report's tables and figures when asked for; the table."""
+    keys = opened.keys
+    table = [
+        stored_row(stored[keys[cell]], cell, spec) if keys[cell] in stored else rows[cell]
+        for cell in spec.cells
+    ]
+    tracker.log_text(opened.run_id, csv_text(table), "cells.csv")
+    if spec.report:
+        tables, figures = sweep_report(table, losses=spec.losses)
+        for path, columns in tables.items():
+            tracker.log_table(opened.run_id, columns, path)
+        for path, figure in figures.items():
+            tracker.log_figure(opened.run_id, figure, path)
+    return table
+
+
+def stored_row(run: StoredRun, cell: Cell, spec: SweepSpec) -> Row:
     """The sweep table's row of a cell finished by an earlier run or another shard, read back."""
     return {"run_id": run.run_id, **cell_params(cell, spec), **run.metrics}
