@@ -33,10 +33,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..cli import report_user_error
+from ..core.cell import cell_name
 from ..core.checks import InvalidValue
 from ..core.losses import LOSS_NAMES
 from ..core.metrics import METRIC_NAMES
 from ..sweep.config import resolve_tracking_uri
+from ..sweep.params import SWEEP_SETTINGS
 from ..sweep.resume import one_finished_per_cell
 from ..tracking.client import RunReader, Tracker, TrackingError
 from ..tracking.runs import FINISHED, StoredRun
@@ -52,7 +54,6 @@ SAME_AS_TAG = "imbalance_sweep.same_as"
 NOTE_TAG = "mlflow.note.content"
 KEY_LENGTH = 16  # hex digits of the sha256 kept: 64 bits, plenty for one experiment's comparisons
 # Settings every cell of a sweep shares; printed and logged when the sweeps differ in them.
-SETTINGS = ("seed", "backend", "mode", "losses", "focal.alpha", "focal.gamma", "chunk_size")
 LETTERS = string.ascii_uppercase
 # The order metrics are listed in: losses first, as the README's tables do.
 METRIC_ORDER = tuple(f"loss/{name}" for name in LOSS_NAMES) + tuple(METRIC_NAMES)
@@ -83,8 +84,7 @@ class CellKey(NamedTuple):
         return NamedCellKey(*values, str(model)) if model else cls(*values)
 
     def __str__(self) -> str:
-        text = f"n0={self.num_0s} n1={self.num_1s} a0={self.acc_0s:g} a1={self.acc_1s:g}"
-        return text if self.replicate == 0 else f"{text} rep={self.replicate}"
+        return cell_name(self.num_0s, self.num_1s, self.acc_0s, self.acc_1s, self.replicate)
 
 
 class NamedCellKey(NamedTuple):
@@ -98,8 +98,7 @@ class NamedCellKey(NamedTuple):
     model: str
 
     def __str__(self) -> str:
-        text = f"n0={self.num_0s} n1={self.num_1s} model={self.model}"
-        return text if self.replicate == 0 else f"{text} rep={self.replicate}"
+        return cell_name(self.num_0s, self.num_1s, self.acc_0s, self.acc_1s, self.replicate, self.model)
 
 
 def ordered_metrics(names) -> list[str]:
@@ -285,7 +284,7 @@ def _differing_settings(sweeps: Sequence[Sequence[Mapping[str, Mapping]]]) -> di
     model_settings = sorted(
         {key for params in first_cells for key in params if key.startswith("score_model")}
     )
-    for setting in (*SETTINGS, *model_settings):
+    for setting in (*SWEEP_SETTINGS, *model_settings):
         per_sweep = tuple(str(params.get(setting, "")) for params in first_cells)
         if len(set(per_sweep)) > 1:
             settings[setting] = per_sweep

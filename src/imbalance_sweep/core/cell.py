@@ -35,12 +35,8 @@ class Cell:
 
     @property
     def name(self) -> str:
-        """A readable run name, e.g. ``n0=1000000 n1=10000 a0=0.999 a1=0.5``."""
-        if self.model is None:
-            text = f"n0={self.num_0s} n1={self.num_1s} a0={self.acc_0s:g} a1={self.acc_1s:g}"
-        else:
-            text = f"n0={self.num_0s} n1={self.num_1s} model={self.model}"
-        return text if self.replicate == 0 else f"{text} rep={self.replicate}"
+        """A readable run name, e.g. ``n0=1000000 n1=10000 a0=0.999 a1=0.5`` (:func:`cell_name`)."""
+        return cell_name(self.num_0s, self.num_1s, self.acc_0s, self.acc_1s, self.replicate, self.model)
 
     def seed_sequence(self, seed: int) -> np.random.SeedSequence:
         """The cell's own seed: a function of the sweep seed and the cell's values only.
@@ -56,6 +52,18 @@ class Cell:
         if self.digest is not None:
             entropy.append(int(self.digest, 16))
         return np.random.SeedSequence(entropy)
+
+
+def cell_name(
+    num_0s: int, num_1s: int, acc_0s: float, acc_1s: float, replicate: int = 0, model: str | None = None
+) -> str:
+    """A cell's readable name, as its run is named and compare prints it: the counts, then the
+    accuracies (or a predictions file's model name), then the replicate unless it is 0."""
+    if model is None:
+        text = f"n0={num_0s} n1={num_1s} a0={acc_0s:g} a1={acc_1s:g}"
+    else:
+        text = f"n0={num_0s} n1={num_1s} model={model}"
+    return text if replicate == 0 else f"{text} rep={replicate}"
 
 
 @dataclass(frozen=True)

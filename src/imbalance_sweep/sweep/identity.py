@@ -13,6 +13,7 @@ import json
 
 from ..core.cell import Cell
 from .config import SweepSpec
+from .params import sweep_settings
 
 KEY_LENGTH = 16  # hex digits: 64 bits, ample for the sweeps of one store
 
@@ -40,16 +41,17 @@ def sweep_key(spec: SweepSpec) -> str:
             **bootstrap,
             "name": spec.name,
             "experiment": spec.experiment,
-            "seed": spec.seed,
-            "losses": list(spec.losses),
-            "backend": spec.backend,
-            "mode": spec.mode,
-            # repr() round-trips a float exactly: 0.25 and 0.2500000001 are different sweeps
-            "focal.alpha": repr(spec.alpha),
-            "focal.gamma": repr(spec.gamma),
-            "chunk_size": spec.chunk_size,
+            **{name: _key_value(value) for name, value in sweep_settings(spec).items()},
         }
     )
+
+
+def _key_value(value):
+    """A setting as the key holds it: repr() round-trips a float exactly (0.25 and 0.2500000001 are
+    different sweeps), the losses as a list."""
+    if isinstance(value, float):
+        return repr(value)
+    return list(value) if isinstance(value, tuple) else value
 
 
 def cell_key(sweep: str, cell: Cell) -> str:

@@ -3,26 +3,44 @@ a sweep's parent; canonical values (``100000``, not ``1e5``), so a search by par
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..core.cell import Cell
 from .config import SweepSpec
+
+# The settings a cell's numbers depend on besides the cell itself: every run's params, the sweep
+# key (identity.py) and the differences compare reports between two sweeps all take these.
+SWEEP_SETTINGS = ("seed", "backend", "mode", "losses", "focal.alpha", "focal.gamma", "chunk_size")
+
+
+def sweep_settings(spec: SweepSpec) -> dict[str, Any]:
+    """The values of :data:`SWEEP_SETTINGS`, as the spec holds them (``losses`` a tuple)."""
+    values = {
+        "seed": spec.seed,
+        "backend": spec.backend,
+        "mode": spec.mode,
+        "losses": tuple(spec.losses),
+        "focal.alpha": spec.alpha,
+        "focal.gamma": spec.gamma,
+        "chunk_size": spec.chunk_size,
+    }
+    assert tuple(values) == SWEEP_SETTINGS
+    return values
 
 
 def cell_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
     """A cell run's params: what the cell is, and the settings its numbers depend on."""
+    settings = sweep_settings(spec)
+    settings["losses"] = ",".join(settings["losses"])
     return {
         "num_0s": cell.num_0s,
         "num_1s": cell.num_1s,
         "acc_0s": cell.acc_0s,
         "acc_1s": cell.acc_1s,
         "prevalence": cell.prevalence,
-        "seed": spec.seed,
+        "seed": settings.pop("seed"),
         "replicate": cell.replicate,
-        "backend": spec.backend,
-        "mode": spec.mode,
-        "losses": ",".join(spec.losses),
-        "focal.alpha": spec.alpha,
-        "focal.gamma": spec.gamma,
-        "chunk_size": spec.chunk_size,
+        **settings,  # backend, mode, losses, focal.alpha, focal.gamma, chunk_size: the order runs always had
         **_bootstrap_params(spec),  # nothing unless asked for
         **spec.score_model.params(),  # nothing for the uniform model
         **_file_params(cell, spec),  # nothing for a model given by its accuracies
@@ -50,7 +68,7 @@ def sweep_params(spec: SweepSpec) -> dict[str, object]:
         if grid.get(key) is not None:
             params[f"grid.{key}"] = str(grid[key]).replace(" ", "")
     common = cell_params(spec.cells[0], spec)
-    for key in ("seed", "backend", "mode", "losses", "focal.alpha", "focal.gamma", "chunk_size"):
+    for key in SWEEP_SETTINGS:
         params[key] = common[key]
     params.update(_bootstrap_params(spec))
     params.update(spec.score_model.params())
