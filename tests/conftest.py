@@ -1,23 +1,19 @@
-"""Shared fixtures: a throw-away MLflow store per test, and quiet, deterministic hypothesis."""
+"""Fixtures and hooks only: a throw-away MLflow store per test, the session's team server, a Ray
+root per test, and hypothesis seeded per run. Plain helpers: helpers.py."""
 
-import concurrent.futures
 import contextlib
 import os
 import random
 import shutil
 import sqlite3
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
+from helpers import environment_without_mlflow_launch
 from hypothesis import settings
-from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import LOSS_NAMES
-from imbalance_sweep.sweep import resume, runner
-from imbalance_sweep.sweep.runner import run_sweep
-from imbalance_sweep.tracking.tags import CELL_KEY_TAG, ROLE_TAG
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 settings.register_profile("project", deadline=None, max_examples=40)
@@ -129,11 +125,6 @@ def sweep_rows():
     return rows
 
 
-def environment_without_mlflow_launch() -> dict[str, str]:
-    """This process's environment without MLflow's variables, so no child adopts a run by accident."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
-
-
 @pytest.fixture(scope="session")
 def start_module():
     """Start ``python -m imbalance_sweep [-m] tracking_uri=... *overrides`` in ``cwd`` (Hydra writes there);
@@ -160,52 +151,6 @@ def start_module():
         )
 
     return start
-
-
-def runs_by_role(tracking_uri, experiment="imbalance-sweep"):
-    """The experiment's runs, as {"sweep": [...], "cell": [...]} (MLflow's Run objects)."""
-    client = MlflowClient(tracking_uri)
-    experiment_id = client.get_experiment_by_name(experiment).experiment_id
-    runs = client.search_runs([experiment_id], max_results=10_000)
-    return {role: [r for r in runs if r.data.tags[ROLE_TAG] == role] for role in ("sweep", "cell")}
-
-
-def finished_run_per_cell(cell_runs):
-    """cell key -> its FINISHED run; fails on a cell FINISHED twice."""
-    found = {}
-    for run in cell_runs:
-        if run.info.status == "FINISHED":
-            key = run.data.tags[CELL_KEY_TAG]
-            assert key not in found, f"{run.info.run_name} FINISHED twice"
-            found[key] = run
-    return found
-
-
-def fail_on_call(monkeypatch, number, error=None):
-    """Make the ``number``-th cell of this process raise ``error`` (a RuntimeError by default)."""
-    real, calls = runner.evaluate_cell, []
-
-    def failing(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == number:
-            raise error or RuntimeError("boom")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "evaluate_cell", failing)
-
-
-def race(monkeypatch, specs, *, at):
-    """Run ``specs`` in threads at once, none past ``resume.<at>`` until all have reached it."""
-    everyone_there = threading.Barrier(len(specs), timeout=60)
-    real = getattr(resume, at)
-
-    def after_everyone(*args, **kwargs):
-        everyone_there.wait()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(resume, at, after_everyone)
-    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
-        return list(pool.map(run_sweep, specs))
 
 
 @pytest.fixture(scope="session")
@@ -245,3 +190,16 @@ def tracking_server(server_dir, monkeypatch):
     for name, value in started.credentials.items():
         monkeypatch.setenv(name, value)
     return started
+
+
+@pytest.fixture
+def ray_temp_dir(monkeypatch):
+    """A Ray root directory of this test's own, so that ``ray.init()`` finds no other instance of
+    this machine to join (it looks for the latest one in its root). Under /tmp and short: Ray's
+    socket paths must stay within the 107 characters of a Unix socket."""
+    for name in ("RAY_ADDRESS", "RAY_NAMESPACE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    path = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

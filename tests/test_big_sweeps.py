@@ -2,14 +2,12 @@
 joblib workers writing to one sqlite file, bit for bit the numbers of one process."""
 
 import signal
-import sqlite3
 import time
 
 import pytest
-from conftest import finished_run_per_cell, runs_by_role
+from helpers import cells_in, one_finished_run_per_cell, runs_by_role
 
 from imbalance_sweep.sweep.runner import run_sweep
-from imbalance_sweep.tracking.tags import ROLE_TAG
 
 pytestmark = pytest.mark.slow
 
@@ -34,22 +32,6 @@ WIDE_GRID = (
 )
 
 
-def cells_in(database, status):
-    """Cell runs with ``status``, read straight from the sqlite file (as a watcher would)."""
-    if not database.exists():
-        return 0
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
-        try:
-            (count,) = connection.execute(
-                "SELECT count(*) FROM runs JOIN tags ON runs.run_uuid = tags.run_uuid"
-                " WHERE tags.key = ? AND tags.value = 'cell' AND runs.status = ?",
-                (ROLE_TAG, status),
-            ).fetchone()
-        except sqlite3.OperationalError:  # tables not created yet
-            return 0
-    return count
-
-
 def interrupt_part_way(process, database, how):
     deadline = time.monotonic() + 120
     # part-way: some cells FINISHED, and one at work (not between two cells)
@@ -60,11 +42,6 @@ def interrupt_part_way(process, database, how):
     process.send_signal(how)
     process.communicate(timeout=60)
     return process.returncode
-
-
-def one_finished_run_per_cell(runs):
-    """cell key -> metrics of its FINISHED run; fails on a cell FINISHED twice."""
-    return {key: run.data.metrics for key, run in finished_run_per_cell(runs["cell"]).items()}
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
-from conftest import environment_without_mlflow_launch
+from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import log_loss
 
@@ -20,8 +20,8 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "breast_cancer.py"
 
 
 @pytest.mark.slow
-def test_the_breast_cancer_example_logs_the_flip_points_of_its_two_models(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_the_breast_cancer_example_logs_the_flip_points_of_its_two_models(tmp_path, new_store_file):
+    uri = new_store_file(tmp_path / "mlflow.db")  # the session's new store, not built again here
     done = subprocess.run(
         [sys.executable, str(EXAMPLE), "--out", "preds", "--tracking-uri", uri],
         cwd=tmp_path,

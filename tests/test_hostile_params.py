@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import EXPERIMENT, ROOT, launched_run_ids, mlflow_run, params, stored_runs
 from mlflow import MlflowClient
-from test_mlproject import EXPERIMENT, ROOT, launched_run_ids, mlflow_run, params, stored_runs
 
 pytestmark = pytest.mark.slow
 
@@ -305,10 +305,10 @@ def base(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def outcomes(base) -> dict[str, Outcome]:
+def outcomes(base, new_store_file) -> dict[str, Outcome]:
     """Every case's `mlflow run`, each against its own copy of a fresh sqlite store."""
     template = base / "template.db"
-    MlflowClient(tracking_uri=f"sqlite:///{template}").create_experiment(
+    MlflowClient(tracking_uri=new_store_file(template)).create_experiment(
         EXPERIMENT, artifact_location=(base / "artifacts").as_uri()
     )
 

@@ -12,9 +12,7 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import environment_without_mlflow_launch, runs_by_role
-from test_big_sweeps import cells_in
-from test_ray_launcher import SMALL_RAY, ray_temp_dir  # noqa: F401 (a fixture)
+from helpers import SMALL_RAY, cells_in, environment_without_mlflow_launch, runs_by_role
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +108,7 @@ def test_idle_joblib_workers_survive_a_sigterm_to_the_group(tmp_path, tracking_u
 def test_sigterm_to_a_ray_multirun_closes_its_workers_runs_killed(
     tmp_path,
     tracking_uri,
-    ray_temp_dir,  # noqa: F811 (the fixture imported above)
+    ray_temp_dir,
     group,
 ):
     process = start_multirun(

@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from conftest import environment_without_mlflow_launch
+from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.tracking import server, where
@@ -388,13 +388,14 @@ def check_sweep_links(chromium: str, crowded: dict, directory: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sweep_in_the_mlflow_ui(tmp_path, make_spec):
+def test_sweep_in_the_mlflow_ui(tmp_path, make_spec, new_store_file):
     if sync_api is None:
         pytest.skip("Playwright for Python is not installed (the test extra: pip install -e '.[test]')")
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("no chromium on PATH: scripts/install-test-deps installs Debian's chromium package")
     expected_cells = sorted(cell.name for cell in make_spec("grid=seed_blog").cells)
+    new_store_file(tmp_path / "mlflow.db")  # the server's store, its tables built once per session
     with mlflow_server(tmp_path) as url:
         run_sweep_through(url, tmp_path, "grid=seed_blog", "report=true")  # the post's 4 cells, and figures
         reader = RunReader(url)

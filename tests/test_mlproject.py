@@ -8,32 +8,21 @@ test's tmp_path, then reads back what MLflow stored and compares it with the in-
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import EXPERIMENT, child_env, launched_run_ids, mlflow_run, params, stored_runs
 from mlflow import MlflowClient
-from mlflow.entities import Run, ViewType
+from mlflow.entities import Run
 
 import imbalance_sweep
 from imbalance_sweep.analysis.preference import Model, preferences
 from imbalance_sweep.core.expectations import beside_sampled
 
-ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENT = "mlproject-e2e"
 PARENT_TAG = "mlflow.parentRunId"
-# Variables that would point the launched run somewhere else, or let it import code that the
-# environment built from conda.yaml does not hold.
-DROPPED_ENV = (
-    "MLFLOW_RUN_ID",
-    "MLFLOW_EXPERIMENT_ID",
-    "MLFLOW_EXPERIMENT_NAME",
-    "MLFLOW_TRACKING_URI",
-    "PYTHONPATH",
-)
 
 MAIN_CELL = {"num_0s": 2000, "acc_0s": 0.9, "num_1s": 50, "acc_1s": 0.6}
 MAIN_PARAMS = [f"{key}={value}" for key, value in MAIN_CELL.items()] + ["losses=bce,brier"]
@@ -47,46 +36,6 @@ def store(tracking_uri, tmp_path) -> str:
         EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri()
     )
     return tracking_uri
-
-
-def child_env(tracking_uri: str) -> dict[str, str]:
-    """This process's environment, pointed at ``tracking_uri``, without the variables above."""
-    env = {key: value for key, value in os.environ.items() if key not in DROPPED_ENV}
-    env["MLFLOW_TRACKING_URI"] = tracking_uri
-    # `python` (the entry point's, under --env-manager local) and `uv` of this interpreter.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-def mlflow_run(tracking_uri: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``mlflow run . --experiment-name EXPERIMENT *args`` from the project root; capture output."""
-    command = [sys.executable, "-m", "mlflow", "run", ".", "--experiment-name", EXPERIMENT, *args]
-    return subprocess.run(
-        command,
-        cwd=ROOT,
-        env=child_env(tracking_uri),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def params(*assignments: str) -> list[str]:
-    """``-P a=1 -P b=2`` as arguments."""
-    return [arg for assignment in assignments for arg in ("-P", assignment)]
-
-
-def stored_runs(tracking_uri: str) -> list[Run]:
-    """Every run of every experiment in the store, deleted ones included."""
-    client = MlflowClient(tracking_uri=tracking_uri)
-    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
-    return client.search_runs(experiments, run_view_type=ViewType.ALL, max_results=10_000)
-
-
-def launched_run_ids(runs: list[Run], entry_point: str) -> list[str]:
-    """The runs that `mlflow run -e entry_point` created (it tags them; the app's own runs it doesn't)."""
-    return [run.info.run_id for run in runs if run.data.tags.get("mlflow.project.entryPoint") == entry_point]
 
 
 def assert_succeeded(result: subprocess.CompletedProcess[str]) -> None:

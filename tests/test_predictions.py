@@ -366,7 +366,7 @@ def test_the_command_prints_one_line_for_a_bad_file(tmp_path, case):
     import subprocess
     import sys
 
-    from conftest import environment_without_mlflow_launch
+    from helpers import environment_without_mlflow_launch
 
     path, tail = make_bad_file(tmp_path, case)
     store = tmp_path / "m.db"

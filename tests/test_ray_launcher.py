@@ -1,14 +1,11 @@
 """The shards of one sweep as jobs of Hydra's Ray launcher on a local Ray instance (``ray.init`` with
 no address): one parent, every cell once, and the numbers of one process, bit for bit."""
 
-import shutil
-import tempfile
 import time
 
 import pytest
-from conftest import runs_by_role
+from helpers import SMALL_RAY, one_finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
-from test_big_sweeps import one_finished_run_per_cell
 
 from imbalance_sweep.sweep.runner import run_sweep
 
@@ -25,25 +22,6 @@ RAY_GRID = (
     "report=false",
 )
 N_CELLS = 32
-# Ray's smallest object store (75 MiB), 2 CPUs and no dashboard: CI's 2 cores and 24 GiB
-SMALL_RAY = (
-    "+hydra.launcher.ray.init.num_cpus=2",
-    "+hydra.launcher.ray.init.object_store_memory=78643200",
-    "+hydra.launcher.ray.init.include_dashboard=false",
-)
-
-
-@pytest.fixture
-def ray_temp_dir(monkeypatch):
-    """A Ray root directory of this test's own, so that ``ray.init()`` finds no other instance of
-    this machine to join (it looks for the latest one in its root). Under /tmp and short: Ray's
-    socket paths must stay within the 107 characters of a Unix socket."""
-    for name in ("RAY_ADDRESS", "RAY_NAMESPACE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    path = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_two_ray_shards_log_one_sweep_as_one_process_would(

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import sqlalchemy
-from conftest import fail_on_call, finished_run_per_cell, race
+from helpers import fail_on_call, finished_run_per_cell, race
 from hypothesis import given
 from hypothesis import strategies as st
 from mlflow.entities import Metric, Param, RunStatus, ViewType

@@ -2,11 +2,11 @@
 identical sweeps started together, shards racing a re-run, and a sweep racing its own resume end
 with one parent and exactly one FINISHED run per cell, equal to the same sweep run alone.
 
-Each race is forced with a barrier (:func:`conftest.race`): every process reaches the step
+Each race is forced with a barrier (:func:`helpers.race`): every process reaches the step
 before any goes past it, so the race happens on every run, not by luck."""
 
 import pytest
-from conftest import fail_on_call, finished_run_per_cell, race, runs_by_role
+from helpers import fail_on_call, finished_run_per_cell, race, runs_by_role
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.sweep.runner import run_sweep

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import environment_without_mlflow_launch
+from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.tracking.client import Tracker, TrackingError

@@ -10,18 +10,16 @@ The tests that need PostgreSQL skip, saying why, where it is not installed (CI i
 import base64
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import finished_run_per_cell, runs_by_role
+from helpers import finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.sweep.runner import run_sweep
@@ -50,41 +48,6 @@ KILL_GRID = (
 NO_HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
 
 
-@pytest.fixture(scope="module")
-def server_dir():
-    """A server directory for this module's tests, stopped and removed at the end.
-
-    Not under tmp_path: as root, PostgreSQL runs as the postgres user, which cannot enter
-    pytest's private temporary directory.
-    """
-    try:
-        server.postgres_bin()
-    except server.PostgresNotFound as error:
-        pytest.skip(str(error))
-    directory = Path(tempfile.mkdtemp(prefix="imbalance-sweep-server-"))
-    directory.chmod(0o755)
-    try:
-        yield directory
-    finally:
-        server.stop(directory)
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
-def tracking_server(server_dir, monkeypatch):
-    """The module's server, running (started on free ports by the first test that needs it), with
-    the admin's credentials in this process's environment (MLflow's client reads them there)."""
-    if not (server_dir / "server.json").exists():
-        # one worker process: quicker (re)starts on a small machine; restarts reuse these settings
-        started = server.start(server_dir, port=server.free_port(), db_port=server.free_port(), workers=1)
-        print(f"first start (initdb, MLflow's tables, the admin): {started.seconds:.1f} s")
-    else:
-        started = server.start(server_dir)
-    for name, value in started.credentials.items():
-        monkeypatch.setenv(name, value)
-    return started
-
-
 def finished_cells(runs):
     """cell key -> (name, params, metrics) of its FINISHED run; fails on a cell FINISHED twice."""
     return {
@@ -93,19 +56,19 @@ def finished_cells(runs):
     }
 
 
-def one_process_sqlite(make_spec, tmp_path, *overrides):
+def one_process_sqlite(make_spec, new_store_file, tmp_path, *overrides):
     """The same grid in this process, into its own sqlite file: what the server must hold."""
-    store = f"sqlite:///{tmp_path / 'one-process.db'}"
+    store = new_store_file(tmp_path / "one-process.db")
     run_sweep(make_spec(*overrides, f"tracking_uri={store}"))
     return store
 
 
 @pytest.mark.slow
 def test_a_sweep_in_two_joblib_workers_logs_to_the_server_and_reads_back_after_a_restart(
-    tracking_server, start_module, make_spec, tmp_path
+    tracking_server, start_module, make_spec, new_store_file, tmp_path
 ):
     experiment = ("experiment=server-shards",)
-    reference = one_process_sqlite(make_spec, tmp_path, *GRID, *experiment)
+    reference = one_process_sqlite(make_spec, new_store_file, tmp_path, *GRID, *experiment)
     started = time.monotonic()
     sweep = start_module(
         tmp_path,
@@ -289,12 +252,14 @@ def wait_for_cells(tracking_uri, experiment, sweep, *, finished, running):
 
 @pytest.mark.slow
 def test_a_sweep_whose_server_is_killed_fails_and_resumes_to_one_finished_run_per_cell(
-    tracking_server, start_module, make_spec, tmp_path
+    tracking_server, start_module, make_spec, new_store_file, tmp_path
 ):
     experiment = ("experiment=server-killed",)
     uri = tracking_server.tracking_uri
     expected = finished_cells(
-        runs_by_role(one_process_sqlite(make_spec, tmp_path, *KILL_GRID, *experiment), "server-killed")
+        runs_by_role(
+            one_process_sqlite(make_spec, new_store_file, tmp_path, *KILL_GRID, *experiment), "server-killed"
+        )
     )
     assert len(expected) == 24
     sweep = start_module(
@@ -514,11 +479,13 @@ def test_a_cached_password_check_lets_no_wrong_or_changed_password_through(track
 
 @pytest.mark.slow
 def test_a_sweep_with_the_admins_credentials_logs_finished_runs_that_read_back(
-    tracking_server, start_module, make_spec, tmp_path
+    tracking_server, start_module, make_spec, new_store_file, tmp_path
 ):
     experiment = ("experiment=server-auth",)
     expected = finished_cells(
-        runs_by_role(one_process_sqlite(make_spec, tmp_path, *AUTH_GRID, *experiment), "server-auth")
+        runs_by_role(
+            one_process_sqlite(make_spec, new_store_file, tmp_path, *AUTH_GRID, *experiment), "server-auth"
+        )
     )
     started = time.monotonic()
     sweep = start_module(
