@@ -308,17 +308,9 @@ def _first_non_number(values: np.ndarray) -> int:
     return 0
 
 
-def load_predictions(
-    path: str | os.PathLike,
-    *,
-    label: str = "label",
-    score: str = "score",
-    from_logits: bool = False,
-    start_dir: str | os.PathLike | None = None,
-) -> Predictions:
-    """Read and validate a predictions file (a relative ``path`` is taken from ``start_dir``, else
-    the current directory)."""
-    path = Path(start_dir or os.getcwd()) / Path(path).expanduser()
+def _check_file(path: Path) -> None:
+    """Refuse what is no predictions file before reading a byte: its extension names no format, it
+    is missing, unreadable, a directory or other non-regular file, or empty."""
     if path.suffix.lower() not in FORMATS:
         raise InvalidValue(
             f"{_where(path)}: the extension {path.suffix!r} is not one of: {', '.join(FORMATS)}"
@@ -335,16 +327,25 @@ def load_predictions(
         raise InvalidValue(f"{_where(path)} is not a regular file")
     if mode.st_size == 0:
         raise InvalidValue(f"{_where(path)} is empty")
-    if label == score:
-        raise InvalidValue(f"the label and score columns are both {label!r}: give two columns")
-    columns = (label, score)
+
+
+def _read_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
+    """The two columns, read by the format's reader (pyarrow or numpy); a permission refused while
+    reading is one line too."""
     try:
         if path.suffix.lower() in (".csv", ".parquet"):
-            labels, scores = _arrow_columns(path, columns)
-        else:
-            labels, scores = _numpy_columns(path, columns)
+            return _arrow_columns(path, columns)
+        return _numpy_columns(path, columns)
     except PermissionError as error:
         raise InvalidValue(f"{_where(path)} cannot be read ({error.strerror})") from None
+
+
+def _check_shapes_and_kinds(
+    path: Path, columns: tuple[str, str], labels: np.ndarray, scores: np.ndarray
+) -> None:
+    """Both columns are 1-D, of one non-zero length, and real numbers: checked before any value is,
+    so that a cast to float neither drops an imaginary part nor fails on text."""
+    label, score = columns
     if labels.ndim != 1 or scores.ndim != 1 or labels.size == 0:
         raise InvalidValue(
             f"{_where(path)}: columns {label!r} and {score!r} must be 1-D and not empty; "
@@ -364,18 +365,39 @@ def load_predictions(
                 f"{_where(path)}, row {row + 1}: {column}={_shown(values[row])} is not a number"
             )
 
-    if labels.dtype != bool:
-        _first_bad(path, (labels != 0) & (labels != 1), label, labels, "is not 0 or 1")
+
+def _probabilities(path: Path, score: str, scores: np.ndarray, from_logits: bool) -> np.ndarray:
+    """The scores as float32 probabilities, as Keras casts them: logits through the logistic
+    function, probabilities checked to lie in [0, 1]; the first bad value stops with its row."""
     scores = scores.astype(np.float64, copy=False)
     if from_logits:
         _first_bad(path, ~np.isfinite(scores), score, scores, "is not a finite logit")
-        probabilities = special.expit(scores).astype(np.float32)
-    else:
-        within = (scores >= 0) & (scores <= 1)  # False for NaN
-        _first_bad(
-            path, ~within, score, scores, "is not a probability in [0, 1] (from_logits=true for logits)"
-        )
-        probabilities = scores.astype(np.float32)
+        return special.expit(scores).astype(np.float32)
+    within = (scores >= 0) & (scores <= 1)  # False for NaN
+    _first_bad(path, ~within, score, scores, "is not a probability in [0, 1] (from_logits=true for logits)")
+    return scores.astype(np.float32)
+
+
+def load_predictions(
+    path: str | os.PathLike,
+    *,
+    label: str = "label",
+    score: str = "score",
+    from_logits: bool = False,
+    start_dir: str | os.PathLike | None = None,
+) -> Predictions:
+    """Read and validate a predictions file (a relative ``path`` is taken from ``start_dir``, else
+    the current directory)."""
+    path = Path(start_dir or os.getcwd()) / Path(path).expanduser()
+    _check_file(path)
+    if label == score:
+        raise InvalidValue(f"the label and score columns are both {label!r}: give two columns")
+    columns = (label, score)
+    labels, scores = _read_columns(path, columns)
+    _check_shapes_and_kinds(path, columns, labels, scores)
+    if labels.dtype != bool:
+        _first_bad(path, (labels != 0) & (labels != 1), label, labels, "is not 0 or 1")
+    probabilities = _probabilities(path, score, scores, from_logits)
     return Predictions(
         path=str(path.resolve()),
         label_column=label,
