@@ -85,23 +85,23 @@ def _flag(name: str, value: Any) -> bool:
     return value
 
 
-def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None = None) -> SweepSpec:
-    """Validate a composed config (as plain containers) into a :class:`SweepSpec`."""
+def _grid_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The config's ``grid``, refused when it is no mapping or has a key the grid does not know (a
+    misspelt key would otherwise be ignored silently)."""
     grid = config.get("grid")
     if not isinstance(grid, Mapping):
         raise InvalidValue(f"grid={grid!r} must be a grid config such as grid=seed_blog")
     unknown = sorted(set(grid) - set(GRID_KEYS))
     if unknown:
         raise InvalidValue(f"grid.{unknown[0]} is not a grid key; grid keys are: {', '.join(GRID_KEYS)}")
-    focal = config.get("focal") or {}
-    losses, backend, alpha, gamma, chunk_size = check_loss_settings(
-        config.get("losses"),
-        config.get("backend"),
-        focal.get("alpha"),
-        focal.get("gamma"),
-        config.get("chunk_size"),
-    )
-    score_model = score_models.from_config(config.get("score_model"), start_dir=start_dir)
+    return grid
+
+
+def _grid_cells(
+    grid: Mapping[str, Any], score_model: score_models.ScoreModel, start_dir: str | os.PathLike | None
+) -> tuple[tuple[Cell, ...], dict[str, EmpiricalModel]]:
+    """The grid's cells and the predictions files its models list: a score model that sets the
+    accuracies itself replaces the grid's models and accuracies by its own, and says so."""
     models, acc_0s, acc_1s = grid.get("models"), grid.get("acc_0s"), grid.get("acc_1s")
     models, file_models = _file_models(models, score_model, start_dir)
     if score_model.grid_accuracies is not None:
@@ -115,12 +115,27 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
     cells = build_cells(
         balances=grid.get("balances"), models=models, acc_0s=acc_0s, acc_1s=acc_1s, seeds=grid.get("seeds")
     )
-    grid_name = _text("grid.name", grid.get("name", "grid"))
+    return cells, file_models
+
+
+def _shard(config: Mapping[str, Any]) -> tuple[int, int]:
+    """(shard.index, shard.count): the count first, so that the index is checked against it."""
     shard = config.get("shard") or {}
     shard_count = whole_number("shard.count", shard.get("count", 1), minimum=1)
     shard_index = whole_number("shard.index", shard.get("index", 0))
     if shard_index >= shard_count:
         raise InvalidValue(f"shard.index={shard_index} is outside [0, {shard_count - 1}]")
+    return shard_index, shard_count
+
+
+def _bootstrap(
+    config: Mapping[str, Any],
+    file_models: Mapping[str, EmpiricalModel],
+    score_model: score_models.ScoreModel,
+) -> tuple[int, float]:
+    """(bootstrap.replicates, bootstrap.level) checked; replicates asked for a sweep without a
+    predictions file (none in ``file_models``, no ``score_model.dataset``) are no error, but the log
+    says they give no intervals."""
     bootstrap = config.get("bootstrap") or {}
     replicates = whole_number("bootstrap.replicates", bootstrap.get("replicates", 0))
     level = bootstrap.get("level", 0.95)
@@ -128,12 +143,40 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         raise InvalidValue(f"bootstrap.level={level!r} is not a number strictly between 0 and 1")
     if replicates and not file_models and score_model.dataset is None:
         log.info("bootstrap.replicates=%d: no predictions file in this sweep, so no intervals", replicates)
+    return replicates, level
+
+
+def _resume(config: Mapping[str, Any], shard_count: int) -> bool:
+    """``resume``, which a sharded sweep needs: its shards find their common parent by resuming."""
     resume = _flag("resume", config.get("resume", True))
     if not resume and shard_count > 1:
         raise InvalidValue(
             f"resume=false with shard.count={shard_count}: shards find their common parent by resuming;"
             " give a new sweep_name for a fresh sharded sweep"
         )
+    return resume
+
+
+def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None = None) -> SweepSpec:
+    """Validate a composed config (as plain containers) into a :class:`SweepSpec`.
+
+    The values are checked in a fixed order (the grid's keys, the losses, the score model, the
+    cells, then the scalar settings), so that the first error reported stays the same."""
+    grid = _grid_section(config)
+    focal = config.get("focal") or {}
+    losses, backend, alpha, gamma, chunk_size = check_loss_settings(
+        config.get("losses"),
+        config.get("backend"),
+        focal.get("alpha"),
+        focal.get("gamma"),
+        config.get("chunk_size"),
+    )
+    score_model = score_models.from_config(config.get("score_model"), start_dir=start_dir)
+    cells, file_models = _grid_cells(grid, score_model, start_dir)
+    grid_name = _text("grid.name", grid.get("name", "grid"))
+    shard_index, shard_count = _shard(config)
+    replicates, level = _bootstrap(config, file_models, score_model)
+    resume = _resume(config, shard_count)
     mode = one_of("mode", config.get("mode", "sampled"), MODES)
     check_sampled_sizes(cells, mode)
     return SweepSpec(
