@@ -160,7 +160,21 @@ def agreement_chart(
     if not chosen:
         available = ", ".join(dict.fromkeys(str(row["reference"]) for row in agreement_rows))
         raise InvalidValue(f"reference={reference!r} is not in the agreement rows; they have: {available}")
+    lines, left_out = _agreement_lines(chosen, statistic)
+    if not lines:
+        return None
+    figure = Figure(figsize=(8.5, 5.0), layout="constrained")
+    ax = figure.subplots()
+    _plot_agreement_lines(ax, lines, statistic)
+    _label_agreement_axes(ax, lines, statistic, _readable(reference), left_out)
+    return figure
 
+
+def _agreement_lines(
+    chosen: Sequence[Mapping[str, Any]], statistic: str
+) -> tuple[dict[str, list[tuple[float, float]]], int]:
+    """Each loss's (prevalence, value) points in prevalence order, and how many points were left
+    out: a NaN value or prevalence 0 has no place on the chart's log axis."""
     lines: dict[str, list[tuple[float, float]]] = {}
     left_out = 0
     for row in chosen:
@@ -169,15 +183,15 @@ def agreement_chart(
             lines.setdefault(str(row["loss"]), []).append((x, y))
         else:
             left_out += 1
-    if not lines:
-        return None
-
-    (y_low, y_high), chance, y_label = STATISTICS[statistic]
-    name = _readable(reference)
-    figure = Figure(figsize=(8.5, 5.0), layout="constrained")
-    ax = figure.subplots()
-    for index, (loss, points) in enumerate(lines.items()):
+    for points in lines.values():
         points.sort()
+    return lines, left_out
+
+
+def _plot_agreement_lines(ax, lines: Mapping[str, Sequence[tuple[float, float]]], statistic: str) -> None:
+    """One line per loss, then the chance level as a dashed line."""
+    _, chance, _ = STATISTICS[statistic]
+    for index, (loss, points) in enumerate(lines.items()):
         # Decreasing marker sizes: losses that rank models identically (bce, focal_tfa and
         # focal_balanced often do) stay visible as nested markers instead of hiding each other.
         ax.plot(
@@ -197,6 +211,14 @@ def agreement_chart(
         linewidth=1,
         label="coin flip" if statistic == "pair_agreement" else "no relation",
     )
+
+
+def _label_agreement_axes(
+    ax, lines: Mapping[str, Sequence[tuple[float, float]]], statistic: str, name: str, left_out: int
+) -> None:
+    """The log prevalence axis ticked at the prevalences drawn, the statistic's range, the labels
+    (with a footnote on the points left out), the title and the legend."""
+    (y_low, y_high), _, y_label = STATISTICS[statistic]
     ax.set_xscale("log")
     prevalences = sorted({x for points in lines.values() for x, _ in points})
     ax.set_xticks(prevalences)
@@ -216,7 +238,6 @@ def agreement_chart(
     else:
         ax.set_title(f"How closely does each loss rank models the way {name} does? (Kendall's tau-b)")
     ax.legend(title="loss", loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return figure
 
 
 def preference_chart(
