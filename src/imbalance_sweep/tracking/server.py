@@ -585,12 +585,31 @@ def launch_mlflow_server(
     to sweeps and is left off: two fewer processes.
     """
     artifacts.mkdir(parents=True, exist_ok=True)
+    env = _server_environment(backend_store_uri, app_env)
+    command = _server_command(artifacts, host=host, port=port, workers=workers, app_name=app_name)
+    tracking_uri = f"http://{host}:{port}"
+    process = _spawn_server(command, env, cwd=cwd, log=log, tracking_uri=tracking_uri)
+    _wait_until_healthy(process, tracking_uri, log)
+    return process
+
+
+def _server_environment(backend_store_uri: str, app_env: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment for the server, without the variables that would make it a client
+    of another run or server, or hand it the caller's auth settings; then the app's own."""
     env = {key: value for key, value in os.environ.items() if key not in _CLIENT_VARIABLES | _APP_VARIABLES}
     env.update(app_env or {})
     # The URI may hold a password: through the environment, it stays out of `ps`.
     env["MLFLOW_BACKEND_STORE_URI"] = backend_store_uri
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    command = [
+    return env
+
+
+def _server_command(
+    artifacts: Path, *, host: str, port: int, workers: int, app_name: str | None
+) -> list[str]:
+    """``mlflow server``'s command line: gunicorn's options when it serves several workers (see
+    GUNICORN_OPTIONS), ``--app-name`` when an app wraps it; no store URI (it may hold a password)."""
+    return [
         sys.executable,
         "-m",
         "mlflow",
@@ -602,11 +621,17 @@ def launch_mlflow_server(
         *([f"--gunicorn-opts={GUNICORN_OPTIONS}"] if workers > 1 else []),
         *([f"--app-name={app_name}"] if app_name else []),
     ]
-    tracking_uri = f"http://{host}:{port}"
+
+
+def _spawn_server(
+    command: list[str], env: dict[str, str], *, cwd: Path, log: Path, tracking_uri: str
+) -> subprocess.Popen:
+    """Start the server in its own session (it outlives this process, and ``stop`` signals its
+    group), its output appended to ``log`` after a line that dates this start."""
     with open(log, "ab") as out:
         out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start {tracking_uri}\n".encode())
         out.flush()
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command,
             cwd=cwd,
             env=env,
@@ -615,6 +640,11 @@ def launch_mlflow_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def _wait_until_healthy(process: subprocess.Popen, tracking_uri: str, log: Path) -> None:
+    """Return once /health answers; a server that exits first, or does not answer within
+    START_TIMEOUT_SECONDS (then it is stopped), is a ServerError naming its log."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while not answers_health(tracking_uri):
         if process.poll() is not None:
@@ -628,7 +658,6 @@ def launch_mlflow_server(
                 f" {START_TIMEOUT_SECONDS:.0f} s (log: {log})"
             )
         time.sleep(0.2)
-    return process
 
 
 def _start_mlflow(layout: Layout, settings: Settings) -> int:
@@ -816,7 +845,8 @@ def status(directory: str | os.PathLike = DEFAULT_DIR) -> dict[str, object]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: a command, the directory, and the settings only ``start`` takes."""
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
         description="Start, stop or check a local MLflow tracking server backed by PostgreSQL.",
@@ -833,6 +863,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, help=f"mlflow server's worker processes (default: {DEFAULT_WORKERS})"
     )
+    return parser
+
+
+def _print_started(server: Server) -> None:
+    """Where the server is, and the lines that make a shell its client (the password stays in its
+    file: the export reads it)."""
+    password_file = Layout(server.directory).admin_password
+    print(
+        f"MLflow tracking server at {server.tracking_uri} (pid {server.pid}; PostgreSQL on"
+        f" {DB_HOST}:{server.settings.db_port}; data in {server.directory})\n"
+        f"MLflow's basic authentication: user {ADMIN_USERNAME}, password in {password_file} (mode 0600)\n"
+        f"export MLFLOW_TRACKING_URI={server.tracking_uri}\n"
+        f"export MLFLOW_TRACKING_USERNAME={ADMIN_USERNAME}\n"
+        f'export MLFLOW_TRACKING_PASSWORD="$(cat {shlex.quote(str(password_file))})"'
+    )
+
+
+def _print_stopped(directory: str, stopped: Stopped) -> None:
+    """What ``stop`` did; a stale pid file is said on stderr, as a warning."""
+    if stopped.stale_pid_file:
+        print(f"{PROGRAM}: {stopped.stale_pid_file}", file=sys.stderr)
+    print(f"stopped the server of {Path(directory).resolve()}" if stopped else "nothing was running")
+
+
+def _status_line(found: dict[str, object]) -> str:
+    """``status``'s one line: the server (its pid, whether it answers) and PostgreSQL."""
+    server_state = (
+        f"mlflow server pid {found['mlflow_server_pid']} at {found['tracking_uri']}"
+        f" ({'answering' if found['answers'] else 'not answering'})"
+        if found["mlflow_server_pid"]
+        else "mlflow server not running"
+    )
+    database_state = (
+        f"PostgreSQL {'running' if found['postgres'] else 'not running'} on port {found['db_port']}"
+    )
+    return f"{found['directory']}: {server_state}; {database_state}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command != "start" and any(
         value is not None for value in (args.host, args.port, args.db_port, args.workers)
@@ -843,33 +913,13 @@ def main(argv: list[str] | None = None) -> int:
             server = start(
                 args.dir, host=args.host, port=args.port, db_port=args.db_port, workers=args.workers
             )
-            password_file = Layout(server.directory).admin_password
-            print(
-                f"MLflow tracking server at {server.tracking_uri} (pid {server.pid}; PostgreSQL on"
-                f" {DB_HOST}:{server.settings.db_port}; data in {server.directory})\n"
-                f"MLflow's basic authentication: user {ADMIN_USERNAME}, password in {password_file} (mode 0600)\n"
-                f"export MLFLOW_TRACKING_URI={server.tracking_uri}\n"
-                f"export MLFLOW_TRACKING_USERNAME={ADMIN_USERNAME}\n"
-                f'export MLFLOW_TRACKING_PASSWORD="$(cat {shlex.quote(str(password_file))})"'
-            )
+            _print_started(server)
             return 0
         if args.command == "stop":
-            stopped = stop(args.dir)
-            if stopped.stale_pid_file:
-                print(f"{PROGRAM}: {stopped.stale_pid_file}", file=sys.stderr)
-            print(f"stopped the server of {Path(args.dir).resolve()}" if stopped else "nothing was running")
+            _print_stopped(args.dir, stop(args.dir))
             return 0
         found = status(args.dir)
-        server_state = (
-            f"mlflow server pid {found['mlflow_server_pid']} at {found['tracking_uri']}"
-            f" ({'answering' if found['answers'] else 'not answering'})"
-            if found["mlflow_server_pid"]
-            else "mlflow server not running"
-        )
-        database_state = (
-            f"PostgreSQL {'running' if found['postgres'] else 'not running'} on port {found['db_port']}"
-        )
-        print(f"{found['directory']}: {server_state}; {database_state}")
+        print(_status_line(found))
         return 0 if found["answers"] and found["postgres"] else EXIT_NOT_RUNNING
     except ServerError as error:
         from ..cli import report_user_error
