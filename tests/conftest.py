@@ -23,7 +23,14 @@ settings.load_profile("project")
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """A new hypothesis seed each run (new examples, not the same ones forever), unless
-    --hypothesis-seed gives one; the header prints it, so a failure can be replayed."""
+    --hypothesis-seed gives one; the header prints it, so a failure can be replayed.
+
+    ``xdist_group`` is pytest-xdist's marker (``-n 2 --dist loadgroup`` runs a group's tests in one
+    worker: the team server, a module's expensive fixture, Ray); registered here as well, so the
+    tests collect where pytest-xdist is not installed (the legacy tfa environment)."""
+    config.addinivalue_line(
+        "markers", "xdist_group(name): under pytest-xdist's --dist loadgroup, run in one worker"
+    )
     if config.getoption("hypothesis_seed", None) is None:
         config.option.hypothesis_seed = str(random.SystemRandom().randrange(2**32))
 

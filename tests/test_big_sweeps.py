@@ -9,7 +9,8 @@ from helpers import cells_in, one_finished_run_per_cell, runs_by_role
 
 from imbalance_sweep.sweep.runner import run_sweep
 
-pytestmark = pytest.mark.slow
+# one worker under pytest-xdist: kill_grid_metrics is computed once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("big-sweeps")]
 
 # 5 balances x 10 models = 50 cells of 2 to 3 million samples: long enough to interrupt part-way
 KILL_GRID = (

@@ -41,7 +41,8 @@ import pytest
 from helpers import EXPERIMENT, ROOT, launched_run_ids, mlflow_run, params, stored_runs
 from mlflow import MlflowClient
 
-pytestmark = pytest.mark.slow
+# one worker under pytest-xdist: the module's runs are one fixture, started once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile-params")]
 
 PREFIX = "imbalance-sweep: error: "
 # How each form tries to run `touch CANARY` (CANARY: an absolute path with no shell metacharacters).

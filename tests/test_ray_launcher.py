@@ -9,7 +9,8 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.sweep.runner import run_sweep
 
-pytestmark = pytest.mark.slow
+# one local Ray instance at a time (2 cores): Ray's tests share one worker under pytest-xdist
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 # 2 balances x 4 x 4 models = 32 cells of 1,100 samples: the shards and the store are the work
 RAY_GRID = (

@@ -10,7 +10,8 @@ from imbalance_sweep.analysis import compare
 from imbalance_sweep.analysis.flip import flip_spec, run_flip
 from imbalance_sweep.sweep.runner import run_sweep
 
-pytestmark = pytest.mark.slow  # a real PostgreSQL and mlflow server
+# a real PostgreSQL and mlflow server: the session's one, in one worker under pytest-xdist
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("team-server")]
 
 GRID = ("grid.balances=[[2000,20],[300,300]]", "grid.models=[[0.9,0.6],[0.7,0.95]]", "losses=[bce]")
 

@@ -12,7 +12,8 @@ from mlflow.tracking import MlflowClient
 from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import tags
 
-pytestmark = pytest.mark.slow  # a real PostgreSQL and mlflow server
+# a real PostgreSQL and mlflow server: the session's one, in one worker under pytest-xdist
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("team-server")]
 
 # 2 balances x 3 models = 6 cells: the store is the work
 GRID = (

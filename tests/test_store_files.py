@@ -69,9 +69,11 @@ def test_two_processes_creating_one_new_store_both_succeed(tmp_path):
     assert finished_runs(uri) == 2
 
 
-def whole_store(tmp_path) -> os.PathLike:
+@pytest.fixture
+def whole_store(tmp_path, new_store_file) -> os.PathLike:
+    """A whole store with an experiment: a copy of the session's new store, opened by a Tracker."""
     path = tmp_path / "whole.db"
-    Tracker(f"sqlite:///{path}", "e")
+    Tracker(new_store_file(path), "e")
     return path
 
 
@@ -85,9 +87,9 @@ def whole_store(tmp_path) -> os.PathLike:
     ],
     ids=["empty", "not-sqlite", "truncated", "directory"],
 )  # fmt: skip
-def test_a_file_that_is_not_a_whole_store_stops_with_one_line(tmp_path, make, words):
+def test_a_file_that_is_not_a_whole_store_stops_with_one_line(tmp_path, whole_store, make, words):
     path = tmp_path / "mlflow.db"
-    make(path, whole_store(tmp_path))
+    make(path, whole_store)
     with pytest.raises(TrackingError) as refused:
         Tracker(f"sqlite:///{path}", "e")
     message = str(refused.value)
@@ -97,8 +99,8 @@ def test_a_file_that_is_not_a_whole_store_stops_with_one_line(tmp_path, make, wo
         assert path.stat().st_size in (0, 18, 150_000)  # left as it was: nothing re-created over it
 
 
-def test_a_store_of_another_mlflow_version_says_what_to_do(tmp_path):
-    whole = whole_store(tmp_path)
+def test_a_store_of_another_mlflow_version_says_what_to_do(tmp_path, whole_store):
+    whole = whole_store
     with sqlite3.connect(whole) as connection:
         connection.execute("update alembic_version set version_num = 'abcdef123456'")
     path = tmp_path / "other.db"  # a path this process has not opened (MLflow keeps its stores)

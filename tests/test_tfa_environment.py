@@ -18,7 +18,8 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import evaluate, simulate
 
-pytestmark = pytest.mark.slow
+# one worker under pytest-xdist: both tests use (and the first builds) the one venv
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tfa-venv")]
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements-tfa.txt"
@@ -68,9 +69,12 @@ def venv_env(venv, **extra):
 
 
 def test_the_project_and_tfa_parity_pass_inside_the_legacy_environment(venv):
-    """The fast tests (the code runs unchanged on Keras 2) and the tfa parity tests, none skipped."""
+    """The fast tests (the code runs unchanged on Keras 2) and the tfa parity tests, none skipped.
+    In one process: pyproject's addopts less pytest-xdist's ``-n 2 --dist loadgroup`` (the legacy
+    environment has no pytest-xdist)."""
+    pytest_command = ["-m", "pytest", "-o", "addopts=-ra --strict-markers", "-m", "not slow", "-v"]
     done = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pytest", "-m", "not slow", "-v", "-p", "no:cacheprovider"],
+        [str(venv / "bin" / "python"), *pytest_command, "-p", "no:cacheprovider"],
         cwd=ROOT,
         env=venv_env(venv),
         capture_output=True,

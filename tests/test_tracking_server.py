@@ -44,6 +44,8 @@ KILL_GRID = (
     "losses=[bce]",
     "report=false",
 )
+# the session's one server: its tests share one worker under pytest-xdist
+pytestmark = pytest.mark.xdist_group("team-server")
 # a sweep whose server went away fails at its next call, not after MLflow's minutes of retries
 NO_HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
 
