@@ -20,6 +20,9 @@ settings.register_profile("project", deadline=None, max_examples=40)
 settings.load_profile("project")
 
 
+SEED_VARIABLE = "IMBALANCE_SWEEP_TEST_HYPOTHESIS_SEED"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """A new hypothesis seed each run (new examples, not the same ones forever), unless
@@ -32,7 +35,10 @@ def pytest_configure(config):
         "markers", "xdist_group(name): under pytest-xdist's --dist loadgroup, run in one worker"
     )
     if config.getoption("hypothesis_seed", None) is None:
-        config.option.hypothesis_seed = str(random.SystemRandom().randrange(2**32))
+        # pytest-xdist's workers start after this and inherit the environment: they take the seed
+        # the header printed, not one of their own
+        seed = os.environ.setdefault(SEED_VARIABLE, str(random.SystemRandom().randrange(2**32)))
+        config.option.hypothesis_seed = seed
 
 
 def pytest_report_header(config):
