@@ -12,9 +12,9 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from .core.checks import InvalidValue
+from .processes import command_line, pids, stat_fields
 from .tracking.client import TrackingError
 
 EXIT_USER_ERROR = 2
@@ -189,14 +189,12 @@ def _watch(reader: socket.socket, worker_marker: str) -> None:
 def descendant_pids(root: int, marker: str) -> list[int]:
     """The processes below ``root`` (Linux /proc) whose command line contains ``marker``."""
     parents, commands = {}, {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
+    for pid in pids():
+        fields, arguments = stat_fields(pid), command_line(pid)
+        if fields is None or arguments is None:
             continue
-        commands[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
-        parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+        commands[pid] = " ".join(arguments)
+        parents[pid] = int(fields[1])
     found = []
     for pid, command in commands.items():
         ancestor = parents.get(pid)

@@ -63,6 +63,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..processes import command_line, pids, stat_fields
+
 DEFAULT_DIR = "tracking-server"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -438,30 +440,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-def _proc_fields(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (field 3, the state, first); None when
-    the process is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()
-
-
 def _proc_stat(pid: int) -> tuple[str, int] | None:
     """(state, process group) of a process, from /proc; None when it is gone."""
-    fields = _proc_fields(pid)
+    fields = stat_fields(pid)
     return None if fields is None else (fields[0], int(fields[2]))
 
 
 def _group_members(group: int) -> list[int]:
     """The live (not zombie) processes of a process group."""
     members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _proc_stat(int(entry.name))
-            if stat and stat[1] == group and stat[0] != "Z":
-                members.append(int(entry.name))
+    for pid in pids():
+        stat = _proc_stat(pid)
+        if stat and stat[1] == group and stat[0] != "Z":
+            members.append(pid)
     return members
 
 
@@ -478,15 +469,11 @@ class ProcessRecord:
     @classmethod
     def of(cls, pid: int) -> ProcessRecord | None:
         """The live process ``pid`` as it is now; None when it is gone or a zombie."""
-        fields = _proc_fields(pid)
-        try:
-            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return None
-        if fields is None or fields[0] == "Z" or not raw:
+        fields, arguments = stat_fields(pid), command_line(pid)
+        if fields is None or fields[0] == "Z" or not arguments:
             return None
         # field 22 is the 20th after the command name (field 2)
-        return cls(pid, int(fields[19]), tuple(raw.rstrip(b"\0").decode(errors="replace").split("\0")))
+        return cls(pid, int(fields[19]), arguments)
 
     def to_json(self) -> str:
         return json.dumps({"pid": self.pid, "start_time": self.start_time, "cmdline": list(self.cmdline)})
