@@ -125,9 +125,9 @@ def test_metric_keys_are_losses_and_metrics_only(post_grid_rows):
 def test_replicate_summary_degenerate_inputs():
     assert replicate_summary([]) == []
     rows = model_rows([1.0, 2.0], [0.1, 0.2])
-    del rows[1]["f1"]
-    with pytest.raises(InvalidValue, match=r"rows\[1\] has no 'f1'"):
-        replicate_summary(rows)
+    del rows[1]["f1"]  # as in a sweep resumed across a release that added metrics
+    summary = replicate_summary(rows)
+    assert summary and all("f1" not in key for row in summary for key in row)
     with pytest.raises(InvalidValue, match="has no 'acc_0s'"):
         replicate_summary([{"num_0s": 1, "num_1s": 1, "f1": 0.5}])
 

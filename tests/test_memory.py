@@ -3,7 +3,7 @@
 import tracemalloc
 
 from imbalance_sweep.core.cell import Cell
-from imbalance_sweep.core.evaluation import evaluate_cell
+from imbalance_sweep.core.evaluation import RANKING_CAPACITY_CHUNKS, evaluate_cell
 from imbalance_sweep.core.losses import LOSS_NAMES, make_terms
 
 
@@ -18,11 +18,15 @@ def peak_bytes(cell, chunk_size):
 
 
 def test_peak_memory_does_not_grow_with_the_cell():
-    chunk_size = 1 << 14
+    """Below the ranking table's capacity (16 chunks' worth of distinct scores) memory grows with the
+    cell's distinct scores; above it, not at all: a cell 10x larger than one already over capacity
+    takes no measurably more, and all stay within a bound set by the chunk size alone."""
+    chunk_size = 1 << 12  # capacity: 65,536 distinct scores
     peak_bytes(Cell(1_000, 10, 0.9, 0.6), chunk_size)  # first-call allocations, not per-cell ones
-    small, _ = peak_bytes(Cell(100_000, 1_000, 0.9, 0.6), chunk_size)
+    over, _ = peak_bytes(Cell(2_000_000, 20_000, 0.9, 0.6), chunk_size)
     large, values = peak_bytes(Cell(20_000_000, 200_000, 0.9, 0.6), chunk_size)
     assert values["tn"] + values["fp"] == 20_000_000
-    # a float32 chunk is 64 KiB; the 200x larger cell may not take measurably more
-    assert large < small + 64 * 1024
-    assert large < 20 * chunk_size * 4
+    assert large < over + 64 * 1024
+    capacity = RANKING_CAPACITY_CHUNKS * chunk_size
+    # the table's rows (20 bytes each) and its merge's temporaries, the buffer, a chunk's scratch
+    assert large < 8 * 20 * capacity

@@ -30,16 +30,15 @@ Row = Mapping[str, Any]  # a cell's params and metrics: numbers and strings
 
 
 def metric_keys(rows: Sequence[Row]) -> list[str]:
-    """The metric keys present in ``rows`` (``loss/<name>`` and :data:`METRIC_NAMES`), first-seen order.
+    """The metric keys every row has (``loss/<name>`` and :data:`METRIC_NAMES`), in the first row's
+    order: a sweep resumed across a release that added metrics has older cells without them.
 
     Params such as ``seed`` or ``chunk_size`` are numbers too, but averaging them means nothing.
     """
-    keys: dict[str, None] = {}
-    for row in rows:
-        for key in row:
-            if key.startswith(LOSS_PREFIX) or key in METRIC_NAMES:
-                keys.setdefault(key, None)
-    return list(keys)
+    if not rows:
+        return []
+    shared = set(rows[0]).intersection(*rows[1:])
+    return [key for key in rows[0] if key in shared and (key.startswith(LOSS_PREFIX) or key in METRIC_NAMES)]
 
 
 def prevalence(num_0s: int, num_1s: int) -> float:

@@ -1,7 +1,9 @@
 """Bootstrap intervals for a predictions file's cell: stratified resampling at the cell's class sizes.
 
 A replicate draws, for each class, as many rows of the file's rows of that class as the cell has
-(with replacement), and evaluates every loss and metric on them. Drawing ``n`` of ``m`` rows with
+(with replacement), and evaluates every loss and every metric of the confusion counts on them (the
+ranking and calibration metrics need each resample's scores, which this method never forms: they
+have no intervals). Drawing ``n`` of ``m`` rows with
 replacement is drawing how often each row is taken, ``Multinomial(n, 1/m each)``; a replicate's
 term sums are those counts times each row's term, and its correct predictions those counts times
 each row's correctness. So a replicate costs the size of the file, not of the cell: a cell of 10^9
@@ -21,7 +23,7 @@ import numpy as np
 
 from .cell import Cell
 from .losses import class_weight, per_sample_terms, reduce_losses, terms_for
-from .metrics import confusion_metrics, on_correct_side
+from .metrics import DEFAULT_BETA, confusion_metrics, on_correct_side
 
 BOOTSTRAP_STREAM = 2  # the cell's streams: 0 negatives, 1 positives (its draw), 2 bootstrap
 
@@ -48,9 +50,18 @@ def _class_table(model, label: int, terms: Sequence[str], alpha: float, gamma: f
 
 
 def bootstrap_values(
-    model, cell: Cell, *, seed: int, losses: Sequence[str], alpha: float, gamma: float, replicates: int
+    model,
+    cell: Cell,
+    *,
+    seed: int,
+    losses: Sequence[str],
+    alpha: float,
+    gamma: float,
+    replicates: int,
+    beta: float = DEFAULT_BETA,
 ) -> dict[str, np.ndarray]:
-    """Each value (``loss/<name>`` and every metric) over ``replicates`` stratified resamples."""
+    """Each value (``loss/<name>`` and each metric of the confusion counts, ``fbeta`` at ``beta``)
+    over ``replicates`` stratified resamples."""
     terms = sorted(terms_for(losses))
     sizes = (cell.num_0s, cell.num_1s)
     per_class = []
@@ -69,7 +80,7 @@ def bootstrap_values(
         class_sums = [dict(zip(terms, sums[replicate, :-1], strict=True)) for sums in per_class]
         row = {f"loss/{name}": value for name, value in reduce_losses(losses, class_sums, sizes).items()}
         tn, tp = (round(float(sums[replicate, -1])) for sums in per_class)
-        row.update(confusion_metrics(tp=tp, fp=sizes[0] - tn, tn=tn, fn=sizes[1] - tp))
+        row.update(confusion_metrics(tp=tp, fp=sizes[0] - tn, tn=tn, fn=sizes[1] - tp, beta=beta))
         for key, value in row.items():
             values.setdefault(key, []).append(value)
     return {key: np.asarray(column) for key, column in values.items()}
@@ -85,10 +96,11 @@ def bootstrap_intervals(
     gamma: float,
     replicates: int,
     level: float,
+    beta: float = DEFAULT_BETA,
 ) -> dict[str, float]:
     """``ci_low/<key>`` and ``ci_high/<key>``: the percentile interval of each value at ``level``."""
     values = bootstrap_values(
-        model, cell, seed=seed, losses=losses, alpha=alpha, gamma=gamma, replicates=replicates
+        model, cell, seed=seed, losses=losses, alpha=alpha, gamma=gamma, replicates=replicates, beta=beta
     )
     tails = [50 * (1 - level), 50 * (1 + level)]
     intervals = {}

@@ -1,4 +1,11 @@
-"""Losses and metrics of a validation set, accumulated chunk by chunk in bounded memory."""
+"""Losses and metrics of a validation set, accumulated chunk by chunk in bounded memory.
+
+Per class: sample counts, correct predictions and loss-term sums (float64); over both classes the
+equal-width calibration bins (``calibration``) and the counts of each distinct float32 score
+(``ranking``, at most :data:`RANKING_CAPACITY_CHUNKS` chunks' worth of distinct values, exact below
+that). The chunks of a cell arrive in one fixed order, so every value is the same bit for bit
+whoever computes it.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +13,30 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .calibration import CalibrationBins, skill_scores
 from .cell import Cell
 from .checks import InvalidValue, fraction, names_from, non_negative, one_of, whole_number
 from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
-from .metrics import confusion_metrics, on_correct_side
+from .metrics import DEFAULT_METRICS, MetricSettings, confusion_metrics, metric_settings, on_correct_side
+from .ranking import ScoreCounts, ranking_metrics
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM
 from .simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks
 
+RANKING_CAPACITY_CHUNKS = 16  # distinct scores kept exactly: this many chunks' worth (16 MB at 2^16)
+
 
 class Accumulator:
-    """Per-class sample counts, correct predictions and loss-term sums (float64 across chunks)."""
+    """Everything a cell's losses and metrics need, folded in chunk by chunk."""
 
-    def __init__(self, term_sums):
+    def __init__(self, term_sums, settings: MetricSettings = DEFAULT_METRICS, *, chunk_size: int):
         self.term_sums = term_sums
+        self.settings = settings
         self.counts = [0, 0]
         self.correct = [0, 0]
         self.sums: list[dict[str, float]] = [{}, {}]
+        self.calibration = CalibrationBins(settings.ece_bins)
+        self.ranking = ScoreCounts(RANKING_CAPACITY_CHUNKS * chunk_size)
 
     def add(self, label: int, scores: np.ndarray) -> None:
         """Fold in one chunk of scores whose true class is ``label``."""
@@ -30,15 +44,21 @@ class Accumulator:
         self.correct[label] += int(np.count_nonzero(on_correct_side(label, scores)))
         for term, value in self.term_sums(label, scores).items():
             self.sums[label][term] = self.sums[label].get(term, 0.0) + value
+        self.calibration.add(label, scores)
+        self.ranking.add(label, scores)
 
     def result(self, losses: Iterable[str]) -> dict[str, float]:
-        """``loss/<name>`` for each loss, then every metric of :data:`METRIC_NAMES`."""
+        """``loss/<name>`` for each loss, then every metric of :data:`metrics.METRIC_NAMES`."""
         tn, tp = self.correct
         fp, fn = self.counts[0] - tn, self.counts[1] - tp
         values = {
             f"loss/{name}": value for name, value in reduce_losses(losses, self.sums, self.counts).items()
         }
-        values.update(confusion_metrics(tp=tp, fp=fp, tn=tn, fn=fn))
+        values.update(confusion_metrics(tp=tp, fp=fp, tn=tn, fn=fn, beta=self.settings.beta))
+        values.update(ranking_metrics(*self.ranking.table()[:3], recall=self.settings.recall))
+        losses_for_skill = reduce_losses(("bce", "brier"), self.sums, self.counts)
+        values.update(skill_scores(**losses_for_skill, prevalence=self.counts[1] / sum(self.counts)))
+        values["ece"] = self.calibration.ece()
         return values
 
 
@@ -50,10 +70,11 @@ def evaluate_cell(
     term_sums,
     chunk_size: int,
     model: ScoreModel = UNIFORM,
+    settings: MetricSettings = DEFAULT_METRICS,
 ) -> dict[str, float]:
     """Simulate ``cell`` under the score ``model`` and evaluate it chunk by chunk; ``term_sums``
-    comes from ``make_terms``."""
-    accumulator = Accumulator(term_sums)
+    comes from ``make_terms``, ``settings`` are the metrics' (:func:`metrics.metric_settings`)."""
+    accumulator = Accumulator(term_sums, settings, chunk_size=chunk_size)
     for label, scores in cell_score_chunks(cell, seed, chunk_size, model):
         accumulator.add(label, scores)
     return accumulator.result(losses)
@@ -79,13 +100,18 @@ def evaluate(
     alpha: float = 0.25,
     gamma: float = 2.0,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    beta: float = 2.0,
+    recall: float = 0.9,
+    ece_bins: int = 15,
 ) -> dict[str, float]:
     """Losses (``loss/<name>``) and metrics of binary labels and probability scores.
 
     Scores are cast to float32, as Keras does. Given :func:`simulate`'s output for a cell, the
-    values equal those a sweep logs for that cell, bit for bit.
+    values equal those a sweep logs for that cell, bit for bit. ``beta``, ``recall`` and
+    ``ece_bins`` are the settings of ``fbeta``, ``precision_at_recall`` and ``ece``.
     """
     losses, backend, alpha, gamma, chunk_size = check_loss_settings(losses, backend, alpha, gamma, chunk_size)
+    settings = metric_settings(beta, recall, ece_bins)
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred, dtype=np.float32)
     if y_true.ndim != 1 or y_true.shape != y_pred.shape:
@@ -100,7 +126,9 @@ def evaluate(
     if not np.all((y_pred >= 0) & (y_pred <= 1)):
         raise InvalidValue("y_pred must hold probabilities in [0, 1] (no NaN)")
 
-    accumulator = Accumulator(make_terms(backend, losses, alpha=alpha, gamma=gamma))
+    accumulator = Accumulator(
+        make_terms(backend, losses, alpha=alpha, gamma=gamma), settings, chunk_size=chunk_size
+    )
     for label, scores in ((0, y_pred[~is_positive]), (1, y_pred[is_positive])):
         for start in range(0, scores.size, chunk_size):
             accumulator.add(label, scores[start : start + chunk_size])

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from .calibration import null_log_loss, skill_scores
 from .cell import Cell, make_cell
 from .evaluation import check_loss_settings
 from .losses import LOSS_NAMES, LOSSES, class_weight
-from .metrics import METRIC_NAMES, confusion_metrics
+from .metrics import CONFUSION_METRIC_NAMES, DEFAULT_METRICS, MetricSettings, confusion_metrics
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM, or_default
 
@@ -66,7 +67,9 @@ def expected_losses(
     return values
 
 
-def expected_metrics(cell: Cell, model: ScoreModel = UNIFORM) -> dict[str, float]:
+def expected_metrics(
+    cell: Cell, model: ScoreModel = UNIFORM, settings: MetricSettings = DEFAULT_METRICS
+) -> dict[str, float]:
     """Each metric at the expected confusion counts, and its delta-method standard error.
 
     tn ~ Binomial(num_0s, acc_0s) and tp ~ Binomial(num_1s, acc_1s), independently, with each
@@ -76,7 +79,7 @@ def expected_metrics(cell: Cell, model: ScoreModel = UNIFORM) -> dict[str, float
     a0, a1 = model.class_accuracy(0, cell.acc_0s), model.class_accuracy(1, cell.acc_1s)
 
     def at(tp: float, tn: float) -> dict[str, float]:
-        return confusion_metrics(tp=tp, fp=n0 - tn, tn=tn, fn=n1 - tp)
+        return confusion_metrics(tp=tp, fp=n0 - tn, tn=tn, fn=n1 - tp, beta=settings.beta)
 
     tp, tn = n1 * a1, n0 * a0
     values = at(tp, tn)
@@ -86,28 +89,53 @@ def expected_metrics(cell: Cell, model: ScoreModel = UNIFORM) -> dict[str, float
         step = 1e-4 * total
         up, down = min(count + step, total), max(count - step, 0.0)
         above, below = shifted(up), shifted(down)
-        return {name: (above[name] - below[name]) / (up - down) for name in METRIC_NAMES}
+        return {name: (above[name] - below[name]) / (up - down) for name in CONFUSION_METRIC_NAMES}
 
     variance_tp, variance_tn = n1 * a1 * (1 - a1), n0 * a0 * (1 - a0)
-    zero = dict.fromkeys(METRIC_NAMES, 0.0)
+    zero = dict.fromkeys(CONFUSION_METRIC_NAMES, 0.0)
     slope_tp = slopes(tp, n1, lambda x: at(x, tn)) if variance_tp else zero
     slope_tn = slopes(tn, n0, lambda x: at(tp, x)) if variance_tn else zero
-    for name in METRIC_NAMES:
+    for name in CONFUSION_METRIC_NAMES:
         values[f"stderr/{name}"] = math.sqrt(
             slope_tp[name] ** 2 * variance_tp + slope_tn[name] ** 2 * variance_tn
         )
     return values
 
 
+def expected_skill(cell: Cell, *, alpha: float, gamma: float, model: ScoreModel) -> dict[str, float]:
+    """``log_loss_skill`` and ``brier_skill`` of the expected BCE and Brier score (``calibration``),
+    and their standard errors: the losses' over the constant losses of predicting the prevalence."""
+    losses = expected_losses(cell, ("bce", "brier"), alpha=alpha, gamma=gamma, model=model)
+    prevalence = cell.prevalence
+    values = skill_scores(bce=losses["loss/bce"], brier=losses["loss/brier"], prevalence=prevalence)
+    for name, loss, null in (
+        ("log_loss_skill", "bce", null_log_loss(prevalence)),
+        ("brier_skill", "brier", prevalence * (1.0 - prevalence)),
+    ):
+        values[f"stderr/{name}"] = losses[f"stderr/loss/{loss}"] / null if null else 0.0
+    return values
+
+
 def expected_cell(
-    cell: Cell, *, losses: Iterable[str], alpha: float, gamma: float, model: ScoreModel = UNIFORM
+    cell: Cell,
+    *,
+    losses: Iterable[str],
+    alpha: float,
+    gamma: float,
+    model: ScoreModel = UNIFORM,
+    settings: MetricSettings = DEFAULT_METRICS,
 ) -> dict[str, float]:
     """A cell's population values under the same keys a sampled cell logs, plus ``stderr/<key>``;
-    ``model`` is its score model (``score_models``)."""
-    return {
+    ``model`` is its score model (``score_models``), ``settings`` the metrics'."""
+    values = {
         **expected_losses(cell, losses, alpha=alpha, gamma=gamma, model=model),
-        **expected_metrics(cell, model),
+        **expected_metrics(cell, model, settings),
+        **model.score_metrics(
+            cell.acc_0s, cell.acc_1s, cell.prevalence, recall=settings.recall, ece_bins=settings.ece_bins
+        ),
+        **expected_skill(cell, alpha=alpha, gamma=gamma, model=model),
     }
+    return values
 
 
 def beside_sampled(expected: dict[str, float]) -> dict[str, float]:

@@ -252,7 +252,11 @@ class TfaTerms(KerasTerms):
         return super()._make_loss(term, alpha=alpha, gamma=gamma)
 
 
+# Every cell's skill scores (``calibration``) take its BCE and Brier score, whatever its losses
+SKILL_TERMS = frozenset({"bce", "sq"})
+
+
 def make_terms(backend: str, losses: Iterable[str], *, alpha: float, gamma: float):
-    """The term-sum function of ``backend`` for what ``losses`` need."""
+    """The term-sum function of ``backend`` for what ``losses`` and the skill scores need."""
     kind = {"numpy": NumpyTerms, "keras": KerasTerms, "tfa": TfaTerms}[backend]
-    return kind(terms_for(losses), alpha=alpha, gamma=gamma)
+    return kind(terms_for(losses) | SKILL_TERMS, alpha=alpha, gamma=gamma)

@@ -1,23 +1,30 @@
 """Classification metrics: the decision rule that turns scores into predictions, and the metrics
-of the confusion counts it gives, in float64, with explicit zero-division values.
+of the confusion counts it gives, in float64, with explicit zero-division values; the settings of
+the metrics that take one (fbeta's beta, precision_at_recall's recall, ece's bins).
 
 A score predicts the positive class iff it is > 0.5 (:func:`on_correct_side`); a class's accuracy is
 the share of its scores on their correct side of that threshold.
 Counts arrive as Python ints, so 10**9 samples neither overflow nor lose precision before the
 float64 arithmetic. Where a denominator is zero the metric is 0.0, as scikit-learn gives with
 ``zero_division=0`` (and as it gives for MCC); balanced accuracy averages the recalls of the classes
-present, as scikit-learn does. No NaN, no warning.
+present, as scikit-learn does. No NaN, no warning. So the class likelihood ratios
+``lr_plus = recall / (1 - specificity)`` and ``lr_minus = (1 - recall) / specificity`` are 0.0 where
+their denominator is 0 (scikit-learn's ``class_likelihood_ratios`` gives NaN there).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import InvalidValue, _is_number, _show, whole_number
+
 THRESHOLD = np.float32(0.5)  # a score > THRESHOLD predicts 1; float32, as the scores are
 
-METRIC_NAMES = (
+# The metrics of the confusion counts (a function of tp, fp, tn and fn alone)
+CONFUSION_METRIC_NAMES = (
     "tp",
     "fp",
     "tn",
@@ -29,7 +36,58 @@ METRIC_NAMES = (
     "balanced_accuracy",
     "specificity",
     "mcc",
+    "fbeta",
+    "lr_plus",
+    "lr_minus",
 )
+# Of the scores themselves, at no threshold (``ranking``) and as probabilities (``calibration``)
+SCORE_METRIC_NAMES = (
+    "roc_auc",
+    "average_precision",
+    "precision_at_recall",
+    "log_loss_skill",
+    "brier_skill",
+    "ece",
+)
+METRIC_NAMES = CONFUSION_METRIC_NAMES + SCORE_METRIC_NAMES
+
+DEFAULT_BETA = 2.0  # fbeta: recall weighs beta times as much as precision (screening)
+DEFAULT_RECALL = 0.9  # precision_at_recall: the best precision at this recall or more
+DEFAULT_ECE_BINS = 15  # ece: equal-width bins on [0, 1], as calibration curves draw them
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    """The values the metrics that take one are computed at (the config's ``metrics`` section)."""
+
+    beta: float = DEFAULT_BETA
+    recall: float = DEFAULT_RECALL
+    ece_bins: int = DEFAULT_ECE_BINS
+
+    def non_default(self) -> dict[str, object]:
+        """``metrics.<key>`` of each setting that differs from its default: what enters a sweep's
+        key, so that a sweep at the defaults keeps the key it had before the settings existed."""
+        return {
+            f"metrics.{key}": value
+            for key, value in vars(self).items()
+            if value != getattr(DEFAULT_METRICS, key)
+        }
+
+
+DEFAULT_METRICS = MetricSettings()
+MAX_ECE_BINS = 1_000_000
+
+
+def metric_settings(beta=DEFAULT_BETA, recall=DEFAULT_RECALL, ece_bins=DEFAULT_ECE_BINS) -> MetricSettings:
+    """Validate the metrics' settings (the config's ``metrics.*`` or the API's keywords)."""
+    if not _is_number(beta) or not 0 < beta < math.inf:
+        raise InvalidValue(f"metrics.beta={_show(beta)} is not a finite number > 0")
+    if not _is_number(recall) or not 0 < recall <= 1:
+        raise InvalidValue(f"metrics.recall={_show(recall)} is not a number in (0, 1]")
+    bins = whole_number("metrics.ece_bins", ece_bins, minimum=1)
+    if bins > MAX_ECE_BINS:
+        raise InvalidValue(f"metrics.ece_bins={bins} is more than {MAX_ECE_BINS:,} bins")
+    return MetricSettings(float(beta), float(recall), bins)
 
 
 def on_correct_side(label: int, scores: np.ndarray) -> np.ndarray:
@@ -41,8 +99,10 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def confusion_metrics(*, tp: float, fp: float, tn: float, fn: float) -> dict[str, float]:
-    """All of :data:`METRIC_NAMES` from the four confusion counts (whole or expected)."""
+def confusion_metrics(
+    *, tp: float, fp: float, tn: float, fn: float, beta: float = DEFAULT_BETA
+) -> dict[str, float]:
+    """All of :data:`CONFUSION_METRIC_NAMES` from the four confusion counts (whole or expected)."""
     # Before the float conversion: with Python ints (sampled counts) the MCC numerator is exact,
     # though tp*tn and fp*fn can be ~1e18 and nearly cancel; expected counts are floats already.
     mcc_numerator = tp * tn - fp * fn
@@ -52,6 +112,7 @@ def confusion_metrics(*, tp: float, fp: float, tn: float, fn: float) -> dict[str
     specificity = _ratio(tn, negatives)
     present = [rate for rate, support in ((recall, positives), (specificity, negatives)) if support]
     mcc_denominator = math.sqrt((tp + fp) * positives * negatives * (tn + fn))
+    weighted_tp = (1.0 + beta * beta) * tp
     return {
         "tp": tp,
         "fp": fp,
@@ -64,4 +125,7 @@ def confusion_metrics(*, tp: float, fp: float, tn: float, fn: float) -> dict[str
         "balanced_accuracy": sum(present) / len(present) if present else 0.0,
         "specificity": specificity,
         "mcc": _ratio(mcc_numerator, mcc_denominator),
+        "fbeta": _ratio(weighted_tp, weighted_tp + beta * beta * fn + fp),
+        "lr_plus": _ratio(recall, _ratio(fp, negatives)),
+        "lr_minus": _ratio(_ratio(fn, positives), specificity),
     }

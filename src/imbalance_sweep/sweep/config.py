@@ -13,6 +13,7 @@ from ..core import score_models
 from ..core.cell import Cell, NamedModel
 from ..core.checks import InvalidValue, one_of, whole_number
 from ..core.evaluation import check_loss_settings
+from ..core.metrics import DEFAULT_METRICS, MetricSettings, metric_settings
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..core.score_models.uniform import UNIFORM
 from .grid import build_cells
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TRACKING_DB = "mlflow.db"
 GRID_KEYS = ("name", "balances", "models", "acc_0s", "acc_1s", "seeds")
 MODES = ("sampled", "expected")
+METRICS_KEYS = ("beta", "recall", "ece_bins")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class SweepSpec:
     dry_run: bool = False
     # The predictions files ``grid.models`` lists, by model name: each is its cells' score model.
     file_models: Mapping[str, EmpiricalModel] = field(default_factory=dict)
+    # The settings of fbeta, precision_at_recall and ece (the config's ``metrics``).
+    metrics: MetricSettings = DEFAULT_METRICS
 
     def model_of(self, cell: Cell) -> score_models.ScoreModel:
         """The score model of ``cell``: its predictions file's, else the sweep's ``score_model``."""
@@ -146,6 +150,19 @@ def _bootstrap(
     return replicates, level
 
 
+def _metrics(config: Mapping[str, Any]) -> MetricSettings:
+    """The config's ``metrics`` section, checked (a misspelt key is refused, not ignored)."""
+    section = config.get("metrics") or {}
+    if not isinstance(section, Mapping):
+        raise InvalidValue(f"metrics={section!r} must be a mapping of: {', '.join(METRICS_KEYS)}")
+    unknown = sorted(set(section) - set(METRICS_KEYS))
+    if unknown:
+        raise InvalidValue(
+            f"metrics.{unknown[0]} is not a metrics key; its keys are: {', '.join(METRICS_KEYS)}"
+        )
+    return metric_settings(**section)
+
+
 def _resume(config: Mapping[str, Any], shard_count: int) -> bool:
     """``resume``, which a sharded sweep needs: its shards find their common parent by resuming."""
     resume = _flag("resume", config.get("resume", True))
@@ -178,6 +195,7 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
     replicates, level = _bootstrap(config, file_models, score_model)
     resume = _resume(config, shard_count)
     mode = one_of("mode", config.get("mode", "sampled"), MODES)
+    metrics = _metrics(config)
     check_sampled_sizes(cells, mode)
     return SweepSpec(
         name=_text("sweep_name", config.get("sweep_name") or grid_name),
@@ -201,6 +219,7 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         bootstrap_replicates=replicates,
         bootstrap_level=float(level),
         dry_run=_flag("dry_run", config.get("dry_run", False)),
+        metrics=metrics,
     )
 
 

@@ -35,10 +35,13 @@ def sweep_key(spec: SweepSpec) -> str:
             "bootstrap.replicates": spec.bootstrap_replicates,
             "bootstrap.level": repr(spec.bootstrap_level),
         }
+    # metric settings other than the defaults: a sweep at the defaults keeps the key it always had
+    metrics = {name: _key_value(value) for name, value in spec.metrics.non_default().items()}
     return _digest(
         {
             **spec.score_model.identity(),
             **bootstrap,
+            **metrics,
             "name": spec.name,
             "experiment": spec.experiment,
             **{name: _key_value(value) for name, value in sweep_settings(spec).items()},

@@ -42,6 +42,7 @@ def cell_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
         "replicate": cell.replicate,
         **settings,  # backend, mode, losses, focal.alpha, focal.gamma, chunk_size: the order runs always had
         **_bootstrap_params(spec),  # nothing unless asked for
+        **_metrics_params(spec),
         **spec.score_model.params(),  # nothing for the uniform model
         **_file_params(cell, spec),  # nothing for a model given by its accuracies
     }
@@ -51,6 +52,11 @@ def _bootstrap_params(spec: SweepSpec) -> dict[str, object]:
     if not spec.bootstrap_replicates:
         return {}
     return {"bootstrap.replicates": spec.bootstrap_replicates, "bootstrap.level": spec.bootstrap_level}
+
+
+def _metrics_params(spec: SweepSpec) -> dict[str, object]:
+    """The settings of fbeta, precision_at_recall and ece, which every run's values depend on."""
+    return {f"metrics.{key}": value for key, value in vars(spec.metrics).items()}
 
 
 def _file_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
@@ -71,5 +77,6 @@ def sweep_params(spec: SweepSpec) -> dict[str, object]:
     for key in SWEEP_SETTINGS:
         params[key] = common[key]
     params.update(_bootstrap_params(spec))
+    params.update(_metrics_params(spec))
     params.update(spec.score_model.params())
     return params

@@ -251,7 +251,9 @@ def run_cell(
 def cell_values(spec: SweepSpec, cell: Cell, model: ScoreModel, term_sums: object | None) -> dict[str, float]:
     """A cell's metrics: its exact values, or (sampled) a draw's with the exact ones beside them; a
     predictions file's cell with its bootstrap intervals when the sweep asks for them."""
-    expected = expected_cell(cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma, model=model)
+    expected = expected_cell(
+        cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma, model=model, settings=spec.metrics
+    )
     if spec.mode == "sampled":
         drawn = evaluate_cell(
             cell,
@@ -260,6 +262,7 @@ def cell_values(spec: SweepSpec, cell: Cell, model: ScoreModel, term_sums: objec
             term_sums=term_sums,
             chunk_size=spec.chunk_size,
             model=model,
+            settings=spec.metrics,
         )
         values = {**drawn, **beside_sampled(expected)}
     else:
@@ -275,6 +278,7 @@ def cell_values(spec: SweepSpec, cell: Cell, model: ScoreModel, term_sums: objec
                 gamma=spec.gamma,
                 replicates=spec.bootstrap_replicates,
                 level=spec.bootstrap_level,
+                beta=spec.metrics.beta,
             )
         )
     return values

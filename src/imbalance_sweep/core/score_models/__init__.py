@@ -9,12 +9,20 @@ A score model answers, for one class (``label`` 0 or 1) and the accuracy the gri
   class's score distribution, for ``mode=expected`` and the expectations logged beside sampled cells;
 * ``class_accuracy(label, acc)``: the probability that a score of the class is on its correct side
   of 0.5;
+* ``score_metrics(acc_0s, acc_1s, prevalence, *, recall, ece_bins)``: the population values of
+  ``roc_auc``, ``average_precision``, ``precision_at_recall`` and ``ece`` (``core.population`` for a
+  model with score laws, the file's re-weighted scores for ``empirical``);
 * ``params()`` (what a run logs about the model) and ``identity()`` (what enters the sweep key);
   both are empty for ``uniform``, so the post's sweeps keep their keys and params;
 * ``grid_accuracies``: ``None`` when the grid's accuracies apply, else the pair the model imposes
   on every cell (a model fitted to real predictions sets its own);
 * ``dataset``: ``None``, or the input file a run logs as its MLflow dataset (``name``, ``path``,
   ``digest``, ``columns``).
+
+For population values of the threshold-free and calibration metrics (``core.population``) a model
+also gives each class's score law, ``score_distribution(label, acc)`` (:class:`ScoreDistribution`):
+a second, smaller protocol (:class:`PopulationModel`), so a model can be used for cells before it
+has one.
 
 Adding a model is one module here, named as its config file ``conf/score_model/<name>.yaml``, with
 a ``from_config(config, *, start_dir)`` that validates the config and returns the model.
@@ -54,9 +62,49 @@ class ScoreModel(Protocol):
 
     def class_accuracy(self, label: int, acc: float) -> float: ...
 
+    def score_metrics(
+        self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int
+    ) -> dict[str, float]: ...
+
     def params(self) -> dict[str, object]: ...
 
     def identity(self) -> dict[str, object]: ...
+
+
+class ScoreDistribution(Protocol):
+    """One class's score law S, for population values. The methods take and give numpy arrays
+    (or scalars) elementwise.
+
+    ``atom`` is the score every sample has when the law is a point mass, else ``None`` (then S has
+    a density). Ranking methods take thresholds as logits, ``z = log(t / (1 - t))``: ranks do not
+    change under that increasing map, and it keeps scores within 1e-16 of 1 (or of each other near
+    1) apart, which float64 scores cannot.
+    """
+
+    @property
+    def atom(self) -> float | None: ...
+
+    def cdf(self, t: np.ndarray | float) -> np.ndarray:
+        """P(S <= t)."""
+        ...
+
+    def partial_mean(self, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
+        """E[S; low < S <= high]."""
+        ...
+
+    def logit_at_least(self, z: np.ndarray | float) -> np.ndarray:
+        """P(logit(S) >= z), accurate relative to itself in the upper tail."""
+        ...
+
+    def logit_quantile(self, p: np.ndarray | float) -> np.ndarray:
+        """The z with P(logit(S) <= z) = p (a law with a density: its inverse)."""
+        ...
+
+
+class PopulationModel(ScoreModel, Protocol):
+    """A score model that also gives each class's score law (``core.population`` takes these)."""
+
+    def score_distribution(self, label: int, acc: float) -> ScoreDistribution: ...
 
 
 def names() -> tuple[str, ...]:

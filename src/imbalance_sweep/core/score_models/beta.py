@@ -18,6 +18,11 @@ probability given to the true class, clipped to Keras's float32 bounds ``[L, H]`
 (:data:`clipping.TRUE_CLASS_RANGE`), the tails where the clip holds are incomplete Beta functions
 times a constant, and the two middle pieces (``q`` up to 0.5 and from 0.5) are smooth integrals
 after ``q = e^-t`` and ``1 - q = e^-s`` respectively, which scipy's ``quad`` takes to 1e-12 relative.
+
+Population values of the ranking metrics and the ECE (``core.population``) take each class's score
+law as :class:`BetaScores` (a :class:`PointMass` at acc 0 or 1). Its tails and quantiles are in logits
+and come from log t or log(1 - t), whichever side holds the digits: with a shape of 1e-3 most of the
+mass lies closer to 0 or 1 than float64 can tell from it, yet still in order.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -132,6 +137,140 @@ def log_term_moment(label: int, a: float, b: float, power: float, order: int) ->
     return value
 
 
+NEWTON_STEPS = 2
+EXACT = 1e-17  # a relative error float64 cannot see
+
+
+def _leading_term_error(a: float, b: float, x):
+    """How far I_x(a, b) is from its series' leading term x^a / (a B(a, b)), relatively: the next term
+    is a (1 - b) x / (a + 1) of it (the quantile's, (1 - b) x / (a + 1)). Past float64's range (a law
+    with a tiny shape has mass at 1e-400) only that term can give them, from log x."""
+    return np.abs(1.0 - b) * x / (a + 1.0)
+
+
+def _leading_term(a: float, b: float, log_x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):  # where x is not small, and the term not taken
+        return np.exp(a * log_x - math.log(a) - special.betaln(a, b))
+
+
+def _log_lower_tail(a: float, b: float, log_x):
+    """log I_x(a, b), from log x: no underflow however small x is."""
+    log_x = np.asarray(log_x, dtype=float)
+    x = np.exp(log_x)
+    with np.errstate(divide="ignore"):
+        log_tail = np.log(special.betainc(a, b, x))
+    # the leading term also where I_x underflows (x^a with a large): x is small there
+    use_leading = (_leading_term_error(a, b, x) < EXACT) | (log_tail == -np.inf)
+    return np.where(use_leading, a * log_x - math.log(a) - special.betaln(a, b), log_tail)
+
+
+def _lower_tail(a: float, b: float, log_x):
+    """I_x(a, b) = P(X <= x) for X ~ Beta(a, b), from log x: relative to itself where it is small."""
+    log_x = np.asarray(log_x, dtype=float)
+    x = np.exp(log_x)
+    return np.where(
+        _leading_term_error(a, b, x) < EXACT, _leading_term(a, b, log_x), special.betainc(a, b, x)
+    )
+
+
+def _upper_tail(a: float, b: float, log_x):
+    """P(X >= x) for X ~ Beta(a, b), from log x (x small: to within 1e-16 of it)."""
+    log_x = np.asarray(log_x, dtype=float)
+    x = np.exp(log_x)
+    return np.where(
+        _leading_term_error(a, b, x) < EXACT, 1.0 - _leading_term(a, b, log_x), special.betaincc(a, b, x)
+    )
+
+
+def _log_quantile(a: float, b: float, below, above):
+    """log x, x <= 1/2, where P(X <= x) = ``below`` = 1 - ``above``, X ~ Beta(a, b).
+
+    scipy's inverse, of the smaller of the two (float64 holds it whole); but where x is small enough
+    that the series' leading term is within 1e-4 of I_x (and past float64's range, where only it is),
+    that term's inverse and two Newton steps on log I_x against log x: scipy's strays there (by up
+    to 10x in x, or NaN) at probabilities near 1e-300.
+    """
+    below, above = np.asarray(below, dtype=float), np.asarray(above, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_below = np.where(below <= 0.5, np.log(below), np.log1p(-above))
+        leading = (log_below + math.log(a) + special.betaln(a, b)) / a
+        polish = (_leading_term_error(a, b, np.exp(leading)) < 1e-4) & np.isfinite(leading)
+        log_x = leading
+        for _ in range(NEWTON_STEPS):
+            log_tail = _log_lower_tail(a, b, log_x)
+            # d log I / d log x = x f(x) / I(x)
+            log_slope = a * log_x + (b - 1.0) * np.log1p(-np.exp(log_x)) - special.betaln(a, b) - log_tail
+            log_x = np.where(polish, log_x - (log_tail - log_below) / np.exp(log_slope), log_x)
+        inverse = np.where(below <= 0.5, special.betaincinv(a, b, below), special.betainccinv(a, b, above))
+        return np.where(polish | ~(inverse > 0), log_x, np.log(inverse))
+
+
+def _log_sigmoid(z):
+    """log(t) for t = 1 / (1 + e^-z): no underflow to -inf however negative z is."""
+    return -np.logaddexp(0.0, np.negative(z))
+
+
+@dataclass(frozen=True)
+class BetaScores:
+    """A class's score law, S ~ Beta(alpha, beta), for population values (``ScoreDistribution``)."""
+
+    alpha: float
+    beta: float
+    atom: ClassVar[None] = None
+
+    def cdf(self, t):
+        return special.betainc(self.alpha, self.beta, np.clip(t, 0.0, 1.0))
+
+    def partial_mean(self, low, high):
+        # t f(t) is the Beta(alpha + 1, beta) density times E[S]
+        a, b = self.alpha, self.beta
+        shifted = special.betainc(a + 1.0, b, np.clip([low, high], 0.0, 1.0))
+        return a / (a + b) * (shifted[1] - shifted[0])
+
+    def logit_at_least(self, z):
+        # from t's side below 1/2, from 1 - t's (1 - S ~ Beta(beta, alpha)) above: each keeps its digits
+        z = np.asarray(z, dtype=float)
+        from_below = _upper_tail(self.alpha, self.beta, _log_sigmoid(z))
+        from_above = _lower_tail(self.beta, self.alpha, _log_sigmoid(-z))
+        return np.where(z <= 0.0, from_below, from_above)
+
+    @cached_property
+    def _mass_below_half(self) -> float:
+        """P(S <= 1/2): quantiles below it are at most 1/2."""
+        return float(special.betainc(self.alpha, self.beta, 0.5))
+
+    def logit_quantile(self, p):
+        # log t - log(1 - t), from t's side up to 1/2 and from 1 - t's above (P(1 - S <= 1 - t) = 1 - p):
+        # the other one has only its digits near 1
+        p = np.asarray(p, dtype=float)
+        log_t = _log_quantile(self.alpha, self.beta, p, 1.0 - p)
+        log_distance_to_one = _log_quantile(self.beta, self.alpha, 1.0 - p, p)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # in the side not taken
+            from_below = log_t - np.log1p(-np.exp(log_t))
+            from_above = np.log1p(-np.exp(log_distance_to_one)) - log_distance_to_one
+        return np.where(p <= self._mass_below_half, from_below, from_above)
+
+
+@dataclass(frozen=True)
+class PointMass:
+    """Every score at ``atom`` (0 or 1): the Beta model at accuracy 0 or 1 (``ScoreDistribution``)."""
+
+    atom: float
+
+    def cdf(self, t):
+        return np.where(np.asarray(t) >= self.atom, 1.0, 0.0)
+
+    def partial_mean(self, low, high):
+        inside = (np.asarray(low) < self.atom) & (self.atom <= np.asarray(high))
+        return np.where(inside, self.atom, 0.0)
+
+    def logit_at_least(self, z):
+        return np.where(np.asarray(z) <= special.logit(self.atom), 1.0, 0.0)
+
+    def logit_quantile(self, p):
+        return np.full(np.shape(p), special.logit(self.atom))
+
+
 @dataclass(frozen=True)
 class BetaModel:
     concentration: float = DEFAULT_CONCENTRATION
@@ -170,6 +309,21 @@ class BetaModel:
 
     def class_accuracy(self, label: int, acc: float) -> float:
         return acc
+
+    def score_metrics(
+        self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int
+    ) -> dict[str, float]:
+        from ..population import population_score_metrics  # it builds on this module's score laws
+
+        return population_score_metrics(self, acc_0s, acc_1s, prevalence, recall=recall, ece_bins=ece_bins)
+
+    def score_distribution(self, label: int, acc: float) -> BetaScores | PointMass:
+        """A negative's score is q ~ Beta(a, b), a positive's 1 - q ~ Beta(b, a)."""
+        shapes = distance_shapes(acc, self.concentration)
+        if shapes is None:
+            return PointMass(float(label) if acc == 1.0 else 1.0 - label)
+        a, b = shapes
+        return BetaScores(a, b) if label == 0 else BetaScores(b, a)
 
     def params(self) -> dict[str, object]:
         return {"score_model": self.name, "score_model.concentration": self.concentration}

@@ -8,7 +8,10 @@ scores of the class, and every cell gets the file's pair (the sweep logs it, and
   does not depend on the chunk size).
 * Expected: exact re-weighting, no sampling: each class's mean term over the file's scores of that
   class, weighted to the cell's class sizes (the reductions of ``expectations``); the standard
-  errors are those of resampling a cell of that size.
+  errors are those of resampling a cell of that size. The ranking and calibration metrics likewise
+  weigh each class's distinct scores to the cell's class shares: the values of an infinitely large
+  cell resampled from the file (ROC AUC is the file's own at any prevalence; average precision,
+  precision at recall and ECE move with it).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..calibration import CalibrationBins, expected_calibration_error
 from ..checks import InvalidValue
 from ..losses import per_sample_terms
 from ..metrics import on_correct_side
 from ..predictions import Predictions, load_predictions
+from ..ranking import ranking_metrics
 from . import unknown_keys
 
 KEYS = ("path", "label", "score", "from_logits")
@@ -93,6 +98,37 @@ class EmpiricalModel:
 
     def class_accuracy(self, label: int, acc: float) -> float:
         return self.grid_accuracies[label]
+
+    def _score_table(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """The file's distinct scores (ascending) and each class's share of its rows at each."""
+        if "score_table" not in self._moments:
+            values = np.unique(np.concatenate(self._pools))
+            shares = []
+            for pool in self._pools:
+                distinct, counts = np.unique(pool, return_counts=True)
+                share = np.zeros(values.size)
+                share[np.searchsorted(values, distinct)] = counts / pool.size
+                shares.append(share)
+            self._moments["score_table"] = (values.astype(np.float64), (shares[0], shares[1]))
+        return self._moments["score_table"]
+
+    def score_metrics(
+        self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int
+    ) -> dict[str, float]:
+        """``roc_auc``, ``average_precision``, ``precision_at_recall`` and ``ece`` of an infinitely large
+        cell of this ``prevalence`` resampled from the file: each class's rows weighted by its share."""
+        values, (share_0, share_1) = self._score_table()
+        weights = ((1.0 - prevalence) * share_0, prevalence * share_1)
+        metrics = ranking_metrics(values, *weights, recall=recall)
+        per_class = []
+        for pool in self._pools:
+            bins = CalibrationBins(ece_bins)
+            bins.add(0, pool)
+            per_class.append((bins.counts[0] / pool.size, bins.score_sums / pool.size))
+        (_, mean_sums_0), (positives, mean_sums_1) = per_class
+        score_sums = (1.0 - prevalence) * mean_sums_0 + prevalence * mean_sums_1
+        metrics["ece"] = expected_calibration_error(prevalence * positives, score_sums, 1.0)
+        return metrics
 
     def file_params(self, prefix: str) -> dict[str, object]:
         """The file a run evaluated, as params under ``prefix`` (``model`` for a grid's file)."""

@@ -13,6 +13,9 @@ closed forms for BCE and Brier, Gauss-Legendre quadrature (on panels that close 
 on the log's cusp at q = 1) for the focal terms. Keras's float32 clipping is integrated exactly
 (to the range ``clipping`` keeps for this model).
 
+Population values of the ranking metrics and the ECE (``core.population``) take each class's score
+law as :class:`UniformScores`, and have closed forms for two of them.
+
 The grid's accuracies apply; nothing is added to a run's params or to the sweep key, so the post's
 sweeps keep theirs.
 """
@@ -66,6 +69,51 @@ def score_chunks(
             np.subtract(np.float32(1.0), chunk, out=chunk)
             np.maximum(chunk, floor, out=chunk)
         yield chunk
+
+
+def _expit(z):
+    """1 / (1 + exp(-z)), relative to itself near 0 (numpy only: this module does without scipy)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+
+
+@dataclass(frozen=True)
+class UniformScores:
+    """A class's score law under this model, for population values (``ScoreDistribution``):
+    uniform on ``[low, high]``, one end at 0 or 1 (:func:`score_interval`)."""
+
+    anchored_at_zero: bool
+    width: float
+    atom: ClassVar[None] = None
+
+    @property
+    def low(self) -> float:
+        return 0.0 if self.anchored_at_zero else 1.0 - self.width
+
+    @property
+    def high(self) -> float:
+        return self.width if self.anchored_at_zero else 1.0
+
+    def cdf(self, t):
+        return np.clip((np.asarray(t, dtype=float) - self.low) / self.width, 0.0, 1.0)
+
+    def partial_mean(self, low, high):
+        a = np.clip(low, self.low, self.high)
+        b = np.clip(high, self.low, self.high)
+        return (b - a) * (b + a) / (2.0 * self.width)
+
+    def logit_at_least(self, z):
+        # (high - t) / width; with the top end at 1, 1 - t = expit(-z) keeps its digits
+        below_top = _expit(np.negative(z)) if self.high == 1.0 else self.high - _expit(z)
+        return np.clip(below_top / self.width, 0.0, 1.0)
+
+    def logit_quantile(self, p):
+        with np.errstate(divide="ignore"):
+            if self.anchored_at_zero:
+                t = self.width * np.asarray(p, dtype=float)
+                return np.log(t) - np.log1p(-t)
+            top_distance = self.width * (1.0 - np.asarray(p, dtype=float))
+            return np.log1p(-top_distance) - np.log(top_distance)
 
 
 def distance_interval(acc: float) -> tuple[float, float]:
@@ -182,6 +230,16 @@ class UniformModel:
 
     def class_accuracy(self, label: int, acc: float) -> float:
         return acc
+
+    def score_metrics(
+        self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int
+    ) -> dict[str, float]:
+        from ..population import population_score_metrics  # it builds on this module's score laws
+
+        return population_score_metrics(self, acc_0s, acc_1s, prevalence, recall=recall, ece_bins=ece_bins)
+
+    def score_distribution(self, label: int, acc: float) -> UniformScores:
+        return UniformScores(*score_interval(label, acc))
 
     def params(self) -> dict[str, object]:
         return {}

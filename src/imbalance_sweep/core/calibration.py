@@ -1,0 +1,63 @@
+"""How good a cell's scores are as probabilities: skill against always predicting the prevalence,
+and the expected calibration error.
+
+* ``log_loss_skill = 1 - BCE / BCE_0`` and ``brier_skill = 1 - Brier / Brier_0``, where ``BCE_0`` and
+  ``Brier_0`` are the losses of predicting the cell's prevalence ``pi`` for every sample:
+  ``-(pi log pi + (1 - pi) log(1 - pi))`` and ``pi (1 - pi)`` (scikit-learn's ``d2_log_loss_score``
+  and ``d2_brier_score``; BCE here is Keras's, clipped as ``loss/bce`` is). 1 is perfect, 0 no better
+  than the prevalence, below 0 worse. A cell of one class has ``BCE_0 = 0``: the skill is 0.0, the
+  project's rule for a zero denominator.
+* ``ece``: equal-width bins on [0, 1] as scikit-learn's ``calibration_curve`` draws them (a score on
+  an inner edge belongs to the bin below it), ``ECE = sum over bins of (n_b / N) |positives_b / n_b -
+  mean score_b| = sum_b |positives_b - score sum_b| / N``. Per bin only counts and a float64 score
+  sum are kept, so any cell takes the same few numbers per bin.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def null_log_loss(prevalence: float) -> float:
+    """The BCE of predicting ``prevalence`` for every sample of a cell with that prevalence."""
+    return -sum(p * math.log(p) for p in (prevalence, 1.0 - prevalence) if p > 0)
+
+
+def skill_scores(*, bce: float, brier: float, prevalence: float) -> dict[str, float]:
+    """``log_loss_skill`` and ``brier_skill`` of a cell's BCE and Brier score."""
+    null_bce, null_brier = null_log_loss(prevalence), prevalence * (1.0 - prevalence)
+    return {
+        "log_loss_skill": 1.0 - bce / null_bce if null_bce else 0.0,
+        "brier_skill": 1.0 - brier / null_brier if null_brier else 0.0,
+    }
+
+
+def inner_edges(bins: int) -> np.ndarray:
+    """The float64 edges between ``bins`` equal-width bins on [0, 1]."""
+    return np.linspace(0.0, 1.0, bins + 1)[1:-1]
+
+
+def expected_calibration_error(positives: np.ndarray, score_sums: np.ndarray, total: float) -> float:
+    """ECE from each bin's positives and score sum (counts, or weights that sum to ``total``)."""
+    return float(np.abs(positives - score_sums).sum() / total) if total else 0.0
+
+
+class CalibrationBins:
+    """Per equal-width bin: each class's samples and the float64 sum of all their scores."""
+
+    def __init__(self, bins: int):
+        self.edges = inner_edges(bins)
+        self.counts = np.zeros((2, bins), dtype=np.int64)
+        self.score_sums = np.zeros(bins)
+
+    def add(self, label: int, scores: np.ndarray) -> None:
+        """Fold in one chunk of scores whose true class is ``label``."""
+        bins = self.score_sums.size
+        index = np.searchsorted(self.edges, scores)  # the number of inner edges below each score
+        self.counts[label] += np.bincount(index, minlength=bins)
+        self.score_sums += np.bincount(index, weights=scores, minlength=bins)
+
+    def ece(self) -> float:
+        return expected_calibration_error(self.counts[1], self.score_sums, int(self.counts.sum()))
