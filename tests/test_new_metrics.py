@@ -143,3 +143,60 @@ def test_average_precision_of_a_random_scorer_has_the_finite_size_bias_the_formu
     standard_error = values.std(ddof=1) / np.sqrt(replicates)
     assert abs(values.mean() - finite) < 4 * standard_error
     assert values.mean() - r / n > 10 * standard_error  # far from the population value, the prevalence
+
+
+def test_metric_settings_in_the_config_enter_params_and_key_only_when_changed(make_spec):
+    from imbalance_sweep.sweep.identity import sweep_key
+    from imbalance_sweep.sweep.params import cell_params
+
+    default = make_spec("grid=seed_blog")
+    assert default.metrics == MetricSettings()
+    same = make_spec("grid=seed_blog", "metrics.beta=2", "metrics.ece_bins=15.0")
+    other = make_spec("grid=seed_blog", "metrics.recall=.5")
+    assert sweep_key(same) == sweep_key(default) != sweep_key(other)
+    params = cell_params(other.cells[0], other)
+    assert (params["metrics.beta"], params["metrics.recall"], params["metrics.ece_bins"]) == (2.0, 0.5, 15)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("metrics.recall=1.5", "metrics.recall=1.5 is not a number in (0, 1]"),
+        ("+metrics.bins=3", "metrics.bins is not a metrics key; its keys are: beta, recall, ece_bins"),
+        ("metrics.ece_bins=ten", "metrics.ece_bins='ten' is not a whole number >= 1"),
+    ],
+)
+def test_bad_metric_settings_in_the_config_are_one_line(make_spec, override, message):
+    with pytest.raises(InvalidValue) as raised:
+        make_spec("grid=seed_blog", override)
+    assert str(raised.value) == message
+
+
+def test_a_files_expected_ranking_at_its_own_prevalence_is_scikit_learns_on_the_file(tmp_path):
+    """Exact re-weighting at the file's own class sizes is the file itself."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+
+    from imbalance_sweep import expected
+    from imbalance_sweep.core.predictions import load_predictions
+    from imbalance_sweep.core.score_models.empirical import EmpiricalModel
+
+    rng = np.random.default_rng(5)
+    labels = (rng.random(3000) < 0.05).astype(int)
+    scores = np.clip(rng.normal(0.3 + 0.3 * labels, 0.15), 0, 1).round(3).astype(np.float32)  # ties
+    path = tmp_path / "p.csv"
+    path.write_text("label,score\n" + "".join(f"{y},{s}\n" for y, s in zip(labels, scores, strict=True)))
+    model = EmpiricalModel(load_predictions(str(path)))
+    n1 = int(labels.sum())
+    values = expected(3000 - n1, None, n1, None, score_model=model, losses=["bce"])
+    file_scores = model.predictions.scores
+    assert values["roc_auc"] == pytest.approx(roc_auc_score(labels, file_scores), rel=1e-12)
+    assert values["average_precision"] == pytest.approx(
+        average_precision_score(labels, file_scores), rel=1e-12
+    )
+    precision, recall, _ = precision_recall_curve(labels, file_scores)
+    assert values["precision_at_recall"] == pytest.approx(precision[recall >= 0.9].max(), rel=1e-12)
+    assert values["ece"] == pytest.approx(sklearn_ece(labels, file_scores, 15), rel=1e-9)
+    # ROC AUC does not move with prevalence; average precision does
+    rarer = expected(100 * (3000 - n1), None, n1, None, score_model=model, losses=["bce"])
+    assert rarer["roc_auc"] == pytest.approx(values["roc_auc"], rel=1e-12)
+    assert rarer["average_precision"] < values["average_precision"]
