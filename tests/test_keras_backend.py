@@ -70,3 +70,33 @@ def test_alpha_and_gamma_reach_keras():
     reference = keras_reference(y_true, y_pred, alpha=0.6, gamma=3.5)
     for name in ("focal_tfa", "focal_balanced", "focal"):
         assert reference[f"loss/{name}"] == pytest.approx(ours[f"loss/{name}"], rel=1e-5)
+
+
+def keras_areas(y_true, y_pred, curve: str) -> dict[str, float]:
+    """Keras's thresholded area under the ROC or PR curve (20,001 thresholds), by each summation."""
+    areas = {}
+    for method in ("interpolation", "minoring", "majoring"):
+        metric = keras.metrics.AUC(num_thresholds=20_001, curve=curve, summation_method=method)
+        metric.update_state(y_true, y_pred)
+        areas[method] = float(metric.result())
+    return areas
+
+
+@pytest.mark.slow  # six Keras metrics of 20,001 thresholds per case: several seconds
+@pytest.mark.parametrize(
+    "n0, a0, n1, a1", [(100_000, 0.98, 2_000, 0.9), (50_000, 0.7, 5_000, 0.6), (20_000, 0.999, 200, 0.5)]
+)
+def test_ranking_metrics_agree_with_keras_auc_within_its_approximation(n0, a0, n1, a1):
+    """keras.metrics.AUC approximates the curves on a grid of thresholds: its minoring and majoring
+    Riemann sums bracket the ROC area, and their gap is how far its PR area may be from the exact
+    one. Our exact values (the keras backend's run) must fall within that."""
+    y_true, y_pred = simulate(n0, a0, n1, a1, seed=1)
+    ours = evaluate(y_true, y_pred, backend="keras")
+    roc = keras_areas(y_true, y_pred, "ROC")
+    slack = 1e-6  # Keras accumulates in float32
+    assert roc["minoring"] - slack <= ours["roc_auc"] <= roc["majoring"] + slack
+    assert ours["roc_auc"] == pytest.approx(roc["interpolation"], abs=roc["majoring"] - roc["minoring"])
+    pr = keras_areas(y_true, y_pred, "PR")
+    gap = pr["majoring"] - pr["minoring"]
+    assert abs(ours["average_precision"] - pr["interpolation"]) <= gap
+    assert pr["minoring"] - slack <= ours["average_precision"]

@@ -200,3 +200,22 @@ def test_a_files_expected_ranking_at_its_own_prevalence_is_scikit_learns_on_the_
     rarer = expected(100 * (3000 - n1), None, n1, None, score_model=model, losses=["bce"])
     assert rarer["roc_auc"] == pytest.approx(values["roc_auc"], rel=1e-12)
     assert rarer["average_precision"] < values["average_precision"]
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.integers(1, 200),
+    st.lists(st.floats(0, 1, width=32), min_size=1, max_size=200),
+    st.lists(st.integers(0, 199), max_size=20),
+)
+def test_the_bin_of_a_score_is_scikit_learns_searchsorted_over_the_edges(bins, scores, on_edges):
+    """Including scores on an edge (as float32 can be) and next to one, on either side."""
+    edges = np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    scores = np.array(scores, dtype=np.float32)
+    if bins > 1:
+        near = np.float32(edges[[k % (bins - 1) for k in on_edges]])
+        scores = np.concatenate(
+            [scores, near, np.nextafter(near, np.float32(2)), np.nextafter(near, np.float32(-1))]
+        )
+        scores = np.clip(scores, 0, 1)
+    assert (CalibrationBins(bins).bin_of(scores) == np.searchsorted(edges, scores)).all()
