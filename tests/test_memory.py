@@ -23,8 +23,9 @@ def test_peak_memory_does_not_grow_with_the_cell():
     takes no measurably more, and all stay within a bound set by the chunk size alone."""
     chunk_size = 1 << 12  # capacity: 65,536 distinct scores
     peak_bytes(Cell(1_000, 10, 0.9, 0.6), chunk_size)  # first-call allocations, not per-cell ones
-    over, _ = peak_bytes(Cell(2_000_000, 20_000, 0.9, 0.6), chunk_size)
-    large, values = peak_bytes(Cell(20_000_000, 200_000, 0.9, 0.6), chunk_size)
+    # both classes over the capacity (positives arrive first, and are ranked against first)
+    over, _ = peak_bytes(Cell(2_000_000, 200_000, 0.9, 0.6), chunk_size)
+    large, values = peak_bytes(Cell(20_000_000, 2_000_000, 0.9, 0.6), chunk_size)
     assert values["tn"] + values["fp"] == 20_000_000
     assert large < over + 64 * 1024
     capacity = RANKING_CAPACITY_CHUNKS * chunk_size

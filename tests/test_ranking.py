@@ -408,3 +408,81 @@ def test_ranking_of_refuses_what_evaluate_refuses():
             ranking_of(y_true, y_pred)
     with pytest.raises(InvalidValue):
         ScoreCounts(0)
+
+
+# --- CellRanking: positives first, negatives placed by a lookup table ---------------------------------
+
+
+def cell_ranking_of(negatives, positives, *, chunk_size=4096, capacity=1 << 20):
+    from imbalance_sweep.core.ranking import CellRanking
+
+    ranking = CellRanking(capacity, negatives=negatives.size)
+    for label, scores in ((1, positives), (0, negatives)):
+        for start in range(0, scores.size, chunk_size):
+            ranking.add(label, scores[start : start + chunk_size])
+    return ranking
+
+
+def score_counts_of(negatives, positives, *, capacity=1 << 20):
+    counts = ScoreCounts(capacity)
+    counts.add(0, negatives)
+    counts.add(1, positives)
+    return counts
+
+
+def test_the_lookup_gives_the_sorted_tables_metrics_bit_for_bit():
+    """A cell of the post's kind: 300,000 negatives, 3,000 positives, ties between the classes and
+    positive scores in most buckets the negatives fill."""
+    rng = np.random.default_rng(8)
+    negatives = (rng.random(300_000, dtype=np.float32) * np.float32(0.6)).astype(np.float32)
+    positives = rng.random(3_000, dtype=np.float32)
+    negatives[:500] = positives[rng.integers(0, 3_000, 500)]  # ties across the classes
+    negatives[500:600] = np.nextafter(positives[:100], np.float32(0))  # just below a positive
+    negatives[600:700] = np.nextafter(positives[:100], np.float32(1))  # just above one
+    negatives[700] = 0.0
+    positives[:10] = 1.0
+    ranking = cell_ranking_of(negatives, positives)
+    assert ranking._slots is not None  # the lookup path
+    for recall in (0.3, 0.9, 1.0):
+        assert ranking.result(recall=recall) == score_counts_of(negatives, positives).result(recall=recall)
+    y_true = np.r_[np.zeros(negatives.size), np.ones(positives.size)]
+    y_pred = np.r_[negatives, positives]
+    assert ranking.result(recall=0.9)["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(y_true, y_pred), rel=1e-12
+    )
+    assert ranking.result(recall=0.9)["average_precision"] == pytest.approx(
+        skm.average_precision_score(y_true, y_pred), rel=1e-12
+    )
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    st.lists(st.floats(0, 1, width=32), max_size=300),
+    st.lists(st.floats(0, 1, width=32), max_size=60),
+    st.integers(1, 97),
+)
+def test_the_lookup_path_on_any_scores_equals_the_sorted_table(negatives_drawn, positives, chunk):
+    """Hypothesis' scores (ties, 0 and 1 included), the lookup forced on small cells."""
+    from imbalance_sweep.core import ranking as module
+
+    negatives = np.array(negatives_drawn, dtype=np.float32)
+    positives = np.array(positives, dtype=np.float32)
+    if positives.size:
+        negatives = np.r_[negatives, positives[: positives.size // 2]]  # some ties
+    saved = module.LOOKUP_MIN_NEGATIVES
+    module.LOOKUP_MIN_NEGATIVES = 0
+    try:
+        ranking = cell_ranking_of(negatives, positives, chunk_size=chunk)
+    finally:
+        module.LOOKUP_MIN_NEGATIVES = saved
+    assert (ranking._slots is not None) == (negatives.size > 0)  # no negative: nothing to place
+    assert ranking.result(recall=0.8) == score_counts_of(negatives, positives).result(recall=0.8)
+
+
+def test_a_positive_after_a_negative_is_a_programming_error():
+    from imbalance_sweep.core.ranking import CellRanking
+
+    ranking = CellRanking(100, negatives=1)
+    ranking.add(0, np.array([0.1], dtype=np.float32))
+    with pytest.raises(RuntimeError, match="all positives before any negative"):
+        ranking.add(1, np.array([0.9], dtype=np.float32))

@@ -18,7 +18,7 @@ from .cell import Cell
 from .checks import InvalidValue, fraction, names_from, non_negative, one_of, whole_number
 from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
 from .metrics import DEFAULT_METRICS, MetricSettings, confusion_metrics, metric_settings, on_correct_side
-from .ranking import ScoreCounts, ranking_metrics
+from .ranking import CellRanking
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM
 from .simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks
@@ -29,17 +29,19 @@ RANKING_CAPACITY_CHUNKS = 16  # distinct scores kept exactly: this many chunks' 
 class Accumulator:
     """Everything a cell's losses and metrics need, folded in chunk by chunk."""
 
-    def __init__(self, term_sums, settings: MetricSettings = DEFAULT_METRICS, *, chunk_size: int):
+    def __init__(
+        self, term_sums, settings: MetricSettings = DEFAULT_METRICS, *, chunk_size: int, negatives: int
+    ):
         self.term_sums = term_sums
         self.settings = settings
         self.counts = [0, 0]
         self.correct = [0, 0]
         self.sums: list[dict[str, float]] = [{}, {}]
         self.calibration = CalibrationBins(settings.ece_bins)
-        self.ranking = ScoreCounts(RANKING_CAPACITY_CHUNKS * chunk_size)
+        self.ranking = CellRanking(RANKING_CAPACITY_CHUNKS * chunk_size, negatives=negatives)
 
     def add(self, label: int, scores: np.ndarray) -> None:
-        """Fold in one chunk of scores whose true class is ``label``."""
+        """Fold in one chunk of scores whose true class is ``label``: every positive chunk first."""
         self.counts[label] += scores.size
         self.correct[label] += int(np.count_nonzero(on_correct_side(label, scores)))
         for term, value in self.term_sums(label, scores).items():
@@ -55,7 +57,7 @@ class Accumulator:
             f"loss/{name}": value for name, value in reduce_losses(losses, self.sums, self.counts).items()
         }
         values.update(confusion_metrics(tp=tp, fp=fp, tn=tn, fn=fn, beta=self.settings.beta))
-        values.update(ranking_metrics(*self.ranking.table()[:3], recall=self.settings.recall))
+        values.update(self.ranking.result(recall=self.settings.recall))
         losses_for_skill = reduce_losses(("bce", "brier"), self.sums, self.counts)
         values.update(skill_scores(**losses_for_skill, prevalence=self.counts[1] / sum(self.counts)))
         values["ece"] = self.calibration.ece()
@@ -74,8 +76,8 @@ def evaluate_cell(
 ) -> dict[str, float]:
     """Simulate ``cell`` under the score ``model`` and evaluate it chunk by chunk; ``term_sums``
     comes from ``make_terms``, ``settings`` are the metrics' (:func:`metrics.metric_settings`)."""
-    accumulator = Accumulator(term_sums, settings, chunk_size=chunk_size)
-    for label, scores in cell_score_chunks(cell, seed, chunk_size, model):
+    accumulator = Accumulator(term_sums, settings, chunk_size=chunk_size, negatives=cell.num_0s)
+    for label, scores in cell_score_chunks(cell, seed, chunk_size, model, labels=(1, 0)):
         accumulator.add(label, scores)
     return accumulator.result(losses)
 
@@ -89,6 +91,23 @@ def check_loss_settings(losses, backend, alpha, gamma, chunk_size):
         non_negative("focal.gamma", gamma),
         whole_number("chunk_size", chunk_size, minimum=1),
     )
+
+
+def split_by_label(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scores of the negatives and of the positives, refusing labels other than 0 and 1.
+
+    Labels already grouped, negatives first (as :func:`simulate` gives them), are checked in two
+    passes and split into views; others by boolean masks (copies).
+    """
+    if y_true.dtype.kind not in "biuf":  # strings, objects: no number to compare
+        raise InvalidValue("y_true must hold only 0 and 1")
+    first_positive = y_true.size - int(np.count_nonzero(y_true))
+    if not y_true[:first_positive].any() and (y_true[first_positive:] == 1).all():
+        return y_pred[:first_positive], y_pred[first_positive:]
+    is_positive = y_true == 1
+    if not np.all(is_positive | (y_true == 0)):
+        raise InvalidValue("y_true must hold only 0 and 1")
+    return y_pred[~is_positive], y_pred[is_positive]
 
 
 def evaluate(
@@ -120,16 +139,17 @@ def evaluate(
         )
     if y_true.size == 0:
         raise InvalidValue("y_true is empty: evaluate needs at least one sample")
-    is_positive = y_true == 1
-    if not np.all(is_positive | (y_true == 0)):
-        raise InvalidValue("y_true must hold only 0 and 1")
-    if not np.all((y_pred >= 0) & (y_pred <= 1)):
+    negatives, positives = split_by_label(y_true, y_pred)
+    if not (y_pred.min() >= 0 and y_pred.max() <= 1):  # NaN fails both
         raise InvalidValue("y_pred must hold probabilities in [0, 1] (no NaN)")
 
     accumulator = Accumulator(
-        make_terms(backend, losses, alpha=alpha, gamma=gamma), settings, chunk_size=chunk_size
+        make_terms(backend, losses, alpha=alpha, gamma=gamma),
+        settings,
+        chunk_size=chunk_size,
+        negatives=negatives.size,
     )
-    for label, scores in ((0, y_pred[~is_positive]), (1, y_pred[is_positive])):
+    for label, scores in ((1, positives), (0, negatives)):
         for start in range(0, scores.size, chunk_size):
             accumulator.add(label, scores[start : start + chunk_size])
     return accumulator.result(losses)

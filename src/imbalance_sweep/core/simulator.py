@@ -27,18 +27,22 @@ def class_generators(cell: Cell, seed: int) -> tuple[np.random.Generator, np.ran
 
 
 def cell_score_chunks(
-    cell: Cell, seed: int, chunk_size: int = DEFAULT_CHUNK_SIZE, model: ScoreModel = UNIFORM
+    cell: Cell,
+    seed: int,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    model: ScoreModel = UNIFORM,
+    labels: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(label, scores)`` chunks: all negatives first, then all positives, drawn by ``model``.
+    """Yield ``(label, scores)`` chunks: all of one class, then all of the other, drawn by ``model``;
+    negatives first unless ``labels`` says otherwise (each class has its own stream, so the order
+    changes no score).
 
     One buffer per class is reused: a chunk is valid until the next is drawn.
     """
-    rng_0s, rng_1s = class_generators(cell, seed)
-    for label, rng, count, acc in (
-        (0, rng_0s, cell.num_0s, cell.acc_0s),
-        (1, rng_1s, cell.num_1s, cell.acc_1s),
-    ):
-        for chunk in model.class_scores(rng, count, label, acc, chunk_size):
+    generators = class_generators(cell, seed)
+    counts, accs = (cell.num_0s, cell.num_1s), (cell.acc_0s, cell.acc_1s)
+    for label in labels:
+        for chunk in model.class_scores(generators[label], counts[label], label, accs[label], chunk_size):
             yield label, chunk
 
 

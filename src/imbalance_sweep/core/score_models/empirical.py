@@ -124,7 +124,7 @@ class EmpiricalModel:
         for pool in self._pools:
             bins = CalibrationBins(ece_bins)
             bins.add(0, pool)
-            per_class.append((bins.counts[0] / pool.size, bins.score_sums / pool.size))
+            per_class.append((bins.counts[0] / pool.size, bins.score_sums[0] / pool.size))
         (_, mean_sums_0), (positives, mean_sums_1) = per_class
         score_sums = (1.0 - prevalence) * mean_sums_0 + prevalence * mean_sums_1
         metrics["ece"] = expected_calibration_error(prevalence * positives, score_sums, 1.0)
