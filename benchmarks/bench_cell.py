@@ -8,13 +8,19 @@ accuracy 0.5, seed 0, with all six losses of ``imbalance_sweep.losses.LOSS_NAMES
 * ``floor``: drawing the scores alone, through the same ``cell_score_chunks`` the project uses;
   no evaluation can be faster than this. ``raw_uniforms`` (one float32 draw of the whole cell
   from a fresh generator) is shown beside it for reference.
+* ``old_metrics``: the same cell's losses and confusion counts only (what a cell computed before
+  the ranking and calibration metrics of issue 14): the draw, the term sums, the correct counts.
+* ``api``: ``simulate`` + ``evaluate`` (every metric), as a notebook calls them; ``api_old_metrics``
+  the same arrays through the losses and confusion counts only.
 * ``post``: the post's approach, re-implemented: per loss a fresh float64 cell from
   ``np.random.uniform``, labels by ``np.round``, confusion counts by Python's builtin ``sum``, and
   the loss from the real Keras 3 loss object.
 
 Why: a sweep evaluates many such cells, so the project should beat the post's way by a wide
 margin (post/project >= 20) while staying close to the cost of drawing the numbers at all
-(project/floor <= 3). Times are wall-clock (``time.perf_counter``), one warm-up call each, and
+(project/floor <= 3 before issue 14); every metric may cost at most twice the cell of the losses and
+confusion counts alone (project/old_metrics <= 2), and the API with those alone at most twice the
+drawing of the cell's uniforms (api_old_metrics/raw_uniforms <= 2). Times are wall-clock (``time.perf_counter``), one warm-up call each, and
 are reported as median and min; on a small or busy machine expect run-to-run noise.
 
     python benchmarks/bench_cell.py [--repeats 21] [--post-repeats 5] [--check]
@@ -34,14 +40,20 @@ import keras  # noqa: E402  (imported before timing: its import cost is not the 
 import numpy as np  # noqa: E402
 
 from imbalance_sweep.core.cell import make_cell  # noqa: E402
-from imbalance_sweep.core.evaluation import evaluate_cell  # noqa: E402
+from imbalance_sweep.core.evaluation import (  # noqa: E402
+    evaluate,
+    evaluate_cell,  # noqa: E402
+    split_by_label,
+)
 from imbalance_sweep.core.losses import LOSS_NAMES, make_terms  # noqa: E402
+from imbalance_sweep.core.metrics import on_correct_side  # noqa: E402
 from imbalance_sweep.core.simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks, simulate  # noqa: E402
 
 NUM_0S, NUM_1S, ACC_0S, ACC_1S, SEED = 1_000_000, 10_000, 0.999, 0.5, 0
 ALPHA, GAMMA = 0.25, 2.0
 POST_OVER_PROJECT_MIN = 20.0
-PROJECT_OVER_FLOOR_MAX = 3.0
+PROJECT_OVER_OLD_MAX = 2.0
+API_OLD_OVER_RAW_MAX = 2.0
 EPS = np.finfo(np.float64).eps
 
 
@@ -125,6 +137,31 @@ def main() -> int:
             cell, seed=SEED, losses=LOSS_NAMES, term_sums=term_sums, chunk_size=DEFAULT_CHUNK_SIZE
         )
 
+    def old_metrics_of(chunks):
+        counts = [0, 0]
+        for label, scores in chunks:
+            term_sums(label, scores)
+            counts[label] += int(np.count_nonzero(on_correct_side(label, scores)))
+        return counts
+
+    def old_metrics():
+        return old_metrics_of(cell_score_chunks(cell, SEED, DEFAULT_CHUNK_SIZE))
+
+    def api():
+        return evaluate(*simulate(NUM_0S, ACC_0S, NUM_1S, ACC_1S, seed=SEED))
+
+    def api_old_metrics():
+        y_true, y_pred = simulate(NUM_0S, ACC_0S, NUM_1S, ACC_1S, seed=SEED)
+        y_pred.min(), y_pred.max()  # evaluate's check of the scores
+        negatives, positives = split_by_label(y_true, y_pred)
+        chunks = [
+            (0, negatives[i : i + DEFAULT_CHUNK_SIZE]) for i in range(0, negatives.size, DEFAULT_CHUNK_SIZE)
+        ]
+        chunks += [
+            (1, positives[i : i + DEFAULT_CHUNK_SIZE]) for i in range(0, positives.size, DEFAULT_CHUNK_SIZE)
+        ]
+        return old_metrics_of(chunks)
+
     def floor():
         for _ in cell_score_chunks(cell, SEED, DEFAULT_CHUNK_SIZE):
             pass
@@ -137,6 +174,9 @@ def main() -> int:
 
     results = {
         "project": timed(project, args.repeats),
+        "old_metrics": timed(old_metrics, args.repeats),
+        "api": timed(api, args.repeats),
+        "api_old_metrics": timed(api_old_metrics, args.repeats),
         "floor": timed(floor, args.repeats),
         "raw_uniforms": timed(raw_uniforms, args.repeats),
         "post": timed(post, args.post_repeats),
@@ -148,9 +188,9 @@ def main() -> int:
         f"numpy {np.__version__}, keras {keras.__version__}, python {sys.version.split()[0]}, "
         f"os.cpu_count()={os.cpu_count()}, loadavg={' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    print(f"{'':<14}{'median ms':>11}{'min ms':>11}{'runs':>6}")
+    print(f"{'':<16}{'median ms':>11}{'min ms':>11}{'runs':>6}")
     for name, (median, best) in results.items():
-        print(f"{name:<14}{median:>11.2f}{best:>11.2f}{runs.get(name, args.repeats):>6}")
+        print(f"{name:<16}{median:>11.2f}{best:>11.2f}{runs.get(name, args.repeats):>6}")
 
     # Like for like: on the project's own draw of the cell, the post's Keras losses give its values.
     ours, (y_true, y_pred) = project(), simulate(NUM_0S, ACC_0S, NUM_1S, ACC_1S, seed=SEED)
@@ -158,16 +198,19 @@ def main() -> int:
     worst = max(gaps, key=gaps.get)
     print(f"sanity: on the same scores, Keras vs project losses differ by <= {gaps[worst]:.1e} ({worst})")
 
+    for top, bottom in (("project", "floor"), ("api", "raw_uniforms"), ("old_metrics", "floor")):
+        print(f"{top + '/' + bottom:<28}{results[top][0] / results[bottom][0]:>10.1f}x (median)")
     failed = False
     for top, bottom, sign, limit in (
         ("post", "project", ">=", POST_OVER_PROJECT_MIN),
-        ("project", "floor", "<=", PROJECT_OVER_FLOOR_MAX),
+        ("project", "old_metrics", "<=", PROJECT_OVER_OLD_MAX),
+        ("api_old_metrics", "raw_uniforms", "<=", API_OLD_OVER_RAW_MAX),
     ):
         by_median, by_min = (results[top][i] / results[bottom][i] for i in (0, 1))
         passed = by_median >= limit if sign == ">=" else by_median <= limit
         failed |= not passed
         print(
-            f"{top + '/' + bottom:<14}{by_median:>10.1f}x{by_min:>10.1f}x"
+            f"{top + '/' + bottom:<28}{by_median:>10.1f}x{by_min:>10.1f}x"
             f"   target {sign} {limit:g} (median): {'PASS' if passed else 'FAIL'}"
         )
     return 1 if args.check and failed else 0

@@ -180,12 +180,12 @@ class CellRanking:
             return
         values = values.astype(np.float32)
         self._positives = (values, np.asarray(positives))
-        buckets = self._bucket(values)
+        per_bucket = np.bincount(self._bucket(values), minlength=LOOKUP_BUCKETS + 1)
         # a negative in bucket k without a positive score lies above exactly the positive scores
         # of the buckets below k: it is in slot 2 * (their number); ties take the odd slots
-        self._slot_of_bucket = 2 * np.searchsorted(buckets, np.arange(LOOKUP_BUCKETS + 1)).astype(np.int32)
-        self._has_positive = np.zeros(LOOKUP_BUCKETS + 1, dtype=bool)
-        self._has_positive[buckets] = True
+        below = np.cumsum(per_bucket) - per_bucket
+        self._slot_of_bucket = 2 * below  # intp, as bincount takes it without a copy
+        self._has_positive = per_bucket > 0
         self._slots = np.zeros(2 * values.size + 1, dtype=np.int64)
 
     @staticmethod
