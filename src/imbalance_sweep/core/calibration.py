@@ -75,7 +75,7 @@ class CalibrationBins:
         gives it (which takes some 40 times as long): ``floor(score * bins)``, 1.0 in the last bin,
         a score on a misplaced edge (:func:`edges_a_floor_misplaces`) in the bin below."""
         bins = self.counts.shape[1]
-        index = (scores * np.float64(bins)).astype(np.intp)
+        index = np.multiply(scores, bins, dtype=np.float64).astype(np.intp)  # float64 on numpy 1 too
         np.minimum(index, bins - 1, out=index)
         for edge in self.misplaced:
             index -= scores == np.float32(edge)
