@@ -179,8 +179,8 @@ cutting = st.floats(0.02, 0.98)
 @given(
     n0=st.integers(5_000, 40_000),
     n1=st.integers(5_000, 40_000),
-    acc_0s=st.floats(0.02, 0.98),
-    acc_1s=st.floats(0.02, 0.98),
+    acc_0s=st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.02, 0.98)),
+    acc_1s=st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.02, 0.98)),
     threshold=cutting,
     model=st.sampled_from([None, BetaModel(), BetaModel(0.6)]),
     seed=st.integers(0, 1000),
