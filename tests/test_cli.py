@@ -58,8 +58,7 @@ def test_multirun_logs_one_sweep_per_job(run_module, tmp_path, tracking_uri, log
             ["lossses=[bce]"],
             "imbalance-sweep: error: lossses is not a config key (did you mean losses?); the keys are: backend, "
             "bootstrap, chunk_size, dry_run, experiment, focal, grid, losses, metrics, mode, report, resume, score_model, "
-            "seed, "
-            "shard, sweep_name, tracking_uri",
+            "seed, shard, sweep_name, threshold, tracking_uri",
         ),
         (
             ["+hydra.callbacks.pwn._target_=os.getpid"],

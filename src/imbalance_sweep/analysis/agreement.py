@@ -9,7 +9,9 @@ dicts with one set of keys each, ready for a table (:func:`as_columns` turns the
 A *model* is one ``(acc_0s, acc_1s)``, or a named one (a row with a non-empty ``model``: a
 predictions file, grouped by its name, not its accuracies); a *balance* is one ``(num_0s, num_1s)``.
 Rows of one model at one balance are its replicates (different ``seeds``); every such row counts as
-one replicate.
+one replicate. A row's ``threshold`` (0.5 when it has none) is part of its model: the same scores cut
+elsewhere are summarised apart, and models are compared with each other at one threshold; the tables
+show a ``threshold`` column when some row is not at 0.5.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from ..core.checks import InvalidValue
 from ..core.metrics import METRIC_NAMES
+from ..core.thresholds import DEFAULT_THRESHOLD, threshold_text
 
 LOSS_PREFIX = "loss/"
 DEFAULT_REFERENCES = ("f1", "recall", "balanced_accuracy")
@@ -48,7 +51,7 @@ def prevalence(num_0s: int, num_1s: int) -> float:
     return num_1s / (num_0s + num_1s)
 
 
-def _model_key(index: int, row: Row) -> tuple[int, int, float, float, str]:
+def _model_key(index: int, row: Row) -> tuple[int, int, float, float, str, str]:
     try:
         return (
             int(row["num_0s"]),
@@ -56,6 +59,7 @@ def _model_key(index: int, row: Row) -> tuple[int, int, float, float, str]:
             float(row["acc_0s"]),
             float(row["acc_1s"]),
             str(row.get("model") or ""),
+            threshold_text(row.get("threshold", DEFAULT_THRESHOLD)),
         )
     except KeyError as error:
         raise InvalidValue(f"rows[{index}] has no {error.args[0]!r}: every cell needs it") from None
@@ -83,7 +87,8 @@ class _Summary:
             dtype=np.intp,
         )
         values = _values(rows, keys)
-        self.models = list(group_of)  # (num_0s, num_1s, acc_0s, acc_1s, model), first-seen order
+        # (num_0s, num_1s, acc_0s, acc_1s, model, threshold), first-seen order
+        self.models = list(group_of)
         self.keys = list(keys)
         self.counts = np.bincount(groups, minlength=len(group_of))
         sums = np.zeros((len(group_of), len(keys)))
@@ -111,15 +116,17 @@ def replicate_summary(rows: Sequence[Row], *, metrics: Sequence[str] | None = No
     if not rows:
         return []
     summary = _Summary(rows, keys)
-    named = any(model for *_, model in summary.models)
+    named = any(model for *_, model, _ in summary.models)
+    cut_elsewhere = _cut_elsewhere(summary.models)
     table = []
-    for index, (num_0s, num_1s, acc_0s, acc_1s, model) in enumerate(summary.models):
+    for index, (num_0s, num_1s, acc_0s, acc_1s, model, threshold) in enumerate(summary.models):
         entry = {
             "num_0s": num_0s,
             "num_1s": num_1s,
             **({"model": model} if named else {}),
             "acc_0s": acc_0s,
             "acc_1s": acc_1s,
+            **({"threshold": threshold} if cut_elsewhere else {}),
             "prevalence": prevalence(num_0s, num_1s),
             "n_replicates": int(summary.counts[index]),
         }
@@ -128,6 +135,11 @@ def replicate_summary(rows: Sequence[Row], *, metrics: Sequence[str] | None = No
             entry[f"{key}_std"] = float(summary.stds[index, column])
         table.append(entry)
     return table
+
+
+def _cut_elsewhere(models: Sequence[tuple]) -> bool:
+    """Whether some model's metrics are at a threshold other than 0.5 (tables then show it)."""
+    return any(threshold != threshold_text() for *_, threshold in models)
 
 
 def _pair_signs(values: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -203,12 +215,14 @@ def agreement(
     if nan_columns.size:
         raise InvalidValue(f"{summary.keys[nan_columns[0]]} is NaN in some cell: NaN cannot be ranked")
 
-    balances: dict[tuple[int, int], list[int]] = {}
-    for index, (num_0s, num_1s, *_) in enumerate(summary.models):
-        balances.setdefault((num_0s, num_1s), []).append(index)
+    # models are compared at one balance and one threshold: the same model at two thresholds is no pair
+    balances: dict[tuple[int, int, str], list[int]] = {}
+    for index, (num_0s, num_1s, *_, threshold) in enumerate(summary.models):
+        balances.setdefault((num_0s, num_1s, threshold), []).append(index)
+    cut_elsewhere = _cut_elsewhere(summary.models)
 
     table = []
-    for (num_0s, num_1s), model_indices in balances.items():
+    for (num_0s, num_1s, threshold), model_indices in balances.items():
         means = summary.means[model_indices]
         first, second = np.triu_indices(len(model_indices), k=1)
         signs = [_pair_signs(means[:, column], first, second) for column in range(len(summary.keys))]
@@ -220,6 +234,7 @@ def agreement(
                         "num_0s": num_0s,
                         "num_1s": num_1s,
                         "prevalence": prevalence(num_0s, num_1s),
+                        **({"threshold": threshold} if cut_elsewhere else {}),
                         "loss": loss.removeprefix(LOSS_PREFIX),
                         "reference": reference,
                         **statistics,

@@ -1,7 +1,8 @@
 """Compare sweeps cell by cell: ``python -m imbalance_sweep.compare SWEEP SWEEP [...]``.
 
-Two sweeps coincide on a cell when both ran the same (num_0s, num_1s, acc_0s, acc_1s, replicate);
-their seed, loss settings and the rest of their grids may differ, and those are what one compares.
+Two sweeps coincide on a cell when both ran the same (num_0s, num_1s, acc_0s, acc_1s, replicate,
+threshold); their seed, loss settings and the rest of their grids may differ, and those are what
+one compares.
 The first sweep named is the baseline: differences are each other sweep minus it.
 
 The pure part (aligning cells, differences, which metrics differ, the text table, the plot) takes
@@ -37,6 +38,7 @@ from ..core.cell import cell_name
 from ..core.checks import InvalidValue
 from ..core.losses import LOSS_NAMES
 from ..core.metrics import METRIC_NAMES
+from ..core.thresholds import DEFAULT_THRESHOLD, from_text, threshold_text
 from ..sweep.config import resolve_tracking_uri
 from ..sweep.params import SWEEP_SETTINGS
 from ..sweep.resume import one_finished_per_cell
@@ -60,6 +62,9 @@ METRIC_ORDER = tuple(f"loss/{name}" for name in LOSS_NAMES) + tuple(METRIC_NAMES
 TABLE_FILE, JSON_FILE, FIGURE_FILE = "comparison.csv", "comparison.json", "comparison.png"
 
 
+DEFAULT_THRESHOLD_TEXT = threshold_text(DEFAULT_THRESHOLD)  # also a run's from before thresholds
+
+
 class CellKey(NamedTuple):
     """What makes two runs the same cell; the seed and the loss settings are left out on purpose."""
 
@@ -70,9 +75,10 @@ class CellKey(NamedTuple):
     replicate: int
 
     @classmethod
-    def of(cls, params: Mapping[str, str | float]) -> CellKey | NamedCellKey:
+    def of(cls, params: Mapping[str, str | float]) -> AnyCellKey:
         """The key of a cell from its run params (strings in MLflow; numbers work too); a
-        predictions file's cell (a ``model`` param) gets a :class:`NamedCellKey`."""
+        predictions file's cell (a ``model`` param) gets a :class:`NamedCellKey`, a cell at a
+        threshold other than 0.5 a :class:`CutCellKey`."""
         values = (
             int(params["num_0s"]),
             int(params["num_1s"]),
@@ -80,8 +86,11 @@ class CellKey(NamedTuple):
             float(params["acc_1s"]),
             int(params.get("replicate", 0)),
         )
-        model = params.get("model")
-        return NamedCellKey(*values, str(model)) if model else cls(*values)
+        model = str(params.get("model") or "")
+        threshold = threshold_text(params.get("threshold", DEFAULT_THRESHOLD))
+        if threshold != DEFAULT_THRESHOLD_TEXT:
+            return CutCellKey(*values, model, threshold)
+        return NamedCellKey(*values, model) if model else cls(*values)
 
     def __str__(self) -> str:
         return cell_name(self.num_0s, self.num_1s, self.acc_0s, self.acc_1s, self.replicate)
@@ -99,6 +108,42 @@ class NamedCellKey(NamedTuple):
 
     def __str__(self) -> str:
         return cell_name(self.num_0s, self.num_1s, self.acc_0s, self.acc_1s, self.replicate, self.model)
+
+
+class CutCellKey(NamedTuple):
+    """A cell at a threshold other than 0.5: as :class:`NamedCellKey` (``model`` empty for a model
+    given by its accuracies), and the threshold as text (``threshold_text``)."""
+
+    num_0s: int
+    num_1s: int
+    acc_0s: float
+    acc_1s: float
+    replicate: int
+    model: str
+    threshold: str
+
+    def __str__(self) -> str:
+        model = self.model or None
+        name = cell_name(
+            self.num_0s, self.num_1s, self.acc_0s, self.acc_1s, 0, model, from_text(self.threshold)
+        )
+        return name if self.replicate == 0 else f"{name} rep={self.replicate}"
+
+
+AnyCellKey = CellKey | NamedCellKey | CutCellKey
+
+
+def key_fields(keys) -> list[str]:
+    """The fields naming cells of these keys: ``model`` only when one is a predictions file's,
+    ``threshold`` only when one is cut elsewhere than 0.5."""
+    named = any(getattr(key, "model", "") for key in keys)
+    fields = list(NamedCellKey._fields if named else CellKey._fields)
+    return [*fields, "threshold"] if any(isinstance(key, CutCellKey) for key in keys) else fields
+
+
+def key_field(key: AnyCellKey, field: str) -> str | float | int:
+    """A key's value of a field :func:`key_fields` names (another key type may lack it)."""
+    return getattr(key, field, DEFAULT_THRESHOLD_TEXT if field == "threshold" else "")
 
 
 def ordered_metrics(names) -> list[str]:
@@ -121,7 +166,7 @@ class Comparison:
     """Sweeps aligned on the cells they all ran; sweep A (the first) is the baseline."""
 
     letters: tuple[str, ...]
-    cells: tuple[CellKey | NamedCellKey, ...]
+    cells: tuple[AnyCellKey, ...]
     values: Mapping[str, np.ndarray]  # metric -> array (sweep, cell), for every compared metric
     differing: tuple[str, ...]
     shown: tuple[str, ...]  # the table's metrics: the differing ones, or those asked for
@@ -154,9 +199,9 @@ class Comparison:
 
     @property
     def cell_fields(self) -> list[str]:
-        """The columns naming a cell: ``model`` only when some cell is a predictions file's."""
-        named = any(isinstance(cell, NamedCellKey) for cell in self.cells)
-        return list(NamedCellKey._fields if named else CellKey._fields)
+        """The columns naming a cell: ``model`` only when some cell is a predictions file's,
+        ``threshold`` only when some cell is cut elsewhere than 0.5."""
+        return key_fields(self.cells)
 
     @property
     def columns(self) -> list[str]:
@@ -173,7 +218,7 @@ class Comparison:
             for index, cell in enumerate(self.cells):
                 numbers = [float(value) for value in values[:, index]]
                 numbers += [float(difference) for difference in differences[:, index]]
-                named: list[str | float] = [getattr(cell, field, "") for field in fields]
+                named: list[str | float] = [key_field(cell, field) for field in fields]
                 rows.append(dict(zip(self.columns, [*named, metric, *numbers], strict=True)))
         return rows
 
@@ -225,7 +270,7 @@ def compare_cells(
     )
 
 
-CellMetrics = dict[CellKey | NamedCellKey, Mapping]  # a sweep's metrics, by cell
+CellMetrics = dict[AnyCellKey, Mapping]  # a sweep's metrics, by cell
 
 
 def _metrics_by_cell(letter: str, cells: Sequence[Mapping[str, Mapping]]) -> CellMetrics:
@@ -246,14 +291,13 @@ def _metrics_by_cell(letter: str, cells: Sequence[Mapping[str, Mapping]]) -> Cel
     return metrics_of
 
 
-def _common_cells(letters: Sequence[str], by_key: Sequence[CellMetrics]) -> list[CellKey | NamedCellKey]:
+def _common_cells(letters: Sequence[str], by_key: Sequence[CellMetrics]) -> list[AnyCellKey]:
     """The cells every sweep ran, sorted; none is an error that says when cells coincide."""
     common = sorted(set.intersection(*(set(metrics_of) for metrics_of in by_key)))
     if not common:
         n_cells = (len(metrics_of) for metrics_of in by_key)
         counts = ", ".join(f"{letter} has {n}" for letter, n in zip(letters, n_cells, strict=True))
-        named = any(isinstance(key, NamedCellKey) for metrics_of in by_key for key in metrics_of)
-        fields = NamedCellKey._fields if named else CellKey._fields
+        fields = key_fields([key for metrics_of in by_key for key in metrics_of])
         raise InvalidValue(
             f"the sweeps have no cell in common ({counts}); cells coincide when their "
             f"{', '.join(fields)} are equal"

@@ -24,6 +24,7 @@ import numpy as np
 from .cell import Cell
 from .losses import class_weight, per_sample_terms, reduce_losses, terms_for
 from .metrics import DEFAULT_BETA, confusion_metrics, on_correct_side
+from .thresholds import DEFAULT_THRESHOLD, best_in_table, best_metric
 
 BOOTSTRAP_STREAM = 2  # the cell's streams: 0 negatives, 1 positives (its draw), 2 bootstrap
 
@@ -36,8 +37,11 @@ def bootstrap_streams(cell: Cell, seed: int) -> tuple[np.random.Generator, np.ra
     return np.random.default_rng(negatives), np.random.default_rng(positives)
 
 
-def _class_table(model, label: int, terms: Sequence[str], alpha: float, gamma: float) -> np.ndarray:
-    """Per row of the file's class ``label``: each term (float64), then 1.0 if predicted right."""
+def _class_table(
+    model, label: int, terms: Sequence[str], alpha: float, gamma: float, threshold: float
+) -> np.ndarray:
+    """Per row of the file's class ``label``: each term (float64), then 1.0 if predicted right at
+    ``threshold``."""
     pool = model.class_pool(label)
     columns = []
     for term in terms:
@@ -45,8 +49,45 @@ def _class_table(model, label: int, terms: Sequence[str], alpha: float, gamma: f
         raw = per_sample_terms(label, pool, [per_sample], gamma=gamma)[per_sample]
         weight = class_weight(label, alpha) if term == "focal_balanced" else 1.0
         columns.append(weight * raw.astype(np.float64))
-    columns.append(on_correct_side(label, pool).astype(np.float64))
+    columns.append(on_correct_side(label, pool, threshold).astype(np.float64))
     return np.column_stack(columns)
+
+
+class _DistinctScores:
+    """The file's distinct scores and where each class's rows fall among them: a resample's counts
+    at each distinct score, the table ``thresholds.best_in_table`` chooses a threshold from."""
+
+    def __init__(self, model):
+        pools = [model.class_pool(label) for label in (0, 1)]
+        self.values = np.unique(np.concatenate(pools))
+        self.where = [np.searchsorted(self.values, pool) for pool in pools]
+
+    def best(self, taken: Sequence[np.ndarray], metric: str, beta: float):
+        """The threshold of one resample (each class's row counts ``taken``) that maximises ``metric``,
+        and the whole confusion counts ``(tp, fp, tn, fn)`` there."""
+        weight_0, weight_1 = (
+            np.bincount(where, weights=counts, minlength=self.values.size)
+            for where, counts in zip(self.where, taken, strict=True)
+        )
+        threshold, counts = best_in_table(self.values, weight_0, weight_1, metric, beta=beta)
+        return threshold, tuple(round(count) for count in counts)
+
+
+def _replicate_values(model, cell: Cell, seed: int, tables: Sequence[np.ndarray], replicates: int, best):
+    """Per replicate: each class's sums of the table's columns over its resample and, when ``best``
+    is ``(metric, beta)``, the threshold chosen on the resample and the counts there. The two classes'
+    streams are separate, so taking them replicate by replicate draws what class by class would."""
+    sizes = (cell.num_0s, cell.num_1s)
+    streams = bootstrap_streams(cell, seed)
+    distinct = _DistinctScores(model) if best else None
+    uniform = [np.full(table.shape[0], 1.0 / table.shape[0]) for table in tables]
+    for _ in range(replicates):
+        taken = [
+            rng.multinomial(size, share) if size else np.zeros(share.size, dtype=np.int64)
+            for rng, size, share in zip(streams, sizes, uniform, strict=True)
+        ]
+        sums = [counts @ table for counts, table in zip(taken, tables, strict=True)]
+        yield sums, (distinct.best(taken, *best) if distinct is not None else None)
 
 
 def bootstrap_values(
@@ -61,26 +102,23 @@ def bootstrap_values(
     beta: float = DEFAULT_BETA,
 ) -> dict[str, np.ndarray]:
     """Each value (``loss/<name>`` and each metric of the confusion counts, ``fbeta`` at ``beta``)
-    over ``replicates`` stratified resamples."""
+    over ``replicates`` stratified resamples, the metrics at the cell's threshold; a ``best:<metric>``
+    threshold is chosen on each resample, and its values are ``threshold/<metric>``."""
     terms = sorted(terms_for(losses))
     sizes = (cell.num_0s, cell.num_1s)
-    per_class = []
-    for label, rng in enumerate(bootstrap_streams(cell, seed)):
-        table = _class_table(model, label, terms, alpha, gamma)
-        if sizes[label] == 0:
-            per_class.append(np.zeros((replicates, table.shape[1])))
-            continue
-        uniform = np.full(table.shape[0], 1.0 / table.shape[0])
-        sums = np.empty((replicates, table.shape[1]))
-        for replicate in range(replicates):
-            sums[replicate] = rng.multinomial(sizes[label], uniform) @ table
-        per_class.append(sums)
+    metric = best_metric(cell.threshold)
+    threshold = DEFAULT_THRESHOLD if metric else float(cell.threshold)
+    tables = [_class_table(model, label, terms, alpha, gamma, threshold) for label in (0, 1)]
+    best = (metric, beta) if metric else None
     values: dict[str, list[float]] = {}
-    for replicate in range(replicates):
-        class_sums = [dict(zip(terms, sums[replicate, :-1], strict=True)) for sums in per_class]
+    for sums, chosen in _replicate_values(model, cell, seed, tables, replicates, best):
+        class_sums = [dict(zip(terms, class_sum[:-1], strict=True)) for class_sum in sums]
         row = {f"loss/{name}": value for name, value in reduce_losses(losses, class_sums, sizes).items()}
-        tn, tp = (round(float(sums[replicate, -1])) for sums in per_class)
-        row.update(confusion_metrics(tp=tp, fp=sizes[0] - tn, tn=tn, fn=sizes[1] - tp, beta=beta))
+        tn, tp = (round(float(class_sum[-1])) for class_sum in sums)
+        fp, fn = sizes[0] - tn, sizes[1] - tp
+        if chosen is not None:
+            row[f"threshold/{metric}"], (tp, fp, tn, fn) = chosen
+        row.update(confusion_metrics(tp=tp, fp=fp, tn=tn, fn=fn, beta=beta))
         for key, value in row.items():
             values.setdefault(key, []).append(value)
     return {key: np.asarray(column) for key, column in values.items()}

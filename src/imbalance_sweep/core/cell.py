@@ -1,5 +1,6 @@
-"""A cell: one simulated validation set (class sizes, per-class accuracies, a replicate), its
-readable name and its own seed; the unit everything in the core computes on."""
+"""A cell: one simulated validation set (class sizes, per-class accuracies, a replicate) and the
+threshold its confusion metrics are taken at, its readable name and its own seed; the unit
+everything in the core computes on."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import counts, fraction, whole_number
+from .thresholds import DEFAULT_THRESHOLD, check_threshold, is_default
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class Cell:
     # digest; its accuracies are the file's. ``None`` for a model given by its accuracies.
     model: str | None = None
     digest: str | None = None
+    # Where a score becomes a prediction (``thresholds``): a number in [0, 1] or ``best:<metric>``.
+    # It cuts the same draw elsewhere: it enters the name and key (when not 0.5), never the seed.
+    threshold: float | str = DEFAULT_THRESHOLD
 
     @property
     def size(self) -> int:
@@ -36,7 +41,9 @@ class Cell:
     @property
     def name(self) -> str:
         """A readable run name, e.g. ``n0=1000000 n1=10000 a0=0.999 a1=0.5`` (:func:`cell_name`)."""
-        return cell_name(self.num_0s, self.num_1s, self.acc_0s, self.acc_1s, self.replicate, self.model)
+        return cell_name(
+            self.num_0s, self.num_1s, self.acc_0s, self.acc_1s, self.replicate, self.model, self.threshold
+        )
 
     def seed_sequence(self, seed: int) -> np.random.SeedSequence:
         """The cell's own seed: a function of the sweep seed and the cell's values only.
@@ -45,7 +52,8 @@ class Cell:
         and no rounding merges two different ones. Nothing about other cells, their order or the
         process running them enters, which is what makes sweeps reproducible however split. A
         predictions file's cell adds the file's digest (a model given by accuracies adds nothing, so
-        its seeds are those it always had).
+        its seeds are those it always had). The threshold does not enter: a cell at another threshold
+        is the same draw, cut elsewhere.
         """
         bits = np.array([self.acc_0s, self.acc_1s], dtype=np.float64).view(np.uint64)
         entropy = [seed, self.replicate, self.num_0s, self.num_1s, int(bits[0]), int(bits[1])]
@@ -55,14 +63,23 @@ class Cell:
 
 
 def cell_name(
-    num_0s: int, num_1s: int, acc_0s: float, acc_1s: float, replicate: int = 0, model: str | None = None
+    num_0s: int,
+    num_1s: int,
+    acc_0s: float,
+    acc_1s: float,
+    replicate: int = 0,
+    model: str | None = None,
+    threshold: float | str = DEFAULT_THRESHOLD,
 ) -> str:
     """A cell's readable name, as its run is named and compare prints it: the counts, then the
-    accuracies (or a predictions file's model name), then the replicate unless it is 0."""
+    accuracies (or a predictions file's model name), then the threshold unless it is 0.5, then the
+    replicate unless it is 0."""
     if model is None:
         text = f"n0={num_0s} n1={num_1s} a0={acc_0s:g} a1={acc_1s:g}"
     else:
         text = f"n0={num_0s} n1={num_1s} model={model}"
+    if not is_default(threshold):
+        text += f" t={threshold if isinstance(threshold, str) else format(threshold, 'g')}"
     return text if replicate == 0 else f"{text} rep={replicate}"
 
 
@@ -76,9 +93,14 @@ class NamedModel:
     acc_1s: float
 
 
-def make_cell(num_0s, num_1s, acc_0s, acc_1s, replicate=0) -> Cell:
+def make_cell(num_0s, num_1s, acc_0s, acc_1s, replicate=0, *, threshold=DEFAULT_THRESHOLD) -> Cell:
     """Validate one cell's values (accepting ``1e6`` for a count) and build it."""
     n0, n1 = counts(num_0s, num_1s)
     return Cell(
-        n0, n1, fraction("acc_0s", acc_0s), fraction("acc_1s", acc_1s), whole_number("replicate", replicate)
+        n0,
+        n1,
+        fraction("acc_0s", acc_0s),
+        fraction("acc_1s", acc_1s),
+        whole_number("replicate", replicate),
+        threshold=check_threshold("threshold", threshold),
     )

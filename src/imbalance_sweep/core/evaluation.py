@@ -22,6 +22,7 @@ from .ranking import CellRanking
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM
 from .simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks
+from .thresholds import DEFAULT_THRESHOLD, best_in_table, best_metric, check_threshold, cut
 
 RANKING_CAPACITY_CHUNKS = 16  # distinct scores kept exactly: this many chunks' worth (16 MB at 2^16)
 
@@ -30,33 +31,57 @@ class Accumulator:
     """Everything a cell's losses and metrics need, folded in chunk by chunk."""
 
     def __init__(
-        self, term_sums, settings: MetricSettings = DEFAULT_METRICS, *, chunk_size: int, negatives: int
+        self,
+        term_sums,
+        settings: MetricSettings = DEFAULT_METRICS,
+        *,
+        chunk_size: int,
+        negatives: int,
+        threshold: float | str = DEFAULT_THRESHOLD,
     ):
         self.term_sums = term_sums
         self.settings = settings
+        # a fixed threshold counts each chunk's correct predictions; best:<metric> reads the ranking
+        # table at the end (thresholds.best_in_table), and counts at 0.5 meanwhile
+        self.threshold = threshold
+        self.cut = cut(DEFAULT_THRESHOLD if isinstance(threshold, str) else threshold)
         self.counts = [0, 0]
         self.correct = [0, 0]
         self.sums: list[dict[str, float]] = [{}, {}]
         self.calibration = CalibrationBins(settings.ece_bins)
-        self.ranking = CellRanking(RANKING_CAPACITY_CHUNKS * chunk_size, negatives=negatives)
+        # best:<metric> reports a threshold among the scores themselves: the sorted table keeps them
+        self.ranking = CellRanking(
+            RANKING_CAPACITY_CHUNKS * chunk_size, negatives=negatives, lookup=not isinstance(threshold, str)
+        )
 
     def add(self, label: int, scores: np.ndarray) -> None:
         """Fold in one chunk of scores whose true class is ``label``: every positive chunk first."""
         self.counts[label] += scores.size
-        self.correct[label] += int(np.count_nonzero(on_correct_side(label, scores)))
+        self.correct[label] += int(np.count_nonzero(on_correct_side(label, scores, self.cut)))
         for term, value in self.term_sums(label, scores).items():
             self.sums[label][term] = self.sums[label].get(term, 0.0) + value
         self.calibration.add(label, scores)
         self.ranking.add(label, scores)
 
     def result(self, losses: Iterable[str]) -> dict[str, float]:
-        """``loss/<name>`` for each loss, then every metric of :data:`metrics.METRIC_NAMES`."""
+        """``loss/<name>`` for each loss, then every metric of :data:`metrics.METRIC_NAMES` (and,
+        for ``best:<metric>``, the threshold chosen as ``threshold/<metric>``)."""
         tn, tp = self.correct
         fp, fn = self.counts[0] - tn, self.counts[1] - tp
+        chosen = {}
+        metric = best_metric(self.threshold)
+        if metric is not None:
+            table = self.ranking.table()
+            threshold, counts = best_in_table(
+                *table[:3], metric, beta=self.settings.beta, resolution_bits=table[3]
+            )
+            tp, fp, tn, fn = (round(count) for count in counts)  # whole counts: MCC's numerator exact
+            chosen[f"threshold/{metric}"] = threshold
         values = {
             f"loss/{name}": value for name, value in reduce_losses(losses, self.sums, self.counts).items()
         }
         values.update(confusion_metrics(tp=tp, fp=fp, tn=tn, fn=fn, beta=self.settings.beta))
+        values.update(chosen)
         values.update(self.ranking.result(recall=self.settings.recall))
         losses_for_skill = reduce_losses(("bce", "brier"), self.sums, self.counts)
         values.update(skill_scores(**losses_for_skill, prevalence=self.counts[1] / sum(self.counts)))
@@ -74,9 +99,12 @@ def evaluate_cell(
     model: ScoreModel = UNIFORM,
     settings: MetricSettings = DEFAULT_METRICS,
 ) -> dict[str, float]:
-    """Simulate ``cell`` under the score ``model`` and evaluate it chunk by chunk; ``term_sums``
-    comes from ``make_terms``, ``settings`` are the metrics' (:func:`metrics.metric_settings`)."""
-    accumulator = Accumulator(term_sums, settings, chunk_size=chunk_size, negatives=cell.num_0s)
+    """Simulate ``cell`` under the score ``model`` and evaluate it chunk by chunk, its confusion
+    metrics at its threshold; ``term_sums`` comes from ``make_terms``, ``settings`` are the
+    metrics' (:func:`metrics.metric_settings`)."""
+    accumulator = Accumulator(
+        term_sums, settings, chunk_size=chunk_size, negatives=cell.num_0s, threshold=cell.threshold
+    )
     for label, scores in cell_score_chunks(cell, seed, chunk_size, model, labels=(1, 0)):
         accumulator.add(label, scores)
     return accumulator.result(losses)
@@ -122,15 +150,20 @@ def evaluate(
     beta: float = 2.0,
     recall: float = 0.9,
     ece_bins: int = 15,
+    threshold: float | str = DEFAULT_THRESHOLD,
 ) -> dict[str, float]:
     """Losses (``loss/<name>``) and metrics of binary labels and probability scores.
 
     Scores are cast to float32, as Keras does. Given :func:`simulate`'s output for a cell, the
     values equal those a sweep logs for that cell, bit for bit. ``beta``, ``recall`` and
-    ``ece_bins`` are the settings of ``fbeta``, ``precision_at_recall`` and ``ece``.
+    ``ece_bins`` are the settings of ``fbeta``, ``precision_at_recall`` and ``ece``. ``threshold``
+    is where the confusion metrics cut the scores (a score > it predicts positive, in float32), or
+    ``best:<metric>`` (``thresholds.BEST_METRICS``): the threshold of these scores that maximises
+    the metric, returned as ``threshold/<metric>`` beside the metrics at it.
     """
     losses, backend, alpha, gamma, chunk_size = check_loss_settings(losses, backend, alpha, gamma, chunk_size)
     settings = metric_settings(beta, recall, ece_bins)
+    threshold = check_threshold("threshold", threshold)
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred, dtype=np.float32)
     if y_true.ndim != 1 or y_true.shape != y_pred.shape:
@@ -148,6 +181,7 @@ def evaluate(
         settings,
         chunk_size=chunk_size,
         negatives=negatives.size,
+        threshold=threshold,
     )
     for label, scores in ((1, positives), (0, negatives)):
         for start in range(0, scores.size, chunk_size):

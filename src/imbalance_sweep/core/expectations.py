@@ -19,6 +19,7 @@ from .losses import LOSS_NAMES, LOSSES, class_weight
 from .metrics import CONFUSION_METRIC_NAMES, DEFAULT_METRICS, MetricSettings, confusion_metrics
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM, or_default
+from .thresholds import DEFAULT_THRESHOLD, best_metric, cut, is_default
 
 
 def class_term_moments(
@@ -67,16 +68,43 @@ def expected_losses(
     return values
 
 
+def threshold_accuracies(
+    cell: Cell, model: ScoreModel = UNIFORM, settings: MetricSettings = DEFAULT_METRICS
+) -> tuple[float, float, dict[str, float]]:
+    """Each class's share on its correct side of the cell's threshold, and for ``best:<metric>``
+    the threshold chosen, as ``{"threshold/<metric>": t}``.
+
+    At 0.5 these are the model's accuracies, as they always were; a fixed threshold is cut as the
+    scores are compared with it (float32); ``best:<metric>`` maximises the metric at the population
+    counts (``ScoreModel.best_threshold``).
+    """
+    if is_default(cell.threshold):
+        return model.class_accuracy(0, cell.acc_0s), model.class_accuracy(1, cell.acc_1s), {}
+    metric = best_metric(cell.threshold)
+    chosen = {}
+    if metric is None:
+        threshold = float(cut(float(cell.threshold)))
+    else:
+        threshold = model.best_threshold(
+            cell.acc_0s, cell.acc_1s, cell.num_0s, cell.num_1s, metric=metric, beta=settings.beta
+        )
+        chosen = {f"threshold/{metric}": threshold}
+    a0 = model.class_accuracy_at(0, cell.acc_0s, threshold)
+    return a0, model.class_accuracy_at(1, cell.acc_1s, threshold), chosen
+
+
 def expected_metrics(
     cell: Cell, model: ScoreModel = UNIFORM, settings: MetricSettings = DEFAULT_METRICS
 ) -> dict[str, float]:
-    """Each metric at the expected confusion counts, and its delta-method standard error.
+    """Each metric at the expected confusion counts, and its delta-method standard error; with a
+    ``best:<metric>`` threshold, the threshold chosen (``threshold/<metric>``) after them.
 
-    tn ~ Binomial(num_0s, acc_0s) and tp ~ Binomial(num_1s, acc_1s), independently, with each
-    class's accuracy as its score model gives it.
+    tn ~ Binomial(num_0s, a0) and tp ~ Binomial(num_1s, a1), independently, with each class's share
+    on its correct side of the cell's threshold (:func:`threshold_accuracies`; the standard errors
+    take a chosen threshold as fixed).
     """
     n0, n1 = cell.num_0s, cell.num_1s
-    a0, a1 = model.class_accuracy(0, cell.acc_0s), model.class_accuracy(1, cell.acc_1s)
+    a0, a1, chosen = threshold_accuracies(cell, model, settings)
 
     def at(tp: float, tn: float) -> dict[str, float]:
         return confusion_metrics(tp=tp, fp=n0 - tn, tn=tn, fn=n1 - tp, beta=settings.beta)
@@ -99,6 +127,7 @@ def expected_metrics(
         values[f"stderr/{name}"] = math.sqrt(
             slope_tp[name] ** 2 * variance_tp + slope_tn[name] ** 2 * variance_tn
         )
+    values.update(chosen)
     return values
 
 
@@ -159,16 +188,18 @@ def expected(
     alpha: float = 0.25,
     gamma: float = 2.0,
     score_model: ScoreModel = UNIFORM,
+    threshold: float | str = DEFAULT_THRESHOLD,
 ):
     """Public API: a cell's exact population values (``loss/<name>``, metrics) and ``stderr/<key>``.
 
     ``score_model`` is a value of ``score_models`` (see :func:`score_models.uniform.or_default`); one
-    that sets its own accuracies (``empirical``) ignores ``acc_0s`` and ``acc_1s``.
+    that sets its own accuracies (``empirical``) ignores ``acc_0s`` and ``acc_1s``. ``threshold`` is
+    where the confusion metrics cut the scores: a number in [0, 1] (the accuracies keep their
+    meaning at 0.5) or ``best:<metric>``, which adds the threshold chosen as ``threshold/<metric>``.
     """
     losses, _, alpha, gamma, _ = check_loss_settings(losses, "numpy", alpha, gamma, 1)
     score_model = or_default(score_model)
     if score_model.grid_accuracies is not None:
         acc_0s, acc_1s = score_model.grid_accuracies
-    return expected_cell(
-        make_cell(num_0s, num_1s, acc_0s, acc_1s), losses=losses, alpha=alpha, gamma=gamma, model=score_model
-    )
+    cell = make_cell(num_0s, num_1s, acc_0s, acc_1s, threshold=threshold)
+    return expected_cell(cell, losses=losses, alpha=alpha, gamma=gamma, model=score_model)

@@ -2,8 +2,9 @@
 of the confusion counts it gives, in float64, with explicit zero-division values; the settings of
 the metrics that take one (fbeta's beta, precision_at_recall's recall, ece's bins).
 
-A score predicts the positive class iff it is > 0.5 (:func:`on_correct_side`); a class's accuracy is
-the share of its scores on their correct side of that threshold.
+A score predicts the positive class iff it is > the threshold, 0.5 unless a cell sets another
+(:func:`on_correct_side`; ``thresholds``); a class's accuracy is the share of its scores on their
+correct side of 0.5.
 Counts arrive as Python ints, so 10**9 samples neither overflow nor lose precision before the
 float64 arithmetic. Where a denominator is zero the metric is 0.0, as scikit-learn gives with
 ``zero_division=0`` (and as it gives for MCC); balanced accuracy averages the recalls of the classes
@@ -90,9 +91,11 @@ def metric_settings(beta=DEFAULT_BETA, recall=DEFAULT_RECALL, ece_bins=DEFAULT_E
     return MetricSettings(float(beta), float(recall), bins)
 
 
-def on_correct_side(label: int, scores: np.ndarray) -> np.ndarray:
-    """Which of a class's scores predict that class: > 0.5 for positives, <= 0.5 for negatives."""
-    return scores > THRESHOLD if label == 1 else scores <= THRESHOLD
+def on_correct_side(label: int, scores: np.ndarray, threshold: float | np.float32 = THRESHOLD) -> np.ndarray:
+    """Which of a class's scores predict that class: > the threshold (0.5 unless given, compared in
+    float32) for positives, <= it for negatives."""
+    cut = np.float32(threshold)
+    return scores > cut if label == 1 else scores <= cut
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -142,9 +142,10 @@ class CellRanking:
     capacity) the negatives go into the :class:`ScoreCounts` of the positives.
     """
 
-    def __init__(self, capacity: int, *, negatives: int):
+    def __init__(self, capacity: int, *, negatives: int, lookup: bool = True):
         self.counts = ScoreCounts(capacity)
-        self.negatives = negatives  # how many will come: a lookup table pays off only for many
+        # how many negatives will come (a lookup table pays off only for many), 0: no lookup table
+        self.negatives = negatives if lookup else 0
         self._slots: np.ndarray | None = None  # per slot (between, tied, between, ...) negatives
         self._positives: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.float32), np.empty(0))
         self._started = False
@@ -163,6 +164,13 @@ class CellRanking:
             self.counts.add(0, scores)
         else:
             self._place(_checked_chunk(0, scores))
+
+    def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """:meth:`ScoreCounts.table` of every score (only without the lookup table: it does not
+        keep the negatives' values)."""
+        if self._slots is not None:
+            raise RuntimeError("CellRanking(lookup=True) keeps no table of the negatives' scores")
+        return self.counts.table()
 
     def result(self, *, recall: float) -> dict[str, float]:
         if self._slots is None:

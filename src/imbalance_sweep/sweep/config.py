@@ -16,13 +16,14 @@ from ..core.evaluation import check_loss_settings
 from ..core.metrics import DEFAULT_METRICS, MetricSettings, metric_settings
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..core.score_models.uniform import UNIFORM
-from .grid import build_cells
+from ..core.thresholds import DEFAULT_THRESHOLD, check_threshold, is_default
+from .grid import build_cells, threshold_axis
 from .plan import check_sampled_sizes
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_DB = "mlflow.db"
-GRID_KEYS = ("name", "balances", "models", "acc_0s", "acc_1s", "seeds")
+GRID_KEYS = ("name", "balances", "models", "acc_0s", "acc_1s", "seeds", "thresholds")
 MODES = ("sampled", "expected")
 METRICS_KEYS = ("beta", "recall", "ece_bins")
 
@@ -57,6 +58,8 @@ class SweepSpec:
     file_models: Mapping[str, EmpiricalModel] = field(default_factory=dict)
     # The settings of fbeta, precision_at_recall and ece (the config's ``metrics``).
     metrics: MetricSettings = DEFAULT_METRICS
+    # The thresholds of the cells (``grid.thresholds``, else ``[threshold]``): 0.5 is the post's rule.
+    thresholds: tuple[float | str, ...] = (DEFAULT_THRESHOLD,)
 
     def model_of(self, cell: Cell) -> score_models.ScoreModel:
         """The score model of ``cell``: its predictions file's, else the sweep's ``score_model``."""
@@ -101,8 +104,26 @@ def _grid_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return grid
 
 
+def _thresholds(config: Mapping[str, Any], grid: Mapping[str, Any]) -> tuple[float | str, ...]:
+    """The cells' thresholds: ``grid.thresholds`` (an axis), else the config's ``threshold``; both
+    set (``threshold`` other than 0.5) is refused, as the grid's ``models`` and ``acc_0s`` are."""
+    threshold = check_threshold("threshold", config.get("threshold", DEFAULT_THRESHOLD))
+    axis = grid.get("thresholds")
+    if axis is None:
+        return (threshold,)
+    if not is_default(threshold):
+        raise InvalidValue(
+            f"grid.thresholds and threshold={threshold!r} are both set: give one of them "
+            "(grid.thresholds=[...] for several)"
+        )
+    return threshold_axis(axis)
+
+
 def _grid_cells(
-    grid: Mapping[str, Any], score_model: score_models.ScoreModel, start_dir: str | os.PathLike | None
+    grid: Mapping[str, Any],
+    score_model: score_models.ScoreModel,
+    start_dir: str | os.PathLike | None,
+    thresholds: tuple[float | str, ...],
 ) -> tuple[tuple[Cell, ...], dict[str, EmpiricalModel]]:
     """The grid's cells and the predictions files its models list: a score model that sets the
     accuracies itself replaces the grid's models and accuracies by its own, and says so."""
@@ -117,7 +138,12 @@ def _grid_cells(
         )
         models, acc_0s, acc_1s = [list(score_model.grid_accuracies)], None, None
     cells = build_cells(
-        balances=grid.get("balances"), models=models, acc_0s=acc_0s, acc_1s=acc_1s, seeds=grid.get("seeds")
+        balances=grid.get("balances"),
+        models=models,
+        acc_0s=acc_0s,
+        acc_1s=acc_1s,
+        seeds=grid.get("seeds"),
+        thresholds=thresholds,
     )
     return cells, file_models
 
@@ -189,7 +215,8 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         config.get("chunk_size"),
     )
     score_model = score_models.from_config(config.get("score_model"), start_dir=start_dir)
-    cells, file_models = _grid_cells(grid, score_model, start_dir)
+    thresholds = _thresholds(config, grid)
+    cells, file_models = _grid_cells(grid, score_model, start_dir, thresholds)
     grid_name = _text("grid.name", grid.get("name", "grid"))
     shard_index, shard_count = _shard(config)
     replicates, level = _bootstrap(config, file_models, score_model)
@@ -220,6 +247,7 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
         bootstrap_level=float(level),
         dry_run=_flag("dry_run", config.get("dry_run", False)),
         metrics=metrics,
+        thresholds=thresholds,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from ..core.cell import Cell, NamedModel
 from ..core.checks import InvalidValue, counts, fraction, whole_number
+from ..core.thresholds import DEFAULT_THRESHOLD, check_threshold
 
 
 def _pairs(name: str, values, *, named: bool = False) -> list:
@@ -29,6 +30,14 @@ def _values(name: str, values) -> list:
     return list(values)
 
 
+def threshold_axis(thresholds: Iterable | None, *, where: str = "grid.") -> tuple[float | str, ...]:
+    """The thresholds of a grid, validated, without repeats: ``[0.5]`` when not given."""
+    values = _values(f"{where}thresholds", [DEFAULT_THRESHOLD] if thresholds is None else thresholds)
+    return tuple(
+        dict.fromkeys(check_threshold(f"{where}thresholds[{k}]", value) for k, value in enumerate(values))
+    )
+
+
 def build_cells(
     *,
     balances: Iterable | None,  # None is refused, as any value that is not a list of pairs
@@ -36,13 +45,16 @@ def build_cells(
     acc_0s: Iterable | None = None,
     acc_1s: Iterable | None = None,
     seeds: Iterable | None = None,
+    thresholds: Iterable | None = None,
     where: str = "grid.",
 ) -> tuple[Cell, ...]:
-    """Cells = balances x models x seeds, validated, in that nesting order, without repeats.
+    """Cells = balances x models x seeds x thresholds, validated, in that nesting order, without
+    repeats.
 
     ``models`` lists ``[acc_0s, acc_1s]`` pairs, and :class:`NamedModel` values (predictions
     files, loaded by ``config``); alternatively ``acc_0s`` and ``acc_1s`` are lists whose cartesian
-    product forms the models.
+    product forms the models. ``thresholds`` (default ``[0.5]``) are numbers in [0, 1] or
+    ``best:<metric>`` (``core.thresholds``).
     """
     balance_pairs = [
         counts(n0, n1, where=f"{where}balances[{i}]: ")
@@ -76,10 +88,11 @@ def build_cells(
         whole_number(f"{where}seeds[{k}]", seed)
         for k, seed in enumerate(_values(f"{where}seeds", [0] if seeds is None else seeds))
     ]
+    cuts = threshold_axis(thresholds, where=where)
     cells = (
-        Cell(n0, n1, a0, a1, replicate, model, digest)
-        for (n0, n1), (a0, a1, model, digest), replicate in itertools.product(
-            balance_pairs, model_pairs, replicates
+        Cell(n0, n1, a0, a1, replicate, model, digest, threshold)
+        for (n0, n1), (a0, a1, model, digest), replicate, threshold in itertools.product(
+            balance_pairs, model_pairs, replicates, cuts
         )
     )
     return tuple(dict.fromkeys(cells))

@@ -3,7 +3,8 @@
 A sweep's key hashes its name, its experiment and every setting that changes a cell's numbers.
 The grid is left out on purpose: a grown grid resumes into the same sweep and runs only its new
 cells. Shards are left out too: every shard of a sweep finds the same parent. A cell's key hashes
-the sweep's key and the cell's own values, so it names one cell of one sweep.
+the sweep's key and the cell's own values (its threshold among them, like the grid a cell value:
+another threshold continues the sweep with new cells), so it names one cell of one sweep.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 
 from ..core.cell import Cell
+from ..core.thresholds import is_default
 from .config import SweepSpec
 from .params import sweep_settings
 
@@ -59,8 +61,9 @@ def _key_value(value):
 
 def cell_key(sweep: str, cell: Cell) -> str:
     """One cell of one sweep: its counts, its accuracies (exactly) and its replicate; a predictions
-    file's cell adds the model's name and the file's digest (a cell of accuracies adds nothing, so
-    its key is the one it always had)."""
+    file's cell adds the model's name and the file's digest, a cell at a threshold other than 0.5
+    adds the threshold (a cell of accuracies at 0.5 adds nothing, so its key is the one it always
+    had)."""
     values = {
         "sweep": sweep,
         "num_0s": cell.num_0s,
@@ -71,4 +74,6 @@ def cell_key(sweep: str, cell: Cell) -> str:
     }
     if cell.digest is not None:
         values.update(model=cell.model, digest=cell.digest)
+    if not is_default(cell.threshold):
+        values["threshold"] = _key_value(cell.threshold)
     return _digest(values)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.cell import Cell
+from ..core.thresholds import DEFAULT_THRESHOLD
 from .config import SweepSpec
 
 # The settings a cell's numbers depend on besides the cell itself: every run's params, the sweep
@@ -41,6 +42,7 @@ def cell_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
         "seed": settings.pop("seed"),
         "replicate": cell.replicate,
         **settings,  # backend, mode, losses, focal.alpha, focal.gamma, chunk_size: the order runs always had
+        "threshold": cell.threshold,  # 0.5, another number, or best:<metric>
         **_bootstrap_params(spec),  # nothing unless asked for
         **_metrics_params(spec),
         **spec.score_model.params(),  # nothing for the uniform model
@@ -57,6 +59,16 @@ def _bootstrap_params(spec: SweepSpec) -> dict[str, object]:
 def _metrics_params(spec: SweepSpec) -> dict[str, object]:
     """The settings of fbeta, precision_at_recall and ece, which every run's values depend on."""
     return {f"metrics.{key}": value for key, value in vars(spec.metrics).items()}
+
+
+def _threshold_params(spec: SweepSpec) -> dict[str, object]:
+    """The parent's thresholds, when not the post's 0.5 alone: ``grid.thresholds`` (canonical values)
+    for an axis, else ``threshold``. The cells' own ``threshold`` param says where each is cut."""
+    if spec.thresholds == (DEFAULT_THRESHOLD,):
+        return {}
+    if spec.grid.get("thresholds") is not None:
+        return {"grid.thresholds": f"[{','.join(str(threshold) for threshold in spec.thresholds)}]"}
+    return {"threshold": spec.thresholds[0]}
 
 
 def _file_params(cell: Cell, spec: SweepSpec) -> dict[str, object]:
@@ -76,6 +88,7 @@ def sweep_params(spec: SweepSpec) -> dict[str, object]:
     common = cell_params(spec.cells[0], spec)
     for key in SWEEP_SETTINGS:
         params[key] = common[key]
+    params.update(_threshold_params(spec))
     params.update(_bootstrap_params(spec))
     params.update(_metrics_params(spec))
     params.update(spec.score_model.params())

@@ -9,6 +9,10 @@ A score model answers, for one class (``label`` 0 or 1) and the accuracy the gri
   class's score distribution, for ``mode=expected`` and the expectations logged beside sampled cells;
 * ``class_accuracy(label, acc)``: the probability that a score of the class is on its correct side
   of 0.5;
+* ``class_accuracy_at(label, acc, threshold)``: the same at another threshold (a float64 cut:
+  ``thresholds``), ``acc``'s meaning unchanged (the accuracy at 0.5 places the scores);
+* ``best_threshold(acc_0s, acc_1s, num_0s, num_1s, *, metric, beta)``: the threshold that maximises
+  one of ``thresholds.BEST_METRICS`` at the cell's population counts (``best:<metric>``);
 * ``score_metrics(acc_0s, acc_1s, prevalence, *, recall, ece_bins)``: the population values of
   ``roc_auc``, ``average_precision``, ``precision_at_recall`` and ``ece`` (``core.population`` for a
   model with score laws, the file's re-weighted scores for ``empirical``);
@@ -61,6 +65,12 @@ class ScoreModel(Protocol):
     def term_moments(self, label: int, acc: float, term: str, gamma: float) -> tuple[float, float]: ...
 
     def class_accuracy(self, label: int, acc: float) -> float: ...
+
+    def class_accuracy_at(self, label: int, acc: float, threshold: float) -> float: ...
+
+    def best_threshold(
+        self, acc_0s: float, acc_1s: float, num_0s: int, num_1s: int, *, metric: str, beta: float
+    ) -> float: ...
 
     def score_metrics(
         self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int

@@ -310,6 +310,22 @@ class BetaModel:
     def class_accuracy(self, label: int, acc: float) -> float:
         return acc
 
+    def class_accuracy_at(self, label: int, acc: float, threshold: float) -> float:
+        """The share of the class's scores on its correct side of ``threshold``: ``acc`` at 0.5."""
+        if threshold == 0.5:
+            return acc
+        from ..thresholds import share_on_correct_side
+
+        return share_on_correct_side(self.score_distribution(label, acc), label, threshold)
+
+    def best_threshold(
+        self, acc_0s: float, acc_1s: float, num_0s: int, num_1s: int, *, metric: str, beta: float
+    ) -> float:
+        from ..thresholds import best_of_laws
+
+        laws = self.score_distribution(0, acc_0s), self.score_distribution(1, acc_1s)
+        return best_of_laws(*laws, (num_0s, num_1s), metric, beta=beta)
+
     def score_metrics(
         self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int
     ) -> dict[str, float]:

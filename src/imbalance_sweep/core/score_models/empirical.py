@@ -29,6 +29,7 @@ from ..losses import per_sample_terms
 from ..metrics import on_correct_side
 from ..predictions import Predictions, load_predictions
 from ..ranking import ranking_metrics
+from ..thresholds import best_in_table
 from . import unknown_keys
 
 KEYS = ("path", "label", "score", "from_logits")
@@ -98,6 +99,19 @@ class EmpiricalModel:
 
     def class_accuracy(self, label: int, acc: float) -> float:
         return self.grid_accuracies[label]
+
+    def class_accuracy_at(self, label: int, acc: float, threshold: float) -> float:
+        """The share of the file's scores of the class on its correct side of ``threshold`` (float32)."""
+        pool = self._pools[label]
+        return float(np.count_nonzero(on_correct_side(label, pool, threshold)) / pool.size)
+
+    def best_threshold(
+        self, acc_0s: float, acc_1s: float, num_0s: int, num_1s: int, *, metric: str, beta: float
+    ) -> float:
+        """Exactly, over the file's distinct scores: each class's rows weighted to the cell's size."""
+        values, (share_0, share_1) = self._score_table()
+        threshold, _ = best_in_table(values, num_0s * share_0, num_1s * share_1, metric, beta=beta)
+        return threshold
 
     def _score_table(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """The file's distinct scores (ascending) and each class's share of its rows at each."""
