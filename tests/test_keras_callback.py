@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import helpers
 import keras
 import mlflow
 import numpy as np
@@ -400,3 +401,40 @@ def test_importing_the_package_imports_neither_keras_nor_the_callback():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_the_train_entry_point_logs_the_panel_into_the_launched_run(tracking_uri, tmp_path):
+    """`mlflow run . -e train` (examples/train_keras.py, 3 epochs): the launched run holds the
+    panel's step metrics, equal to evaluate on the epochs' files, its Parquet files and its table."""
+    MlflowClient(tracking_uri).create_experiment(
+        helpers.EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    out = tmp_path / "epochs"
+    arguments = helpers.params("epochs=3", "prevalences=0.001, 0.1", f"out={out}")
+    result = helpers.mlflow_run(tracking_uri, "-e", "train", "--env-manager", "local", *arguments)
+    assert result.returncode == 0, result.stderr[-4000:]
+    (run_id,) = helpers.launched_run_ids(helpers.stored_runs(tracking_uri), "train")
+    assert (
+        f"run:        {run_id} (per-epoch metrics, predictions/, selection.json, selection.png)"
+        in result.stdout
+    )
+    client = MlflowClient(tracking_uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["panel.prevalences"] == "0.001,0.1" and run.data.params["epochs"] == "3"
+    files = sorted(out.glob("epoch_*.parquet"))
+    assert [path.name for path in files] == ["epoch_001.parquet", "epoch_002.parquet", "epoch_003.parquet"]
+    stored = {artifact.path for artifact in client.list_artifacts(run_id, "predictions")}
+    assert stored == {f"predictions/{path.name}" for path in files}
+    predictions = [load_predictions(path) for path in files]
+    for key in ("loss/bce", "loss/balanced_bce", "recall", "average_precision"):
+        history = sorted(client.get_metric_history(run_id, mlflow_key(key)), key=lambda metric: metric.step)
+        assert [metric.step for metric in history] == [0, 1, 2]
+        assert [m.value for m in history] == [
+            evaluate(p.labels.astype(int), p.scores)[key] for p in predictions
+        ]
+    assert {"selection.json", "selection.png", "selection.txt"} <= {
+        a.path for a in client.list_artifacts(run_id)
+    }
+    assert "loss/bce" in result.stdout and "val_loss (Keras)" in result.stdout
