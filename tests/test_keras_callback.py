@@ -27,6 +27,9 @@ from imbalance_sweep.core.predictions import load_predictions
 from imbalance_sweep.core.score_models.empirical import EmpiricalModel
 from imbalance_sweep.keras_callback import ValidationPanel, logs_key, mlflow_key
 
+# one worker under xdist: the module's trained model is built once, TensorFlow traces once
+pytestmark = pytest.mark.xdist_group("keras_callback")
+
 EXPERIMENT = "keras-panel"
 PREVALENCES = (0.01, 0.5)  # of 200 samples: 2 and 100 positives, whole counts for `expected`
 EPOCHS = 3
