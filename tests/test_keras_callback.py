@@ -295,6 +295,14 @@ def test_bad_arguments_get_one_line(arguments, line):
     assert str(refused.value).startswith(line) and "\n" not in str(refused.value)
 
 
+def test_default_exposure_follows_the_losses_and_inputs_may_be_several_arrays():
+    assert ValidationPanel(np.zeros((4, 4)), [0, 1, 1, 0], losses=["brier"]).expose == ["recall", "precision"]
+    two_inputs = [np.zeros((4, 4)), np.zeros((4, 2))]
+    assert ValidationPanel(two_inputs, [0, 1, 1, 0]).expose == ["bce", "balanced_bce", "recall", "precision"]
+    with pytest.raises(InvalidValue, match=r"^x_val has 4 samples and y_val 3: they must match$"):
+        ValidationPanel(two_inputs, [0, 1, 1])
+
+
 def test_watch_refuses_what_the_panel_does_not_compute():
     panel = ValidationPanel(np.zeros((4, 4)), [0, 1, 1, 0], prevalences=[0.5])
     with pytest.raises(InvalidValue, match=r"^prevalence=0.01 is not one of prevalences=\[0.5\]$"):

@@ -69,8 +69,14 @@ def _population(prevalence: float | None) -> str:
 
 
 def _rows(x_val: Any) -> int | None:
-    """How many samples ``x_val`` holds (an array, or a dict of arrays); None when it has no length."""
-    arrays = list(x_val.values()) if isinstance(x_val, Mapping) else [x_val]
+    """How many samples ``x_val`` holds (an array, or a dict, list or tuple of arrays: one per input,
+    as Keras reads them); None when it has no length."""
+    if isinstance(x_val, Mapping):
+        arrays = list(x_val.values())
+    elif isinstance(x_val, (list, tuple)) and x_val and all(hasattr(array, "shape") for array in x_val):
+        arrays = list(x_val)
+    else:
+        arrays = [x_val]
     lengths = set()
     for array in arrays:
         try:
@@ -86,7 +92,7 @@ class ValidationPanel(keras.callbacks.Callback):
     """Each epoch: the validation set's losses and metrics, as it is and at ``prevalences``, to
     MLflow, its predictions as Parquet, and the ``expose`` values into Keras's logs.
 
-    ``x_val`` is what ``model.predict`` takes (an array or a dict of arrays); ``y_val`` its 0/1
+    ``x_val`` is what ``model.predict`` takes (an array, or arrays of a multi-input model); ``y_val`` its 0/1
     labels, both classes present. The model gives one probability per sample (``from_logits=True``
     for logits). Put the panel before the callbacks that read its values. Settings as ``evaluate``'s.
     """
@@ -122,6 +128,8 @@ class ValidationPanel(keras.callbacks.Callback):
         self.losses, _, self.alpha, self.gamma, _ = check_loss_settings(losses, "numpy", alpha, gamma, 1)
         self.settings = metric_settings(beta, recall, ece_bins)
         self.expose: list[str] = []
+        if expose is DEFAULT_EXPOSED:  # those of the losses computed
+            expose = [name for name in DEFAULT_EXPOSED if name not in LOSS_NAMES or name in self.losses]
         empty = isinstance(expose, (list, tuple)) and not expose
         for name in () if empty else names_from("expose", expose, EXPOSABLE):
             self._add_exposed(name)

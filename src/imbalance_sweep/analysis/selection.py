@@ -84,7 +84,8 @@ def picks(
     extra: Mapping[str, Sequence[float]] | None = None,
 ) -> list[Pick]:
     """Every criterion's pick on every population of ``values`` (population -> key -> one value per
-    epoch, ``"val"`` first), then each ``extra`` loss series (Keras's own ``val_loss``), lowest on ``"val"``."""
+    epoch, ``"val"`` first), then each ``extra`` loss series (Keras's own ``val_loss``): its lowest,
+    on ``"val"``."""
     precision = {where: series["precision"] for where, series in values.items()}
     recall = values["val"]["recall"]
 
