@@ -111,6 +111,41 @@ def test_a_flip_pair_out_of_range_is_refused():
         launch.model_value("model_b", "0.5,1.2")
 
 
+TRAIN_DEFAULTS = {"epochs": "30", "prevalences": "0.001,0.1", "seed": "0", "out": ""}
+
+
+@pytest.mark.parametrize(
+    "typed, arguments",
+    [
+        ({}, ["--epochs", "30", "--seed", "0", "--prevalences", "0.001,0.1", "--out", ""]),
+        (
+            {"epochs": "3e1", "prevalences": " .5 , 1e-3,", "seed": " 2 ", "out": " runs/keras "},
+            ["--epochs", "30", "--seed", "2", "--prevalences", "0.5,0.001", "--out", "runs/keras"],
+        ),
+    ],
+)
+def test_train_values_become_the_examples_arguments(typed, arguments):
+    assert launch.train_arguments({**TRAIN_DEFAULTS, **typed}) == arguments
+    assert launch.TRAIN_EXAMPLE.is_file()
+
+
+@pytest.mark.parametrize(
+    "typed, line",
+    [
+        ({"epochs": "0"}, "epochs=0 is not a whole number >= 1"),
+        ({"epochs": "$(touch PWNED)"}, "epochs='$(touch PWNED)' is not a number"),
+        ({"prevalences": "0.01,1"}, "prevalences[1]=1 is not a number in (0, 1)"),
+        ({"prevalences": "0.01,x"}, "prevalences[1]='x' is not a number"),
+        ({"prevalences": "0.1,.1"}, "prevalences=[0.1, 0.1] repeats 0.1"),
+        ({"seed": "-1"}, "seed=-1 is not a whole number >= 0"),
+    ],
+)
+def test_train_refuses_what_is_not_a_value_with_one_line(typed, line):
+    with pytest.raises(InvalidValue) as refused:
+        launch.train_arguments({**TRAIN_DEFAULTS, **typed})
+    assert str(refused.value) == line
+
+
 def test_continue_command_repeats_the_launch(monkeypatch):
     monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "7")
     command = launch.continue_command("sweep", {"grid": "dense", "overrides": "seed=1 mode=expected"})

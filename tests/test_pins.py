@@ -1,8 +1,9 @@
 """The tested versions are recorded once, in constraints.txt (scripts/lock writes it); every other
 list is held to it: pyproject.toml's ranges admit it, conda.yaml's pip section (what `mlflow run
---env-manager uv|conda` builds) pins the main dependencies at its versions, requirements-tfa.txt
-pins every package it shares with it at the same version except the TensorFlow stack it exists to
-hold back (tensorflow < 2.16 needs numpy < 2), and the environment these tests run in is it."""
+--env-manager uv|conda` builds) pins the main dependencies and the examples extra at its versions,
+requirements-tfa.txt pins every package it shares with it at the same version except the TensorFlow
+stack it exists to hold back (tensorflow < 2.16 needs numpy < 2), and the environment these tests run
+in is it."""
 
 import importlib.metadata as metadata
 import re
@@ -65,12 +66,15 @@ def test_pyproject_pins_nothing_exactly():
     assert exact == []
 
 
-def test_conda_yaml_pins_the_main_dependencies_at_the_locked_versions():
+def test_conda_yaml_pins_the_main_dependencies_and_the_examples_at_the_locked_versions():
+    """-e train runs an example: its extra (scikit-learn) is in the environment too."""
     conda = yaml.safe_load((ROOT / "conda.yaml").read_text())
     (pip_section,) = [entry["pip"] for entry in conda["dependencies"] if isinstance(entry, dict)]
     lock = locked()
-    main = requirements(project()["dependencies"])
-    assert pins(pip_section) == {name: lock[name] for name in main}
+    wanted = requirements(project()["dependencies"]) | requirements(
+        project()["optional-dependencies"]["examples"]
+    )
+    assert pins(pip_section) == {name: lock[name] for name in wanted}
 
 
 def test_requirements_tfa_agrees_with_the_lock_except_the_tensorflow_stack():

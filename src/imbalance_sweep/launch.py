@@ -27,7 +27,10 @@ ENTRY_POINTS: Mapping[str, tuple[str, ...]] = {
     "sweep": ("grid", "overrides"),
     "flip": ("model_a", "model_b", "overrides"),
     "compare": ("sweeps", "metrics", "experiment"),
+    "train": ("epochs", "prevalences", "seed", "out"),
 }
+# What -e train runs: this checkout's worked example of the Keras callback (MLproject runs here).
+TRAIN_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_keras.py"
 
 
 def parse_arguments(argv: Sequence[str]) -> tuple[str, dict[str, str]]:
@@ -191,6 +194,34 @@ def run_compare_entry(values: Mapping[str, str]) -> int:
     return compare.main(argv)
 
 
+def train_arguments(values: Mapping[str, str]) -> list[str]:
+    """``-e train``'s values, checked, as the example's command-line arguments."""
+    from .core.reweighting import check_prevalences, prevalence_text
+
+    epochs = whole_number("epochs", number("epochs", values["epochs"]), minimum=1)
+    seed = whole_number("seed", number("seed", values["seed"]))
+    parts = [part for part in values["prevalences"].split(",") if part.strip()]
+    prevalences = check_prevalences([number(f"prevalences[{i}]", part) for i, part in enumerate(parts)])
+    return [
+        *("--epochs", str(epochs), "--seed", str(seed)),
+        *("--prevalences", ",".join(map(prevalence_text, prevalences)), "--out", values["out"].strip()),
+    ]
+
+
+def run_train_entry(values: Mapping[str, str]) -> None:
+    """``-e train``: examples/train_keras.py with the checked values (it logs into the launched run)."""
+    import importlib.util
+
+    arguments = train_arguments(values)
+    if not TRAIN_EXAMPLE.is_file():
+        raise InvalidValue(f"{TRAIN_EXAMPLE} is missing: -e train runs this checkout's example")
+    spec = importlib.util.spec_from_file_location("train_keras", TRAIN_EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(arguments)
+
+
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
 
 
@@ -222,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_sweep_entry(values)
         elif entry == "flip":
             run_flip_entry(values)
+        elif entry == "train":
+            run_train_entry(values)
         else:
             sys.exit(run_compare_entry(values))
 

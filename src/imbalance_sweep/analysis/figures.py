@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 from ..core.checks import InvalidValue
 from .agreement import LOSS_PREFIX, metric_keys, replicate_summary
@@ -272,4 +272,47 @@ def preference_chart(
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     metric_ax.set_xlabel("prevalence (fraction of positives in the validation set, log scale)")
     loss_ax.set_title(f"Which model does each loss and metric prefer?  A: {model_a}   B: {model_b}")
+    return figure
+
+
+def selection_chart(
+    epochs: Sequence[int],
+    recall: Sequence[float],
+    precision: Mapping[str, Sequence[float]],
+    picks: Sequence[Any],
+) -> Figure:
+    """One column per population (``"val"``, then each prevalence): recall and precision there by
+    epoch (top), and the epoch each criterion picks there (bottom, one row per criterion).
+
+    ``picks`` are ``analysis.selection.Pick`` values."""
+    columns = list(precision)
+    criteria = list(dict.fromkeys(pick.criterion for pick in picks))
+    height = 2.6 + 0.2 * len(criteria)
+    figure = Figure(figsize=(3.6 * len(columns) + 1.4, height), layout="constrained")
+    axes = figure.subplots(
+        2, len(columns), sharex=True, squeeze=False, height_ratios=[2.6, 0.2 * len(criteria) + 0.4]
+    )
+    rows = {criterion: index for index, criterion in enumerate(reversed(criteria))}
+    for column, where in enumerate(columns):
+        top, bottom = axes[0][column], axes[1][column]
+        top.plot(epochs, recall, marker=".", color="black", label="recall")
+        top.plot(epochs, precision[where], marker=".", color="tab:red", label="precision")
+        top.set_ylim(-0.02, 1.02)
+        top.grid(True, alpha=0.3)
+        top.set_title(
+            "validation set as it is" if where == "val" else f"re-weighted to {percent(float(where))}"
+        )
+        chosen = [pick for pick in picks if pick.chosen_on == where]
+        for pick in chosen:
+            colour = "tab:blue" if "loss" in pick.criterion.replace("log_loss_skill", "") else "tab:green"
+            bottom.plot(pick.epoch, rows[pick.criterion], marker="o", color=colour, linestyle="none")
+        bottom.set_yticks(range(len(criteria)), list(reversed(criteria)) if column == 0 else [])
+        bottom.set_ylim(-0.6, len(criteria) - 0.4)
+        bottom.grid(True, alpha=0.3)
+        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+        bottom.set_xlabel("epoch")
+    axes[0][0].set_ylabel("recall, precision")
+    axes[0][0].legend(loc="lower right", fontsize=8)
+    axes[1][0].set_ylabel("epoch chosen by")
+    figure.suptitle("Which epoch each loss (blue) and metric (green) picks, and what it finds")
     return figure

@@ -5,21 +5,43 @@ and its expected confusion counts to metrics.
 Alongside each value comes the standard error a sampled cell of that size would have: from the
 per-class variances for losses (the classes are drawn independently, each of fixed size), and by the
 delta method over the two binomial counts for metrics.
+
+:func:`expected_at_prevalence` gives the same values for a set of a given size at any prevalence:
+its class sizes are expected counts, not whole numbers (a validation set re-weighted to the
+prevalence a model will meet).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from .calibration import null_log_loss, skill_scores
 from .cell import Cell, make_cell
+from .checks import InvalidValue, _is_number, _show
 from .evaluation import check_loss_settings
 from .losses import LOSS_NAMES, LOSSES, class_weight
 from .metrics import CONFUSION_METRIC_NAMES, DEFAULT_METRICS, MetricSettings, confusion_metrics
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM, or_default
 from .thresholds import DEFAULT_THRESHOLD, best_metric, cut, is_default
+
+
+@dataclass(frozen=True)
+class Population:
+    """A set of ``size`` samples at a ``prevalence`` in expectation: like a :class:`Cell`, but its
+    class sizes are the expected counts ``size - prevalence size`` and ``prevalence size``."""
+
+    num_0s: float
+    num_1s: float
+    acc_0s: float
+    acc_1s: float
+    threshold: float | str = DEFAULT_THRESHOLD  # the metrics' cut, as a cell's
+
+    @property
+    def prevalence(self) -> float:
+        return self.num_1s / (self.num_0s + self.num_1s)
 
 
 def class_term_moments(
@@ -37,7 +59,7 @@ def class_term_moments(
 
 
 def expected_losses(
-    cell: Cell, losses: Iterable[str], *, alpha: float, gamma: float, model: ScoreModel = UNIFORM
+    cell: Cell | Population, losses: Iterable[str], *, alpha: float, gamma: float, model: ScoreModel = UNIFORM
 ) -> dict[str, float]:
     """``loss/<name>`` and ``stderr/loss/<name>`` of a cell, exactly (``model``: its score model)."""
     losses = list(losses)
@@ -69,7 +91,7 @@ def expected_losses(
 
 
 def threshold_accuracies(
-    cell: Cell, model: ScoreModel = UNIFORM, settings: MetricSettings = DEFAULT_METRICS
+    cell: Cell | Population, model: ScoreModel = UNIFORM, settings: MetricSettings = DEFAULT_METRICS
 ) -> tuple[float, float, dict[str, float]]:
     """Each class's share on its correct side of the cell's threshold, and for ``best:<metric>``
     the threshold chosen, as ``{"threshold/<metric>": t}``.
@@ -94,7 +116,7 @@ def threshold_accuracies(
 
 
 def expected_metrics(
-    cell: Cell, model: ScoreModel = UNIFORM, settings: MetricSettings = DEFAULT_METRICS
+    cell: Cell | Population, model: ScoreModel = UNIFORM, settings: MetricSettings = DEFAULT_METRICS
 ) -> dict[str, float]:
     """Each metric at the expected confusion counts, and its delta-method standard error; with a
     ``best:<metric>`` threshold, the threshold chosen (``threshold/<metric>``) after them.
@@ -112,7 +134,7 @@ def expected_metrics(
     tp, tn = n1 * a1, n0 * a0
     values = at(tp, tn)
 
-    def slopes(count: float, total: int, shifted) -> dict[str, float]:
+    def slopes(count: float, total: float, shifted) -> dict[str, float]:
         """d metric / d count by a central difference, kept inside [0, total] (one-sided at the ends)."""
         step = 1e-4 * total
         up, down = min(count + step, total), max(count - step, 0.0)
@@ -131,7 +153,9 @@ def expected_metrics(
     return values
 
 
-def expected_skill(cell: Cell, *, alpha: float, gamma: float, model: ScoreModel) -> dict[str, float]:
+def expected_skill(
+    cell: Cell | Population, *, alpha: float, gamma: float, model: ScoreModel
+) -> dict[str, float]:
     """``log_loss_skill`` and ``brier_skill`` of the expected BCE and Brier score (``calibration``),
     and their standard errors: the losses' over the constant losses of predicting the prevalence."""
     losses = expected_losses(cell, ("bce", "brier"), alpha=alpha, gamma=gamma, model=model)
@@ -146,7 +170,7 @@ def expected_skill(cell: Cell, *, alpha: float, gamma: float, model: ScoreModel)
 
 
 def expected_cell(
-    cell: Cell,
+    cell: Cell | Population,
     *,
     losses: Iterable[str],
     alpha: float,
@@ -203,3 +227,36 @@ def expected(
         acc_0s, acc_1s = score_model.grid_accuracies
     cell = make_cell(num_0s, num_1s, acc_0s, acc_1s, threshold=threshold)
     return expected_cell(cell, losses=losses, alpha=alpha, gamma=gamma, model=score_model)
+
+
+def check_prevalence(name: str, value) -> float:
+    """A prevalence strictly inside (0, 1): both classes present, so each weighs something."""
+    if not _is_number(value) or not 0.0 < float(value) < 1.0:  # False for NaN
+        raise InvalidValue(f"{name}={_show(value)} is not a number in (0, 1)")
+    return float(value)
+
+
+def expected_at_prevalence(
+    prevalence: float,
+    size: float,
+    *,
+    score_model: ScoreModel,
+    losses: Iterable[str] = LOSS_NAMES,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    settings: MetricSettings = DEFAULT_METRICS,
+) -> dict[str, float]:
+    """The population values of ``score_model`` (one that sets its own accuracies, as a predictions
+    file's does) for ``size`` samples at ``prevalence``: :func:`expected` without whole class sizes.
+
+    Losses and metrics are those of an infinitely large cell; the confusion counts, ``focal_tfa`` (a
+    sum) and the standard errors are scaled to ``size``."""
+    prevalence = check_prevalence("prevalence", prevalence)
+    if score_model.grid_accuracies is None:
+        raise InvalidValue(f"score_model={score_model.name!r} does not set its own accuracies")
+    acc_0s, acc_1s = score_model.grid_accuracies
+    positives = prevalence * size
+    population = Population(size - positives, positives, acc_0s, acc_1s)
+    return expected_cell(
+        population, losses=losses, alpha=alpha, gamma=gamma, model=score_model, settings=settings
+    )

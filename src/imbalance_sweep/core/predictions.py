@@ -8,6 +8,9 @@ logistic function). Scores become float32, as Keras casts them. Anything else st
 that names the file, the row (counted from 1, after a CSV's header) and the value; so does a file
 that cannot be read (empty, truncated, damaged, of another format, or with two columns of one name).
 A message shows no more of the file than the one offending value or name, cut at 40 characters.
+
+Predictions already in memory (a training run's validation scores) become the same value through
+:func:`predictions_from_arrays`, checked the same way, so the score models take either.
 """
 
 from __future__ import annotations
@@ -406,4 +409,44 @@ def load_predictions(
         digest=file_digest(path),
         labels=labels.astype(bool),
         scores=probabilities,
+    )
+
+
+def predictions_from_arrays(
+    labels, scores, *, name: str = "in-memory predictions", names: tuple[str, str] = ("labels", "scores")
+) -> Predictions:
+    """Predictions held in memory: 0/1 ``labels`` and probability ``scores`` of one length, checked
+    as a file's are (the first bad value as ``labels[i]=...``, with ``names`` the arrays' names).
+    ``name`` stands where a file's path would; the digest is that of the values (labels as bytes,
+    then the float32 scores)."""
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    label_name, score_name = names
+    if labels.ndim != 1 or labels.shape != scores.shape or labels.size == 0:
+        raise InvalidValue(
+            f"{label_name} and {score_name} must be 1-D, of one length and not empty; "
+            f"got shapes {labels.shape} and {scores.shape}"
+        )
+    for column, values in ((label_name, labels), (score_name, scores)):
+        if values.dtype.kind not in "biuf":
+            raise InvalidValue(f"{column}[0]={_shown(values[0])} is not a number")
+    if labels.dtype != bool:
+        bad = (labels != 0) & (labels != 1)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InvalidValue(f"{label_name}[{row}]={_shown(labels[row])} is not 0 or 1")
+    wide = scores.astype(np.float64, copy=False)  # checked before the cast, as a file's are
+    outside = ~((wide >= 0) & (wide <= 1))  # True for NaN
+    if outside.any():
+        row = int(np.argmax(outside))
+        raise InvalidValue(f"{score_name}[{row}]={_shown(scores[row])} is not a probability in [0, 1]")
+    labels, scores = labels.astype(bool), scores.astype(np.float32)
+    digest = hashlib.sha256(labels.tobytes() + scores.tobytes()).hexdigest()[:DIGEST_LENGTH]
+    return Predictions(
+        path=name,
+        label_column="label",
+        score_column="score",
+        from_logits=False,
+        digest=digest,
+        labels=labels,
+        scores=scores,
     )

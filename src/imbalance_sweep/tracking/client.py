@@ -386,8 +386,10 @@ class Tracker:
         *,
         params: Mapping[str, object] | None = None,
         metrics: Mapping[str, float] | None = None,
+        step: int = 0,
     ) -> None:
-        """Params and metrics in one round-trip (params an adopted run already held are left out)."""
+        """Params and metrics (at ``step``) in one round-trip (params an adopted run already held
+        are left out)."""
         present = self._adopted_params.get(run_id, set())
         timestamp = int(time.time() * 1000)
         with store_errors(self.tracking_uri):
@@ -398,11 +400,13 @@ class Tracker:
                     for key, value in (params or {}).items()
                     if key not in present
                 ],
-                metrics=[Metric(key, float(value), timestamp, 0) for key, value in (metrics or {}).items()],
+                metrics=[
+                    Metric(key, float(value), timestamp, step) for key, value in (metrics or {}).items()
+                ],
             )
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
-        self.log(run_id, metrics=metrics)
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        self.log(run_id, metrics=metrics, step=step)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Tags in one round-trip (a tag, unlike a param, may change)."""
@@ -521,6 +525,13 @@ class Tracker:
         with store_errors(self.tracking_uri):
             self.client.log_figure(run_id, figure, artifact_file)
 
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None
+    ) -> None:
+        """A local file as an artifact, in the folder ``artifact_path`` (None: at the top)."""
+        with store_errors(self.tracking_uri):
+            self.client.log_artifact(run_id, str(local_path), artifact_path)
+
 
 def _search_all(
     client: MlflowClient | RetryingClient,
@@ -582,3 +593,30 @@ class RunReader:
                 if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
                     return None
                 raise
+
+
+def active_or_new_run(*, experiment: str | None = None, run_name: str | None = None) -> tuple[str, str, bool]:
+    """``(run id, tracking URI, started here)`` of MLflow's active run (fluent API:
+    ``mlflow.start_run``, autolog, ``mlflow run``'s MLFLOW_RUN_ID), else of one started now. A new
+    run goes into ``experiment`` (created if missing) unless MLFLOW_RUN_ID names the run."""
+    import mlflow
+
+    tracking_uri = mlflow.get_tracking_uri()
+    active = mlflow.active_run()
+    if active is not None:
+        return active.info.run_id, tracking_uri, False
+    _ready_store(tracking_uri)
+    experiment_id = None
+    with store_errors(tracking_uri):
+        if experiment and not os.environ.get("MLFLOW_RUN_ID"):
+            experiment_id = ensure_experiment(RetryingClient(MlflowClient(tracking_uri)), experiment)
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name)
+    return run.info.run_id, tracking_uri, True
+
+
+def end_started_run(status: str = FINISHED) -> None:
+    """End MLflow's active run (one :func:`active_or_new_run` started)."""
+    import mlflow
+
+    with store_errors(mlflow.get_tracking_uri()):
+        mlflow.end_run(status)

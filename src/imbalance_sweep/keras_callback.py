@@ -1,0 +1,335 @@
+"""``ValidationPanel``: a Keras 3 callback that puts the project's answer into a training run.
+
+"Following the loss" in practice is ``EarlyStopping`` and ``ModelCheckpoint`` watching ``val_loss``
+on a validation set whose prevalence may not be the one the model will meet. At each epoch's end
+this callback predicts the validation scores once and
+
+* logs every loss and metric of the project on the validation set as it is, and re-weighted
+  exactly to each deployment prevalence asked for, as MLflow step metrics of the active run (one is
+  started when none is: beside ``mlflow.keras.autolog()`` it is autolog's);
+* saves the epoch's predictions (``label``, ``score``) as a Parquet artifact, a predictions file
+  ``grid.models`` and ``python -m imbalance_sweep.flip`` read: each epoch is a model;
+* puts the values of ``expose`` into Keras's ``logs``, for ``EarlyStopping`` and ``ModelCheckpoint``.
+
+At the end of training the run holds which epoch each criterion picks at each prevalence, and that
+epoch's recall and precision (``selection.json``, ``selection.txt``, ``selection.png``).
+
+Names, kept stable (MLflow refuses ``@`` in a metric name: its names are ``[/\\w.\\- :]``):
+
+* MLflow metrics ``val/<key>`` (the set as it is) and ``val_at_<p>/<key>`` (re-weighted to p), with
+  ``<key>`` as a sweep logs it (``loss/bce``, ``recall``) and ``<p>`` the shortest text of the float
+  (``0.01``, ``1e-05``); step = Keras's epoch index, from 0, as autolog logs ``val_loss``;
+* Keras logs ``val_<name>`` and ``val_<name>_at_<p>`` (``val_balanced_bce_at_0.01``, ``val_recall``);
+* artifacts ``predictions/epoch_<NNN>.parquet``, the epoch as Keras prints it (from 1).
+
+The computations are the core's (``core.reweighting``, ``analysis.selection``); this module is
+Keras and MLflow at the edge. ``import imbalance_sweep`` does not import it: it imports Keras.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from .analysis.selection import Pick, lower_is_better, picks
+from .core.checks import InvalidValue, _show, names_from, whole_number
+from .core.evaluation import check_loss_settings
+from .core.losses import LOSS_NAMES
+from .core.metrics import METRIC_NAMES, metric_settings
+from .core.reweighting import check_labels, check_prevalences, prevalence_text, validation_values
+from .tracking.runs import FAILED, KILLED
+
+EXPOSABLE = (*LOSS_NAMES, *METRIC_NAMES)
+DEFAULT_EXPOSED = ("bce", "balanced_bce", "recall", "precision")
+KERAS_VAL_LOSS = "val_loss (Keras)"  # Keras's own val_loss, as a criterion of the selection table
+
+
+def mlflow_key(key: str, prevalence: float | None = None) -> str:
+    """``val/<key>``, or ``val_at_<p>/<key>`` for the set re-weighted to prevalence p."""
+    return f"val/{key}" if prevalence is None else f"val_at_{prevalence_text(prevalence)}/{key}"
+
+
+def logs_key(name: str, prevalence: float | None = None) -> str:
+    """``val_<name>``, or ``val_<name>_at_<p>``: what ``EarlyStopping(monitor=...)`` is given."""
+    return f"val_{name}" if prevalence is None else f"val_{name}_at_{prevalence_text(prevalence)}"
+
+
+def _key(name: str) -> str:
+    return f"loss/{name}" if name in LOSS_NAMES else name
+
+
+def _population(prevalence: float | None) -> str:
+    return "val" if prevalence is None else prevalence_text(prevalence)
+
+
+def _rows(x_val: Any) -> int | None:
+    """How many samples ``x_val`` holds (an array, or a dict, list or tuple of arrays: one per input,
+    as Keras reads them); None when it has no length."""
+    if isinstance(x_val, Mapping):
+        arrays = list(x_val.values())
+    elif isinstance(x_val, (list, tuple)) and x_val and all(hasattr(array, "shape") for array in x_val):
+        arrays = list(x_val)
+    else:
+        arrays = [x_val]
+    lengths = set()
+    for array in arrays:
+        try:
+            lengths.add(len(array))
+        except TypeError:
+            return None
+    if len(lengths) != 1:
+        raise InvalidValue(f"x_val's arrays differ in length ({', '.join(map(str, sorted(lengths)))})")
+    return lengths.pop()
+
+
+class ValidationPanel(keras.callbacks.Callback):
+    """Each epoch: the validation set's losses and metrics, as it is and at ``prevalences``, to
+    MLflow, its predictions as Parquet, and the ``expose`` values into Keras's logs.
+
+    ``x_val`` is what ``model.predict`` takes (an array, or arrays of a multi-input model); ``y_val`` its 0/1
+    labels, both classes present. The model gives one probability per sample (``from_logits=True``
+    for logits). Put the panel before the callbacks that read its values. Settings as ``evaluate``'s.
+    """
+
+    def __init__(
+        self,
+        x_val: Any,
+        y_val: Any,
+        *,
+        prevalences: Sequence[float] = (),
+        expose: Sequence[str] = DEFAULT_EXPOSED,
+        losses: Sequence[str] = LOSS_NAMES,
+        from_logits: bool = False,
+        batch_size: int | None = None,
+        predictions_dir: str | Path | None = None,
+        save_predictions: bool = True,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        beta: float = 2.0,
+        recall: float = 0.9,
+        ece_bins: int = 15,
+        verbose: int = 0,
+    ):
+        super().__init__()
+        self.labels = check_labels(y_val)
+        rows = _rows(x_val)
+        if rows is not None and rows != self.labels.size:
+            raise InvalidValue(f"x_val has {rows} samples and y_val {self.labels.size}: they must match")
+        self.x_val = x_val
+        self.prevalences = check_prevalences(prevalences)
+        self.losses, _, self.alpha, self.gamma, _ = check_loss_settings(losses, "numpy", alpha, gamma, 1)
+        self.settings = metric_settings(beta, recall, ece_bins)
+        self.expose: list[str] = []
+        if expose is DEFAULT_EXPOSED:  # those of the losses computed
+            expose = [name for name in DEFAULT_EXPOSED if name not in LOSS_NAMES or name in self.losses]
+        empty = isinstance(expose, (list, tuple)) and not expose
+        for name in () if empty else names_from("expose", expose, EXPOSABLE):
+            self._add_exposed(name)
+        self.from_logits = _flag("from_logits", from_logits)
+        self.save_predictions = _flag("save_predictions", save_predictions)
+        self.batch_size = None if batch_size is None else whole_number("batch_size", batch_size, minimum=1)
+        self.predictions_dir = None if predictions_dir is None else Path(predictions_dir)
+        self.experiment, self.run_name, self.verbose = experiment, run_name, verbose
+        self.run_id: str | None = None  # the run logged to, once training began
+        self._run, self._started = "", False
+        self.selection: list[Pick] = []
+        self._epochs: list[int] = []
+        self._values: list[dict[float | None, dict[str, float]]] = []
+        self._keras_val_loss: list[float] = []
+
+    def _add_exposed(self, name: str) -> None:
+        if name in LOSS_NAMES and name not in self.losses:
+            raise InvalidValue(f"expose: {name!r} is not one of losses={list(self.losses)!r}")
+        if name not in self.expose:
+            self.expose.append(name)
+
+    def watch(self, name: str, prevalence: float | None = None) -> dict[str, str]:
+        """``monitor`` and ``mode`` for ``EarlyStopping(**panel.watch("balanced_bce", 0.01))`` or
+        ``ModelCheckpoint``: exposes ``name`` (a loss or metric) at ``prevalence`` (None: as it is)."""
+        names_from("name", [name], EXPOSABLE)
+        if prevalence is not None and prevalence not in self.prevalences:
+            raise InvalidValue(
+                f"prevalence={_show(prevalence)} is not one of prevalences={list(self.prevalences)!r}"
+            )
+        self._add_exposed(name)
+        return {
+            "monitor": logs_key(name, prevalence),
+            "mode": "min" if lower_is_better(_key(name)) else "max",
+        }
+
+    def on_train_begin(self, logs=None):
+        from .tracking.client import Tracker, active_or_new_run
+
+        self._run, tracking_uri, self._started = active_or_new_run(
+            experiment=self.experiment, run_name=self.run_name
+        )
+        self.run_id = self._run
+        self._tracker = Tracker(tracking_uri, "", existing_run_id=self._run)
+        self._tracker.log(self._run, params=self._params())
+        self._epochs, self._values, self._keras_val_loss = [], [], []
+        if self.predictions_dir is not None:
+            self.predictions_dir.mkdir(parents=True, exist_ok=True)
+
+    def _params(self) -> dict[str, object]:
+        positives = int(np.count_nonzero(self.labels))
+        return {
+            "panel.rows": self.labels.size,
+            "panel.positives": positives,
+            "panel.prevalence": positives / self.labels.size,
+            "panel.prevalences": ",".join(map(prevalence_text, self.prevalences)),
+            "panel.losses": ",".join(self.losses),
+            "panel.focal.alpha": self.alpha,
+            "panel.focal.gamma": self.gamma,
+            **{f"panel.metrics.{key}": value for key, value in vars(self.settings).items()},
+        }
+
+    def on_epoch_end(self, epoch, logs=None):
+        with self._closing_on_error():
+            self._epoch_end(epoch, logs)
+
+    def _epoch_end(self, epoch: int, logs: dict | None) -> None:
+        scores = self._scores(epoch)
+        values = validation_values(
+            self.labels,
+            scores,
+            self.prevalences,
+            losses=self.losses,
+            alpha=self.alpha,
+            gamma=self.gamma,
+            settings=self.settings,
+        )
+        metrics = {
+            mlflow_key(key, prevalence): value
+            for prevalence, at in values.items()
+            for key, value in at.items()
+        }
+        self._tracker.log(self._run, metrics=metrics, step=epoch)
+        if self.save_predictions:
+            self._save(epoch + 1, scores)
+        if logs is not None:
+            self._expose(values, logs)
+        self._epochs.append(epoch + 1)
+        self._values.append(values)
+        if logs is not None and "val_loss" in logs:
+            self._keras_val_loss.append(float(logs["val_loss"]))
+
+    @contextlib.contextmanager
+    def _closing_on_error(self) -> Iterator[None]:
+        """A run the panel started is ended FAILED (KILLED on Ctrl-C) when the panel fails: Keras
+        then skips ``on_train_end``, and the run would stay active for whatever runs next."""
+        try:
+            yield
+        except BaseException as error:
+            if self._started:
+                from .tracking.client import end_started_run
+
+                self._started = False
+                end_started_run(KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
+            raise
+
+    def _scores(self, epoch: int) -> np.ndarray:
+        """The model's validation scores as float32 probabilities, one per label."""
+        raw = self.model.predict(self.x_val, batch_size=self.batch_size, verbose=0)
+        if isinstance(raw, (list, tuple, dict)):
+            raise InvalidValue("the model has several outputs: ValidationPanel takes one score per sample")
+        scores = np.asarray(raw, dtype=np.float64).reshape(-1)
+        if scores.size != self.labels.size:
+            raise InvalidValue(
+                f"the model gives {scores.size} scores for {self.labels.size} validation labels: "
+                "ValidationPanel takes one score per sample (one sigmoid unit)"
+            )
+        if self.from_logits:
+            from scipy import special
+
+            scores = special.expit(scores)
+        outside = ~((scores >= 0) & (scores <= 1))
+        if outside.any():
+            row = int(np.argmax(outside))
+            hint = "" if self.from_logits else " (from_logits=True for logits)"
+            raise InvalidValue(
+                f"epoch {epoch + 1}: scores[{row}]={_show(scores[row])} is not a probability in [0, 1]{hint}"
+            )
+        return scores.astype(np.float32)
+
+    def _save(self, epoch: int, scores: np.ndarray) -> None:
+        """The epoch's predictions file, written to predictions_dir (else a temporary folder) and logged."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({"label": self.labels.astype(np.int8), "score": scores})
+        name = f"epoch_{epoch:03d}.parquet"
+        if self.predictions_dir is not None:
+            pq.write_table(table, self.predictions_dir / name)
+            self._tracker.log_artifact(self._run, self.predictions_dir / name, "predictions")
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            pq.write_table(table, Path(folder) / name)
+            self._tracker.log_artifact(self._run, Path(folder) / name, "predictions")
+
+    def _expose(self, values: Mapping[float | None, Mapping[str, float]], logs: dict) -> None:
+        for prevalence, at in values.items():
+            for name in self.expose:
+                key = logs_key(name, prevalence)
+                if key in logs:
+                    raise InvalidValue(
+                        f"Keras's logs already hold {key!r} (a metric compiled into the model): "
+                        f"rename that metric, or leave {name!r} out of expose"
+                    )
+                logs[key] = at[_key(name)]
+
+    def on_train_end(self, logs=None):
+        with self._closing_on_error():
+            if self._epochs:
+                self._log_selection()
+        if self._started:
+            from .tracking.client import end_started_run
+
+            self._started = False
+            end_started_run()
+
+    def _series(self) -> dict[str, dict[str, list[float]]]:
+        """Population -> key -> one value per epoch (``"val"`` first)."""
+        populations: list[float | None] = [None, *self.prevalences]
+        return {
+            _population(prevalence): {
+                key: [values[prevalence][key] for values in self._values]
+                for key in self._values[0][prevalence]
+            }
+            for prevalence in populations
+        }
+
+    def _log_selection(self) -> None:
+        """Each criterion's pick at each prevalence, as a table, a text and a figure of the run."""
+        from .analysis.figures import selection_chart
+        from .tracking.where import headline_table
+
+        series = self._series()
+        extra = (
+            {KERAS_VAL_LOSS: self._keras_val_loss} if len(self._keras_val_loss) == len(self._epochs) else {}
+        )
+        self.selection = picks(self._epochs, series, extra=extra)
+        rows = [pick.row() for pick in self.selection]
+        columns = list(rows[0])
+        self._tracker.log_table(
+            self._run, {column: [row[column] for row in rows] for column in columns}, "selection.json"
+        )
+        self._tracker.log_text(self._run, headline_table(rows, columns) + "\n", "selection.txt")
+        precision = {where: at["precision"] for where, at in series.items()}
+        figure = selection_chart(self._epochs, series["val"]["recall"], precision, self.selection)
+        self._tracker.log_figure(self._run, figure, "selection.png")
+        if self.verbose:
+            print(headline_table(rows, columns))
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValue(f"{name}={_show(value)} is not True or False")
+    return value
