@@ -69,7 +69,7 @@ class ScoreModel(Protocol):
     def class_accuracy_at(self, label: int, acc: float, threshold: float) -> float: ...
 
     def best_threshold(
-        self, acc_0s: float, acc_1s: float, num_0s: int, num_1s: int, *, metric: str, beta: float
+        self, acc_0s: float, acc_1s: float, num_0s: float, num_1s: float, *, metric: str, beta: float
     ) -> float: ...
 
     def score_metrics(

@@ -319,7 +319,7 @@ class BetaModel:
         return share_on_correct_side(self.score_distribution(label, acc), label, threshold)
 
     def best_threshold(
-        self, acc_0s: float, acc_1s: float, num_0s: int, num_1s: int, *, metric: str, beta: float
+        self, acc_0s: float, acc_1s: float, num_0s: float, num_1s: float, *, metric: str, beta: float
     ) -> float:
         from ..thresholds import best_of_laws
 

@@ -106,7 +106,7 @@ class EmpiricalModel:
         return float(np.count_nonzero(on_correct_side(label, pool, threshold)) / pool.size)
 
     def best_threshold(
-        self, acc_0s: float, acc_1s: float, num_0s: int, num_1s: int, *, metric: str, beta: float
+        self, acc_0s: float, acc_1s: float, num_0s: float, num_1s: float, *, metric: str, beta: float
     ) -> float:
         """Exactly, over the file's distinct scores: each class's rows weighted to the cell's size."""
         values, (share_0, share_1) = self._score_table()
