@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from ..core.checks import InvalidValue
+from ..core.metrics import lower_is_better
 from .agreement import LOSS_PREFIX, metric_keys, replicate_summary
 
 MAX_COLUMNS = 3  # heatmap subplots per figure row
@@ -117,7 +118,7 @@ def heatmaps(rows: Sequence[Mapping[str, object]], *, metric: str) -> Figure:
     n_rows = math.ceil(len(by_balance) / n_columns)
     figure = Figure(figsize=(4.6 * n_columns, 3.9 * n_rows + 0.5), layout="constrained")
     axes = figure.subplots(n_rows, n_columns, squeeze=False).ravel()
-    is_loss = metric.startswith(LOSS_PREFIX)
+    is_loss = lower_is_better(metric)  # drawn as a loss: bright where low
     for ax, entries in zip(axes, by_balance.values(), strict=False):
         _draw_heatmap(figure, ax, entries, metric=metric, is_loss=is_loss)
     for ax in axes[len(by_balance) :]:
@@ -255,13 +256,19 @@ def preference_chart(
     """
     figure = Figure(figsize=(9.5, 7.5), layout="constrained")
     loss_ax, metric_ax = figure.subplots(2, 1, sharex=True)
+    drawn = {loss_ax: 0, metric_ax: 0}
     for name, margin in margins.items():
         ax = loss_ax if name.startswith(LOSS_PREFIX) else metric_ax
         points = flips.get(name, ())
         where = ", ".join(f"{100 * flip:.3g} %" for flip in points)
         (line,) = ax.plot(
-            prevalences, margin, linewidth=1.6, label=f"{name}: flips at {where}" if where else name
+            prevalences,
+            margin,
+            linewidth=1.6,
+            linestyle="-" if drawn[ax] < 10 else "--",  # past the 10 colours of the cycle
+            label=f"{name}: flips at {where}" if where else name,
         )
+        drawn[ax] += 1
         for flip in points:
             ax.axvline(flip, color=line.get_color(), linestyle=":", linewidth=1.2)
     for ax, kind in ((loss_ax, "loss"), (metric_ax, "metric")):
