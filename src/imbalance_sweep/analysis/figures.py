@@ -22,7 +22,17 @@ from .agreement import LOSS_PREFIX, metric_keys, replicate_summary
 MAX_COLUMNS = 3  # heatmap subplots per figure row
 MAX_TICKS = 6  # accuracy tick labels per heatmap axis (more overlap in a 4-inch panel)
 MAX_ANNOTATED_CELLS = 36  # small grids get their values written in the cells
-READABLE_NAMES = {"f1": "F1", "recall": "recall", "balanced_accuracy": "balanced accuracy", "mcc": "MCC"}
+READABLE_NAMES = {
+    "f1": "F1",
+    "recall": "recall",
+    "balanced_accuracy": "balanced accuracy",
+    "mcc": "MCC",
+    "fbeta": "F-beta",
+    "roc_auc": "ROC AUC",
+    "average_precision": "average precision",
+    "precision_at_recall": "precision at recall",
+    "ece": "ECE",
+}
 STATISTICS = {
     "pair_agreement": ((0.0, 1.0), 0.5, "fraction of model pairs in {reference}'s order"),
     "kendall_tau": ((-1.0, 1.0), 0.0, "Kendall's tau-b between -loss and {reference}"),

@@ -10,7 +10,14 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .agreement import DEFAULT_REFERENCES, agreement, as_columns, replicate_summary
+from .agreement import (
+    DEFAULT_REFERENCES,
+    SCORE_REFERENCES,
+    agreement,
+    as_columns,
+    metric_keys,
+    replicate_summary,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,16 +42,21 @@ def sweep_report(
 
     Tables (``mlflow.log_table``): per (balance, model) the mean and standard deviation over
     replicate seeds; per balance how often each loss ranks model pairs as each reference metric
-    does. Figures: per loss and for F1 a heatmap over (acc_0s, acc_1s) per balance, and the
-    agreement chart against each reference (left out where it has nothing to show, e.g. one
-    model per balance).
+    does (F1, recall and balanced accuracy, then the metrics of :data:`SCORE_REFERENCES` every row
+    has, their rows after the others'). Figures: per loss and for F1 a heatmap over (acc_0s, acc_1s)
+    per balance, and the agreement chart against each reference (left out where it has nothing to
+    show, e.g. one model per balance).
     """
     from .figures import (  # matplotlib: ~1 s of start-up a sweep without a report skips
         agreement_chart,
         heatmaps,
     )
 
+    shared = set(metric_keys(rows))  # a sweep resumed across releases: older cells lack the new metrics
+    more_references = [name for name in SCORE_REFERENCES if name in shared]
     agreement_rows = agreement(rows, losses=losses)
+    if more_references:
+        agreement_rows += agreement(rows, losses=losses, references=more_references)
     tables = {
         "summary/replicates.json": as_columns(replicate_summary(rows)),
         "summary/agreement.json": as_columns(agreement_rows),
@@ -53,7 +65,7 @@ def sweep_report(
         f"figures/heatmap_{metric.replace('/', '_')}.png": heatmaps(rows, metric=metric)
         for metric in [*(f"loss/{name}" for name in losses), "f1"]
     }
-    for reference in DEFAULT_REFERENCES:
+    for reference in (*DEFAULT_REFERENCES, *more_references):
         chart = agreement_chart(agreement_rows, reference=reference)
         if chart is not None:
             figures[f"figures/agreement_{reference}.png"] = chart
