@@ -19,7 +19,7 @@ from imbalance_sweep.analysis.agreement import (
     metric_keys,
     replicate_summary,
 )
-from imbalance_sweep.analysis.report import sweep_report
+from imbalance_sweep.analysis.report import CURVES_FIGURE, sweep_report
 from imbalance_sweep.core.losses import LOSS_NAMES
 from imbalance_sweep.core.metrics import LOWER_IS_BETTER, METRIC_NAMES, lower_is_better
 
@@ -398,6 +398,7 @@ def test_the_report_adds_the_new_references_after_the_others(post_grid_rows):
     assert len(table["loss"]) == n_before * (len(REFERENCES) + len(SCORE_REFERENCES)) // len(REFERENCES)
     charts = {path for path in figures if path.startswith("figures/agreement_")}
     assert charts == {f"figures/agreement_{name}.png" for name in (*REFERENCES, *SCORE_REFERENCES)}
+    assert CURVES_FIGURE not in figures  # no models given
 
 
 def test_a_report_over_older_cells_uses_the_references_every_cell_has(post_grid_rows):

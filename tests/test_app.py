@@ -177,7 +177,8 @@ def test_a_multirun_job_under_mlflow_run_nests_its_sweep(make_spec, tracking_uri
 
 
 def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_path):
-    """Heatmaps and agreement charts as PNGs, replicate and agreement summaries as MLflow tables."""
+    """Heatmaps, agreement charts and the models' curves as PNGs, replicate and agreement summaries
+    as MLflow tables."""
     spec = make_spec(*SMALL_BLOG, "grid.seeds=[0,1]", f"tracking_uri={tracking_uri}")
     parent_id = run_sweep(spec)
     client = MlflowClient(tracking_uri)
@@ -186,6 +187,7 @@ def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_
     assert set(figures) == {f"figures/heatmap_loss_{name}.png" for name in LOSS_NAMES} | {
         "figures/heatmap_f1.png",
         *(f"figures/agreement_{reference}.png" for reference in references),
+        "figures/roc_pr_curves.png",
     }
     for path in figures:
         with open(client.download_artifacts(parent_id, path, str(tmp_path)), "rb") as png:

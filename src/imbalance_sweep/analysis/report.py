@@ -1,15 +1,23 @@
-"""What a sweep's parent run shows: summary tables and pictures built from its cells' rows.
+"""What a sweep's parent run shows: summary tables and pictures built from its cells' rows, and
+the ROC and precision-recall curves of its models.
 
-Plain data in, plain data and matplotlib figures out; the sweep's runner hands them to ``tracking``.
+Plain data in (the rows; for the curves, each model's score model and accuracies), plain data and
+matplotlib figures out; the sweep's runner hands them to ``tracking``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.cell import Cell
+from ..core.curves import has_curves
+from ..core.score_models import ScoreModel
+from ..core.score_models.empirical import EmpiricalModel
 from .agreement import (
     DEFAULT_REFERENCES,
     SCORE_REFERENCES,
@@ -21,6 +29,37 @@ from .agreement import (
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+CURVES_FIGURE = "figures/roc_pr_curves.png"
+
+
+@dataclass(frozen=True)
+class SweepModel:
+    """One model of a sweep, for its curves: a name, its score model and accuracies, and the
+    balances ``(num_0s, num_1s)`` it has cells at, in the grid's order."""
+
+    name: str
+    score_model: ScoreModel
+    acc_0s: float
+    acc_1s: float
+    balances: tuple[tuple[int, int], ...]
+
+
+def sweep_models(cells: Sequence[Cell], model_of: Callable[[Cell], ScoreModel]) -> list[SweepModel]:
+    """The distinct models of ``cells`` (a predictions file's by its name, else by the accuracies)
+    in the order the cells first show them; ``model_of`` gives a cell's score model."""
+    found: dict[tuple, tuple[Cell, dict[tuple[int, int], None]]] = {}
+    for cell in cells:
+        _, balances = found.setdefault((cell.model, cell.acc_0s, cell.acc_1s), (cell, {}))
+        balances[(cell.num_0s, cell.num_1s)] = None
+    models = []
+    for cell, balances in found.values():
+        score_model = model_of(cell)
+        name = cell.model or f"a0={cell.acc_0s:g} a1={cell.acc_1s:g}"
+        if cell.model is None and isinstance(score_model, EmpiricalModel):  # score_model=empirical
+            name = f"{Path(score_model.predictions.path).stem} ({name})"
+        models.append(SweepModel(name, score_model, cell.acc_0s, cell.acc_1s, tuple(balances)))
+    return models
 
 
 def csv_text(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> str:
@@ -36,7 +75,7 @@ def csv_text(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None
 
 
 def sweep_report(
-    rows: Sequence[Mapping[str, object]], *, losses: Sequence[str]
+    rows: Sequence[Mapping[str, object]], *, losses: Sequence[str], models: Sequence[SweepModel] = ()
 ) -> tuple[dict[str, dict[str, list]], dict[str, Figure]]:
     """``(tables, figures)`` keyed by artifact path.
 
@@ -44,12 +83,13 @@ def sweep_report(
     replicate seeds; per balance how often each loss ranks model pairs as each reference metric
     does (F1, recall and balanced accuracy, then the metrics of :data:`SCORE_REFERENCES` every row
     has, their rows after the others'). Figures: per loss and for F1 a heatmap over (acc_0s, acc_1s)
-    per balance, and the agreement chart against each reference (left out where it has nothing to
-    show, e.g. one model per balance).
+    per balance, the agreement chart against each reference (left out where it has nothing to
+    show, e.g. one model per balance), and with ``models`` their ROC and precision-recall curves.
     """
     from .figures import (  # matplotlib: ~1 s of start-up a sweep without a report skips
         agreement_chart,
         heatmaps,
+        roc_pr_chart,
     )
 
     shared = set(metric_keys(rows))  # a sweep resumed across releases: older cells lack the new metrics
@@ -69,4 +109,7 @@ def sweep_report(
         chart = agreement_chart(agreement_rows, reference=reference)
         if chart is not None:
             figures[f"figures/agreement_{reference}.png"] = chart
+    drawable = [model for model in models if has_curves(model.score_model)]  # a model without laws: none
+    if drawable:
+        figures[CURVES_FIGURE] = roc_pr_chart(drawable)
     return tables, figures
