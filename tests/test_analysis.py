@@ -12,8 +12,16 @@ from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
 from imbalance_sweep import InvalidValue
-from imbalance_sweep.analysis.agreement import agreement, as_columns, metric_keys, replicate_summary
+from imbalance_sweep.analysis.agreement import (
+    SCORE_REFERENCES,
+    agreement,
+    as_columns,
+    metric_keys,
+    replicate_summary,
+)
+from imbalance_sweep.analysis.report import CURVES_FIGURE, sweep_report
 from imbalance_sweep.core.losses import LOSS_NAMES
+from imbalance_sweep.core.metrics import LOWER_IS_BETTER, METRIC_NAMES, lower_is_better
 
 REFERENCES = ("f1", "recall", "balanced_accuracy")
 
@@ -334,3 +342,70 @@ def test_as_columns():
     assert as_columns([]) == {}
     with pytest.raises(InvalidValue, match=r"table\[1\] has keys"):
         as_columns([{"a": 1}, {"b": 2}])
+
+
+# --- which way is better -------------------------------------------------------------------------
+
+
+def test_which_way_is_better_is_said_once():
+    assert all(lower_is_better(key) for key in ("loss/bce", "loss/focal_tfa", "ece", "lr_minus", "fp", "fn"))
+    higher = (
+        "f1",
+        "recall",
+        "roc_auc",
+        "average_precision",
+        "precision_at_recall",
+        "lr_plus",
+        "brier_skill",
+        "tp",
+    )
+    assert not any(lower_is_better(key) for key in higher)
+    assert LOWER_IS_BETTER <= set(METRIC_NAMES)
+
+
+def reference_rows(losses, references, key):
+    return [{**row, key: row.pop("f1")} for row in model_rows(losses, references)]
+
+
+@given(
+    losses=st.lists(st.integers(0, 3), min_size=2, max_size=8),
+    data=st.data(),
+)
+def test_a_lower_is_better_reference_counts_its_lower_value_as_better(losses, data):
+    """Agreement with the ECE is agreement with -ECE as a higher-is-better metric."""
+    references = data.draw(st.lists(st.integers(0, 3), min_size=len(losses), max_size=len(losses)))
+    (by_ece,) = agreement(reference_rows(losses, references, "ece"), losses=["bce"], references=["ece"])
+    negated = [-value for value in references]
+    (by_f1,) = agreement(reference_rows(losses, negated, "f1"), losses=["bce"], references=["f1"])
+    for key in ("pair_agreement", "kendall_tau", "n_pairs", "n_loss_ties"):
+        assert by_ece[key] == pytest.approx(by_f1[key], nan_ok=True)
+    expected_agreement, _ = brute_force_agreement(losses, negated)
+    assert by_ece["pair_agreement"] == pytest.approx(expected_agreement, nan_ok=True)
+
+
+def test_a_loss_that_grows_with_the_ece_agrees_with_it_fully():
+    (row,) = agreement(reference_rows([1, 2, 3], [0.1, 0.2, 0.3], "ece"), losses=["bce"], references=["ece"])
+    assert (row["pair_agreement"], row["kendall_tau"]) == (1.0, 1.0)
+
+
+def test_the_report_adds_the_new_references_after_the_others(post_grid_rows):
+    tables, figures = sweep_report(post_grid_rows, losses=["bce", "brier"])
+    before = as_columns(agreement(post_grid_rows, losses=["bce", "brier"]))
+    table = tables["summary/agreement.json"]
+    n_before = len(before["loss"])
+    assert {key: column[:n_before] for key, column in table.items()} == before  # the rows of before, first
+    assert list(dict.fromkeys(table["reference"][n_before:])) == list(SCORE_REFERENCES)
+    assert len(table["loss"]) == n_before * (len(REFERENCES) + len(SCORE_REFERENCES)) // len(REFERENCES)
+    charts = {path for path in figures if path.startswith("figures/agreement_")}
+    assert charts == {f"figures/agreement_{name}.png" for name in (*REFERENCES, *SCORE_REFERENCES)}
+    assert CURVES_FIGURE not in figures  # no models given
+
+
+def test_a_report_over_older_cells_uses_the_references_every_cell_has(post_grid_rows):
+    rows = [dict(row) for row in post_grid_rows]
+    for name in ("roc_auc", "ece"):
+        del rows[0][name]  # a cell of an older release
+    tables, figures = sweep_report(rows, losses=["bce"])
+    references = list(dict.fromkeys(tables["summary/agreement.json"]["reference"]))
+    assert references == [*REFERENCES, "fbeta", "average_precision", "precision_at_recall"]
+    assert "figures/agreement_ece.png" not in figures

@@ -9,6 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, app
+from imbalance_sweep.analysis.agreement import SCORE_REFERENCES
 from imbalance_sweep.sweep import runner
 from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import where
@@ -176,14 +177,17 @@ def test_a_multirun_job_under_mlflow_run_nests_its_sweep(make_spec, tracking_uri
 
 
 def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_path):
-    """Heatmaps and agreement charts as PNGs, replicate and agreement summaries as MLflow tables."""
+    """Heatmaps, agreement charts and the models' curves as PNGs, replicate and agreement summaries
+    as MLflow tables."""
     spec = make_spec(*SMALL_BLOG, "grid.seeds=[0,1]", f"tracking_uri={tracking_uri}")
     parent_id = run_sweep(spec)
     client = MlflowClient(tracking_uri)
     figures = {a.path: a.file_size for a in client.list_artifacts(parent_id, "figures")}
+    references = ("f1", "recall", "balanced_accuracy", *SCORE_REFERENCES)
     assert set(figures) == {f"figures/heatmap_loss_{name}.png" for name in LOSS_NAMES} | {
         "figures/heatmap_f1.png",
-        *(f"figures/agreement_{reference}.png" for reference in ("f1", "recall", "balanced_accuracy")),
+        *(f"figures/agreement_{reference}.png" for reference in references),
+        "figures/roc_pr_curves.png",
     }
     for path in figures:
         with open(client.download_artifacts(parent_id, path, str(tmp_path)), "rb") as png:
@@ -195,7 +199,9 @@ def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_
         return [dict(zip(content["columns"], row, strict=True)) for row in content["data"]]
 
     agreement = table("summary/agreement.json")
-    assert len(agreement) == 2 * len(LOSS_NAMES) * 3  # balances x losses x references
+    assert len(agreement) == 2 * len(LOSS_NAMES) * len(references)  # balances x losses x references
+    # the three references of before first, then the new ones
+    assert {row["reference"] for row in agreement[: 2 * len(LOSS_NAMES) * 3]} == set(references[:3])
     assert {row["n_models"] for row in agreement} == {2} and {row["n_pairs"] for row in agreement} <= {0, 1}
     replicates = table("summary/replicates.json")
     assert len(replicates) == 4 and {row["n_replicates"] for row in replicates} == {2}

@@ -2,7 +2,8 @@
 
 Input is the sweep's table of cells: one dict per cell with ``num_0s``, ``num_1s``, ``acc_0s``,
 ``acc_1s`` and the metric keys (``loss/<name>``, lower is better; ``f1``, ``recall``, ...,
-higher is better), exactly the rows ``run_sweep`` writes to ``cells.csv``. Output is plain lists of
+higher is better, but for those ``metrics.lower_is_better`` names, such as ``ece``), exactly the
+rows ``run_sweep`` writes to ``cells.csv``. Output is plain lists of
 dicts with one set of keys each, ready for a table (:func:`as_columns` turns them into the columns
 ``mlflow.log_table`` takes). Pure numpy, so notebooks and tests use it without MLflow.
 
@@ -23,11 +24,15 @@ from typing import Any
 import numpy as np
 
 from ..core.checks import InvalidValue
-from ..core.metrics import METRIC_NAMES
+from ..core.metrics import METRIC_NAMES, lower_is_better
 from ..core.thresholds import DEFAULT_THRESHOLD, threshold_text
 
 LOSS_PREFIX = "loss/"
 DEFAULT_REFERENCES = ("f1", "recall", "balanced_accuracy")
+# The metrics of issue 14 a report also holds losses against. Not the likelihood ratios: their 0.0
+# where a denominator is zero (lr_plus at acc_0s = 1, lr_minus at acc_0s = 0) puts the best or the
+# worst model at the wrong end; nor the skill scores, which are BCE and Brier rescaled at a balance.
+SCORE_REFERENCES = ("fbeta", "roc_auc", "average_precision", "precision_at_recall", "ece")
 
 Row = Mapping[str, Any]  # a cell's params and metrics: numbers and strings
 
@@ -183,16 +188,18 @@ def agreement(
     """Per balance and per (loss, reference): how often the loss orders two models as the reference does.
 
     ``losses`` are loss names (``bce``; ``loss/bce`` is accepted too); ``references`` are metric
-    keys where higher is better. At each balance the models are the distinct ``(acc_0s, acc_1s)``, each valued by its
+    keys, higher is better unless ``metrics.lower_is_better`` says lower (``ece``, ``lr_minus``).
+    At each balance the models are the distinct ``(acc_0s, acc_1s)``, each valued by its
     replicate mean, and every unordered pair of them is compared. A pair *agrees* when the model
-    with the lower loss has the higher reference value. Ties are exact float equality:
+    with the lower loss has the better reference value. Ties are exact float equality:
 
     - pairs tied in the reference are left out (``n_pairs`` counts the rest);
     - of those, a pair tied in the loss counts half (``n_loss_ties`` counts them);
     - ``pair_agreement`` = (agreeing pairs + half the loss ties) / ``n_pairs``, NaN if ``n_pairs``
       is 0 (one model at the balance, or the reference equal for all);
     - ``kendall_tau`` is Kendall's tau-b between -loss and the reference (as
-      ``scipy.stats.kendalltau``), NaN when either is constant.
+      ``scipy.stats.kendalltau``; -reference for a reference of which lower is better), NaN when
+      either is constant.
 
     One dict per (balance, loss, reference), balances in the order the rows first show them, with
     ``num_0s``, ``num_1s``, ``prevalence``, ``loss``, ``reference``, ``pair_agreement``,
@@ -228,7 +235,10 @@ def agreement(
         signs = [_pair_signs(means[:, column], first, second) for column in range(len(summary.keys))]
         for loss_column, loss in enumerate(losses):
             for reference_offset, reference in enumerate(references):
-                statistics = _pair_statistics(signs[loss_column], signs[len(losses) + reference_offset])
+                reference_signs = signs[len(losses) + reference_offset]
+                if lower_is_better(reference):  # the pair's better model by it, as for the others
+                    reference_signs = -reference_signs
+                statistics = _pair_statistics(signs[loss_column], reference_signs)
                 table.append(
                     {
                         "num_0s": num_0s,

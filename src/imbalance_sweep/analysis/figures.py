@@ -1,4 +1,5 @@
-"""Pictures of a sweep: per-balance heatmaps of one metric, and the loss-vs-metric agreement chart.
+"""Pictures of a sweep: per-balance heatmaps of one metric, the loss-vs-metric agreement chart, and
+its models' ROC and precision-recall curves.
 
 Figures are built as ``matplotlib.figure.Figure`` objects, never through pyplot: a library should
 not pick the process's backend or keep figures alive in pyplot's registry. ``Figure.savefig`` (and so
@@ -9,19 +10,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from ..core.checks import InvalidValue
+from ..core.curves import precision_recall_points, roc_points
+from ..core.metrics import lower_is_better
 from .agreement import LOSS_PREFIX, metric_keys, replicate_summary
+
+if TYPE_CHECKING:
+    from .report import SweepModel
 
 MAX_COLUMNS = 3  # heatmap subplots per figure row
 MAX_TICKS = 6  # accuracy tick labels per heatmap axis (more overlap in a 4-inch panel)
 MAX_ANNOTATED_CELLS = 36  # small grids get their values written in the cells
-READABLE_NAMES = {"f1": "F1", "recall": "recall", "balanced_accuracy": "balanced accuracy", "mcc": "MCC"}
+READABLE_NAMES = {
+    "f1": "F1",
+    "recall": "recall",
+    "balanced_accuracy": "balanced accuracy",
+    "mcc": "MCC",
+    "fbeta": "F-beta",
+    "roc_auc": "ROC AUC",
+    "average_precision": "average precision",
+    "precision_at_recall": "precision at recall",
+    "ece": "ECE",
+}
+MAX_CURVE_MODELS = 8  # models whose curves are drawn, evenly spaced in the grid's order
+MAX_CURVE_BALANCES = 5  # precision-recall panels, evenly spaced in prevalence
 STATISTICS = {
     "pair_agreement": ((0.0, 1.0), 0.5, "fraction of model pairs in {reference}'s order"),
     "kendall_tau": ((-1.0, 1.0), 0.0, "Kendall's tau-b between -loss and {reference}"),
@@ -117,7 +135,7 @@ def heatmaps(rows: Sequence[Mapping[str, object]], *, metric: str) -> Figure:
     n_rows = math.ceil(len(by_balance) / n_columns)
     figure = Figure(figsize=(4.6 * n_columns, 3.9 * n_rows + 0.5), layout="constrained")
     axes = figure.subplots(n_rows, n_columns, squeeze=False).ravel()
-    is_loss = metric.startswith(LOSS_PREFIX)
+    is_loss = lower_is_better(metric)  # drawn as a loss: bright where low
     for ax, entries in zip(axes, by_balance.values(), strict=False):
         _draw_heatmap(figure, ax, entries, metric=metric, is_loss=is_loss)
     for ax in axes[len(by_balance) :]:
@@ -255,13 +273,19 @@ def preference_chart(
     """
     figure = Figure(figsize=(9.5, 7.5), layout="constrained")
     loss_ax, metric_ax = figure.subplots(2, 1, sharex=True)
+    drawn = {loss_ax: 0, metric_ax: 0}
     for name, margin in margins.items():
         ax = loss_ax if name.startswith(LOSS_PREFIX) else metric_ax
         points = flips.get(name, ())
         where = ", ".join(f"{100 * flip:.3g} %" for flip in points)
         (line,) = ax.plot(
-            prevalences, margin, linewidth=1.6, label=f"{name}: flips at {where}" if where else name
+            prevalences,
+            margin,
+            linewidth=1.6,
+            linestyle="-" if drawn[ax] < 10 else "--",  # past the 10 colours of the cycle
+            label=f"{name}: flips at {where}" if where else name,
         )
+        drawn[ax] += 1
         for flip in points:
             ax.axvline(flip, color=line.get_color(), linestyle=":", linewidth=1.2)
     for ax, kind in ((loss_ax, "loss"), (metric_ax, "metric")):
@@ -316,3 +340,78 @@ def selection_chart(
     axes[1][0].set_ylabel("epoch chosen by")
     figure.suptitle("Which epoch each loss (blue) and metric (green) picks, and what it finds")
     return figure
+
+
+def _evenly(items: Sequence, most: int) -> list:
+    """At most ``most`` of ``items``, evenly spaced, the first and the last among them."""
+    if len(items) <= most:
+        return list(items)
+    return [items[int(i)] for i in np.unique(np.round(np.linspace(0, len(items) - 1, most)))]
+
+
+def roc_pr_chart(models: Sequence[SweepModel]) -> Figure:
+    """The ROC curve of each model (one panel: it does not depend on the balance), and its
+    precision-recall curve at each balance it has cells at (a panel per balance, the dashed line a
+    random ranking's precision, the prevalence); one colour per model throughout.
+
+    At most :data:`MAX_CURVE_MODELS` models and :data:`MAX_CURVE_BALANCES` balances are drawn,
+    evenly spaced (in the grid's order, in prevalence); the title says so when some are left out.
+    """
+    if not models:
+        raise InvalidValue("roc_pr_chart: no models to draw")
+    drawn = _evenly(models, MAX_CURVE_MODELS)
+    every_balance = sorted(
+        {b for model in models for b in model.balances}, key=lambda b: b[1] / (b[0] + b[1])
+    )
+    balances = _evenly(every_balance, MAX_CURVE_BALANCES)
+    n_panels = 1 + len(balances)
+    n_columns = min(n_panels, MAX_COLUMNS)
+    n_rows = math.ceil(n_panels / n_columns)
+    figure = Figure(figsize=(4.6 * n_columns, 4.2 * n_rows + 0.6), layout="constrained")
+    axes = figure.subplots(n_rows, n_columns, squeeze=False).ravel()
+    roc_ax, pr_axes = axes[0], dict(zip(balances, axes[1:], strict=False))
+    for ax in axes[n_panels:]:
+        ax.remove()
+    for index, model in enumerate(drawn):
+        fpr, tpr = roc_points(model.score_model, model.acc_0s, model.acc_1s)
+        style = {"color": f"C{index % 10}", "linewidth": 1.5, "marker": "o" if fpr.size < 5 else None}
+        roc_ax.plot(fpr, tpr, label=model.name, **style)
+        for balance in model.balances:
+            if balance in pr_axes:
+                recall, precision = precision_recall_points(fpr, tpr, balance[1] / sum(balance))
+                pr_axes[balance].plot(recall, precision, **style)
+    _label_roc_pr_axes(roc_ax, pr_axes)
+    figure.suptitle(_curves_title(len(drawn), len(models), len(balances), len(every_balance)))
+    return figure
+
+
+def _label_roc_pr_axes(roc_ax, pr_axes: Mapping[tuple[int, int], Any]) -> None:
+    """The chance lines, limits, labels and titles of the ROC panel and the precision-recall panels."""
+    roc_ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="random ranking")
+    roc_ax.set_xlabel("false positive rate (negatives scored >= t)")
+    roc_ax.set_ylabel("true positive rate (recall)")
+    roc_ax.set_title("ROC (the same at every balance)", fontsize=10)
+    roc_ax.legend(loc="lower right", fontsize=7, title="model", title_fontsize=8)
+    for (num_0s, num_1s), ax in pr_axes.items():
+        prevalence = num_1s / (num_0s + num_1s)
+        ax.axhline(prevalence, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_title(f"precision-recall, {_balance_title(num_0s, num_1s, prevalence)}", fontsize=10)
+    for ax in (roc_ax, *pr_axes.values()):
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.02)
+        ax.grid(True, alpha=0.3)
+
+
+def _curves_title(n_drawn: int, n_models: int, n_balances: int, n_every_balance: int) -> str:
+    """The figure's title, and what was left out."""
+    title = (
+        "ROC and precision-recall curves of the sweep's models (population curves; a file's from its scores)"
+    )
+    left_out = []
+    if n_drawn < n_models:
+        left_out.append(f"{n_drawn} of {n_models} models")
+    if n_balances < n_every_balance:
+        left_out.append(f"{n_balances} of {n_every_balance} balances")
+    return f"{title}\n{', '.join(left_out)} drawn, evenly spaced" if left_out else title

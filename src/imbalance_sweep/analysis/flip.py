@@ -1,5 +1,6 @@
 """``python -m imbalance_sweep.flip``: at which prevalence does a loss change its mind between two
-models, and where does F1? Computed on the exact expectations, logged as one MLflow run.
+models, and where does F1, or average precision? Computed on the exact expectations (the population
+values, for the metrics of the scores), logged as one MLflow run.
 
 A model is a pair ``[acc_0s, acc_1s]`` (the uniform score model) or a predictions file (a path, a
 one-element list holding one, as ``mlflow run -P model_a=preds.csv`` passes it, or a mapping with
@@ -19,6 +20,13 @@ from omegaconf import DictConfig, OmegaConf
 from ..cli import exit_on_user_error
 from ..core.checks import InvalidValue, fraction, names_from
 from ..core.evaluation import check_loss_settings
+from ..core.metrics import (
+    DEFAULT_METRICS,
+    SCORE_METRIC_NAMES,
+    MetricSettings,
+    lower_is_better,
+    metric_settings,
+)
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..sweep.config import CONFIG_DIR, resolve_tracking_uri
 from ..tracking.client import Tracker
@@ -28,6 +36,8 @@ from .figures import preference_chart
 from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
 
 RATE_METRICS = ("precision", "recall", "f1", "accuracy", "balanced_accuracy", "specificity", "mcc")
+# every metric but the counts: the rates above, the other metrics of the counts, those of the scores
+FLIP_METRICS = (*RATE_METRICS, "fbeta", "lr_plus", "lr_minus", *SCORE_METRIC_NAMES)
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class FlipSpec:
     gamma: float
     experiment: str
     tracking_uri: str
+    settings: MetricSettings = DEFAULT_METRICS  # fbeta's beta, precision_at_recall's recall, ece's bins
 
 
 def _model(name: str, value: Any, start_dir=None) -> Model:
@@ -81,12 +92,27 @@ def flip_spec(config: Mapping[str, Any], *, start_dir=None) -> FlipSpec:
         model_a=_model("model_a", config.get("model_a"), start_dir),
         model_b=_model("model_b", config.get("model_b"), start_dir),
         losses=losses,
-        metrics=names_from("metrics", config.get("metrics"), RATE_METRICS),
+        metrics=names_from("metrics", config.get("metrics"), FLIP_METRICS),
         alpha=alpha,
         gamma=gamma,
         experiment=str(config.get("experiment") or "imbalance-sweep"),
         tracking_uri=resolve_tracking_uri(config.get("tracking_uri")),
+        settings=_settings(config.get("metric_settings")),
     )
+
+
+def _settings(section: Any) -> MetricSettings:
+    """The ``metric_settings`` section (``beta``, ``recall``, ``ece_bins``; missing keys: defaults)."""
+    section = {} if section is None else section
+    if not isinstance(section, Mapping):
+        raise InvalidValue(f"metric_settings={section!r} must be a mapping of beta, recall, ece_bins")
+    unknown = sorted(set(section) - {"beta", "recall", "ece_bins"})
+    if unknown:
+        raise InvalidValue(f"metric_settings.{unknown[0]} is not a setting; they are: beta, recall, ece_bins")
+    try:
+        return metric_settings(**section)
+    except InvalidValue as error:  # its messages name the sweep's keys, metrics.<key>
+        raise InvalidValue(str(error).replace("metrics.", "metric_settings.", 1)) from None
 
 
 def describe(preference: Preference) -> str:
@@ -94,7 +120,8 @@ def describe(preference: Preference) -> str:
     label = preference.key
     low, high = ("A", "B") if preference.prefers_a_at(float(SCAN[0])) else ("B", "A")
     if not preference.flips:
-        return f"{label:22} prefers {low} at every prevalence"
+        line = f"{label:22} prefers {low} at every prevalence"
+        return f"{line}: never flips, {preference.never_because}" if preference.never_because else line
     where = ", ".join(f"{100 * flip:.3g} %" for flip in preference.flips)
     return f"{label:22} prefers {low} below {where} prevalence, {high} above"
 
@@ -107,9 +134,12 @@ def margins(spec: FlipSpec) -> dict[str, np.ndarray]:
         b = loss_curve(spec.model_b, name, alpha=spec.alpha, gamma=spec.gamma)(SHOWN)
         curves[f"loss/{name}"] = (b - a) / ((a + b) / 2)
     for name in spec.metrics:
-        a, b = metric_curve(spec.model_a, name)(SHOWN), metric_curve(spec.model_b, name)(SHOWN)
-        scale = np.abs(a + b) / 2
-        curves[name] = np.divide(a - b, scale, out=np.zeros_like(a), where=scale > 0)
+        a = metric_curve(spec.model_a, name, spec.settings)(SHOWN)
+        b = metric_curve(spec.model_b, name, spec.settings)(SHOWN)
+        # the rates' margins as they always were; a skill score crosses 0, where |a + b| would vanish
+        scale = np.abs(a + b) / 2 if name in RATE_METRICS else (np.abs(a) + np.abs(b)) / 2
+        better = b - a if lower_is_better(name) else a - b
+        curves[name] = np.divide(better, scale, out=np.zeros_like(a), where=scale > 0)
     return curves
 
 
@@ -122,6 +152,7 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
         metrics=spec.metrics,
         alpha=spec.alpha,
         gamma=spec.gamma,
+        settings=spec.settings,
     )
     lines = [f"A = {_describe_model(spec.model_a)}, B = {_describe_model(spec.model_b)}"]
     lines += [describe(p) for p in found]
@@ -136,6 +167,7 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
             "metrics": ",".join(spec.metrics),
             "focal.alpha": spec.alpha,
             "focal.gamma": spec.gamma,
+            **spec.settings.non_default(),  # metrics.<key>, only when changed
         },
         tags={ROLE_TAG: "flip"},
         existing_run_id=existing_run_id,

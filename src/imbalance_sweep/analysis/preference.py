@@ -16,19 +16,32 @@ roots of that polynomial in the prevalences considered are the candidates, a can
 where the true difference changes sign across it, and bisection on the true difference, between the
 neighbouring candidates, pins each to float precision. :func:`crossings` (a scan and bisection) is
 kept for any other curve.
+
+The metrics of the scores take their population values (``ScoreModel.score_metrics`` at each
+prevalence) and follow what those are: ROC AUC does not depend on pi, and neither does which model
+has the better precision at a recall (precision = 1 / (1 + (1 - pi) / pi * FPR / TPR) at every
+threshold, so the best threshold, and the ranking of two models' best, is the same at every pi): both
+are compared at pi = 1/2, as are the likelihood ratios; F-beta is F1's kind of line; a skill score is
+``1 - loss / loss of predicting pi``, the same denominator for both models, so it flips where its
+loss (BCE, Brier) does. Average precision and the ECE have no polynomial: their flips are a scan's
+(:data:`SCAN`, 641 prevalences) sign changes, bisected, so two flips within one scan step (0.05 in
+logit) would escape. A metric of which lower is better (``metrics.lower_is_better``: ``lr_minus``,
+``ece``) prefers the model with the lower value, as a loss does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.polynomial import Polynomial
 
+from ..core.calibration import skill_scores
 from ..core.expectations import class_term_moments
 from ..core.losses import LOSSES
-from ..core.metrics import confusion_metrics
+from ..core.metrics import DEFAULT_METRICS, MetricSettings, confusion_metrics, lower_is_better
 from ..core.score_models import ScoreModel
 from ..core.score_models.uniform import UNIFORM
 
@@ -37,6 +50,16 @@ SCAN = 1.0 / (1.0 + np.exp(-np.linspace(-16.0, 16.0, 641)))
 # What the chart shows: below 1e-4 nothing changes any more.
 SHOWN = SCAN[(SCAN >= 1e-4) & (SCAN <= 0.9999)]
 BISECTIONS = 80
+# The metrics whose values are the score model's population values at each prevalence
+SCORE_VALUE_NAMES = ("roc_auc", "average_precision", "precision_at_recall", "ece")
+SKILL_LOSSES = {"log_loss_skill": "bce", "brier_skill": "brier"}  # a skill score flips where its loss does
+# Metrics whose preference between two models is the same at every prevalence, and why
+PREVALENCE_FREE = {
+    "lr_plus": "likelihood ratios do not depend on prevalence",
+    "lr_minus": "likelihood ratios do not depend on prevalence",
+    "roc_auc": "ROC AUC does not depend on prevalence",
+    "precision_at_recall": "the best threshold at a recall is the same at every prevalence",
+}
 
 
 @dataclass(frozen=True)
@@ -72,17 +95,46 @@ def loss_curve(model: Model, loss: str, *, alpha: float, gamma: float) -> Callab
     return lambda prevalence: (1.0 - np.asarray(prevalence)) * means[0] + np.asarray(prevalence) * means[1]
 
 
-def metric_curve(model: Model, metric: str) -> Callable[[np.ndarray], np.ndarray]:
-    """Expected ``metric`` of ``model`` as a function of prevalence (vectorised)."""
+def metric_curve(
+    model: Model, metric: str, settings: MetricSettings = DEFAULT_METRICS
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Expected ``metric`` of ``model`` as a function of prevalence (vectorised): of the expected
+    confusion fractions, the score model's population values, or a skill score of the losses."""
+    if metric in SCORE_VALUE_NAMES:
+        return _pointwise(lambda pi: _score_values(model, pi, settings)[metric])
+    if metric in SKILL_LOSSES:
+        # alpha and gamma are the focal losses' settings: BCE and Brier do not take them
+        bce, brier = (loss_curve(model, name, alpha=0.25, gamma=2.0) for name in ("bce", "brier"))
+
+        def skill(pi: float) -> float:
+            at = np.array([pi])
+            return skill_scores(bce=float(bce(at)[0]), brier=float(brier(at)[0]), prevalence=pi)[metric]
+
+        return _pointwise(skill)
+
+    def at(pi: float) -> float:
+        tp, tn = pi * model.acc_1s, (1.0 - pi) * model.acc_0s
+        return confusion_metrics(tp=tp, fp=(1.0 - pi) - tn, tn=tn, fn=pi - tp, beta=settings.beta)[metric]
+
+    return _pointwise(at)
+
+
+def _pointwise(value: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray]:
+    """A function of one prevalence, vectorised over an array of them."""
 
     def at(prevalence: np.ndarray) -> np.ndarray:
-        values = []
-        for pi in np.atleast_1d(np.asarray(prevalence, dtype=float)):
-            tp, tn = pi * model.acc_1s, (1.0 - pi) * model.acc_0s
-            values.append(confusion_metrics(tp=tp, fp=(1.0 - pi) - tn, tn=tn, fn=pi - tp)[metric])
+        values = [value(float(pi)) for pi in np.atleast_1d(np.asarray(prevalence, dtype=float))]
         return np.asarray(values).reshape(np.shape(prevalence))
 
     return at
+
+
+@lru_cache(maxsize=4096)  # a scan, its bisections and the chart ask each prevalence for two metrics
+def _score_values(model: Model, prevalence: float, settings: MetricSettings) -> dict[str, float]:
+    """The population ``roc_auc``, ``average_precision``, ``precision_at_recall`` and ``ece``."""
+    return model.score_model.score_metrics(
+        model.acc_0s, model.acc_1s, prevalence, recall=settings.recall, ece_bins=settings.ece_bins
+    )
 
 
 PI = Polynomial([0.0, 1.0])  # the prevalence, as a polynomial
@@ -104,7 +156,9 @@ def _fractions(model: Model) -> dict[str, Polynomial]:
     return {"tp": tp, "fn": fn, "tn": tn, "fp": fp, "predicted": tp + fp, "negative_calls": tn + fn}
 
 
-def metric_polynomial(model_a: Model, model_b: Model, metric: str) -> Polynomial:
+def metric_polynomial(
+    model_a: Model, model_b: Model, metric: str, *, beta: float = DEFAULT_METRICS.beta
+) -> Polynomial:
     """A polynomial in pi whose real roots include every prevalence in (0, 1) where A's and B's
     ``metric`` are equal (a metric that does not depend on pi gives a constant)."""
     a, b = _fractions(model_a), _fractions(model_b)
@@ -121,6 +175,11 @@ def metric_polynomial(model_a: Model, model_b: Model, metric: str) -> Polynomial
         return a1 * b["predicted"] - b1 * a["predicted"]
     if metric == "f1":  # 2 tp / (2 tp + fp + fn): pi a1 / D_a = pi b1 / D_b
         return a1 * (2 * b["tp"] + b["fp"] + b["fn"]) - b1 * (2 * a["tp"] + a["fp"] + a["fn"])
+    if metric == "fbeta":  # (1 + B) tp / ((1 + B) tp + B fn + fp), B = beta^2: as F1's, divided by (1 + B) pi
+        weight = beta * beta
+        return a1 * ((1 + weight) * b["tp"] + weight * b["fn"] + b["fp"]) - b1 * (
+            (1 + weight) * a["tp"] + weight * a["fn"] + a["fp"]
+        )
     if metric == "mcc":
         # tp tn - fp fn = pi (1 - pi) (a0 + a1 - 1): MCC = J sqrt(pi (1 - pi)) / sqrt(P N) with
         # P = (1 - a0) + pi J, N = a0 - pi J the predicted-positive and -negative fractions; equal
@@ -195,6 +254,7 @@ class Preference:
     is_loss: bool
     flips: tuple[float, ...]  # prevalences where the preference changes sides
     prefers_a_at: Callable[[float], bool]
+    never_because: str | None = None  # why it cannot flip, for the metrics of PREVALENCE_FREE
 
     @property
     def key(self) -> str:
@@ -210,8 +270,10 @@ def preferences(
     metrics: Sequence[str],
     alpha: float,
     gamma: float,
+    settings: MetricSettings = DEFAULT_METRICS,
 ) -> list[Preference]:
-    """For each loss (lower is better) and metric (higher is better): where it flips between A and B."""
+    """For each loss (lower is better) and metric (higher is better, or lower where
+    ``metrics.lower_is_better`` says so): where it flips between A and B."""
     found = []
     for name in losses:
         curve_a = loss_curve(model_a, name, alpha=alpha, gamma=gamma)
@@ -220,16 +282,43 @@ def preferences(
         polynomial = loss_polynomial(model_a, model_b, name, alpha=alpha, gamma=gamma)
         found.append(_preference(name, True, difference, polynomial))
     for name in metrics:
-        curve_a, curve_b = metric_curve(model_a, name), metric_curve(model_b, name)
-        difference = lambda pi, a=curve_a, b=curve_b: a(pi) - b(pi)  # noqa: E731  > 0: A is better
-        found.append(_preference(name, False, difference, metric_polynomial(model_a, model_b, name)))
+        curve_a, curve_b = metric_curve(model_a, name, settings), metric_curve(model_b, name, settings)
+        if lower_is_better(name):
+            difference = lambda pi, a=curve_a, b=curve_b: b(pi) - a(pi)  # noqa: E731  > 0: A is better
+        else:
+            difference = lambda pi, a=curve_a, b=curve_b: a(pi) - b(pi)  # noqa: E731  > 0: A is better
+        if name in SCORE_VALUE_NAMES and name not in PREVALENCE_FREE:  # no polynomial: a scan
+            found.append(_preference(name, False, difference, None))
+            continue
+        polynomial = _polynomial_of(
+            model_a, model_b, name, difference, alpha=alpha, gamma=gamma, beta=settings.beta
+        )
+        found.append(_preference(name, False, difference, polynomial, PREVALENCE_FREE.get(name)))
     return found
 
 
-def _preference(name: str, is_loss: bool, difference, polynomial: Polynomial) -> Preference:
+def _polynomial_of(
+    model_a: Model, model_b: Model, metric: str, difference, *, alpha: float, gamma: float, beta: float
+) -> Polynomial:
+    """The polynomial whose roots hold ``metric``'s flips: a constant for a metric of
+    :data:`PREVALENCE_FREE` (its difference at pi = 1/2), a skill score's loss's, or
+    :func:`metric_polynomial`."""
+    if metric in PREVALENCE_FREE:
+        return Polynomial([float(difference(np.array([0.5]))[0])])
+    if metric in SKILL_LOSSES:
+        return loss_polynomial(model_a, model_b, SKILL_LOSSES[metric], alpha=alpha, gamma=gamma)
+    return metric_polynomial(model_a, model_b, metric, beta=beta)
+
+
+def _preference(
+    name: str, is_loss: bool, difference, polynomial: Polynomial | None, never_because: str | None = None
+) -> Preference:
+    """``polynomial`` None: the flips are :func:`crossings`'s."""
+    flips = tuple(crossings(difference)) if polynomial is None else exact_flips(difference, polynomial)
     return Preference(
         name=name,
         is_loss=is_loss,
-        flips=exact_flips(difference, polynomial),
+        flips=flips,
         prefers_a_at=lambda pi: bool(difference(np.array([pi]))[0] > 0),
+        never_because=never_because,
     )

@@ -1,20 +1,66 @@
-"""What a sweep's parent run shows: summary tables and pictures built from its cells' rows.
+"""What a sweep's parent run shows: summary tables and pictures built from its cells' rows, and
+the ROC and precision-recall curves of its models.
 
-Plain data in, plain data and matplotlib figures out; the sweep's runner hands them to ``tracking``.
+Plain data in (the rows; for the curves, each model's score model and accuracies), plain data and
+matplotlib figures out; the sweep's runner hands them to ``tracking``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.cell import Cell
+from ..core.curves import has_curves
+from ..core.score_models import ScoreModel
+from ..core.score_models.empirical import EmpiricalModel
 from ..core.thresholds import DEFAULT_THRESHOLD, threshold_text
-from .agreement import DEFAULT_REFERENCES, agreement, as_columns, replicate_summary
+from .agreement import (
+    DEFAULT_REFERENCES,
+    SCORE_REFERENCES,
+    agreement,
+    as_columns,
+    metric_keys,
+    replicate_summary,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+CURVES_FIGURE = "figures/roc_pr_curves.png"
+
+
+@dataclass(frozen=True)
+class SweepModel:
+    """One model of a sweep, for its curves: a name, its score model and accuracies, and the
+    balances ``(num_0s, num_1s)`` it has cells at, in the grid's order."""
+
+    name: str
+    score_model: ScoreModel
+    acc_0s: float
+    acc_1s: float
+    balances: tuple[tuple[int, int], ...]
+
+
+def sweep_models(cells: Sequence[Cell], model_of: Callable[[Cell], ScoreModel]) -> list[SweepModel]:
+    """The distinct models of ``cells`` (a predictions file's by its name, else by the accuracies)
+    in the order the cells first show them; ``model_of`` gives a cell's score model."""
+    found: dict[tuple, tuple[Cell, dict[tuple[int, int], None]]] = {}
+    for cell in cells:
+        _, balances = found.setdefault((cell.model, cell.acc_0s, cell.acc_1s), (cell, {}))
+        balances[(cell.num_0s, cell.num_1s)] = None
+    models = []
+    for cell, balances in found.values():
+        score_model = model_of(cell)
+        name = cell.model or f"a0={cell.acc_0s:g} a1={cell.acc_1s:g}"
+        if cell.model is None and isinstance(score_model, EmpiricalModel):  # score_model=empirical
+            name = f"{Path(score_model.predictions.path).stem} ({name})"
+        models.append(SweepModel(name, score_model, cell.acc_0s, cell.acc_1s, tuple(balances)))
+    return models
 
 
 def csv_text(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> str:
@@ -30,19 +76,25 @@ def csv_text(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None
 
 
 def sweep_report(
-    rows: Sequence[Mapping[str, object]], *, losses: Sequence[str]
+    rows: Sequence[Mapping[str, object]], *, losses: Sequence[str], models: Sequence[SweepModel] = ()
 ) -> tuple[dict[str, dict[str, list]], dict[str, Figure]]:
     """``(tables, figures)`` keyed by artifact path.
 
     Tables (``mlflow.log_table``): per (balance, model) the mean and standard deviation over
     replicate seeds; per balance how often each loss ranks model pairs as each reference metric
-    does. Figures: per loss and for F1 a heatmap over (acc_0s, acc_1s) per balance, and the
-    agreement chart against each reference (left out where it has nothing to show, e.g. one
-    model per balance). A sweep at several thresholds has a ``threshold`` column in its tables,
-    its losses' heatmaps once (a threshold cuts the same scores), and the F1 heatmap and the
-    agreement charts of each threshold under ``figures/threshold_<t>/`` (``best:f1``: ``best_f1``).
+    does (F1, recall and balanced accuracy, then the metrics of :data:`SCORE_REFERENCES` every row
+    has, their rows after the others'). Figures: per loss and for F1 a heatmap over (acc_0s, acc_1s)
+    per balance, the agreement chart against each reference (left out where it has nothing to
+    show, e.g. one model per balance), and with ``models`` their ROC and precision-recall curves.
+    A sweep at several thresholds has a ``threshold`` column in its tables, its losses' heatmaps
+    once (a threshold cuts the same scores), and the F1 heatmap and the agreement charts of each
+    threshold under ``figures/threshold_<t>/`` (``best:f1``: ``best_f1``).
     """
+    shared = set(metric_keys(rows))  # a sweep resumed across releases: older cells lack the new metrics
+    references = [*DEFAULT_REFERENCES, *(name for name in SCORE_REFERENCES if name in shared)]
     agreement_rows = agreement(rows, losses=losses)
+    if len(references) > len(DEFAULT_REFERENCES):
+        agreement_rows += agreement(rows, losses=losses, references=references[len(DEFAULT_REFERENCES) :])
     tables = {
         "summary/replicates.json": as_columns(replicate_summary(rows)),
         "summary/agreement.json": as_columns(agreement_rows),
@@ -51,13 +103,22 @@ def sweep_report(
     for row in rows:
         by_threshold.setdefault(threshold_text(row.get("threshold", DEFAULT_THRESHOLD)), []).append(row)
     first = next(iter(by_threshold.values()), [])
-    figures = _figures(first, agreement_rows, losses=losses, metrics=["f1"] if len(by_threshold) == 1 else [])
-    if len(by_threshold) > 1:
+    single = len(by_threshold) == 1
+    figures = _figures(
+        first, agreement_rows, losses=losses, metrics=["f1"] if single else [], references=references
+    )
+    if not single:
         for threshold, cut_rows in by_threshold.items():
             folder = f"figures/threshold_{threshold.replace(':', '_')}/"
             at_threshold = [row for row in agreement_rows if row["threshold"] == threshold]
-            for path, figure in _figures(cut_rows, at_threshold, losses=[], metrics=["f1"]).items():
+            found = _figures(cut_rows, at_threshold, losses=[], metrics=["f1"], references=references)
+            for path, figure in found.items():
                 figures[path.replace("figures/", folder, 1)] = figure
+    drawable = [model for model in models if has_curves(model.score_model)]  # a model without laws: none
+    if drawable:
+        from .figures import roc_pr_chart  # matplotlib, as below
+
+        figures[CURVES_FIGURE] = roc_pr_chart(drawable)
     return tables, figures
 
 
@@ -67,6 +128,7 @@ def _figures(
     *,
     losses: Sequence[str],
     metrics: Sequence[str],
+    references: Sequence[str],
 ) -> dict[str, Figure]:
     """Heatmaps of each loss and metric, and, with ``metrics``, the agreement charts."""
     from .figures import (  # matplotlib: ~1 s of start-up a sweep without a report skips
@@ -78,7 +140,7 @@ def _figures(
         f"figures/heatmap_{metric.replace('/', '_')}.png": heatmaps(rows, metric=metric)
         for metric in [*(f"loss/{name}" for name in losses), *metrics]
     }
-    for reference in DEFAULT_REFERENCES if metrics else ():
+    for reference in references if metrics else ():
         chart = agreement_chart(agreement_rows, reference=reference)
         if chart is not None:
             figures[f"figures/agreement_{reference}.png"] = chart

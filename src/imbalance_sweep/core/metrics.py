@@ -51,6 +51,12 @@ SCORE_METRIC_NAMES = (
     "ece",
 )
 METRIC_NAMES = CONFUSION_METRIC_NAMES + SCORE_METRIC_NAMES
+# Which way is better, said once: the metrics of which a lower value is better (the mistakes,
+# lr_minus's odds of a positive after a negative call, the calibration error), as of every loss
+# (``loss/<name>``); higher is better for every other metric. Whatever ranks models asks
+# :func:`lower_is_better` (agreement, flip points, the heatmaps).
+LOWER_IS_BETTER = frozenset({"fp", "fn", "lr_minus", "ece"})
+LOSS_PREFIX = "loss/"
 
 DEFAULT_BETA = 2.0  # fbeta: recall weighs beta times as much as precision (screening)
 DEFAULT_RECALL = 0.9  # precision_at_recall: the best precision at this recall or more
@@ -89,6 +95,12 @@ def metric_settings(beta=DEFAULT_BETA, recall=DEFAULT_RECALL, ece_bins=DEFAULT_E
     if bins > MAX_ECE_BINS:
         raise InvalidValue(f"metrics.ece_bins={bins} is more than {MAX_ECE_BINS:,} bins")
     return MetricSettings(float(beta), float(recall), bins)
+
+
+def lower_is_better(key: str) -> bool:
+    """Whether a lower value of a cell's ``key`` is better: a loss (``loss/<name>``) or a metric of
+    :data:`LOWER_IS_BETTER`."""
+    return key.startswith(LOSS_PREFIX) or key in LOWER_IS_BETTER
 
 
 def on_correct_side(label: int, scores: np.ndarray, threshold: float | np.float32 = THRESHOLD) -> np.ndarray:

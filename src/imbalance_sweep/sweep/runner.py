@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from ..analysis.report import csv_text, sweep_report
+from ..analysis.report import csv_text, sweep_models, sweep_report
 from ..cli import interrupts_deferred
 from ..core.bootstrap import bootstrap_intervals
 from ..core.cell import Cell
@@ -473,7 +473,7 @@ def write_table_and_report(
     stored: Mapping[str, StoredRun],
 ) -> list[Row]:
     """The sweep's table (every cell, in the grid's order) as the parent's cells.csv, and its
-    report's tables and figures when asked for; the table."""
+    report's tables and figures (its models' curves among them) when asked for; the table."""
     keys = opened.keys
     table = [
         stored_row(stored[keys[cell]], cell, spec) if keys[cell] in stored else rows[cell]
@@ -481,7 +481,9 @@ def write_table_and_report(
     ]
     tracker.log_text(opened.run_id, csv_text(table), "cells.csv")
     if spec.report:
-        tables, figures = sweep_report(table, losses=spec.losses)
+        tables, figures = sweep_report(
+            table, losses=spec.losses, models=sweep_models(spec.cells, spec.model_of)
+        )
         for path, columns in tables.items():
             tracker.log_table(opened.run_id, columns, path)
         for path, figure in figures.items():

@@ -134,15 +134,23 @@ class EmpiricalModel:
         values, (share_0, share_1) = self._score_table()
         weights = ((1.0 - prevalence) * share_0, prevalence * share_1)
         metrics = ranking_metrics(values, *weights, recall=recall)
-        per_class = []
-        for pool in self._pools:
-            bins = CalibrationBins(ece_bins)
-            bins.add(0, pool)
-            per_class.append((bins.counts[0] / pool.size, bins.score_sums[0] / pool.size))
-        (_, mean_sums_0), (positives, mean_sums_1) = per_class
+        (_, mean_sums_0), (positives, mean_sums_1) = self._calibration_shares(ece_bins)
         score_sums = (1.0 - prevalence) * mean_sums_0 + prevalence * mean_sums_1
         metrics["ece"] = expected_calibration_error(prevalence * positives, score_sums, 1.0)
         return metrics
+
+    def _calibration_shares(self, ece_bins: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per class, its share of rows and its mean score sum in each calibration bin: the same at
+        every prevalence, so a flip's scan over prevalences bins the file once."""
+        key = ("calibration", ece_bins)
+        if key not in self._moments:
+            per_class = []
+            for pool in self._pools:
+                bins = CalibrationBins(ece_bins)
+                bins.add(0, pool)
+                per_class.append((bins.counts[0] / pool.size, bins.score_sums[0] / pool.size))
+            self._moments[key] = per_class
+        return self._moments[key]
 
     def file_params(self, prefix: str) -> dict[str, object]:
         """The file a run evaluated, as params under ``prefix`` (``model`` for a grid's file)."""
