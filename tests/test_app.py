@@ -265,6 +265,7 @@ ODD_NAMES = [
 ]
 
 
+@pytest.mark.slow  # a sweep, its resume and a compare for each of seven names: ~25 s in all
 @pytest.mark.parametrize("name", ODD_NAMES, ids=range(len(ODD_NAMES)))
 def test_any_sweep_name_runs_resumes_and_compares(make_spec, tracking_uri, capsys, name):
     """A name is a tag's value, never part of a search: quotes, backslashes, %, unicode, 300 characters."""
