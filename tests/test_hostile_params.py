@@ -76,6 +76,7 @@ ENTRY_PARAMETERS = {
     "sweep": ("grid", "overrides"),
     "flip": ("model_a", "model_b", "overrides"),
     "compare": ("sweeps", "metrics", "experiment"),
+    "train": ("epochs", "prevalences", "seed", "out"),
 }
 # Per entry point, per run: the form each parameter gets (in ENTRY_PARAMETERS' order). Every form
 # reaches main (seven parameters, two runs); every parameter of the other entry points gets hostile
@@ -89,6 +90,7 @@ ROTATIONS = {
     "sweep": [("spaces", "backtick"), ("dollar", "dquote"), ("squote", "newline")],
     "flip": [("dollar", "squote", "newline"), ("backtick", "dquote", "spaces")],
     "compare": [("dollar", "squote", "spaces"), ("newline", "dquote", "backtick")],
+    "train": [("dollar", "squote", "newline", "spaces"), ("backtick", "dquote", "semicolon", "pipe")],
 }
 
 
@@ -121,6 +123,8 @@ def expected_rotation_error(entry: str) -> Callable[[dict[str, str]], list[str]]
             return [f"num_0s={values['num_0s']!r} is not a number"]
         if entry == "sweep":
             return [f"grid={values['grid'].strip()!r} is not one of: "]
+        if entry == "train":
+            return [f"epochs={values['epochs']!r} is not a number"]
         if entry == "compare":  # sweeps split as a shell would (>= 2 names here), then the experiment
             assert len(shlex.split(values["sweeps"])) >= 2
             return [f"--experiment={values['experiment']!r} is not an experiment"]
