@@ -40,11 +40,8 @@ import keras  # noqa: E402  (imported before timing: its import cost is not the 
 import numpy as np  # noqa: E402
 
 from imbalance_sweep.core.cell import make_cell  # noqa: E402
-from imbalance_sweep.core.evaluation import (  # noqa: E402
-    evaluate,
-    evaluate_cell,  # noqa: E402
-    split_by_label,
-)
+from imbalance_sweep.core.checks import labelled_scores  # noqa: E402
+from imbalance_sweep.core.evaluation import evaluate, evaluate_cell  # noqa: E402
 from imbalance_sweep.core.losses import LOSS_NAMES, make_terms  # noqa: E402
 from imbalance_sweep.core.metrics import on_correct_side  # noqa: E402
 from imbalance_sweep.core.simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks, simulate  # noqa: E402
@@ -152,8 +149,7 @@ def main() -> int:
 
     def api_old_metrics():
         y_true, y_pred = simulate(NUM_0S, ACC_0S, NUM_1S, ACC_1S, seed=SEED)
-        y_pred.min(), y_pred.max()  # evaluate's check of the scores
-        negatives, positives = split_by_label(y_true, y_pred)
+        negatives, positives = labelled_scores(y_true, y_pred, caller="evaluate")
         chunks = [
             (0, negatives[i : i + DEFAULT_CHUNK_SIZE]) for i in range(0, negatives.size, DEFAULT_CHUNK_SIZE)
         ]

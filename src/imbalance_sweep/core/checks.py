@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
+
 
 class InvalidValue(ValueError):
     """A user-supplied value is outside what the project accepts."""
@@ -87,3 +89,31 @@ def counts(num_0s: Any, num_1s: Any, *, where: str = "") -> tuple[int, int]:
     if n0 + n1 < 1:
         raise InvalidValue(f"{where}num_0s=0 and num_1s=0: a cell needs num_0s + num_1s >= 1")
     return n0, n1
+
+
+def labelled_scores(y_true: Any, y_pred: Any, *, caller: str) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 scores of the negatives and of the positives of binary labels and probability
+    scores, checked: 1-D of one length, not empty, labels 0 and 1 only, scores in [0, 1].
+
+    Labels already grouped, negatives first (as ``simulate`` gives them), are checked in two passes
+    and split into views; others by boolean masks (copies).
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred, dtype=np.float32)
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape:
+        raise InvalidValue(
+            f"y_true and y_pred must be 1-D of one length; got shapes {y_true.shape} and {y_pred.shape}"
+        )
+    if y_true.size == 0:
+        raise InvalidValue(f"y_true is empty: {caller} needs at least one sample")
+    if y_true.dtype.kind not in "biuf":  # strings, objects: no number to compare
+        raise InvalidValue("y_true must hold only 0 and 1")
+    if not (y_pred.min() >= 0 and y_pred.max() <= 1):  # NaN fails both
+        raise InvalidValue("y_pred must hold probabilities in [0, 1] (no NaN)")
+    first_positive = y_true.size - int(np.count_nonzero(y_true))
+    if not y_true[:first_positive].any() and (y_true[first_positive:] == 1).all():
+        return y_pred[:first_positive], y_pred[first_positive:]
+    is_positive = y_true == 1
+    if not np.all(is_positive | (y_true == 0)):
+        raise InvalidValue("y_true must hold only 0 and 1")
+    return y_pred[~is_positive], y_pred[is_positive]

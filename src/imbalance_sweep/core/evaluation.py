@@ -15,7 +15,7 @@ import numpy as np
 
 from .calibration import CalibrationBins, skill_scores
 from .cell import Cell
-from .checks import InvalidValue, fraction, names_from, non_negative, one_of, whole_number
+from .checks import fraction, labelled_scores, names_from, non_negative, one_of, whole_number
 from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
 from .metrics import DEFAULT_METRICS, MetricSettings, confusion_metrics, metric_settings, on_correct_side
 from .ranking import CellRanking
@@ -121,23 +121,6 @@ def check_loss_settings(losses, backend, alpha, gamma, chunk_size):
     )
 
 
-def split_by_label(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The scores of the negatives and of the positives, refusing labels other than 0 and 1.
-
-    Labels already grouped, negatives first (as :func:`simulate` gives them), are checked in two
-    passes and split into views; others by boolean masks (copies).
-    """
-    if y_true.dtype.kind not in "biuf":  # strings, objects: no number to compare
-        raise InvalidValue("y_true must hold only 0 and 1")
-    first_positive = y_true.size - int(np.count_nonzero(y_true))
-    if not y_true[:first_positive].any() and (y_true[first_positive:] == 1).all():
-        return y_pred[:first_positive], y_pred[first_positive:]
-    is_positive = y_true == 1
-    if not np.all(is_positive | (y_true == 0)):
-        raise InvalidValue("y_true must hold only 0 and 1")
-    return y_pred[~is_positive], y_pred[is_positive]
-
-
 def evaluate(
     y_true,
     y_pred,
@@ -164,17 +147,7 @@ def evaluate(
     losses, backend, alpha, gamma, chunk_size = check_loss_settings(losses, backend, alpha, gamma, chunk_size)
     settings = metric_settings(beta, recall, ece_bins)
     threshold = check_threshold("threshold", threshold)
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred, dtype=np.float32)
-    if y_true.ndim != 1 or y_true.shape != y_pred.shape:
-        raise InvalidValue(
-            f"y_true and y_pred must be 1-D of one length; got shapes {y_true.shape} and {y_pred.shape}"
-        )
-    if y_true.size == 0:
-        raise InvalidValue("y_true is empty: evaluate needs at least one sample")
-    negatives, positives = split_by_label(y_true, y_pred)
-    if not (y_pred.min() >= 0 and y_pred.max() <= 1):  # NaN fails both
-        raise InvalidValue("y_pred must hold probabilities in [0, 1] (no NaN)")
+    negatives, positives = labelled_scores(y_true, y_pred, caller="evaluate")
 
     accumulator = Accumulator(
         make_terms(backend, losses, alpha=alpha, gamma=gamma),

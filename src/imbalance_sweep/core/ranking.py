@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .checks import InvalidValue, fraction, whole_number
+from .checks import InvalidValue, fraction, labelled_scores, whole_number
 from .simulator import DEFAULT_CHUNK_SIZE
 
 RANKING_NAMES = ("roc_auc", "average_precision", "precision_at_recall")
@@ -430,21 +430,9 @@ def ranking_of(
     does), fed through :class:`ScoreCounts` in chunks; exact unless ``capacity`` (by default the
     number of samples) is below the number of distinct scores."""
     chunk_size = whole_number("chunk_size", chunk_size, minimum=1)
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred, dtype=np.float32)
-    if y_true.ndim != 1 or y_true.shape != y_pred.shape:
-        raise InvalidValue(
-            f"y_true and y_pred must be 1-D of one length; got shapes {y_true.shape} and {y_pred.shape}"
-        )
-    if y_true.size == 0:
-        raise InvalidValue("y_true is empty: ranking_of needs at least one sample")
-    is_positive = y_true == 1
-    if not np.all(is_positive | (y_true == 0)):
-        raise InvalidValue("y_true must hold only 0 and 1")
-    if not np.all((y_pred >= 0) & (y_pred <= 1)):
-        raise InvalidValue("y_pred must hold probabilities in [0, 1] (no NaN)")
-    counts = ScoreCounts(y_pred.size if capacity is None else capacity)
-    for label, scores in ((0, y_pred[~is_positive]), (1, y_pred[is_positive])):
+    negatives, positives = labelled_scores(y_true, y_pred, caller="ranking_of")
+    counts = ScoreCounts(negatives.size + positives.size if capacity is None else capacity)
+    for label, scores in ((0, negatives), (1, positives)):
         for start in range(0, scores.size, chunk_size):
             counts.add(label, scores[start : start + chunk_size])
     return counts.result(recall=recall)

@@ -38,7 +38,7 @@ from scipy import integrate, optimize, special
 
 from ..checks import InvalidValue, _show
 from ..clipping import TRUE_CLASS_RANGE
-from . import unknown_keys
+from . import FromScoreLaws, unknown_keys
 
 DEFAULT_CONCENTRATION = 2.0
 KEYS = ("concentration",)
@@ -272,7 +272,7 @@ class PointMass:
 
 
 @dataclass(frozen=True)
-class BetaModel:
+class BetaModel(FromScoreLaws):
     concentration: float = DEFAULT_CONCENTRATION
     name: ClassVar[str] = "beta"
     grid_accuracies: ClassVar[None] = None
@@ -309,29 +309,6 @@ class BetaModel:
 
     def class_accuracy(self, label: int, acc: float) -> float:
         return acc
-
-    def class_accuracy_at(self, label: int, acc: float, threshold: float) -> float:
-        """The share of the class's scores on its correct side of ``threshold``: ``acc`` at 0.5."""
-        if threshold == 0.5:
-            return acc
-        from ..thresholds import share_on_correct_side
-
-        return share_on_correct_side(self.score_distribution(label, acc), label, threshold)
-
-    def best_threshold(
-        self, acc_0s: float, acc_1s: float, num_0s: float, num_1s: float, *, metric: str, beta: float
-    ) -> float:
-        from ..thresholds import best_of_laws
-
-        laws = self.score_distribution(0, acc_0s), self.score_distribution(1, acc_1s)
-        return best_of_laws(*laws, (num_0s, num_1s), metric, beta=beta)
-
-    def score_metrics(
-        self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int
-    ) -> dict[str, float]:
-        from ..population import population_score_metrics  # it builds on this module's score laws
-
-        return population_score_metrics(self, acc_0s, acc_1s, prevalence, recall=recall, ece_bins=ece_bins)
 
     def score_distribution(self, label: int, acc: float) -> BetaScores | PointMass:
         """A negative's score is q ~ Beta(a, b), a positive's 1 - q ~ Beta(b, a)."""

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..clipping import EPSILON, TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP
-from . import unknown_keys
+from . import FromScoreLaws, unknown_keys
 
 PANELS, NODES = 40, 24
 
@@ -215,7 +215,7 @@ def term_moments(label: int, acc: float, term: str, gamma: float) -> tuple[float
 
 
 @dataclass(frozen=True)
-class UniformModel:
+class UniformModel(FromScoreLaws):
     name: ClassVar[str] = "uniform"
     grid_accuracies: ClassVar[None] = None
     dataset: ClassVar[None] = None  # no input file to log
@@ -230,29 +230,6 @@ class UniformModel:
 
     def class_accuracy(self, label: int, acc: float) -> float:
         return acc
-
-    def class_accuracy_at(self, label: int, acc: float, threshold: float) -> float:
-        """The share of the class's scores on its correct side of ``threshold``: ``acc`` at 0.5."""
-        if threshold == 0.5:
-            return acc
-        from ..thresholds import share_on_correct_side
-
-        return share_on_correct_side(self.score_distribution(label, acc), label, threshold)
-
-    def best_threshold(
-        self, acc_0s: float, acc_1s: float, num_0s: float, num_1s: float, *, metric: str, beta: float
-    ) -> float:
-        from ..thresholds import best_of_laws
-
-        laws = self.score_distribution(0, acc_0s), self.score_distribution(1, acc_1s)
-        return best_of_laws(*laws, (num_0s, num_1s), metric, beta=beta)
-
-    def score_metrics(
-        self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int
-    ) -> dict[str, float]:
-        from ..population import population_score_metrics  # it builds on this module's score laws
-
-        return population_score_metrics(self, acc_0s, acc_1s, prevalence, recall=recall, ece_bins=ece_bins)
 
     def score_distribution(self, label: int, acc: float) -> UniformScores:
         return UniformScores(*score_interval(label, acc))
