@@ -37,11 +37,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from .analysis.selection import Pick, lower_is_better, picks
+from .analysis.selection import Pick, picks
 from .core.checks import InvalidValue, _show, names_from, whole_number
 from .core.evaluation import check_loss_settings
 from .core.losses import LOSS_NAMES
-from .core.metrics import METRIC_NAMES, metric_settings
+from .core.metrics import METRIC_NAMES, lower_is_better, metric_settings
 from .core.reweighting import check_labels, check_prevalences, prevalence_text, validation_values
 from .tracking.runs import FAILED, KILLED
 

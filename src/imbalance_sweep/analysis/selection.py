@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.losses import LOSS_NAMES
-from ..core.metrics import CONFUSION_METRIC_NAMES, METRIC_NAMES
+from ..core.metrics import CONFUSION_METRIC_NAMES, METRIC_NAMES, lower_is_better
 
 COUNTS = ("tp", "fp", "tn", "fn")
-LOWER_IS_BETTER_METRICS = ("ece", "lr_minus")
 # The criteria a table lists: every loss, then the metrics people select on first
 CRITERIA = (
     *(f"loss/{name}" for name in LOSS_NAMES),
@@ -39,11 +38,6 @@ CRITERIA = (
 )
 assert set(CRITERIA) <= {f"loss/{name}" for name in LOSS_NAMES} | set(METRIC_NAMES)
 assert not set(CRITERIA) & set(COUNTS) and set(COUNTS) <= set(CONFUSION_METRIC_NAMES)
-
-
-def lower_is_better(key: str) -> bool:
-    """Whether a smaller value of ``key`` (``loss/<name>`` or a metric) is the better one."""
-    return key.startswith("loss/") or key in LOWER_IS_BETTER_METRICS
 
 
 @dataclass(frozen=True)
