@@ -14,7 +14,7 @@ prevalence a model will meet).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .calibration import null_log_loss, skill_scores
@@ -153,13 +153,13 @@ def expected_metrics(
     return values
 
 
-def expected_skill(
-    cell: Cell | Population, *, alpha: float, gamma: float, model: ScoreModel
-) -> dict[str, float]:
-    """``log_loss_skill`` and ``brier_skill`` of the expected BCE and Brier score (``calibration``),
-    and their standard errors: the losses' over the constant losses of predicting the prevalence."""
-    losses = expected_losses(cell, ("bce", "brier"), alpha=alpha, gamma=gamma, model=model)
-    prevalence = cell.prevalence
+SKILL_LOSSES = ("bce", "brier")  # the losses the skill scores are of
+
+
+def expected_skill(prevalence: float, losses: Mapping[str, float]) -> dict[str, float]:
+    """``log_loss_skill`` and ``brier_skill`` of the expected BCE and Brier score (``losses``, as
+    :func:`expected_losses` gives them), and their standard errors: the losses' over the constant
+    losses of predicting the prevalence (``calibration``)."""
     values = skill_scores(bce=losses["loss/bce"], brier=losses["loss/brier"], prevalence=prevalence)
     for name, loss, null in (
         ("log_loss_skill", "bce", null_log_loss(prevalence)),
@@ -180,15 +180,23 @@ def expected_cell(
 ) -> dict[str, float]:
     """A cell's population values under the same keys a sampled cell logs, plus ``stderr/<key>``;
     ``model`` is its score model (``score_models``), ``settings`` the metrics'."""
-    values = {
-        **expected_losses(cell, losses, alpha=alpha, gamma=gamma, model=model),
+    losses = list(losses)
+    # the skill scores' BCE and Brier score come with the cell's losses, computed once
+    computed = expected_losses(
+        cell,
+        [*losses, *(name for name in SKILL_LOSSES if name not in losses)],
+        alpha=alpha,
+        gamma=gamma,
+        model=model,
+    )
+    return {
+        **{key: value for key, value in computed.items() if key.split("loss/", 1)[1] in losses},
         **expected_metrics(cell, model, settings),
         **model.score_metrics(
             cell.acc_0s, cell.acc_1s, cell.prevalence, recall=settings.recall, ece_bins=settings.ece_bins
         ),
-        **expected_skill(cell, alpha=alpha, gamma=gamma, model=model),
+        **expected_skill(cell.prevalence, computed),
     }
-    return values
 
 
 def beside_sampled(expected: dict[str, float]) -> dict[str, float]:
