@@ -40,7 +40,6 @@ if TYPE_CHECKING:  # for mypy: the two continuous models give score laws
 
     _MODELS_WITH_LAWS: tuple[PopulationModel, ...] = (UNIFORM, BetaModel())
 
-RANKING_NAMES = ("roc_auc", "average_precision", "precision_at_recall")
 ATOL, RTOL = 1e-13, 1e-12  # each piece's tanh-sinh quadrature
 # where, in one class's quantile, the other class's mass lies: the quadrature's pieces end there
 BREAK_PROBABILITIES = np.array(
