@@ -504,11 +504,20 @@ def test_resampled_cells_fall_within_five_standard_errors(model, n0, n1, seed):
         (exact[name] - 5 * exact[f"stderr/{name}"], exact[name] + 5 * exact[f"stderr/{name}"])
         for name in ("recall", "specificity")
     )
+
     def ratio(numerator, denominator):
         return numerator / denominator if denominator > 0 else math.inf
 
-    assert ratio(recall[0], 1 - specificity[0]) - 1e-9 <= drawn["lr_plus"] <= ratio(recall[1], 1 - specificity[1])
-    assert ratio(1 - recall[1], specificity[1]) - 1e-9 <= drawn["lr_minus"] <= ratio(1 - recall[0], specificity[0])
+    assert (
+        ratio(recall[0], 1 - specificity[0]) - 1e-9
+        <= drawn["lr_plus"]
+        <= ratio(recall[1], 1 - specificity[1])
+    )
+    assert (
+        ratio(1 - recall[1], specificity[1]) - 1e-9
+        <= drawn["lr_minus"]
+        <= ratio(1 - recall[0], specificity[0])
+    )
 
 
 @given(chunk_size=st.integers(1, 3000), n0=st.integers(0, 2000), n1=st.integers(1, 2000))

@@ -76,7 +76,9 @@ def interrupt_when(
     except subprocess.TimeoutExpired:  # say what it was doing: its output so far, then end it
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
-        pytest.fail(f"still running 120 s after {how.name}; stdout:\n{stdout[-2000:]}\nstderr:\n{stderr[-6000:]}")
+        pytest.fail(
+            f"still running 120 s after {how.name}; stdout:\n{stdout[-2000:]}\nstderr:\n{stderr[-6000:]}"
+        )
 
 
 def own_lines(stderr: str) -> list[str]:

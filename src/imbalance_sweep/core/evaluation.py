@@ -3,8 +3,10 @@
 Per class: sample counts, correct predictions and loss-term sums (float64); over both classes the
 equal-width calibration bins (``calibration``) and the counts of each distinct float32 score
 (``ranking``, at most :data:`RANKING_CAPACITY_CHUNKS` chunks' worth of distinct values, exact below
-that). The chunks of a cell arrive in one fixed order, so every value is the same bit for bit
-whoever computes it.
+that). A cell's positives come first; when its many negatives meet few distinct positive scores,
+the negatives are counted into the parts of the score axis those metrics tell apart
+(``partition``), which gives the same counts for a fraction of the work. The chunks of a cell
+arrive in one fixed order, so every value is the same bit for bit whoever computes it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .calibration import CalibrationBins, skill_scores
+from .calibration import CalibrationBins, inner_edges, skill_scores
 from .cell import Cell
 from .checks import fraction, labelled_scores, names_from, non_negative, one_of, whole_number
 from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
 from .metrics import DEFAULT_METRICS, MetricSettings, confusion_metrics, metric_settings, on_correct_side
-from .ranking import CellRanking
+from .partition import LOOKUP_MIN_NEGATIVES, MAX_BOUNDARIES, PartCounts, ScorePartition
+from .ranking import ScoreCounts, ranking_of_slots
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM
 from .simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks
@@ -49,23 +52,59 @@ class Accumulator:
         self.correct = [0, 0]
         self.sums: list[dict[str, float]] = [{}, {}]
         self.calibration = CalibrationBins(settings.ece_bins)
-        # best:<metric> reports a threshold among the scores themselves: the sorted table keeps them
-        self.ranking = CellRanking(
-            RANKING_CAPACITY_CHUNKS * chunk_size, negatives=negatives, lookup=not isinstance(threshold, str)
-        )
+        self.ranking = ScoreCounts(RANKING_CAPACITY_CHUNKS * chunk_size)
+        # best:<metric> reports a threshold among the scores themselves: only the sorted table keeps them
+        self.partition_pays = negatives >= LOOKUP_MIN_NEGATIVES and not isinstance(threshold, str)
+        self.negatives: PartCounts | None = None  # the negatives by part, when partitioned
+        self._started_negatives = False
+        self._folded = False
 
     def add(self, label: int, scores: np.ndarray) -> None:
         """Fold in one chunk of scores whose true class is ``label``: every positive chunk first."""
+        if label == 1 and self._started_negatives:
+            raise RuntimeError("Accumulator takes all positives before any negative")
+        if label == 0 and not self._started_negatives:
+            self._started_negatives = True
+            self.negatives = self._partitioned_negatives()
         self.counts[label] += scores.size
-        self.correct[label] += int(np.count_nonzero(on_correct_side(label, scores, self.cut)))
         for term, value in self.term_sums(label, scores).items():
             self.sums[label][term] = self.sums[label].get(term, 0.0) + value
+        if self.negatives is not None:
+            self.negatives.add(scores)
+            return
+        self.correct[label] += int(np.count_nonzero(on_correct_side(label, scores, self.cut)))
         self.calibration.add(label, scores)
         self.ranking.add(label, scores)
+
+    def _partitioned_negatives(self) -> PartCounts | None:
+        """After the last positive: the negatives' parts, when that pays off and is exact."""
+        if not self.partition_pays:
+            return None
+        values, _, _, bits = self.ranking.table()
+        edges = inner_edges(self.settings.ece_bins)
+        if bits or values.size + edges.size > MAX_BOUNDARIES:
+            return None
+        return PartCounts(ScorePartition(values, {"calibration": edges, "threshold": np.array([self.cut])}))
+
+    def _ranking_values(self) -> dict[str, float]:
+        if self.negatives is None:
+            return self.ranking.result(recall=self.settings.recall)
+        _, _, positives, _ = self.ranking.table()
+        return ranking_of_slots(positives, self.negatives.per_slot(), recall=self.settings.recall)
+
+    def _fold_partitioned_negatives(self) -> None:
+        """The negatives' correct count and calibration bins, from their parts (once, at the end)."""
+        if self.negatives is None or self._folded:
+            return
+        self._folded = True
+        sides, _ = self.negatives.per_family_part("threshold")
+        self.correct[0] += int(sides[0])  # <= the threshold: predicted negative
+        self.calibration.add_per_bin(0, *self.negatives.per_family_part("calibration"))
 
     def result(self, losses: Iterable[str]) -> dict[str, float]:
         """``loss/<name>`` for each loss, then every metric of :data:`metrics.METRIC_NAMES` (and,
         for ``best:<metric>``, the threshold chosen as ``threshold/<metric>``)."""
+        self._fold_partitioned_negatives()
         tn, tp = self.correct
         fp, fn = self.counts[0] - tn, self.counts[1] - tp
         chosen = {}
@@ -82,7 +121,7 @@ class Accumulator:
         }
         values.update(confusion_metrics(tp=tp, fp=fp, tn=tn, fn=fn, beta=self.settings.beta))
         values.update(chosen)
-        values.update(self.ranking.result(recall=self.settings.recall))
+        values.update(self._ranking_values())
         losses_for_skill = reduce_losses(("bce", "brier"), self.sums, self.counts)
         values.update(skill_scores(**losses_for_skill, prevalence=self.counts[1] / sum(self.counts)))
         values["ece"] = self.calibration.ece()

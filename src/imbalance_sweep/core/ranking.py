@@ -117,103 +117,10 @@ class ScoreCounts:
         while _distinct_sorted(self._keys >> extra) > self.capacity:
             extra += 1  # ends by 31 - resolution_bits, where every key is 0
         keys = self._keys >> extra
-        starts = np.flatnonzero(_run_starts(keys))
+        starts = np.flatnonzero(run_starts(keys))
         self._keys = keys[starts]
         self._counts = (np.add.reduceat(self._counts[0], starts), np.add.reduceat(self._counts[1], starts))
         self.resolution_bits += extra
-
-
-LOOKUP_BUCKETS = 1 << 18  # equal-width buckets of [0, 1] in the negatives' lookup table (1 MB)
-LOOKUP_MIN_NEGATIVES = 1 << 17  # fewer negatives than this: the table would cost more than a sort
-
-
-class CellRanking:
-    """The ranking metrics of a cell whose positives all arrive before its negatives: the same
-    table as :class:`ScoreCounts`, found without sorting the negatives when it can be.
-
-    The metrics need, of the negatives, only how many fall strictly between two adjacent distinct
-    positive scores and how many tie with each. With few distinct positives (the imbalanced cells
-    this project is about) a table over equal-width buckets of the float32 scores says, for every
-    bucket without a positive score, how many distinct positive scores lie below it: a negative
-    there is counted by one lookup (the bucket of a score is monotone in the score, as float32
-    multiplication and truncation are). Only the negatives in a bucket with a positive score are
-    placed by a binary search. The counts, and so every metric, are those :class:`ScoreCounts`
-    gives, bit for bit. Otherwise (many distinct positives, few negatives, or positives beyond the
-    capacity) the negatives go into the :class:`ScoreCounts` of the positives.
-    """
-
-    def __init__(self, capacity: int, *, negatives: int, lookup: bool = True):
-        self.counts = ScoreCounts(capacity)
-        # how many negatives will come (a lookup table pays off only for many), 0: no lookup table
-        self.negatives = negatives if lookup else 0
-        self._slots: np.ndarray | None = None  # per slot (between, tied, between, ...) negatives
-        self._positives: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.float32), np.empty(0))
-        self._started = False
-
-    def add(self, label: int, scores: np.ndarray) -> None:
-        """Fold in a float32 chunk of class ``label``: every positive chunk first."""
-        if label == 1:
-            if self._started:
-                raise RuntimeError("CellRanking takes all positives before any negative")
-            self.counts.add(1, scores)
-            return
-        if not self._started:
-            self._started = True
-            self._prepare()
-        if self._slots is None:
-            self.counts.add(0, scores)
-        else:
-            self._place(_checked_chunk(0, scores))
-
-    def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """:meth:`ScoreCounts.table` of every score (only without the lookup table: it does not
-        keep the negatives' values)."""
-        if self._slots is not None:
-            raise RuntimeError("CellRanking(lookup=True) keeps no table of the negatives' scores")
-        return self.counts.table()
-
-    def result(self, *, recall: float) -> dict[str, float]:
-        if self._slots is None:
-            return self.counts.result(recall=recall)
-        values, positives = self._positives
-        weights_1 = np.zeros(self._slots.size)
-        weights_1[1::2] = positives
-        positions = np.arange(self._slots.size, dtype=np.float64)  # the slots' order is the scores'
-        return ranking_metrics(positions, self._slots.astype(np.float64), weights_1, recall=recall)
-
-    def _prepare(self) -> None:
-        """After the last positive: the lookup table, when it pays off."""
-        values, _, positives, bits = self.counts.table()
-        if bits or self.negatives < LOOKUP_MIN_NEGATIVES or values.size > LOOKUP_BUCKETS // 16:
-            return
-        values = values.astype(np.float32)
-        self._positives = (values, np.asarray(positives))
-        per_bucket = np.bincount(self._bucket(values), minlength=LOOKUP_BUCKETS + 1)
-        # a negative in bucket k without a positive score lies above exactly the positive scores
-        # of the buckets below k: it is in slot 2 * (their number); ties take the odd slots
-        below = np.cumsum(per_bucket) - per_bucket
-        self._slot_of_bucket = 2 * below  # intp, as bincount takes it without a copy
-        self._has_positive = per_bucket > 0
-        self._slots = np.zeros(2 * values.size + 1, dtype=np.int64)
-
-    @staticmethod
-    def _bucket(scores: np.ndarray) -> np.ndarray:
-        index = (scores * np.float32(LOOKUP_BUCKETS)).astype(np.intp)
-        return np.minimum(index, LOOKUP_BUCKETS, out=index)
-
-    def _place(self, scores: np.ndarray) -> None:
-        assert self._slots is not None
-        buckets = self._bucket(scores)
-        slots = self._slot_of_bucket[buckets]
-        self._slots += np.bincount(slots, minlength=self._slots.size)
-        shared = np.flatnonzero(self._has_positive[buckets])
-        if shared.size:  # these negatives share a bucket with a positive score: a binary search
-            values = self._positives[0]
-            near = scores[shared]
-            rank = np.searchsorted(values, near)
-            tied = values[np.minimum(rank, values.size - 1)] == near
-            self._slots -= np.bincount(slots[shared], minlength=self._slots.size)
-            self._slots += np.bincount(2 * rank + tied, minlength=self._slots.size)
 
 
 def _checked_chunk(label: int, scores: np.ndarray) -> np.ndarray:
@@ -227,7 +134,7 @@ def _checked_chunk(label: int, scores: np.ndarray) -> np.ndarray:
     return scores
 
 
-def _run_starts(ordered: np.ndarray) -> np.ndarray:
+def run_starts(ordered: np.ndarray) -> np.ndarray:
     """True where a sorted array's element differs from the one before it (and at index 0)."""
     starts = np.empty(ordered.size, dtype=bool)
     starts[:1] = True
@@ -363,6 +270,18 @@ def ranking_metrics(values, weights_0, weights_1, *, recall: float) -> dict[str,
         "average_precision": _average_precision(curve),
         "precision_at_recall": _precision_at_recall(curve, recall),
     }
+
+
+def ranking_of_slots(
+    positives: np.ndarray, negatives_per_slot: np.ndarray, *, recall: float
+) -> dict[str, float]:
+    """:func:`ranking_metrics` of a table given as the positives' weights at their distinct values
+    and the negatives' weights per slot around them (below the first value, on it, between the
+    first two, ..., above the last: ``2 * len(positives) + 1`` slots, as ``partition`` counts them)."""
+    weights_1 = np.zeros(negatives_per_slot.size)
+    weights_1[1::2] = positives
+    positions = np.arange(negatives_per_slot.size, dtype=np.float64)  # the slots' order is the scores'
+    return ranking_metrics(positions, negatives_per_slot, weights_1, recall=recall)
 
 
 def _worst_case_precision_sums(curve: _Curve) -> np.ndarray:
