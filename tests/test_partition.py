@@ -148,6 +148,15 @@ def test_a_cell_partitioned_gives_the_values_of_one_that_is_not(threshold):
     assert partitioned == plain
 
 
+def test_a_cell_without_positives_partitioned_gives_the_values_of_one_that_is_not():
+    negatives, _ = post_like_cell()
+    none = np.empty(0, dtype=np.float32)
+    partitioned = accumulated(negatives, none, partitioned=True)
+    plain = accumulated(negatives, none, partitioned=False)
+    assert partitioned.pop("ece") == pytest.approx(plain.pop("ece"), rel=1e-12)
+    assert partitioned == plain and partitioned["roc_auc"] == 0.0
+
+
 def test_a_large_cell_is_partitioned_unless_its_positives_are_too_many_or_the_threshold_is_chosen():
     rng = np.random.default_rng(1)
     negatives = rng.random(evaluation.LOOKUP_MIN_NEGATIVES, dtype=np.float32)
