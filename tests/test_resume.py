@@ -283,6 +283,33 @@ def test_writes_are_retried_while_the_database_is_locked(monkeypatch):
     assert len(attempts) == 1
 
 
+def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkeypatch):
+    """Ctrl-C or SIGTERM: the run at work is closed KILLED with CLOSING_ATTEMPTS tries, not
+    WRITE_ATTEMPTS (each may wait out MLflow's 20 s busy timeout), and a store that stays locked is
+    one line naming it."""
+    tracker = tracking.Tracker(tracking_uri, "interrupted")
+    run_id = tracker.start_run("cell", tags={}, params={})
+    monkeypatch.setattr(tracking.time, "sleep", lambda _: None)
+    tries = []
+
+    def locked(*args, **kwargs):
+        tries.append(args)
+        raise MlflowException(
+            "(sqlite3.OperationalError) database is locked", error_code=TEMPORARILY_UNAVAILABLE
+        )
+
+    monkeypatch.setattr(MlflowClient, "set_terminated", lambda self, *a, **k: locked(*a, **k))
+    with pytest.raises(tracking.TrackingError, match="database is locked"):
+        with tracker.closing(run_id):
+            raise KeyboardInterrupt
+    assert len(tries) == tracking.CLOSING_ATTEMPTS < tracking.WRITE_ATTEMPTS
+    tries.clear()
+    with pytest.raises(tracking.TrackingError, match="database is locked"):
+        with tracker.closing(run_id):
+            raise RuntimeError("a failure, not an interrupt: no hurry")
+    assert len(tries) == tracking.WRITE_ATTEMPTS
+
+
 def test_two_identical_sweeps_at_once_end_with_one_finished_run_per_cell(
     make_spec, tracking_uri, uninterrupted, monkeypatch, caplog
 ):

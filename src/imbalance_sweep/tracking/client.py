@@ -32,6 +32,9 @@ MAX_PARAM_LENGTH = 6000
 LOCKED_MESSAGE = "database is locked"
 WRITE_ATTEMPTS = 8
 FIRST_BACKOFF_SECONDS = 0.05
+# After Ctrl-C or SIGTERM a person (or a scheduler's grace period) waits: a run at work is closed
+# KILLED with this many tries, not WRITE_ATTEMPTS (each may wait out the busy timeout).
+CLOSING_ATTEMPTS = 2
 
 
 def _quiet_store_creation() -> None:
@@ -92,18 +95,18 @@ def store_errors(tracking_uri: str) -> Iterator[None]:
         raise TrackingError(f"tracking_uri={tracking_uri!r} cannot be used: {reason}") from error
 
 
-def retry_when_locked(call: Callable, *args, **kwargs):
+def retry_when_locked(call: Callable, *args, attempts: int = WRITE_ATTEMPTS, **kwargs):
     """``call(*args, **kwargs)``, tried again while sqlite says the database is locked.
 
-    At most WRITE_ATTEMPTS tries, waiting FIRST_BACKOFF_SECONDS x 2^attempt, times 1 to 2 at random
+    At most ``attempts`` tries, waiting FIRST_BACKOFF_SECONDS x 2^attempt, times 1 to 2 at random
     so that writers that collided do not collide again. A locked write was rolled back, so trying
     it again cannot log anything twice.
     """
-    for attempt in range(WRITE_ATTEMPTS):
+    for attempt in range(attempts):
         try:
             return call(*args, **kwargs)
         except MlflowException as error:
-            if LOCKED_MESSAGE not in str(error) or attempt == WRITE_ATTEMPTS - 1:
+            if LOCKED_MESSAGE not in str(error) or attempt == attempts - 1:
                 raise
             time.sleep(FIRST_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))
 
@@ -119,6 +122,10 @@ class RetryingClient:
         if not callable(attribute):
             return attribute
         return lambda *args, **kwargs: retry_when_locked(attribute, *args, **kwargs)
+
+    def tried(self, attempts: int, name: str, *args, **kwargs):
+        """The client's method ``name``, tried at most ``attempts`` times."""
+        return retry_when_locked(getattr(self._client, name), *args, attempts=attempts, **kwargs)
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:
@@ -486,10 +493,10 @@ class Tracker:
         with store_errors(self.tracking_uri):
             self.client.log_inputs(run_id, datasets=[entry])
 
-    def finish(self, run_id: str, status: str = FINISHED) -> None:
+    def finish(self, run_id: str, status: str = FINISHED, *, attempts: int = WRITE_ATTEMPTS) -> None:
         """Close a run: FINISHED only for work that completed; FAILED or KILLED otherwise."""
         with store_errors(self.tracking_uri):
-            self.client.set_terminated(run_id, status)
+            self.client.tried(attempts, "set_terminated", run_id, status)
 
     @contextlib.contextmanager
     def closing(self, run_id: str) -> Iterator[Closing]:
@@ -501,8 +508,11 @@ class Tracker:
         closing = Closing()
         try:
             yield closing
-        except BaseException as error:
-            self.finish(run_id, KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
+        except KeyboardInterrupt:
+            self.finish(run_id, KILLED, attempts=CLOSING_ATTEMPTS)
+            raise
+        except BaseException:
+            self.finish(run_id, FAILED)
             raise
         if closing.finish:
             try:
@@ -510,7 +520,7 @@ class Tracker:
             except KeyboardInterrupt:
                 # Interrupted inside the FINISHED write (which may or may not have landed): KILLED
                 # for sure, never left RUNNING; a resumed sweep computes the cell again.
-                self.finish(run_id, KILLED)
+                self.finish(run_id, KILLED, attempts=CLOSING_ATTEMPTS)
                 raise
 
     def log_table(self, run_id: str, columns: Mapping[str, list], artifact_file: str) -> None:
