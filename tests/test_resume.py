@@ -283,31 +283,41 @@ def test_writes_are_retried_while_the_database_is_locked(monkeypatch):
     assert len(attempts) == 1
 
 
-def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkeypatch):
-    """Ctrl-C or SIGTERM: the run at work is closed KILLED with CLOSING_ATTEMPTS tries, not
-    WRITE_ATTEMPTS (each may wait out MLflow's 20 s busy timeout), and a store that stays locked is
-    one line naming it."""
+def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkeypatch, capsys):
+    """Ctrl-C or SIGTERM: the runs at work are closed KILLED with CLOSING_ATTEMPTS tries, not
+    WRITE_ATTEMPTS (each may wait out MLflow's 20 s busy timeout). A store that stays locked leaves
+    them RUNNING, and the interruption's one line names them."""
+    from imbalance_sweep.cli import report_interrupt
+
     tracker = tracking.Tracker(tracking_uri, "interrupted")
-    run_id = tracker.start_run("cell", tags={}, params={})
+    parent = tracker.start_run("sweep", tags={}, params={})
+    cell = tracker.start_run("cell", tags={}, params={}, parent_run_id=parent)
     monkeypatch.setattr(tracking.time, "sleep", lambda _: None)
     tries = []
 
-    def locked(*args, **kwargs):
-        tries.append(args)
+    def locked(self, run_id, *args, **kwargs):
+        tries.append(run_id)
         raise MlflowException(
             "(sqlite3.OperationalError) database is locked", error_code=TEMPORARILY_UNAVAILABLE
         )
 
-    monkeypatch.setattr(MlflowClient, "set_terminated", lambda self, *a, **k: locked(*a, **k))
-    with pytest.raises(tracking.TrackingError, match="database is locked"):
-        with tracker.closing(run_id):
+    monkeypatch.setattr(MlflowClient, "set_terminated", locked)
+    with pytest.raises(KeyboardInterrupt) as interrupted:
+        with tracker.closing(parent), tracker.closing(cell):
             raise KeyboardInterrupt
-    assert len(tries) == tracking.CLOSING_ATTEMPTS < tracking.WRITE_ATTEMPTS
+    assert tries == [cell] * tracking.CLOSING_ATTEMPTS + [parent] * tracking.CLOSING_ATTEMPTS
+    assert tracking.CLOSING_ATTEMPTS < tracking.WRITE_ATTEMPTS
+    assert report_interrupt(interrupted.value, "3 of 6 cells FINISHED") == 130
+    (line,) = capsys.readouterr().err.splitlines()
+    assert (
+        f"3 of 6 cells FINISHED; left RUNNING, the store stayed locked: {cell}, {parent}; run the same"
+        in line
+    )
     tries.clear()
     with pytest.raises(tracking.TrackingError, match="database is locked"):
-        with tracker.closing(run_id):
+        with tracker.closing(cell):
             raise RuntimeError("a failure, not an interrupt: no hurry")
-    assert len(tries) == tracking.WRITE_ATTEMPTS
+    assert tries == [cell] * tracking.WRITE_ATTEMPTS
 
 
 def test_two_identical_sweeps_at_once_end_with_one_finished_run_per_cell(

@@ -237,6 +237,9 @@ def report_interrupt(error: KeyboardInterrupt, progress: str = "") -> int:
     """One line for Ctrl-C or SIGTERM (what was done, how to go on); return the shell's exit code."""
     number = getattr(error, "signal_number", signal.SIGINT)
     done = f"{progress}; " if progress else ""
+    unclosed = getattr(error, "unclosed", [])  # runs the store, locked, did not let close KILLED
+    if unclosed:
+        done += f"left RUNNING, the store stayed locked: {', '.join(unclosed)}; "
     print(
         f"{PROGRAM}: interrupted ({signal.Signals(number).name}): {done}"
         f"run the same command to continue: {continue_command()}",

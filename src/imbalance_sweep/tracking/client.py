@@ -508,8 +508,8 @@ class Tracker:
         closing = Closing()
         try:
             yield closing
-        except KeyboardInterrupt:
-            self.finish(run_id, KILLED, attempts=CLOSING_ATTEMPTS)
+        except KeyboardInterrupt as interrupted:
+            self._close_interrupted(run_id, interrupted)
             raise
         except BaseException:
             self.finish(run_id, FAILED)
@@ -517,11 +517,20 @@ class Tracker:
         if closing.finish:
             try:
                 self.finish(run_id)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as interrupted:
                 # Interrupted inside the FINISHED write (which may or may not have landed): KILLED
                 # for sure, never left RUNNING; a resumed sweep computes the cell again.
-                self.finish(run_id, KILLED, attempts=CLOSING_ATTEMPTS)
+                self._close_interrupted(run_id, interrupted)
                 raise
+
+    def _close_interrupted(self, run_id: str, interrupted: KeyboardInterrupt) -> None:
+        """KILLED, in at most CLOSING_ATTEMPTS tries. A store that stays locked leaves the run
+        RUNNING (the next run of the sweep marks it FAILED and computes its cell again): the
+        interruption goes on, and carries the run's id (``unclosed``) for its one line."""
+        try:
+            self.finish(run_id, KILLED, attempts=CLOSING_ATTEMPTS)
+        except TrackingError:
+            interrupted.unclosed = [*getattr(interrupted, "unclosed", []), run_id]  # type: ignore[attr-defined]
 
     def log_table(self, run_id: str, columns: Mapping[str, list], artifact_file: str) -> None:
         """A table as MLflow's JSON table artifact, which the UI shows as a table."""
