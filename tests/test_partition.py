@@ -133,7 +133,9 @@ def accumulated(negatives, positives, *, partitioned, chunk_size=1 << 16, thresh
         for start in range(0, scores.size, chunk_size):
             accumulator.add(label, scores[start : start + chunk_size])
     assert (accumulator.negatives is not None) == partitioned
-    return accumulator.result(LOSS_NAMES)
+    values = accumulator.result(LOSS_NAMES)
+    assert accumulator.result(LOSS_NAMES) == values  # reading the result changes nothing
+    return values
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.3, 0.0, 1.0])

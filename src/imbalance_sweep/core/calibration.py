@@ -15,6 +15,7 @@ and the expected calibration error.
 
 from __future__ import annotations
 
+import copy
 import math
 from fractions import Fraction
 
@@ -90,10 +91,13 @@ class CalibrationBins:
         self.counts[label] += np.bincount(index, minlength=bins)
         self.score_sums[label] += np.bincount(index, weights=scores, minlength=bins)
 
-    def add_per_bin(self, label: int, counts: np.ndarray, score_sums: np.ndarray) -> None:
-        """Fold in scores of class ``label`` already counted and summed per bin."""
-        self.counts[label] += counts
-        self.score_sums[label] += score_sums
+    def plus(self, label: int, counts: np.ndarray, score_sums: np.ndarray) -> CalibrationBins:
+        """A copy with scores of class ``label`` added, already counted and summed per bin."""
+        added = copy.copy(self)
+        added.counts, added.score_sums = self.counts.copy(), self.score_sums.copy()
+        added.counts[label] += counts
+        added.score_sums[label] += score_sums
+        return added
 
     def ece(self) -> float:
         score_sums = self.score_sums[0] + self.score_sums[1]

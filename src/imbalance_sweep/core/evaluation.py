@@ -57,7 +57,6 @@ class Accumulator:
         self.partition_pays = negatives >= LOOKUP_MIN_NEGATIVES and not isinstance(threshold, str)
         self.negatives: PartCounts | None = None  # the negatives by part, when partitioned
         self._started_negatives = False
-        self._folded = False
 
     def add(self, label: int, scores: np.ndarray) -> None:
         """Fold in one chunk of scores whose true class is ``label``: every positive chunk first."""
@@ -92,20 +91,18 @@ class Accumulator:
         _, _, positives, _ = self.ranking.table()
         return ranking_of_slots(positives, self.negatives.per_slot(), recall=self.settings.recall)
 
-    def _fold_partitioned_negatives(self) -> None:
-        """The negatives' correct count and calibration bins, from their parts (once, at the end)."""
-        if self.negatives is None or self._folded:
-            return
-        self._folded = True
-        sides, _ = self.negatives.per_family_part("threshold")
-        self.correct[0] += int(sides[0])  # <= the threshold: predicted negative
-        self.calibration.add_per_bin(0, *self.negatives.per_family_part("calibration"))
+    def _with_partitioned_negatives(self) -> tuple[list[int], CalibrationBins]:
+        """The correct counts and calibration bins with the negatives counted by part, if they were."""
+        if self.negatives is None:
+            return self.correct, self.calibration
+        sides, _ = self.negatives.per_family_part("threshold")  # <= the threshold: predicted negative
+        correct = [self.correct[0] + int(sides[0]), self.correct[1]]
+        return correct, self.calibration.plus(0, *self.negatives.per_family_part("calibration"))
 
     def result(self, losses: Iterable[str]) -> dict[str, float]:
         """``loss/<name>`` for each loss, then every metric of :data:`metrics.METRIC_NAMES` (and,
         for ``best:<metric>``, the threshold chosen as ``threshold/<metric>``)."""
-        self._fold_partitioned_negatives()
-        tn, tp = self.correct
+        (tn, tp), calibration = self._with_partitioned_negatives()
         fp, fn = self.counts[0] - tn, self.counts[1] - tp
         chosen = {}
         metric = best_metric(self.threshold)
@@ -124,7 +121,7 @@ class Accumulator:
         values.update(self._ranking_values())
         losses_for_skill = reduce_losses(("bce", "brier"), self.sums, self.counts)
         values.update(skill_scores(**losses_for_skill, prevalence=self.counts[1] / sum(self.counts)))
-        values["ece"] = self.calibration.ece()
+        values["ece"] = calibration.ece()
         return values
 
 
