@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from .core.checks import InvalidValue
+from .interrupts import SIGNALS, Interrupted, install_interrupt_handlers
 from .processes import command_line, pids, stat_fields
 from .tracking.client import TrackingError
 
@@ -21,52 +22,9 @@ EXIT_USER_ERROR = 2
 PROGRAM = "imbalance-sweep"
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM: runs at work are closed KILLED (as for KeyboardInterrupt), then one line."""
-
-    def __init__(self, signal_number: int = signal.SIGINT):
-        super().__init__(signal.Signals(signal_number).name)
-        self.signal_number = signal_number
-
-
-_deferred: list[int] = []  # while a run is being created: the signal that arrived, raised after
-_deferring = [False]
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # The first signal of a process that does not raise it at once: a multirun's launching process
 # (joblib, Ray), or a launcher's worker process between and after its jobs.
 _received: list[int] = []
-
-
-def _on_signal(signal_number: int, _frame) -> None:
-    # One interruption is enough: a second Ctrl-C, or the SIGTERM `mlflow run` sends its command
-    # after its own Ctrl-C, must not cut short the closing of the runs the first one started.
-    for each in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(each, signal.SIG_IGN)
-    if _deferring[0]:
-        _deferred.append(signal_number)
-        return
-    raise Interrupted(signal_number)
-
-
-@contextlib.contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block ends: a run created in the block is then in the hands
-    of whatever closes it (its ``closing`` entered in the block), never left RUNNING by a signal
-    that arrived between the store's commit and the caller's knowing the run's id."""
-    _deferring[0] = True
-    try:
-        yield
-    finally:
-        _deferring[0] = False
-    if _deferred:
-        raise Interrupted(_deferred.pop())
-
-
-def install_interrupt_handlers() -> None:
-    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread (SIGTERM's default would end
-    the process at once and leave its runs RUNNING)."""
-    for each in SIGNALS:
-        signal.signal(each, _on_signal)
 
 
 def _record_signal(signal_number: int, _frame) -> None:
@@ -162,7 +120,7 @@ def launch_in_workers(worker_marker: str, start_workers: Callable[[], None] | No
         start_workers()
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # in case starting them unblocked the signals
     for each in SIGNALS:
-        signal.signal(each, _record_signal)  # one interruption is enough (see _on_signal)
+        signal.signal(each, _record_signal)  # one interruption is enough (see interrupts._on_signal)
     signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
 
 

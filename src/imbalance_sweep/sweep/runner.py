@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from ..analysis.report import csv_text, sweep_models, sweep_report
-from ..cli import interrupts_deferred
 from ..core.bootstrap import bootstrap_intervals
 from ..core.cell import Cell
 from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import make_terms
 from ..core.score_models import ScoreModel
+from ..interrupts import interrupts_deferred
 from ..tracking.client import Closing, Tracker
 from ..tracking.runs import FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (

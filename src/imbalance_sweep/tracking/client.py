@@ -21,8 +21,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
+from ..interrupts import interrupts_deferred
 from .runs import FAILED, FINISHED, KILLED, RUNNING, StoredRun
-from .where import tag_filter
+from .where import is_server, tag_filter
 
 # MLflow refuses longer parameter values; the full grid is in the sweep's config.yaml artifact.
 MAX_PARAM_LENGTH = 6000
@@ -111,21 +112,44 @@ def retry_when_locked(call: Callable, *args, attempts: int = WRITE_ATTEMPTS, **k
             time.sleep(FIRST_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))
 
 
-class RetryingClient:
-    """An MlflowClient whose every call goes through :func:`retry_when_locked`."""
+def _held(call: Callable) -> Callable:
+    """``call`` with Ctrl-C and SIGTERM held until it returns (``interrupts``): a database write cut
+    by the signal would keep its lock from the writes that close the runs KILLED."""
 
-    def __init__(self, client: MlflowClient):
+    def held(*args, **kwargs):
+        with interrupts_deferred():
+            return call(*args, **kwargs)
+
+    return held
+
+
+class RetryingClient:
+    """An MlflowClient whose every call goes through :func:`retry_when_locked`; on a database store
+    (``hold_interrupts``) each try holds Ctrl-C and SIGTERM until it returns, not the backoff
+    between tries. A tracking server's requests are not held: the server keeps its own
+    transactions whole, and a hung request must not keep Ctrl-C waiting."""
+
+    def __init__(self, client: MlflowClient, *, hold_interrupts: bool):
         self._client = client
+        self._hold_interrupts = hold_interrupts
+
+    @classmethod
+    def of(cls, tracking_uri: str) -> RetryingClient:
+        return cls(MlflowClient(tracking_uri=tracking_uri), hold_interrupts=not is_server(tracking_uri))
+
+    def _method(self, name: str):
+        method = getattr(self._client, name)
+        return _held(method) if self._hold_interrupts and callable(method) else method
 
     def __getattr__(self, name: str):
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-        return lambda *args, **kwargs: retry_when_locked(attribute, *args, **kwargs)
+        method = self._method(name)
+        if not callable(method):
+            return method
+        return lambda *args, **kwargs: retry_when_locked(method, *args, **kwargs)
 
     def tried(self, attempts: int, name: str, *args, **kwargs):
         """The client's method ``name``, tried at most ``attempts`` times."""
-        return retry_when_locked(getattr(self._client, name), *args, attempts=attempts, **kwargs)
+        return retry_when_locked(self._method(name), *args, attempts=attempts, **kwargs)
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:
@@ -346,7 +370,7 @@ class Tracker:
         _quiet_run_links()
         _ready_store(tracking_uri)
         with store_errors(self.tracking_uri):
-            self.client = RetryingClient(MlflowClient(tracking_uri=tracking_uri))
+            self.client = RetryingClient.of(tracking_uri)
             if existing_run_id:
                 self.experiment_id = self.client.get_run(existing_run_id).info.experiment_id
                 self.experiment_name = self.client.get_experiment(self.experiment_id).name
@@ -628,7 +652,7 @@ def active_or_new_run(*, experiment: str | None = None, run_name: str | None = N
     experiment_id = None
     with store_errors(tracking_uri):
         if experiment and not os.environ.get("MLFLOW_RUN_ID"):
-            experiment_id = ensure_experiment(RetryingClient(MlflowClient(tracking_uri)), experiment)
+            experiment_id = ensure_experiment(RetryingClient.of(tracking_uri), experiment)
         run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name)
     return run.info.run_id, tracking_uri, True
 
