@@ -32,12 +32,12 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402  (imported before timing: its import cost is not the post's per-cell cost)
 import numpy as np  # noqa: E402
+from timing import wall_times  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 from imbalance_sweep.core.cell import make_cell  # noqa: E402
 from imbalance_sweep.core.checks import labelled_scores  # noqa: E402
@@ -108,12 +108,7 @@ def post_cell(loss_func) -> tuple[float, float, float, float]:
 
 def timed(func, repeats: int) -> tuple[float, float]:
     """``(median, min)`` wall time of ``func()`` in ms, after one warm-up call."""
-    func()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
+    times = wall_times(func, repeats)
     return statistics.median(times) * 1e3, min(times) * 1e3
 
 

@@ -10,24 +10,14 @@ repeated calls, after a warm-up that fills the quadrature caches as a sweep woul
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+
+from timing import median_seconds  # benchmarks/timing.py, beside this script
 
 from imbalance_sweep.core.cell import Cell
 from imbalance_sweep.core.evaluation import evaluate_cell
 from imbalance_sweep.core.expectations import expected_cell
 from imbalance_sweep.core.losses import LOSS_NAMES, make_terms
 from imbalance_sweep.core.simulator import DEFAULT_CHUNK_SIZE
-
-
-def median_seconds(call, repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

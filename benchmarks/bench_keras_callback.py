@@ -15,30 +15,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from timing import median_seconds  # noqa: E402  (benchmarks/timing.py, beside this script)
 
 from imbalance_sweep.core.reweighting import validation_values  # noqa: E402
 from imbalance_sweep.keras_callback import ValidationPanel, mlflow_key  # noqa: E402
 
 PREVALENCES = (0.01, 0.5)
-
-
-def median_seconds(call, repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def validation_data(rows: int) -> tuple[np.ndarray, np.ndarray]:
