@@ -17,17 +17,17 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
-import scipy
 from helpers import finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.sweep import runner
 
 STORE = Path(__file__).parent / "data" / "store-1e2c45e.db.gz"
-# numpy and scipy of the environment that wrote it (constraints.txt's): with them, the same bits
-WRITTEN_WITH = ("2.4.6", "1.17.1")
+# The store was written on another machine: numpy picks its exp and log kernels by CPU (AVX-512 or
+# not), so a loss may differ there in its last bit. Bit for bit holds on one machine, whatever the
+# order or split; across machines and numpy/scipy releases the README promises this relative tolerance.
+ACROSS_MACHINES = 1e-12
 WRITTEN_UNDER = "/tmp/oldstore"
 EXPERIMENT = "previous-release"
 FINISHED_SWEEP = ("grid=seed_blog",)
@@ -93,15 +93,13 @@ def test_a_sharded_sweep_of_the_previous_release_is_finished_by_its_other_shard_
     new = {run.info.run_name: run.data.metrics for run in now.values()}
     # the previous release's cells lack the metrics added since (issue 14); the rest is the same
     assert all(set(old[cell]) <= set(new[cell]) for cell in old)
-    assert sum(set(old[cell]) == set(new[cell]) for cell in old) == 3  # the 3 cells run now
-    new = {cell: {key: new[cell][key] for key in old[cell]} for cell in old}
-    if (np.__version__, scipy.__version__) == WRITTEN_WITH:
-        assert old == new  # bit for bit
-    else:  # the legacy tfa environment: exact expectations integrate with other numpy/scipy kernels
-        assert {c: drawn(m) for c, m in old.items()} == {c: drawn(m) for c, m in new.items()}
-        assert old == {c: pytest.approx(m, rel=1e-12) for c, m in new.items()}
-
-
-def drawn(metrics):
-    """The values computed from the draw (not the integrated expectations)."""
-    return {name: value for name, value in metrics.items() if not name.startswith(("expected/", "stderr/"))}
+    resumed = {cell for cell in old if set(old[cell]) == set(new[cell])}
+    assert len(resumed) == 3  # the 3 cells run now
+    # on this machine, split over two shards or run whole: the same bits
+    assert {cell: old[cell] for cell in resumed} == {cell: new[cell] for cell in resumed}
+    # written on another machine: within the stated tolerance
+    stored = set(old) - resumed
+    assert {cell: old[cell] for cell in stored} == {
+        cell: pytest.approx({key: new[cell][key] for key in old[cell]}, rel=ACROSS_MACHINES)
+        for cell in stored
+    }
