@@ -1,9 +1,12 @@
 """Flip points: hand-derived closed forms, properties, sampled cells on both sides, the logged run."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from helpers import environment_without_mlflow_launch
 from hypothesis import given
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
@@ -175,3 +178,25 @@ def test_the_flip_run_holds_the_flip_points_and_the_chart(tracking_uri, tmp_path
         f"look:       mlflow ui --backend-store-uri {tracking_uri}",
         f"            {where.run_url(tracking_uri, experiment_id, run_id)}",
     ]
+
+
+def test_python_m_flip_states_two_flips_and_leaves_no_hydra_folders(tracking_uri, tmp_path):
+    """The door as a person uses it: the ECE of these two models flips twice, and the line names the
+    model preferred in each of the three regions; the folder it ran in gains only MLflow's artifacts."""
+    work = tmp_path / "work"
+    work.mkdir()
+    command = [sys.executable, "-m", "imbalance_sweep.flip", "model_a=[.758, .602]", "model_b=[.907,.742]"]
+    done = subprocess.run(
+        [*command, "losses=[bce]", "metrics=[ece]", f"tracking_uri={tracking_uri}"],
+        cwd=work,
+        env=environment_without_mlflow_launch(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "ece                    prefers B below 22.9 % prevalence, A between 22.9 % and 71.2 %, B above 71.2 %"
+        in (done.stdout.splitlines())
+    )
+    assert [path.name for path in work.iterdir()] == ["mlruns"]  # no outputs/, .hydra/ or flip.log

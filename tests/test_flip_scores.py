@@ -3,17 +3,19 @@ flipping with their losses, ROC AUC and precision at recall never flipping, and 
 and the ECE's flips against brute-force scans of the population values (and scikit-learn's AP on
 two files)."""
 
+import re
+
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 from sklearn.metrics import average_precision_score
 
 from imbalance_sweep import InvalidValue, simulate
-from imbalance_sweep.analysis.flip import describe, flip_spec, run_flip
-from imbalance_sweep.analysis.preference import Model, preferences
+from imbalance_sweep.analysis.flip import FlipSpec, describe, flip_spec, margins, run_flip
+from imbalance_sweep.analysis.preference import SHOWN, Model, preferences
 from imbalance_sweep.core.metrics import DEFAULT_METRICS, MetricSettings
 from imbalance_sweep.core.score_models.uniform import UNIFORM
 from imbalance_sweep.sweep.config import CONFIG_DIR
@@ -294,3 +296,42 @@ def test_bad_metric_settings_are_one_line(settings, message):
     with pytest.raises(InvalidValue) as error:
         flip_spec(default_flip_config("sqlite:///unused.db", metric_settings=settings))
     assert str(error.value) == message
+
+
+def stated_regions(line):
+    """(low, high, model) for each region the line of ``describe`` states, read back from its text."""
+    regions = []
+    for part in line.split(" prefers ", 1)[1].split(", "):
+        model, where = part.split(" ")[:2]
+        numbers = [float(text) / 100 for text in re.findall(r"(\d[\d.]*(?:e[+-]?\d+)?) %", part)]
+        low = regions[-1][1] if regions else 0.0
+        bounds = {"below": (0.0, *numbers), "between": tuple(numbers), "above": (low, 1.0), "at": (0.0, 1.0)}[
+            where
+        ]
+        regions.append((*bounds, model))
+    return regions
+
+
+@example(a=(0.758, 0.602), b=(0.907, 0.742), name="ece")  # B, A between 22.9 % and 71.2 %, B again
+@settings(max_examples=40, deadline=None)
+@given(
+    a=st.tuples(st.floats(0.3, 1.0), st.floats(0.3, 1.0)),
+    b=st.tuples(st.floats(0.3, 1.0), st.floats(0.3, 1.0)),
+    name=st.sampled_from(["ece", "average_precision", "fbeta", "f1", "mcc", "loss/bce"]),
+)
+def test_each_region_the_line_states_holds_the_model_the_margins_prefer(a, b, name):
+    """The line names every region; inside each (1 % away from its ends, which the line rounds to 3
+    digits) the margin of A over B has the sign of the model the line names."""
+    loss = name.removeprefix("loss/") if name.startswith("loss/") else None
+    spec = FlipSpec(
+        Model(*a), Model(*b), (loss,) if loss else (), () if loss else (name,), 0.25, 2.0, "unused", "unused"
+    )
+    (found,) = preferences(
+        spec.model_a, spec.model_b, losses=spec.losses, metrics=spec.metrics, alpha=0.25, gamma=2.0
+    )
+    regions = stated_regions(describe(found))
+    assert len(regions) == len(found.flips) + 1
+    margin = margins(spec)[name]
+    for low, high, model in regions:
+        inside = (SHOWN > low * 1.01) & (SHOWN < high * 0.99) & (np.abs(margin) > 1e-9)
+        assert set(np.where(margin[inside] > 0, "A", "B")) <= {model}, (low, high, model)

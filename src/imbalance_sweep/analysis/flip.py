@@ -8,6 +8,7 @@ one-element list holding one, as ``mlflow run -P model_a=preds.csv`` passes it, 
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -116,14 +117,45 @@ def _settings(section: Any) -> MetricSettings:
 
 
 def describe(preference: Preference) -> str:
-    """One line a person can read: which model the loss or metric prefers, and where that changes."""
+    """One line a person can read: which model the loss or metric prefers, and where that changes.
+    Each region between two flips is named by the model preferred inside it (asked at a point within),
+    so two or more flips read as they are: ``B below 0.553 %, A between 0.553 % and 15.6 %, B above``."""
     label = preference.key
-    low, high = ("A", "B") if preference.prefers_a_at(float(SCAN[0])) else ("B", "A")
-    if not preference.flips:
-        line = f"{label:22} prefers {low} at every prevalence"
+    regions = preferred_regions(preference)
+    if len(regions) == 1:
+        line = f"{label:22} prefers {regions[0][2]} at every prevalence"
         return f"{line}: never flips, {preference.never_because}" if preference.never_because else line
-    where = ", ".join(f"{100 * flip:.3g} %" for flip in preference.flips)
-    return f"{label:22} prefers {low} below {where} prevalence, {high} above"
+    parts = [f"{regions[0][2]} below {_percent(regions[0][1])} prevalence"]
+    parts += [f"{model} between {_percent(low)} and {_percent(high)}" for low, high, model in regions[1:-1]]
+    parts.append(
+        f"{regions[-1][2]} above"
+        if len(regions) == 2
+        else f"{regions[-1][2]} above {_percent(regions[-1][0])}"
+    )
+    return f"{label:22} prefers " + ", ".join(parts)
+
+
+def preferred_regions(preference: Preference) -> list[tuple[float, float, str]]:
+    """(lowest, highest prevalence, "A" or "B") for each stretch of prevalence where one model is
+    preferred, neighbours merged where a flip point is a touch and not a change of side."""
+    edges = [float(SCAN[0]), *preference.flips, float(SCAN[-1])]
+    regions: list[tuple[float, float, str]] = []
+    for low, high in itertools.pairwise(edges):
+        model = "A" if preference.prefers_a_at(_inside(low, high)) else "B"
+        if regions and regions[-1][2] == model:
+            low = regions.pop()[0]
+        regions.append((low, high, model))
+    return regions
+
+
+def _inside(low: float, high: float) -> float:
+    """The prevalence halfway between ``low`` and ``high`` on the logit scale the scan uses."""
+    logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
+    return float(1.0 / (1.0 + np.exp(-(logit(low) + logit(high)) / 2)))
+
+
+def _percent(prevalence: float) -> str:
+    return f"{100 * prevalence:.3g} %"
 
 
 def margins(spec: FlipSpec) -> dict[str, np.ndarray]:
