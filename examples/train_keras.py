@@ -18,16 +18,27 @@ import argparse
 import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes
+# The same epochs and values on any machine of this kind: on the CPU (set CUDA_VISIBLE_DEVICES to
+# use a GPU, at the price of other numbers), without oneDNN's kernels (chosen by CPU at run time),
+# with deterministic ops and fixed thread counts (below), and quiet about a GPU it does not use.
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # its notes, and errors it logs and recovers from
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
+from imbalance_sweep.core.losses import native_stderr_discarded  # noqa: E402
 from imbalance_sweep.core.reweighting import check_prevalences, prevalence_text  # noqa: E402
-from imbalance_sweep.keras_callback import KERAS_VAL_LOSS, ValidationPanel  # noqa: E402
+
+with native_stderr_discarded():  # TensorFlow's C++ start-up lines come before its logging is set up
+    import keras
+    import tensorflow as tf
+
+    from imbalance_sweep.keras_callback import KERAS_VAL_LOSS, ValidationPanel
+THREADS = 2  # intra- and inter-op: a reduction's order does not depend on the machine's cores
 
 SAMPLES = 20_000
 POSITIVE_SHARE = 0.01  # 1:99
@@ -60,8 +71,16 @@ def imbalanced_data(seed: int):
     )
 
 
-def small_model(features: int, seed: int) -> keras.Model:
+def deterministic(seed: int) -> None:
+    """Seed Python, numpy and TensorFlow, and make TensorFlow's ops and threads reproducible."""
     keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(THREADS)
+
+
+def small_model(features: int, seed: int) -> keras.Model:
+    deterministic(seed)
     model = keras.Sequential(
         [
             keras.Input((features,)),

@@ -165,7 +165,7 @@ class NumpyTerms:
 
 
 @contextlib.contextmanager
-def _native_stderr_discarded():
+def native_stderr_discarded():
     """Send file descriptor 2 to /dev/null for the duration.
 
     TensorFlow's C++ start-up lines (oneDNN, CUDA probing, cuInit) are written before its logging
@@ -187,7 +187,7 @@ def _import_tensorflow_module(name: str, *, backend: str, hint: str):
     """Import a TensorFlow-based module without start-up noise, or say in one line why not."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        with _native_stderr_discarded(), warnings.catch_warnings():
+        with native_stderr_discarded(), warnings.catch_warnings():
             # tensorflow-addons announces its end of life on import; that is what the tfa backend is for
             warnings.filterwarnings("ignore", category=UserWarning, module="tensorflow_addons")
             return importlib.import_module(name)
@@ -205,7 +205,7 @@ class KerasTerms:
 
     def __init__(self, terms: Iterable[str], *, alpha: float, gamma: float):
         self.losses = {term: self._make_loss(term, alpha=alpha, gamma=gamma) for term in sorted(terms)}
-        with _native_stderr_discarded():
+        with native_stderr_discarded():
             self(0, np.zeros(1, dtype=np.float32))  # TensorFlow starts its devices on first use
 
     def _make_loss(self, term: str, *, alpha: float, gamma: float):
