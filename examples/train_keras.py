@@ -186,4 +186,7 @@ def main(argv=None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from imbalance_sweep.cli import exit_on_user_error
+
+    with exit_on_user_error():  # a bad --out: one line and exit code 2, no traceback
+        main()

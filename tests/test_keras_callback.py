@@ -286,6 +286,18 @@ def test_early_stopping_on_the_panels_value_stops_where_the_logged_values_say(st
         ({"batch_size": 0}, "batch_size=0 is not a whole number >= 1"),
         ({"from_logits": "yes"}, "from_logits='yes' is not True or False"),
         ({"recall": 1.5}, "metrics.recall=1.5 is not a number in (0, 1]"),
+        ({"verbose": "x"}, "verbose='x' is not 0, 1, 2, False or True"),
+        ({"verbose": 3}, "verbose=3 is not 0, 1, 2, False or True"),
+        ({"experiment": 5}, "experiment=5 is not an experiment's name (a non-empty text) or None"),
+        ({"experiment": ""}, "experiment='' is not an experiment's name (a non-empty text) or None"),
+        ({"run_name": 3}, "run_name=3 is not a run's name (a non-empty text) or None"),
+        ({"predictions_dir": 5}, "predictions_dir=5 is not a folder's path (made when missing) or None"),
+        ({"predictions_dir": ""}, "predictions_dir='' is not a folder's path"),
+        (
+            {"x_val": None},
+            "x_val=None is not the model's inputs: an array, or a list, tuple or dict of arrays",
+        ),
+        ({"x_val": "abcd"}, "x_val='abcd' is not the model's inputs"),
     ],
 )
 def test_bad_arguments_get_one_line(arguments, line):
@@ -402,6 +414,153 @@ def test_beside_autolog_both_log_into_autologs_run(store, monkeypatch):
         autologged = sorted(client.get_metric_history(run.info.run_id, theirs), key=lambda m: m.step)
         panels = sorted(client.get_metric_history(run.info.run_id, ours), key=lambda m: m.step)
         assert [(m.step, m.value) for m in autologged] == [(m.step, m.value) for m in panels]
+
+
+class Raising(keras.callbacks.Callback):
+    """Another callback (after the panel) that raises ``error`` in ``hook`` at epoch index ``epoch``."""
+
+    def __init__(self, error: BaseException, hook: str = "on_epoch_end", epoch: int = 1):
+        super().__init__()
+        self.error, self.hook, self.epoch = error, hook, epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.hook == "on_epoch_end" and epoch == self.epoch:
+            raise self.error
+
+    def on_train_end(self, logs=None):
+        if self.hook == "on_train_end":
+            raise self.error
+
+
+def two_batches_then_raising(x_train, y_train):
+    """Training data for two epochs of one batch, then the data's source fails."""
+    yield x_train, y_train
+    yield x_train, y_train
+    raise OSError("the data's disk is gone")
+
+
+def statuses(tracking_uri: str) -> list[str]:
+    """The status of every run of the test's experiment."""
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    return [run.info.status for run in client.search_runs([experiment_id])]
+
+
+def epochs_logged(tracking_uri: str, run_id: str) -> list[int]:
+    return sorted(
+        metric.step for metric in MlflowClient(tracking_uri).get_metric_history(run_id, "val/recall")
+    )
+
+
+@pytest.mark.parametrize(
+    "raised_by, error, status, epochs",
+    [
+        ("callback", RuntimeError("a callback's bug"), "FAILED", 2),
+        ("callback", KeyboardInterrupt(), "KILLED", 2),
+        ("callback at the end", RuntimeError("a callback's bug at the end"), "FAILED", 5),
+        ("data", None, "FAILED", 2),
+    ],
+)
+def test_training_stopped_by_any_exception_ends_the_panels_run_failed_or_killed(
+    store, tmp_path, raised_by, error, status, epochs
+):
+    """Keras calls no callback when fit raises: the run the panel started ends FAILED (KILLED on
+    Ctrl-C) all the same, holding the epochs done; none is left RUNNING or marked FINISHED."""
+    x_train, y_train = data(64, 16, seed=1)
+    x_val, y_val = data(64, 16, seed=2)
+    panel = ValidationPanel(x_val, y_val, experiment=EXPERIMENT, predictions_dir=tmp_path / "epochs")
+    if raised_by == "data":
+        training = {"x": two_batches_then_raising(x_train, y_train), "steps_per_epoch": 1, "shuffle": False}
+        callbacks = [panel]
+    else:
+        hook = "on_train_end" if raised_by == "callback at the end" else "on_epoch_end"
+        training = {"x": x_train, "y": y_train}
+        callbacks = [panel, Raising(error, hook)]
+    with pytest.raises(BaseException) as stopped:
+        tiny_model().fit(**training, epochs=5, callbacks=callbacks, verbose=0)
+    if error is not None:
+        assert stopped.value is error
+    else:
+        assert "the data's disk is gone" in str(stopped.value)
+    assert mlflow.active_run() is None
+    assert statuses(store) == [status]
+    assert epochs_logged(store, panel.run_id) == list(range(epochs))
+    assert len(list((tmp_path / "epochs").glob("epoch_*.parquet"))) == epochs
+
+
+def test_an_exception_in_a_users_run_is_left_to_the_runs_owner(store):
+    """The panel ends no run it did not start: ``with mlflow.start_run()`` ends it FAILED."""
+    x_train, y_train = data(64, 16, seed=1)
+    x_val, y_val = data(64, 16, seed=2)
+    panel = ValidationPanel(x_val, y_val, save_predictions=False)
+    experiment_id = MlflowClient(store).get_experiment_by_name(EXPERIMENT).experiment_id
+    bug = RuntimeError("a callback's bug")
+    with pytest.raises(RuntimeError), mlflow.start_run(experiment_id=experiment_id) as run:
+        try:
+            tiny_model().fit(x_train, y_train, epochs=5, callbacks=[panel, Raising(bug)], verbose=0)
+        except RuntimeError:
+            assert mlflow.active_run().info.run_id == run.info.run_id == panel.run_id
+            assert statuses(store) == ["RUNNING"]
+            raise
+    assert mlflow.active_run() is None
+    assert statuses(store) == ["FAILED"]
+    assert epochs_logged(store, run.info.run_id) == [0, 1]
+
+
+def test_beside_autolog_an_exception_ends_autologs_run_failed(store, monkeypatch):
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    x_train, y_train = data(64, 16, seed=1)
+    x_val, y_val = data(64, 16, seed=2)
+    panel = ValidationPanel(x_val, y_val, save_predictions=False)
+    mlflow.keras.autolog(log_models=False, log_datasets=False, silent=True)
+    try:
+        with pytest.raises(RuntimeError, match="a callback's bug"):
+            tiny_model().fit(
+                x_train,
+                y_train,
+                epochs=5,
+                callbacks=[panel, Raising(RuntimeError("a callback's bug"))],
+                verbose=0,
+            )
+    finally:
+        mlflow.keras.autolog(disable=True)
+    assert mlflow.active_run() is None
+    assert statuses(store) == ["FAILED"]
+    assert epochs_logged(store, panel.run_id) == [0, 1]
+
+
+def test_a_predictions_file_that_is_a_link_is_not_written_through(store, tmp_path):
+    """The first epoch's file is a link to a file of someone else's: training stops with one line,
+    the run FAILED, that file as it was."""
+    x_val, y_val = data(64, 16, seed=2)
+    theirs = tmp_path / "theirs.txt"
+    theirs.write_text("keep me")
+    (tmp_path / "epochs").mkdir()
+    (tmp_path / "epochs" / "epoch_001.parquet").symlink_to(theirs)
+    panel = ValidationPanel(x_val, y_val, experiment=EXPERIMENT, predictions_dir=tmp_path / "epochs")
+    with pytest.raises(
+        InvalidValue, match=r"^predictions_dir: .*epoch_001.parquet is a symbolic link; the panel"
+    ):
+        tiny_model().fit(x_val, y_val, epochs=2, callbacks=[panel], verbose=0)
+    assert theirs.read_text() == "keep me"
+    assert statuses(store) == ["FAILED"]
+
+
+def test_a_predictions_dir_that_is_a_file_is_refused_before_any_run(store, tmp_path):
+    existing = tmp_path / "epochs.txt"
+    existing.write_text("a file")
+    x_val, y_val = data(64, 16, seed=2)
+    for given, line in (
+        (existing, f"predictions_dir='{existing}' is a file; give a folder (made when missing) or None"),
+        (
+            existing / "epochs",
+            f"predictions_dir='{existing / 'epochs'}' cannot be made: {existing} is a file; give a folder",
+        ),
+    ):
+        with pytest.raises(InvalidValue) as refused:
+            ValidationPanel(x_val, y_val, experiment=EXPERIMENT, predictions_dir=given)
+        assert str(refused.value).startswith(line) and "\n" not in str(refused.value)
+    assert existing.read_text() == "a file" and statuses(store) == []
 
 
 def test_importing_the_package_imports_neither_keras_nor_the_callback():

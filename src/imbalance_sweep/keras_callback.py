@@ -22,6 +22,13 @@ Names, kept stable (MLflow refuses ``@`` in a metric name: its names are ``[/\\w
 * Keras logs ``val_<name>`` and ``val_<name>_at_<p>`` (``val_balanced_bce_at_0.01``, ``val_recall``);
 * artifacts ``predictions/epoch_<NNN>.parquet``, the epoch as Keras prints it (from 1).
 
+A run the panel started ends when ``fit`` does: FINISHED when it returns, FAILED when it raises,
+whoever raised (another callback, the model, the data), KILLED on Ctrl-C. Keras calls no callback
+when ``fit`` raises, so the first panel made wraps ``keras.Model.fit`` (as ``mlflow.keras.autolog``
+does) in a pass-through that tells the panels of that call. A run the panel did not start (the
+active run, autolog's) is left to its owner, whose ``with mlflow.start_run()`` or autolog ends it
+FAILED on an exception.
+
 The computations are the core's (``core.reweighting``, ``analysis.selection``); this module is
 Keras and MLflow at the edge. ``import imbalance_sweep`` does not import it: it imports Keras.
 """
@@ -29,8 +36,13 @@ Keras and MLflow at the edge. ``import imbalance_sweep`` does not import it: it 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
+import os
+import reprlib
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from numbers import Integral, Number
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +55,7 @@ from .core.evaluation import check_loss_settings
 from .core.losses import LOSS_NAMES
 from .core.metrics import METRIC_NAMES, lower_is_better, metric_settings
 from .core.reweighting import check_labels, check_prevalences, prevalence_text, validation_values
-from .tracking.runs import FAILED, KILLED
+from .tracking.runs import FAILED, FINISHED, KILLED
 
 EXPOSABLE = (*LOSS_NAMES, *METRIC_NAMES)
 DEFAULT_EXPOSED = ("bce", "balanced_bce", "recall", "precision")
@@ -120,7 +132,7 @@ class ValidationPanel(keras.callbacks.Callback):
     ):
         super().__init__()
         self.labels = check_labels(y_val)
-        rows = _rows(x_val)
+        rows = _rows(_inputs(x_val))
         if rows is not None and rows != self.labels.size:
             raise InvalidValue(f"x_val has {rows} samples and y_val {self.labels.size}: they must match")
         self.x_val = x_val
@@ -136,10 +148,13 @@ class ValidationPanel(keras.callbacks.Callback):
         self.from_logits = _flag("from_logits", from_logits)
         self.save_predictions = _flag("save_predictions", save_predictions)
         self.batch_size = None if batch_size is None else whole_number("batch_size", batch_size, minimum=1)
-        self.predictions_dir = None if predictions_dir is None else Path(predictions_dir)
-        self.experiment, self.run_name, self.verbose = experiment, run_name, verbose
+        self.predictions_dir = _folder("predictions_dir", predictions_dir)
+        self.experiment = _name_or_none("experiment", experiment, "an experiment's name")
+        self.run_name = _name_or_none("run_name", run_name, "a run's name")
+        self.verbose = _verbosity(verbose)
         self.run_id: str | None = None  # the run logged to, once training began
-        self._run, self._started = "", False
+        self._run, self._started, self._in_guarded_fit = "", False, False
+        _guard_fit()
         self.selection: list[Pick] = []
         self._epochs: list[int] = []
         self._values: list[dict[float | None, dict[str, float]]] = []
@@ -168,15 +183,25 @@ class ValidationPanel(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         from .tracking.client import Tracker, active_or_new_run
 
+        if self.predictions_dir is not None:  # before the run: a folder it cannot make leaves none
+            try:
+                self.predictions_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise InvalidValue(
+                    f"predictions_dir={str(self.predictions_dir)!r} cannot be made: {error.strerror}"
+                ) from None
+        panels_in_fit = _PANELS_IN_FIT.get()
+        self._in_guarded_fit = panels_in_fit is not None
         self._run, tracking_uri, self._started = active_or_new_run(
             experiment=self.experiment, run_name=self.run_name
         )
         self.run_id = self._run
-        self._tracker = Tracker(tracking_uri, "", existing_run_id=self._run)
-        self._tracker.log(self._run, params=self._params())
-        self._epochs, self._values, self._keras_val_loss = [], [], []
-        if self.predictions_dir is not None:
-            self.predictions_dir.mkdir(parents=True, exist_ok=True)
+        if panels_in_fit is not None:
+            panels_in_fit.append(self)
+        with self._closing_on_error():
+            self._tracker = Tracker(tracking_uri, "", existing_run_id=self._run)
+            self._tracker.log(self._run, params=self._params())
+            self._epochs, self._values, self._keras_val_loss = [], [], []
 
     def _params(self) -> dict[str, object]:
         positives = int(np.count_nonzero(self.labels))
@@ -223,17 +248,31 @@ class ValidationPanel(keras.callbacks.Callback):
 
     @contextlib.contextmanager
     def _closing_on_error(self) -> Iterator[None]:
-        """A run the panel started is ended FAILED (KILLED on Ctrl-C) when the panel fails: Keras
-        then skips ``on_train_end``, and the run would stay active for whatever runs next."""
+        """The panel's own failure ends its run at once: in a loop of one's own that calls the
+        callbacks (no ``fit`` to tell the panel), nothing else would."""
         try:
             yield
         except BaseException as error:
-            if self._started:
-                from .tracking.client import end_started_run
-
-                self._started = False
-                end_started_run(KILLED if isinstance(error, KeyboardInterrupt) else FAILED)
+            self._end_run(error)
             raise
+
+    def _end_run(self, error: BaseException | None) -> None:
+        """End the run the panel started (no other): FINISHED when training ended without ``error``,
+        KILLED on Ctrl-C, else FAILED. A store that will not end it adds a note to ``error``, which
+        goes on as it was."""
+        if not self._started:
+            return
+        from .tracking.client import end_started_run
+
+        self._started = False
+        if error is None:
+            end_started_run(FINISHED)
+            return
+        status = KILLED if isinstance(error, KeyboardInterrupt) else FAILED
+        try:
+            end_started_run(status)
+        except Exception as refused:
+            error.add_note(f"ValidationPanel: its run {self.run_id} could not be ended {status}: {refused}")
 
     def _scores(self, epoch: int) -> np.ndarray:
         """The model's validation scores as float32 probabilities, one per label."""
@@ -267,7 +306,8 @@ class ValidationPanel(keras.callbacks.Callback):
         table = pa.table({"label": self.labels.astype(np.int8), "score": scores})
         name = f"epoch_{epoch:03d}.parquet"
         if self.predictions_dir is not None:
-            pq.write_table(table, self.predictions_dir / name)
+            with _new_file(self.predictions_dir / name) as file:
+                pq.write_table(table, file)
             self._tracker.log_artifact(self._run, self.predictions_dir / name, "predictions")
             return
         with tempfile.TemporaryDirectory() as folder:
@@ -289,11 +329,8 @@ class ValidationPanel(keras.callbacks.Callback):
         with self._closing_on_error():
             if self._epochs:
                 self._log_selection()
-        if self._started:
-            from .tracking.client import end_started_run
-
-            self._started = False
-            end_started_run()
+        if not self._in_guarded_fit:  # else fit's guard ends the run, once every callback is done
+            self._end_run(None)
 
     def _series(self) -> dict[str, dict[str, list[float]]]:
         """Population -> key -> one value per epoch (``"val"`` first)."""
@@ -327,6 +364,98 @@ class ValidationPanel(keras.callbacks.Callback):
         self._tracker.log_figure(self._run, figure, "selection.png")
         if self.verbose:
             print(headline_table(rows, columns))
+
+
+# The panels whose training began in the innermost guarded ``fit`` of this thread (None: in none).
+_PANELS_IN_FIT: contextvars.ContextVar[list[ValidationPanel] | None] = contextvars.ContextVar(
+    "imbalance_sweep_panels_in_fit", default=None
+)
+_GUARD_MARK = "_ends_validation_panel_runs"
+
+
+def _guard_fit() -> None:
+    """Wrap ``keras.Model.fit`` (once; again if something put the plain one back) so that its return
+    or its exception, whoever raised it, ends the runs of the panels that began training in it:
+    when ``fit`` raises, Keras calls no callback."""
+    fit = keras.Model.fit
+    if getattr(fit, _GUARD_MARK, False):
+        return
+
+    @functools.wraps(fit)
+    def fit_ending_panel_runs(model, *args, **kwargs):
+        panels: list[ValidationPanel] = []
+        token = _PANELS_IN_FIT.set(panels)
+        try:
+            history = fit(model, *args, **kwargs)
+        except BaseException as error:
+            for panel in panels:
+                panel._end_run(error)
+            raise
+        finally:
+            _PANELS_IN_FIT.reset(token)
+        for panel in panels:
+            panel._end_run(None)
+        return history
+
+    setattr(fit_ending_panel_runs, _GUARD_MARK, True)
+    keras.Model.fit = fit_ending_panel_runs
+
+
+def _inputs(x_val: Any) -> Any:
+    """``x_val``, refused when it cannot be a model's inputs (None, a text, one number)."""
+    if x_val is None or isinstance(x_val, (str, bytes, Number)) or getattr(x_val, "shape", None) == ():
+        raise InvalidValue(
+            f"x_val={reprlib.repr(x_val)} is not the model's inputs: an array, or a list, tuple or dict of arrays"
+        )
+    return x_val
+
+
+def _folder(name: str, value: Any) -> Path | None:
+    """``value`` as a folder that is there or can be made (the nearest of it and its parents that
+    exists is a writable folder); None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise InvalidValue(f"{name}={reprlib.repr(value)} is not a folder's path (made when missing) or None")
+    path = Path(value)
+    absolute = path.absolute()
+    nearest = next(place for place in (absolute, *absolute.parents) if place.exists() or place.is_symlink())
+    shown = f"{name}={str(value)!r}"
+    if not nearest.is_dir():
+        kind = "a link to no folder" if nearest.is_symlink() else "a file"
+        where = "is" if nearest == absolute else f"cannot be made: {nearest} is"
+        raise InvalidValue(f"{shown} {where} {kind}; give a folder (made when missing) or None")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise InvalidValue(f"{shown} cannot be written: {nearest} is a folder this user may not write in")
+    return path
+
+
+@contextlib.contextmanager
+def _new_file(path: Path) -> Iterator[Any]:
+    """``path`` opened to be written anew, never through a symbolic link (refused in one line)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+    except OSError as error:
+        if path.is_symlink():
+            raise InvalidValue(
+                f"predictions_dir: {path} is a symbolic link; the panel writes through none"
+            ) from None
+        raise InvalidValue(f"predictions_dir: {path} cannot be written: {error.strerror}") from None
+    with os.fdopen(descriptor, "wb") as file:
+        yield file
+
+
+def _name_or_none(name: str, value: Any, what: str) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value
+    raise InvalidValue(f"{name}={reprlib.repr(value)} is not {what} (a non-empty text) or None")
+
+
+def _verbosity(value: Any) -> int:
+    """Keras's ``verbose``: 0 (silent), 1 or 2 (the selection table printed at the end), or a bool."""
+    if isinstance(value, bool) or (isinstance(value, Integral) and value in (0, 1, 2)):
+        return int(value)
+    raise InvalidValue(f"verbose={_show(value)} is not 0, 1, 2, False or True (as Keras's verbose)")
 
 
 def _flag(name: str, value: Any) -> bool:
