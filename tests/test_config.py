@@ -90,3 +90,23 @@ def test_tracking_uri_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert resolve_tracking_uri(None, tmp_path) == "http://127.0.0.1:5000"
     assert resolve_tracking_uri("sqlite:///x.db", tmp_path) == "sqlite:///x.db"
+
+
+def test_a_multirun_jobs_overrides_follow_the_grid_name_unless_sweep_name_is_given():
+    """app.py passes a multirun job's Hydra override_dirname (conf/config.yaml: `k=v` joined by
+    spaces, without the keys every shard shares); tests/test_cli.py sees it through the door."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from imbalance_sweep.sweep.config import CONFIG_DIR, sweep_spec
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        config = compose(config_name="config", overrides=["seed=1"], return_hydra_config=True)
+    shape = config.hydra.job.config.override_dirname
+    assert (shape.kv_sep, shape.item_sep) == ("=", " ")
+    assert {"grid", "shard.index", "shard.count", "tracking_uri"} <= set(shape.exclude_keys)
+    plain = OmegaConf.to_container(config, resolve=False)
+    del plain["hydra"]
+    assert sweep_spec(plain, job_overrides="seed=1").name == "seed_blog seed=1"
+    assert sweep_spec({**plain, "sweep_name": "mine"}, job_overrides="seed=1").name == "mine"
+    assert sweep_spec(plain).name == "seed_blog"

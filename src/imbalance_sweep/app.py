@@ -38,7 +38,10 @@ def main(config: DictConfig) -> None:
 def _run_configured(config: DictConfig) -> None:
     with exit_on_user_error():
         # a composed config is a DictConfig: its container is a dict with string keys
-        spec = sweep_spec(cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)))
+        spec = sweep_spec(
+            cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)),
+            job_overrides=HydraConfig.get().job.override_dirname if _is_multirun() else "",
+        )
         server = is_server(spec.tracking_uri)
         if spec.dry_run:
             print("\n".join(dry_run_lines(spec.name, spec.cells, spec.shard_cells, spec.mode, server=server)))

@@ -200,8 +200,13 @@ def _resume(config: Mapping[str, Any], shard_count: int) -> bool:
     return resume
 
 
-def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None = None) -> SweepSpec:
+def sweep_spec(
+    config: Mapping[str, Any], *, start_dir: str | os.PathLike | None = None, job_overrides: str = ""
+) -> SweepSpec:
     """Validate a composed config (as plain containers) into a :class:`SweepSpec`.
+
+    ``job_overrides`` (a multirun job's own overrides, as Hydra's ``override_dirname``) follow the
+    grid's name in the default ``sweep_name``, so that each job of ``-m seed=0,1`` is its own sweep.
 
     The values are checked in a fixed order (the grid's keys, the losses, the score model, the
     cells, then the scalar settings), so that the first error reported stays the same."""
@@ -225,7 +230,9 @@ def sweep_spec(config: Mapping[str, Any], *, start_dir: str | os.PathLike | None
     metrics = _metrics(config)
     check_sampled_sizes(cells, mode)
     return SweepSpec(
-        name=_text("sweep_name", config.get("sweep_name") or grid_name),
+        name=_text(
+            "sweep_name", config.get("sweep_name") or " ".join(filter(None, (grid_name, job_overrides)))
+        ),
         cells=cells,
         losses=losses,
         backend=backend,
