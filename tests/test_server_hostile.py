@@ -93,9 +93,10 @@ def test_a_link_where_the_server_keeps_its_own_entry_is_refused_and_its_target_l
     assert [path.name for path in directory.iterdir()] == [entry]
 
 
-def test_a_server_directory_that_is_a_link_or_writable_by_everyone_is_refused(tmp_path):
-    """Where another user can plant entries (a world-writable directory, or a link to one) the
-    server keeps none of its own."""
+def test_a_server_directory_that_is_a_link_or_others_can_write_or_replace_is_refused(tmp_path):
+    """Where another user can plant entries (a world-writable directory, or a link to one) or
+    replace the directory (in a world-writable parent without the sticky bit) the server keeps none
+    of its own."""
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)
@@ -110,7 +111,16 @@ def test_a_server_directory_that_is_a_link_or_writable_by_everyone_is_refused(tm
     done = door("start", "--dir", str(link))
     assert done.returncode == 2
     assert "is a symbolic link" in one_error_line(done)
-    assert list(shared.iterdir()) == []
+    not_sticky = tmp_path / "not-sticky"
+    not_sticky.mkdir()
+    not_sticky.chmod(0o777)  # anyone could rename the server directory away and plant their own
+    done = door("start", "--dir", str(not_sticky / "server"))
+    assert done.returncode == 2
+    assert one_error_line(done) == (
+        f"imbalance-sweep: error: {not_sticky} is writable by every user (mode 777), who could replace"
+        " the server directory in it: use a directory of your own (e.g. /srv/mlflow)"
+    )
+    assert list(shared.iterdir()) == [] and list(not_sticky.iterdir()) == []
 
 
 def _postgres_user() -> pwd.struct_passwd | None:

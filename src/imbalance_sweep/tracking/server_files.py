@@ -59,7 +59,8 @@ def check_entry(path: Path) -> os.stat_result | None:
 def check_server_directory(path: Path) -> None:
     """The directory the user named (when it exists) must be a directory itself, not a link to one,
     owned by this user (or root), and not writable by every user: in such a place another user could
-    plant what the server takes for its own files."""
+    plant what the server takes for its own files. Nor may another user be able to replace it."""
+    _check_parent(path.parent)
     found = check_entry(path)
     if found is None:
         return
@@ -74,6 +75,26 @@ def check_server_directory(path: Path) -> None:
         raise RefusedPath(
             f"--dir {path} is writable by every user (mode {stat.S_IMODE(found.st_mode):o}): use a"
             " directory only you can write (e.g. /srv/mlflow, or one under your home directory)"
+        )
+
+
+def _check_parent(parent: Path) -> None:
+    """The directory holding the server directory, when it exists, must be one where no other user
+    can replace the server directory: owned by this user or root, and sticky if every user may write
+    it (as /tmp is)."""
+    try:
+        found = os.stat(parent)
+    except FileNotFoundError:
+        return
+    if found.st_uid not in {os.geteuid(), 0}:
+        raise RefusedPath(
+            f"{parent} belongs to {user_name(found.st_uid)}, who could replace the server directory in it:"
+            " use a directory of your own (e.g. /srv/mlflow, or one under your home directory)"
+        )
+    if found.st_mode & stat.S_IWOTH and not found.st_mode & stat.S_ISVTX:
+        raise RefusedPath(
+            f"{parent} is writable by every user (mode {stat.S_IMODE(found.st_mode):o}), who could replace"
+            " the server directory in it: use a directory of your own (e.g. /srv/mlflow)"
         )
 
 
