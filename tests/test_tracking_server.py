@@ -2,8 +2,8 @@
 through MLFLOW_TRACKING_URI, every run reads back after a restart, a server that does not answer
 fails a sweep at once, and a sweep whose server was killed resumes to one FINISHED run per cell.
 It runs MLflow's basic-auth app: no write without a password, a READ user reads and cannot write,
-the admin's credentials in a sweep's environment log its runs. `stop` signals only the process
-that `start` recorded.
+the admin's credentials in a sweep's environment log its runs. `stop` signals no process a stale
+pid file names (more of stop, status and start against a hostile hand: test_server_hostile.py).
 
 The tests that need PostgreSQL skip, saying why, where it is not installed (CI installs it)."""
 
@@ -197,8 +197,12 @@ STALE_RECORDS = {
 
 @pytest.mark.parametrize("record", STALE_RECORDS.values(), ids=STALE_RECORDS.keys())
 def test_stop_signals_no_process_that_its_pid_file_does_not_identify(bystander, tmp_path, record):
-    """`stop` with a stale pid file removes it with one line, and the process it names lives on."""
+    """`stop` with a stale pid file removes it with one line, and the process it names lives on.
+    (A process the pid file names with its right record is not signalled either unless it is the
+    directory's server: test_server_hostile.py.)"""
     layout = server.Layout(tmp_path)
+    settings = server.Settings(port=server.free_port(), db_port=server.free_port())
+    layout.settings.write_text(json.dumps(settings.__dict__))  # a port nothing of the machine's holds
     layout.mlflow_pid.write_text(record(server.ProcessRecord.of(bystander.pid)))
     assert server.mlflow_server_pid(tmp_path) is None
     assert server.status(tmp_path)["mlflow_server_pid"] is None
@@ -213,23 +217,14 @@ def test_stop_signals_no_process_that_its_pid_file_does_not_identify(bystander, 
     [line] = stop.stderr.splitlines()
     print(line)
     assert line.startswith(
-        f"python -m imbalance_sweep.server: removed the stale pid file {layout.mlflow_pid} and signalled nothing: "
+        f"python -m imbalance_sweep.server: the pid file {layout.mlflow_pid} identified no mlflow server"
+        " of this directory: "
     )
-    assert stop.stdout == "nothing was running\n"
+    assert line.endswith("; removed it")
+    assert stop.stdout == f"nothing of {tmp_path} was running\n"
     assert not layout.mlflow_pid.exists()
     time.sleep(0.2)
     assert bystander.poll() is None  # alive: no signal reached it
-
-
-def test_stop_signals_the_process_group_its_pid_file_identifies(bystander, tmp_path):
-    """The same check passes for the process that was recorded: it is stopped, with its group."""
-    layout = server.Layout(tmp_path)
-    layout.mlflow_pid.write_text(server.ProcessRecord.of(bystander.pid).to_json())
-    assert server.mlflow_server_pid(tmp_path) == bystander.pid
-    stopped = server.stop(tmp_path)
-    assert stopped.was_running and stopped.stale_pid_file is None
-    assert bystander.wait(timeout=10) == -signal.SIGTERM
-    assert not layout.mlflow_pid.exists()
 
 
 def wait_for_cells(tracking_uri, experiment, sweep, *, finished, running):

@@ -1,8 +1,10 @@
-"""What Linux's /proc says of a process: its stat fields and its command line. ``server stop``
-identifies the server it started by them, and a multirun's launching process finds its workers."""
+"""What Linux's /proc says of a process: its stat fields, its command line and the sockets it holds.
+``server stop`` identifies the server it started by them (its command, the port it listens on), and
+a multirun's launching process finds its workers."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,3 +34,40 @@ def pids() -> Iterator[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             yield int(entry.name)
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets the process holds open; empty when it is gone or its open files
+    cannot be read (another user's process, unless we are root)."""
+    found: set[int] = set()
+    try:
+        entries = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        try:
+            target = os.readlink(entry)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(int(target[len("socket:[") : -1]))
+    return found
+
+
+TCP_LISTEN = "0A"  # the state column of /proc/net/tcp for a listening socket
+
+
+def listening_sockets(port: int) -> set[int]:
+    """The inodes of the TCP sockets (IPv4 and IPv6) listening on ``port`` on any address."""
+    found: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == TCP_LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
+                found.add(int(inode))
+    return found

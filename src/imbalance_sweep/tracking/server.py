@@ -35,14 +35,22 @@ PostgreSQL keeps ``synchronous_commit`` on: a commit's flush costs 0.15 ms on th
 to trade a committed run for.
 
 Stopping shuts ``mlflow server`` down, then PostgreSQL (``pg_ctl stop -m fast``, a clean shutdown):
-the next start reads everything back. Stop signals only the process recorded by start (same id,
-start time and command line): a stale pid file is removed, and nothing signalled. This module
-imports neither mlflow nor the database driver: it starts them as processes.
+the next start reads everything back. Stop and status trust no pid file alone: the directory's
+server is a process that runs the command start launches for this directory and listens on its
+port (the pid file names it; a lost or older pid file falls back to the port's listener). Stop
+signals nothing else, and fails while something else still answers on the directory's port; start
+says the server is there only once an authenticated request reads the store through PostgreSQL.
+
+The directory may be one others can reach, and root may run this: a link where the server keeps a
+file or directory of its own is refused, and nothing is written, chowned or chmodded through one
+(tracking/server_files.py). This module imports neither mlflow nor the database driver: it starts
+them as processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import glob
 import importlib.util
@@ -63,7 +71,19 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..processes import command_line, pids, stat_fields
+from ..processes import command_line, listening_sockets, pids, socket_inodes, stat_fields
+from .server_files import (
+    RefusedPath,
+    check_entry,
+    check_server_directory,
+    chown_tree,
+    create_file,
+    make_directory,
+    open_append,
+    read_file,
+    remove_file,
+    write_file,
+)
 
 DEFAULT_DIR = "tracking-server"
 DEFAULT_HOST = "127.0.0.1"
@@ -88,7 +108,9 @@ AUTH_CACHE_SECONDS = 60
 START_TIMEOUT_SECONDS = 180.0
 STOP_TIMEOUT_SECONDS = 60.0
 PROGRAM = "python -m imbalance_sweep.server"
+EXIT_USER_ERROR = 2  # as cli.py's
 EXIT_NOT_RUNNING = 3  # status: as pg_ctl status and LSB init scripts
+EXIT_STILL_ANSWERING = 1  # stop: a server that is not this directory's still answers on its port
 
 
 class ServerError(RuntimeError):
@@ -168,6 +190,35 @@ class Layout:
     def secret_key(self) -> Path:
         return self.auth / "flask-secret-key"
 
+    def own_entries(self) -> list[Path]:
+        """Every file and directory the server keeps here (a directory before what is in it)."""
+        return [
+            self.settings,
+            self.postgres,
+            self.data,
+            self.password,
+            self.postgres_log,
+            self.artifacts,
+            self.mlflow_log,
+            self.mlflow_pid,
+            self.auth,
+            self.auth_config,
+            self.admin_password,
+            self.secret_key,
+        ]
+
+
+def _layout(directory: str | os.PathLike) -> Layout:
+    """The server directory as named, its parents resolved but not its own name: a link there, or
+    where the server keeps one of its own files, is refused (RefusedPath) rather than followed."""
+    named = Path(os.path.abspath(directory))
+    path = named.parent.resolve() / named.name if named.name else named
+    check_server_directory(path)
+    layout = Layout(path)
+    for entry in layout.own_entries():
+        check_entry(entry)
+    return layout
+
 
 @dataclass(frozen=True)
 class Server:
@@ -240,14 +291,14 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None, as
 
 
 def _prepare_postgres_dir(layout: Layout) -> None:
-    """postgres/ with mode 0700, owned by whoever runs PostgreSQL, which must reach it."""
-    layout.postgres.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not _as_root():
+    """postgres/ with mode 0700, owned by whoever runs PostgreSQL, which must reach it. As root,
+    the tree is handed to the postgres user only when it is ours (made, and marked, by a start)."""
+    owner = _system_user() if _as_root() else None
+    owners = {os.geteuid()} | ({owner.pw_uid} if owner else set())
+    make_directory(layout.postgres, 0o700, owners=owners, mark=True)
+    if owner is None:
         return
-    owner = _system_user()
-    for path in [layout.postgres, *layout.postgres.rglob("*")]:
-        if path.lstat().st_uid != owner.pw_uid:
-            os.chown(path, owner.pw_uid, owner.pw_gid, follow_symlinks=False)
+    chown_tree(layout.postgres, owner.pw_uid, owner.pw_gid)
     reachable = subprocess.run(
         ["runuser", "-u", POSTGRES_SYSTEM_USER, "--", "test", "-w", str(layout.postgres)],
         cwd="/",
@@ -259,20 +310,19 @@ def _prepare_postgres_dir(layout: Layout) -> None:
         raise ServerError(
             f"the {POSTGRES_SYSTEM_USER!r} system user cannot reach {layout.postgres}: as root, PostgreSQL"
             " runs as that user, so every parent of --dir must be searchable by others"
-            " (not under /root or pytest's private temp directory; /srv/mlflow or /tmp/NAME work)"
+            " (not under /root or pytest's private temp directory; e.g. /srv/mlflow)"
         )
 
 
 def _password(layout: Layout) -> str:
     """The database password, made on first use (mode 0600, readable by PostgreSQL's initdb)."""
-    if not layout.password.exists():
-        descriptor = os.open(layout.password, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_urlsafe(24) + "\n")
-        if _as_root():
-            owner = _system_user()
-            os.chown(layout.password, owner.pw_uid, owner.pw_gid)
-    return layout.password.read_text().strip()
+    try:
+        return read_file(layout.password).strip()
+    except FileNotFoundError:
+        pass
+    owner = (_system_user().pw_uid, _system_user().pw_gid) if _as_root() else None
+    create_file(layout.password, secrets.token_urlsafe(24) + "\n", 0o600, owner=owner)
+    return read_file(layout.password).strip()
 
 
 def _initdb(layout: Layout, bin_dir: Path) -> None:
@@ -366,28 +416,20 @@ def backend_store_uri(layout: Layout, settings: Settings, database: str = DB_NAM
 # --- MLflow's basic-auth app --------------------------------------------------------------------
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``path`` whole with mode 0600 (never readable by others, not even for a moment)."""
-    partial = path.with_name(path.name + ".new")
-    partial.unlink(missing_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
-    partial.replace(path)
-
-
 def _secret(path: Path) -> str:
     """A generated secret kept in its own file (mode 0600), made on first use."""
-    if not path.exists():
-        _write_private(path, secrets.token_urlsafe(24) + "\n")
-    return path.read_text().strip()
+    try:
+        return read_file(path).strip()
+    except FileNotFoundError:
+        write_file(path, secrets.token_urlsafe(24) + "\n", 0o600)
+    return read_file(path).strip()
 
 
 def admin_credentials(directory: str | os.PathLike = DEFAULT_DIR) -> dict[str, str]:
     """The admin's MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (generated by the first start)."""
-    layout = Layout(Path(directory).resolve())
+    layout = _layout(directory)
     try:
-        password = layout.admin_password.read_text().strip()
+        password = read_file(layout.admin_password).strip()
     except FileNotFoundError:
         raise ServerError(f"{layout.directory} has no admin password: start the server once first") from None
     return {"MLFLOW_TRACKING_USERNAME": ADMIN_USERNAME, "MLFLOW_TRACKING_PASSWORD": password}
@@ -401,9 +443,8 @@ def _auth_environment(layout: Layout, settings: Settings) -> dict[str, str]:
     on the first start against an empty user store and ignores them once the admin exists. The
     Flask secret key (CSRF of the sign-up form) must be the same in every worker and every start.
     """
-    layout.auth.mkdir(mode=0o700, exist_ok=True)
-    layout.auth.chmod(0o700)
-    _write_private(
+    make_directory(layout.auth, 0o700, owners={os.geteuid()})
+    write_file(
         layout.auth_config,
         "# Written by python -m imbalance_sweep.server start, at every start (edits are lost).\n"
         "[mlflow]\n"
@@ -412,6 +453,7 @@ def _auth_environment(layout: Layout, settings: Settings) -> dict[str, str]:
         f"admin_username = {ADMIN_USERNAME}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         f"auth_cache_ttl_seconds = {AUTH_CACHE_SECONDS}\n",
+        0o600,
     )
     return {
         "MLFLOW_AUTH_CONFIG_PATH": str(layout.auth_config),
@@ -491,15 +533,46 @@ class ProcessRecord:
         return record
 
 
-def _recorded_server(layout: Layout) -> tuple[int | None, str | None]:
-    """(pid, None) when the pid file names a live process that matches its record, start time and
-    command line; (None, why) when there is a pid file that does not; (None, None) when there is none."""
+def server_command(layout: Layout, settings: Settings) -> list[str]:
+    """The command line of the ``mlflow server`` that ``start`` launches for this directory and
+    these settings: with the port it listens on, what identifies the directory's server."""
+    return _server_command(
+        layout.artifacts, host=settings.host, port=settings.port, workers=settings.workers, app_name=AUTH_APP
+    )
+
+
+def _group_listens(group: int, port: int) -> bool:
+    """A process of the group holds a TCP socket listening on ``port``."""
+    listening = listening_sockets(port)
+    return bool(listening) and any(socket_inodes(pid) & listening for pid in _group_members(group))
+
+
+def _not_the_server(pid: int, layout: Layout, settings: Settings) -> str | None:
+    """None when process ``pid`` is this directory's ``mlflow server``: it leads its process group
+    (``stop`` signals the group), runs the command ``start`` launches for this directory (whatever
+    the interpreter's path), and its group listens on the directory's port. Else, why not."""
+    fields, arguments = stat_fields(pid), command_line(pid)
+    if fields is None or fields[0] == "Z" or arguments is None:
+        return f"process {pid} is gone"
+    if int(fields[2]) != pid:
+        return f"process {pid} leads no process group"
+    if arguments[1:] != tuple(server_command(layout, settings)[1:]):
+        return f"process {pid} runs another command ({' '.join(arguments)[:120]})"
+    if not _group_listens(pid, settings.port):
+        return f"process {pid} does not listen on port {settings.port}"
+    return None
+
+
+def _recorded_server(layout: Layout, settings: Settings) -> tuple[int | None, str | None]:
+    """(pid, None) when the pid file names a live process that matches its record (start time and
+    command line) and is this directory's server; (None, why) when there is a pid file that does not;
+    (None, None) when there is none."""
     try:
-        text = layout.mlflow_pid.read_text()
+        text = read_file(layout.mlflow_pid)
     except FileNotFoundError:
         return None, None
-    except OSError as error:
-        return None, f"it cannot be read ({error.strerror})"
+    except (OSError, RefusedPath) as error:
+        return None, f"it cannot be read ({getattr(error, 'strerror', None) or error})"
     try:
         record = ProcessRecord.from_json(text)
     except ValueError as error:
@@ -514,16 +587,53 @@ def _recorded_server(layout: Layout) -> tuple[int | None, str | None]:
         )
     if live.cmdline != record.cmdline:
         return None, f"process {record.pid} runs another command ({' '.join(live.cmdline)[:120]})"
-    return record.pid, None
+    why = _not_the_server(record.pid, layout, settings)
+    return (record.pid, None) if why is None else (None, why)
+
+
+def _port_group_leaders(port: int) -> list[int]:
+    """The process groups of the processes that listen on ``port`` (those /proc lets us see)."""
+    listening = listening_sockets(port)
+    if not listening:
+        return []
+    groups = set()
+    for pid in pids():
+        stat = _proc_stat(pid)
+        if stat is not None and socket_inodes(pid) & listening:
+            groups.add(stat[1])
+    return sorted(groups)
+
+
+@dataclass(frozen=True)
+class Found:
+    """The directory's ``mlflow server``, as ``stop`` and ``status`` identify it."""
+
+    pid: int | None  # its process (and process group) id; None when none runs, or none we can tell is ours
+    pid_file: str | None  # why the pid file did not identify it (None: it did, or there is none)
+
+
+def _find_server(layout: Layout, settings: Settings) -> Found:
+    """The process the pid file names, if it is the directory's server; else the one that listens
+    on the directory's port and runs the directory's server command (a pid file lost, or written by
+    an older version, still finds the server; a forged one signals nothing)."""
+    pid, why = _recorded_server(layout, settings)
+    if pid is not None:
+        return Found(pid, None)
+    for leader in _port_group_leaders(settings.port):
+        if _not_the_server(leader, layout, settings) is None:
+            return Found(leader, why)
+    return Found(None, why)
 
 
 def mlflow_server_pid(directory: str | os.PathLike = DEFAULT_DIR) -> int | None:
     """The process (and process group) id of the directory's running ``mlflow server``, or None.
 
-    Only the process that ``start`` recorded counts: the same process id, start time and command
-    line. ``mlflow server`` leads the process group of its workers, which ``stop`` signals.
+    Only this directory's server counts: the process runs the command ``start`` launches for the
+    directory and listens on its port. ``mlflow server`` leads the process group of its workers,
+    which ``stop`` signals.
     """
-    return _recorded_server(Layout(Path(directory).resolve()))[0]
+    layout = _layout(directory)
+    return _find_server(layout, _settings(layout)).pid
 
 
 def answers_health(tracking_uri: str) -> bool:
@@ -615,7 +725,7 @@ def _spawn_server(
 ) -> subprocess.Popen:
     """Start the server in its own session (it outlives this process, and ``stop`` signals its
     group), its output appended to ``log`` after a line that dates this start."""
-    with open(log, "ab") as out:
+    with open_append(log) as out:
         out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start {tracking_uri}\n".encode())
         out.flush()
         return subprocess.Popen(
@@ -656,6 +766,7 @@ def _start_mlflow(layout: Layout, settings: Settings) -> int:
             f"MLflow's {AUTH_APP} app needs {AUTH_MODULE!r} (mlflow[auth]), which is not installed:"
             " pip install -e . installs it"
         )
+    make_directory(layout.artifacts, 0o755, owners={os.geteuid()})
     process = launch_mlflow_server(
         backend_store_uri(layout, settings),
         layout.artifacts,
@@ -672,9 +783,7 @@ def _start_mlflow(layout: Layout, settings: Settings) -> int:
         raise ServerError(
             f"mlflow server exited as it started: {_log_tail(layout.mlflow_log)} (log: {layout.mlflow_log})"
         )
-    partial = layout.mlflow_pid.with_name(layout.mlflow_pid.name + ".new")
-    partial.write_text(record.to_json() + "\n")
-    partial.replace(layout.mlflow_pid)
+    write_file(layout.mlflow_pid, record.to_json() + "\n")
     return process.pid
 
 
@@ -712,31 +821,70 @@ def stop_process_group(pid: int) -> None:
             time.sleep(0.05)
 
 
-def _stop_mlflow(layout: Layout) -> str | None:
-    """Stop the recorded ``mlflow server`` and remove its pid file. A pid file that names no process
-    this directory started (stale, or reused by another process) is removed and nothing is signalled:
-    returns the line that says so."""
-    pid, stale = _recorded_server(layout)
-    if pid is not None:
-        stop_process_group(pid)
-    layout.mlflow_pid.unlink(missing_ok=True)
-    if stale is None:
-        return None
-    return f"removed the stale pid file {layout.mlflow_pid} and signalled nothing: {stale}"
-
-
 # --- the three commands -----------------------------------------------------------------------
 
 
 def _settings(layout: Layout, **given: object) -> Settings:
     """The recorded settings, with the ones given (not None) replacing them."""
     recorded = {}
-    if layout.settings.exists():
-        recorded = json.loads(layout.settings.read_text())
+    try:
+        recorded = json.loads(read_file(layout.settings))
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        raise ServerError(
+            f"{layout.settings} is not the JSON that start writes: remove it to start afresh"
+        ) from None
     known = Settings.__dataclass_fields__
     values = {key: value for key, value in recorded.items() if key in known}
     values.update({key: value for key, value in given.items() if value is not None})
     return Settings(**values)
+
+
+def _uri_host(settings: Settings) -> str | None:
+    return urllib.parse.urlparse(settings.tracking_uri).hostname
+
+
+def _authenticated_status(settings: Settings, credentials: dict[str, str]) -> int | str:
+    """The HTTP status of one authenticated read of the store (searching experiments), which
+    /health does not make: it answers 200 only when the server reaches its PostgreSQL."""
+    user = f"{credentials['MLFLOW_TRACKING_USERNAME']}:{credentials['MLFLOW_TRACKING_PASSWORD']}"
+    request = urllib.request.Request(
+        f"{settings.tracking_uri}/api/2.0/mlflow/experiments/search",
+        data=b'{"max_results": 1}',
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(user.encode()).decode(),
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10.0) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, OSError) as error:
+        return str(getattr(error, "reason", error))
+
+
+def _check_working(layout: Layout, settings: Settings, bin_dir: Path) -> None:
+    """PostgreSQL runs on the directory's port and the server reads the store through it, as the
+    admin: what ``start`` checks before it says the server is there (a server that answers /health
+    while its PostgreSQL is down answers every other call with 503)."""
+    if not (postgres_running(layout, bin_dir) and _port_answers(DB_HOST, settings.db_port)):
+        raise ServerError(
+            f"the PostgreSQL of {layout.directory} does not run on port {settings.db_port}"
+            f" (log: {layout.postgres_log})"
+        )
+    credentials = admin_credentials(layout.directory)
+    deadline = time.monotonic() + 30.0  # a pooled connection from before a restart of PostgreSQL fails once
+    while (answer := _authenticated_status(settings, credentials)) != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if answer != 200:
+        raise ServerError(
+            f"the server at {settings.tracking_uri} does not serve the store (an authenticated search"
+            f" answered {answer}): see {layout.mlflow_log}"
+        )
 
 
 def start(
@@ -748,24 +896,27 @@ def start(
     workers: int | None = None,
 ) -> Server:
     """Start PostgreSQL and ``mlflow server`` for ``directory`` (each unless already running) and
-    return once the server answers; the first start creates the directory, cluster and database.
+    return once the server serves the store; the first start creates the directory, cluster and
+    database.
 
     Settings not given are those of the previous start (server.json), else the defaults.
     """
     started = time.monotonic()
-    layout = Layout(Path(directory).resolve())
-    layout.directory.mkdir(parents=True, exist_ok=True)
-    running = mlflow_server_pid(layout.directory)
+    layout = _layout(directory)
+    layout.directory.parent.mkdir(parents=True, exist_ok=True)
+    make_directory(layout.directory, 0o755, owners={os.geteuid(), 0})
+    recorded = _settings(layout)
+    running = _find_server(layout, recorded)
     settings = _settings(layout, host=host, port=port, db_port=db_port, workers=workers)
-    if running is not None:
-        recorded = _settings(layout)
-        if settings != recorded:
-            raise ServerError(
-                f"the server of {layout.directory} is running on {recorded.tracking_uri}: stop it first"
-            )
-        return Server(layout.directory, settings, running, time.monotonic() - started)
-    if _port_answers(urllib.parse.urlparse(settings.tracking_uri).hostname, settings.port):
-        raise ServerError(f"port {settings.port} is in use: choose another with --port")
+    if running.pid is not None and settings != recorded:
+        raise ServerError(
+            f"the server of {layout.directory} is running on {recorded.tracking_uri}: stop it first"
+        )
+    if running.pid is None and _port_answers(_uri_host(settings), settings.port):
+        raise ServerError(
+            f"port {settings.port} is in use by a program that is not this directory's mlflow server:"
+            " choose another with --port"
+        )
     bin_dir = postgres_bin()
     _prepare_postgres_dir(layout)
     if not (layout.data / "PG_VERSION").exists():
@@ -779,17 +930,24 @@ def start(
         )
     _ensure_database(layout, settings, bin_dir)
     _ensure_database(layout, settings, bin_dir, AUTH_DB_NAME)
-    layout.settings.write_text(json.dumps(settings.__dict__, indent=2) + "\n")
-    pid = _start_mlflow(layout, settings)
+    if running.pid is None:
+        write_file(layout.settings, json.dumps(settings.__dict__, indent=2) + "\n")
+        pid = _start_mlflow(layout, settings)
+    else:
+        pid = running.pid
+    _check_working(layout, settings, bin_dir)
     return Server(layout.directory, settings, pid, time.monotonic() - started)
 
 
 @dataclass(frozen=True)
 class Stopped:
-    """What :func:`stop` did."""
+    """What :func:`stop` did, and what it left answering."""
 
     was_running: bool  # mlflow server or PostgreSQL was running, and is stopped
-    stale_pid_file: str | None = None  # the line saying a pid file named no server of ours
+    stale_pid_file: str | None = None  # the line saying the pid file identified no server of ours
+    server_pid: int | None = None  # the mlflow server stopped (with its process group)
+    postgres: bool = False  # PostgreSQL was running, and is stopped
+    still_answering: str | None = None  # the line saying a server still answers on the directory's port
 
     def __bool__(self) -> bool:
         return self.was_running
@@ -798,35 +956,60 @@ class Stopped:
 def stop(directory: str | os.PathLike = DEFAULT_DIR) -> Stopped:
     """Stop ``mlflow server``, then PostgreSQL (fast shutdown: clean, nothing lost).
 
-    Only the process recorded by ``start`` is signalled (with its process group): a pid file whose
-    process is gone, or whose process id now belongs to another process, is removed and nothing is
-    signalled. Returns whether anything was running, and the line about a stale pid file if any.
+    Only this directory's server is signalled (with its process group): the process the pid file
+    names, else the one listening on the directory's port, and only when it runs the directory's
+    server command and listens on its port. A pid file that identifies no such process is removed
+    and says why. A server left answering on the directory's port is said, not signalled.
     """
-    layout = Layout(Path(directory).resolve())
-    was_running = mlflow_server_pid(layout.directory) is not None
-    stale = _stop_mlflow(layout)
+    layout = _layout(directory)
+    settings = _settings(layout)
+    found = _find_server(layout, settings)
+    if found.pid is not None:
+        stop_process_group(found.pid)
+    remove_file(layout.mlflow_pid)
+    stale = None
+    if found.pid_file is not None:
+        stale = f"the pid file {layout.mlflow_pid} identified no mlflow server of this directory: {found.pid_file}"
+        stale += (
+            f"; stopped the one listening on port {settings.port}"
+            if found.pid is not None
+            else "; removed it"
+        )
+    database = False
     if (layout.data / "PG_VERSION").exists():
         bin_dir = postgres_bin()
         if postgres_running(layout, bin_dir):
             _stop_postgres(layout, bin_dir)
-            was_running = True
-    return Stopped(was_running, stale)
+            database = True
+    still = None
+    if answers_health(settings.tracking_uri):
+        still = (
+            f"a server still answers at {settings.tracking_uri}/health and it is not this directory's"
+            " mlflow server (its command line and listening port are not the ones start gives it, or"
+            " not visible to this user): nothing signalled it"
+        )
+    return Stopped(found.pid is not None or database, stale, found.pid, database, still)
 
 
 def status(directory: str | os.PathLike = DEFAULT_DIR) -> dict[str, object]:
-    """What runs for ``directory``: the server's pid, whether it answers, whether PostgreSQL runs."""
-    layout = Layout(Path(directory).resolve())
+    """What runs for ``directory``: its server (identified as :func:`stop` does) and whether it
+    answers, whether anything else answers on its port, and whether its PostgreSQL runs there."""
+    layout = _layout(directory)
     settings = _settings(layout)
-    pid = mlflow_server_pid(layout.directory)
+    found = _find_server(layout, settings)
+    health = answers_health(settings.tracking_uri)
     try:
-        database = postgres_running(layout)
+        database = postgres_running(layout) and _port_answers(DB_HOST, settings.db_port)
     except PostgresNotFound:
         database = False
     return {
         "directory": str(layout.directory),
         "tracking_uri": settings.tracking_uri,
-        "mlflow_server_pid": pid,
-        "answers": pid is not None and answers_health(settings.tracking_uri),
+        "mlflow_server_pid": found.pid,
+        "answers": found.pid is not None and health,
+        "other_answers": found.pid is None and health,  # a server not this directory's, on its port
+        "port_in_use": found.pid is None and _port_answers(_uri_host(settings), settings.port),
+        "pid_file": found.pid_file,
         "postgres": database,
         "db_port": settings.db_port,
     }
@@ -867,21 +1050,32 @@ def _print_started(server: Server) -> None:
     )
 
 
-def _print_stopped(directory: str, stopped: Stopped) -> None:
-    """What ``stop`` did; a stale pid file is said on stderr, as a warning."""
+def _print_stopped(directory: Path, stopped: Stopped) -> None:
+    """What ``stop`` did; a pid file that identified nothing, and a server left answering, on stderr."""
     if stopped.stale_pid_file:
         print(f"{PROGRAM}: {stopped.stale_pid_file}", file=sys.stderr)
-    print(f"stopped the server of {Path(directory).resolve()}" if stopped else "nothing was running")
+    done = [f"mlflow server (pid {stopped.server_pid})"] if stopped.server_pid else []
+    done += ["PostgreSQL"] if stopped.postgres else []
+    print(f"stopped {' and '.join(done)} of {directory}" if done else f"nothing of {directory} was running")
+    if stopped.still_answering:
+        print(f"{PROGRAM}: error: {stopped.still_answering}", file=sys.stderr)
 
 
 def _status_line(found: dict[str, object]) -> str:
-    """``status``'s one line: the server (its pid, whether it answers) and PostgreSQL."""
-    server_state = (
-        f"mlflow server pid {found['mlflow_server_pid']} at {found['tracking_uri']}"
-        f" ({'answering' if found['answers'] else 'not answering'})"
-        if found["mlflow_server_pid"]
-        else "mlflow server not running"
-    )
+    """``status``'s one line: the server (its pid, whether it answers, or what else answers on its
+    port) and PostgreSQL."""
+    uri, pid_file = found["tracking_uri"], found["pid_file"]
+    if found["mlflow_server_pid"]:
+        answering = "answering" if found["answers"] else "not answering /health"
+        how = f"; found by its port, the pid file identified none: {pid_file}" if pid_file else ""
+        server_state = f"mlflow server pid {found['mlflow_server_pid']} at {uri} ({answering}{how})"
+    elif found["other_answers"]:
+        why = pid_file or "no pid file"
+        server_state = f"a server answers at {uri} but it is not one this directory recorded ({why})"
+    elif found["port_in_use"]:
+        server_state = f"mlflow server not running; another program listens on the port of {uri}"
+    else:
+        server_state = "mlflow server not running"
     database_state = (
         f"PostgreSQL {'running' if found['postgres'] else 'not running'} on port {found['db_port']}"
     )
@@ -903,12 +1097,13 @@ def main(argv: list[str] | None = None) -> int:
             _print_started(server)
             return 0
         if args.command == "stop":
-            _print_stopped(args.dir, stop(args.dir))
-            return 0
+            stopped = stop(args.dir)
+            _print_stopped(_layout(args.dir).directory, stopped)
+            return EXIT_STILL_ANSWERING if stopped.still_answering else 0
         found = status(args.dir)
         print(_status_line(found))
         return 0 if found["answers"] and found["postgres"] else EXIT_NOT_RUNNING
-    except ServerError as error:
-        from ..cli import report_user_error
-
-        return report_user_error(error)
+    except (ServerError, RefusedPath) as error:
+        # cli.report_user_error's line, without importing cli.py: it imports mlflow, 4 s for one line
+        print(f"imbalance-sweep: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
