@@ -209,7 +209,26 @@ def test_invalid_parameter_fails_with_one_line_and_no_finished_run(store):
         "imbalance-sweep: error: -P acc0: entry point 'main' has no such parameter; its parameters are: "
         "num_0s, num_1s, acc_0s, acc_1s, seed, losses, backend"
     ]
-    assert all(run.info.status != "FINISHED" for run in stored_runs(store))
+    runs = stored_runs(store)
+    assert all(run.info.status != "FINISHED" for run in runs)
+    # each refused launch is FAILED and says why: its tag and its description hold the one line
+    lines = [
+        line
+        for line in result.stderr.splitlines() + unknown.stderr.splitlines()
+        if "imbalance-sweep:" in line
+    ]
+    assert sorted((run.info.status, run.data.tags["imbalance_sweep.refused"]) for run in runs) == sorted(
+        ("FAILED", line) for line in lines
+    )
+    assert all(
+        run.data.tags["mlflow.note.content"].endswith(run.data.tags["imbalance_sweep.refused"])
+        for run in runs
+    )
+    # after the line, only MLflow's own closing line: `mlflow run` prints it once the command has ended
+    *_, line, closing = unknown.stderr.splitlines()
+    assert line == lines[-1] and closing.endswith(
+        "ERROR mlflow.cli: === Run (ID '" + closing.split("'")[1] + "') failed ==="
+    )
 
 
 @pytest.mark.slow

@@ -185,9 +185,20 @@ def continue_command() -> str:
     return shlex.join([os.path.basename(sys.orig_argv[0]), *sys.orig_argv[1:]])
 
 
+# Told the one line before it is printed (launch.py: the run `mlflow run` made records it).
+_user_error_listeners: list[Callable[[str], None]] = []
+
+
+def on_user_error(listener: Callable[[str], None]) -> None:
+    _user_error_listeners.append(listener)
+
+
 def report_user_error(error: Exception) -> int:
     """Print ``error`` as the one line a user sees; return the exit code."""
-    print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+    line = f"{PROGRAM}: error: {error}"
+    for listener in _user_error_listeners:
+        listener(line)
+    print(line, file=sys.stderr, flush=True)
     return EXIT_USER_ERROR
 
 

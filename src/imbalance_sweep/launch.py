@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from .cli import exit_on_user_error, set_continue_command
+from .cli import exit_on_user_error, on_user_error, set_continue_command
 from .core.checks import InvalidValue, fraction, names_from, one_of, whole_number
 from .interrupts import install_interrupt_handlers
 
@@ -244,7 +244,10 @@ def stop_with_launcher() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     install_interrupt_handlers()
     if os.environ.get("MLFLOW_RUN_ID"):
+        from .tracking.refusal import record_refusal
+
         stop_with_launcher()
+        on_user_error(record_refusal)  # the FAILED run `mlflow run` made says why
     with exit_on_user_error():
         entry, values = parse_arguments(sys.argv[1:] if argv is None else argv)
         set_continue_command(continue_command(entry, values))

@@ -16,4 +16,6 @@ MLFLOW_PARENT_TAG = "mlflow.parentRunId"
 # another's tag reads the cells back at its end, and keeps one FINISHED run per cell.
 WORKER_TAG_PREFIX = "imbalance_sweep.worker."
 NOTE_TAG = "mlflow.note.content"  # a run's description in the MLflow UI
+# On a run `mlflow run` made for a command that refused its input: the one line it printed.
+REFUSED_TAG = "imbalance_sweep.refused"
 LAUNCH_ROLE = "launch"
