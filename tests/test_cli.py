@@ -20,6 +20,10 @@ def run_module(start_module):
     return run
 
 
+HUNDRED = "[" + ",".join(str(k / 100) for k in range(100)) + "]"
+SEEDS = "[" + ",".join(map(str, range(100))) + "]"
+
+
 def all_runs(tracking_uri):
     client = MlflowClient(tracking_uri)
     return client.search_runs([e.experiment_id for e in client.search_experiments()], max_results=1000)
@@ -73,6 +77,32 @@ def test_multirun_logs_one_sweep_per_job(run_module, tmp_path, tracking_uri, log
             ["losses=[bce,hinge]"],
             "imbalance-sweep: error: losses[1]='hinge' is not one of: bce, focal_tfa, focal_balanced, focal, balanced_bce, brier",
         ),
+        (
+            ["+lossses=[bce]"],
+            "imbalance-sweep: error: lossses is not a config key (did you mean losses?); the keys are: backend, "
+            "bootstrap, chunk_size, dry_run, experiment, focal, grid, losses, metrics, mode, report, resume, score_model, "
+            "seed, shard, sweep_name, threshold, tracking_uri",
+        ),
+        (
+            ["sweep_name=${oc.env:IMBALANCE_SWEEP_TEST_UNSET}"],
+            "imbalance-sweep: error: sweep_name='${oc.env:IMBALANCE_SWEEP_TEST_UNSET}' cannot be resolved: "
+            "Environment variable 'IMBALANCE_SWEEP_TEST_UNSET' not found",
+        ),
+        (
+            ["chunk_size=1e12"],
+            "imbalance-sweep: error: chunk_size=1000000000000.0 is not a whole number in [1, 1048576]",
+        ),
+        (
+            [
+                "grid=dense",
+                f"grid.acc_0s={HUNDRED}",
+                f"grid.acc_1s={HUNDRED}",
+                f"grid.seeds={SEEDS}",
+                "dry_run=true",
+            ],
+            "imbalance-sweep: error: grid: 5 balances x 10000 models x 100 seeds x 1 thresholds = 5000000 cells, "
+            "more than a sweep takes (at most 100000); split it into smaller sweeps",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_run(run_module, tmp_path, tracking_uri, overrides, line):
@@ -80,6 +110,27 @@ def test_bad_input_is_one_line_exit_2_and_no_run(run_module, tmp_path, tracking_
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [line]
     assert not (tmp_path / "mlflow.db").exists() or all_runs(tracking_uri) == []
+
+
+def test_a_multirun_leaves_a_users_sweep_dir_and_removes_its_own(start_module, tmp_path, tracking_uri):
+    """hydra.sweep.dir naming a user's folder where the old rule removed whatever it found (the
+    temporary folder, imbalance-sweep-*), under dry_run=true: the user's files stay; the project's
+    own folder (outputs=none's default, in TMPDIR) is removed as before."""
+    temporary = tmp_path / "tmp"
+    users = temporary / "imbalance-sweep-mine"
+    users.mkdir(parents=True)
+    (users / "results.csv").write_text("a,b\n1,2\n")
+    for sweep_dir in ([f"hydra.sweep.dir={users}"], []):
+        process = start_module(
+            tmp_path, tracking_uri, *sweep_dir, "seed=0,1", "dry_run=true", multirun=True,
+            env={"TMPDIR": str(temporary)},
+        )  # fmt: skip
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+        assert stdout.count("dry run: nothing was logged") == 2
+    assert (users / "results.csv").read_text() == "a,b\n1,2\n"
+    assert sorted(path.name for path in temporary.iterdir()) == ["imbalance-sweep-mine"]
+    assert all_runs(tracking_uri) == []
 
 
 def test_keras_backend_prints_no_tensorflow_start_up_noise(

@@ -71,7 +71,7 @@ def test_models_from_accuracy_lists_and_replicate_seeds(make_spec):
         ),
         (["backend=jax"], "backend='jax' is not one of: numpy, keras"),
         (["seed=-3"], "seed=-3 is not a whole number >= 0"),
-        (["chunk_size=0"], "chunk_size=0 is not a whole number >= 1"),
+        (["chunk_size=0"], "chunk_size=0 is not a whole number in [1, 1048576]"),
         (["focal.alpha=2"], "focal.alpha=2 is outside [0, 1]"),
         (["focal.gamma=-0.5"], "focal.gamma=-0.5 is not a finite number >= 0"),
         (["+grid.model=[[0.5,0.5]]"], "grid.model is not a grid key"),

@@ -132,7 +132,7 @@ def test_train_values_become_the_examples_arguments(typed, arguments):
 @pytest.mark.parametrize(
     "typed, line",
     [
-        ({"epochs": "0"}, "epochs=0 is not a whole number >= 1"),
+        ({"epochs": "0"}, "epochs=0 is not a whole number in [1, 10000]"),
         ({"epochs": "$(touch PWNED)"}, "epochs='$(touch PWNED)' is not a number"),
         ({"prevalences": "0.01,1"}, "prevalences[1]=1 is not a number in (0, 1)"),
         ({"prevalences": "0.01,x"}, "prevalences[1]='x' is not a number"),

@@ -87,7 +87,7 @@ def test_loss_properties(acc_0s, acc_1s, n0, n1, chunk_size, gamma):
         ({"backend": "torch"}, "backend='torch' is not one of: numpy, keras"),
         ({"alpha": 1.5}, "focal.alpha=1.5 is outside [0, 1]"),
         ({"gamma": -1}, "focal.gamma=-1 is not a finite number >= 0"),
-        ({"chunk_size": 0}, "chunk_size=0 is not a whole number >= 1"),
+        ({"chunk_size": 0}, "chunk_size=0 is not a whole number in [1, 1048576]"),
     ],
 )
 def test_bad_settings_are_refused(kwargs, message):

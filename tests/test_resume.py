@@ -196,7 +196,7 @@ def test_every_order_of_the_same_parents_chooses_the_same_one(runs):
     "overrides, message",
     [
         (["shard.count=2", "shard.index=3"], "shard.index=3 is outside [0, 1]"),
-        (["shard.count=0"], "shard.count=0 is not a whole number >= 1"),
+        (["shard.count=0"], "shard.count=0 is not a whole number in [1, 100000]"),
         (["shard.index=-1"], "shard.index=-1 is not a whole number >= 0"),
         (["resume=maybe"], "resume='maybe' must be true or false"),
         (["shard.count=2", "resume=false"], "resume=false with shard.count=2"),

@@ -248,16 +248,19 @@ def expand_overrides(argv: list[str]) -> list[str]:
 
 
 def run_hydra_main(main: Callable[[], None], *, config_name: str) -> None:
-    """Call a ``@hydra.main`` function on ``sys.argv``: ``--overrides`` expanded, and the overrides
-    checked first (nothing that instantiates code; Hydra's grammar mistakes as one line)."""
+    """Call a ``@hydra.main`` function on ``sys.argv``: ``--overrides`` expanded, ``-m`` put first,
+    and the overrides checked first (nothing that instantiates code; Hydra's grammar mistakes as one line)."""
     from .sweep.config import CONFIG_DIR
-    from .sweep.overrides import check_composes, refuse_code, without_safe_flags
+    from .sweep.overrides import MULTIRUN_FLAGS, check_composes, refuse_code, without_safe_flags
 
     install_interrupt_handlers()
     os.environ.setdefault(CONTINUE_ENV, continue_command())
     os.environ[LAUNCHER_ENV] = _this_process()
     with exit_on_user_error():
-        sys.argv[1:] = expand_overrides(sys.argv[1:])
+        arguments = expand_overrides(sys.argv[1:])
+        # -m anywhere (Hydra's parser takes it only before the overrides or after them all)
+        flags = [arg for arg in arguments if arg in MULTIRUN_FLAGS]
+        sys.argv[1:] = flags + [arg for arg in arguments if arg not in MULTIRUN_FLAGS]
         overrides = without_safe_flags(sys.argv[1:])
         refuse_code(overrides)
         check_composes(CONFIG_DIR, config_name, overrides)

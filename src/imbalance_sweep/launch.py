@@ -30,6 +30,8 @@ ENTRY_POINTS: Mapping[str, tuple[str, ...]] = {
     "compare": ("sweeps", "metrics", "experiment"),
     "train": ("epochs", "prevalences", "seed", "out"),
 }
+# The most epochs -e train runs (its example trains on a small data set: seconds per epoch).
+MAX_EPOCHS = 10_000
 # What -e train runs: this checkout's worked example of the Keras callback (MLproject runs here).
 TRAIN_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_keras.py"
 
@@ -199,7 +201,7 @@ def train_arguments(values: Mapping[str, str]) -> list[str]:
     """``-e train``'s values, checked, as the example's command-line arguments."""
     from .core.reweighting import check_prevalences, prevalence_text
 
-    epochs = whole_number("epochs", number("epochs", values["epochs"]), minimum=1)
+    epochs = whole_number("epochs", number("epochs", values["epochs"]), minimum=1, maximum=MAX_EPOCHS)
     seed = whole_number("seed", number("seed", values["seed"]))
     parts = [part for part in values["prevalences"].split(",") if part.strip()]
     prevalences = check_prevalences([number(f"prevalences[{i}]", part) for i, part in enumerate(parts)])

@@ -16,6 +16,7 @@ Comparing the same sweeps again logs nothing new: each comparison run carries a 
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
 import json
 import math
@@ -35,7 +36,7 @@ from matplotlib.figure import Figure
 
 from ..cli import report_user_error
 from ..core.cell import cell_name
-from ..core.checks import InvalidValue
+from ..core.checks import InvalidValue, clipped
 from ..core.losses import LOSS_NAMES
 from ..core.metrics import METRIC_NAMES
 from ..core.thresholds import DEFAULT_THRESHOLD, from_text, threshold_text
@@ -431,15 +432,31 @@ def _started(run: StoredRun) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def unknown_sweep_message(argument: str, tops: Sequence[StoredRun], *, where: str) -> str:
-    """One line: the argument is neither a run id nor a sweep name, and which sweeps exist."""
-    counts = Counter(run.tags.get(SWEEP_TAG, "") for run in tops)
-    if not counts:
-        return f"no sweep named {argument!r} and no run with that id: there are no sweeps {where}"
+# How many stored names (of sweeps, of experiments) a message about an unknown one shows.
+SHOWN_NAMES = 5
+# The most of a user's own argument such a message repeats (escaped as repr does).
+SHOWN_ARGUMENT = 200
+
+
+def some_names(asked: str, counts: Mapping[str, int]) -> str:
+    """A few of the stored names (with how many runs have each, when more than one): the nearest to
+    ``asked`` first, then in order, each cut and escaped (a stored name may be long or odd)."""
+    nearest = difflib.get_close_matches(asked, list(counts), n=SHOWN_NAMES, cutoff=0.6)
+    shown = nearest + [name for name in sorted(counts) if name not in nearest]
     names = ", ".join(
-        name if count == 1 else f"{name} ({count} runs)" for name, count in sorted(counts.items())
+        clipped(name, quoted=False) + (f" ({counts[name]} runs)" if counts[name] > 1 else "")
+        for name in shown[:SHOWN_NAMES]
     )
-    return f"no sweep named {argument!r} and no run with that id; sweeps {where}: {names}"
+    return names + (f" and {len(counts) - SHOWN_NAMES} more" if len(counts) > SHOWN_NAMES else "")
+
+
+def unknown_sweep_message(argument: str, tops: Sequence[StoredRun], *, where: str) -> str:
+    """One short line: the argument is neither a run id nor a sweep name, and a few sweeps that exist."""
+    counts = Counter(run.tags.get(SWEEP_TAG, "") for run in tops)
+    asked = clipped(argument, SHOWN_ARGUMENT)
+    if not counts:
+        return f"no sweep named {asked} and no run with that id: there are no sweeps {where}"
+    return f"no sweep named {asked} and no run with that id; sweeps {where}: {some_names(argument, counts)}"
 
 
 def pick_by_name(name: str, tops: Sequence[StoredRun], *, where: str) -> tuple[StoredRun, str]:
@@ -496,9 +513,10 @@ def select_sweeps(
     if experiment:
         experiment_ids = [key for key, name in experiments.items() if name == experiment]
         if not experiment_ids:
-            known = ", ".join(sorted(experiments.values()))
-            raise InvalidValue(f"--experiment={experiment!r} is not an experiment; experiments: {known}")
-        where = f"in experiment {experiment!r}"
+            known = some_names(experiment, dict.fromkeys(experiments.values(), 1))
+            asked = clipped(experiment, SHOWN_ARGUMENT)
+            raise InvalidValue(f"--experiment={asked} is not an experiment; experiments: {known}")
+        where = f"in experiment {clipped(experiment, SHOWN_ARGUMENT)}"
     else:
         experiment_ids, where = list(experiments), "in the store"
     tops: list[StoredRun] | None = None

@@ -29,7 +29,7 @@ from ..core.metrics import (
     metric_settings,
 )
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
-from ..sweep.config import CONFIG_DIR, resolve_tracking_uri
+from ..sweep.config import CONFIG_DIR, checked_name, resolve_tracking_uri
 from ..tracking.client import Tracker
 from ..tracking.tags import ROLE_TAG
 from ..tracking.where import summary_lines
@@ -96,7 +96,7 @@ def flip_spec(config: Mapping[str, Any], *, start_dir=None) -> FlipSpec:
         metrics=names_from("metrics", config.get("metrics"), FLIP_METRICS),
         alpha=alpha,
         gamma=gamma,
-        experiment=str(config.get("experiment") or "imbalance-sweep"),
+        experiment=checked_name("experiment", config.get("experiment") or "imbalance-sweep"),
         tracking_uri=resolve_tracking_uri(config.get("tracking_uri")),
         settings=_settings(config.get("metric_settings")),
     )

@@ -30,16 +30,28 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def whole_number(name: str, value: Any, *, minimum: int = 0) -> int:
-    """Return ``value`` as an int: accepts 1000000, 1e6 and 1000000.0, rejects 100.5."""
+def whole_number(name: str, value: Any, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """Return ``value`` as an int: accepts 1000000, 1e6 and 1000000.0, rejects 100.5 (and, with a
+    ``maximum``, any number above it: a size past it would exhaust memory or never finish)."""
     number = None
     if isinstance(value, Integral) and not isinstance(value, bool):
         number = int(value)
     elif _is_number(value) and math.isfinite(value) and float(value).is_integer():
         number = int(value)
-    if number is not None and number >= minimum:
+    if number is not None and number >= minimum and (maximum is None or number <= maximum):
         return number
-    raise InvalidValue(f"{name}={_show(value)} is not a whole number >= {minimum}")
+    allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+    raise InvalidValue(f"{name}={_show(value)} is not a whole number {allowed}")
+
+
+def clipped(text: str, limit: int = 40, *, quoted: bool = True) -> str:
+    """``text`` as repr shows it (control characters escaped), cut to ``limit`` characters with ...
+    (and without repr's quotes if not ``quoted``): a stored name in a one-line message, however long
+    or odd."""
+    shown = repr(text[:limit])
+    if len(text) > limit:
+        shown = f"{shown[:-1]}...{shown[-1]}"
+    return shown if quoted else shown[1:-1]
 
 
 def fraction(name: str, value: Any) -> float:

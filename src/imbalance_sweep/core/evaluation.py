@@ -24,7 +24,7 @@ from .partition import LOOKUP_MIN_NEGATIVES, MAX_BOUNDARIES, PartCounts, ScorePa
 from .ranking import ScoreCounts, ranking_of_slots
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM
-from .simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks
+from .simulator import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, cell_score_chunks
 from .thresholds import DEFAULT_THRESHOLD, best_in_table, best_metric, check_threshold, cut
 
 RANKING_CAPACITY_CHUNKS = 16  # distinct scores kept exactly: this many chunks' worth (16 MB at 2^16)
@@ -153,7 +153,7 @@ def check_loss_settings(losses, backend, alpha, gamma, chunk_size):
         one_of("backend", backend, BACKENDS),
         fraction("focal.alpha", alpha),
         non_negative("focal.gamma", gamma),
-        whole_number("chunk_size", chunk_size, minimum=1),
+        whole_number("chunk_size", chunk_size, minimum=1, maximum=MAX_CHUNK_SIZE),
     )
 
 

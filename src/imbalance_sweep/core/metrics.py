@@ -91,9 +91,7 @@ def metric_settings(beta=DEFAULT_BETA, recall=DEFAULT_RECALL, ece_bins=DEFAULT_E
         raise InvalidValue(f"metrics.beta={_show(beta)} is not a finite number > 0")
     if not _is_number(recall) or not 0 < recall <= 1:
         raise InvalidValue(f"metrics.recall={_show(recall)} is not a number in (0, 1]")
-    bins = whole_number("metrics.ece_bins", ece_bins, minimum=1)
-    if bins > MAX_ECE_BINS:
-        raise InvalidValue(f"metrics.ece_bins={bins} is more than {MAX_ECE_BINS:,} bins")
+    bins = whole_number("metrics.ece_bins", ece_bins, minimum=1, maximum=MAX_ECE_BINS)
     return MetricSettings(float(beta), float(recall), bins)
 
 

@@ -18,6 +18,9 @@ from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM, or_default
 
 DEFAULT_CHUNK_SIZE = 1 << 16
+# A chunk's arrays, and the ranking table of 16 chunks, grow with it: 2^20 samples keep a cell
+# within a few hundred MB.
+MAX_CHUNK_SIZE = 1 << 20
 
 
 def class_generators(cell: Cell, seed: int) -> tuple[np.random.Generator, np.random.Generator]:

@@ -4,9 +4,6 @@ after they end."""
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any, cast
 
 from hydra.experimental.callback import Callback
@@ -14,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..cli import exit_on_user_error, launch_in_workers
 from ..tracking.client import Tracker
+from . import multirun_folder
 from .config import resolve_tracking_uri
 
 
@@ -22,8 +20,7 @@ class CreateExperiment(Callback):
 
     Under ``mlflow run`` the launched run fixes the experiment, so there is nothing to create.
     A swept ``experiment`` or ``tracking_uri`` is created by each job instead (race-safe, only
-    slower on a brand-new sqlite file). With ``outputs=none`` (conf/outputs/), the temporary folder
-    Hydra kept the multirun's record in is removed at the end.
+    slower on a brand-new sqlite file).
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -35,14 +32,19 @@ class CreateExperiment(Callback):
         with exit_on_user_error():
             Tracker(resolve_tracking_uri(config.get("tracking_uri")), experiment)
 
+
+class RemoveOwnMultirunFolder(Callback):
+    """With ``outputs=none`` (conf/outputs/) no Hydra folder outlives a multirun: the folder Hydra keeps
+    the multirun's record in is created here, marked, and removed at the end. A ``hydra.sweep.dir``
+    that exists already (a user's folder) is not this project's and is left as it is."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.runtime.choices.get("outputs") == "none":
+            multirun_folder.claim(str(config.hydra.sweep.dir))
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.hydra.runtime.choices.get("outputs") != "none":
-            return
-        folder = Path(str(config.hydra.sweep.dir)).resolve()
-        if folder.parent == Path(tempfile.gettempdir()).resolve() and folder.name.startswith(
-            "imbalance-sweep-"
-        ):
-            shutil.rmtree(folder, ignore_errors=True)
+        if config.hydra.runtime.choices.get("outputs") == "none":
+            multirun_folder.remove_if_own(str(config.hydra.sweep.dir))
 
 
 # What a worker process's command line holds, per launcher whose jobs run in worker processes.

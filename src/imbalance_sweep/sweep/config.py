@@ -11,13 +11,13 @@ from typing import Any
 
 from ..core import score_models
 from ..core.cell import Cell, NamedModel
-from ..core.checks import InvalidValue, one_of, whole_number
+from ..core.checks import InvalidValue, clipped, one_of, whole_number
 from ..core.evaluation import check_loss_settings
 from ..core.metrics import DEFAULT_METRICS, MetricSettings, metric_settings
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..core.score_models.uniform import UNIFORM
 from ..core.thresholds import DEFAULT_THRESHOLD, check_threshold, is_default
-from .grid import build_cells, threshold_axis
+from .grid import MAX_CELLS, build_cells, threshold_axis
 from .plan import check_sampled_sizes
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,11 @@ DEFAULT_TRACKING_DB = "mlflow.db"
 GRID_KEYS = ("name", "balances", "models", "acc_0s", "acc_1s", "seeds", "thresholds")
 MODES = ("sampled", "expected")
 METRICS_KEYS = ("beta", "recall", "ece_bins")
+# A sweep's and an experiment's name: MLflow keeps a run's name in 250 characters (PostgreSQL refuses
+# more, sqlite does not check), and a continued sweep's run adds " (continues 1a2b3c4d)" to it.
+MAX_NAME_LENGTH = 200
+# Stratified resamples per predictions file's cell: about 20 ms each for a file of 10^5 rows.
+MAX_BOOTSTRAP_REPLICATES = 10_000
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,18 @@ def _text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue(f"{name}={value!r} must be a non-empty string")
     return value
+
+
+def checked_name(key: str, value: Any) -> str:
+    """A name MLflow stores the same on every store: one line, at most MAX_NAME_LENGTH characters."""
+    text = _text(key, value)
+    if len(text) > MAX_NAME_LENGTH:
+        raise InvalidValue(
+            f"{key}={clipped(text)} has {len(text)} characters; a name has at most {MAX_NAME_LENGTH}"
+        )
+    if not text.isprintable():
+        raise InvalidValue(f"{key}={clipped(text)} holds a control character; a name is one printable line")
+    return text
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -151,7 +168,7 @@ def _grid_cells(
 def _shard(config: Mapping[str, Any]) -> tuple[int, int]:
     """(shard.index, shard.count): the count first, so that the index is checked against it."""
     shard = config.get("shard") or {}
-    shard_count = whole_number("shard.count", shard.get("count", 1), minimum=1)
+    shard_count = whole_number("shard.count", shard.get("count", 1), minimum=1, maximum=MAX_CELLS)
     shard_index = whole_number("shard.index", shard.get("index", 0))
     if shard_index >= shard_count:
         raise InvalidValue(f"shard.index={shard_index} is outside [0, {shard_count - 1}]")
@@ -167,7 +184,9 @@ def _bootstrap(
     predictions file (none in ``file_models``, no ``score_model.dataset``) are no error, but the log
     says they give no intervals."""
     bootstrap = config.get("bootstrap") or {}
-    replicates = whole_number("bootstrap.replicates", bootstrap.get("replicates", 0))
+    replicates = whole_number(
+        "bootstrap.replicates", bootstrap.get("replicates", 0), maximum=MAX_BOOTSTRAP_REPLICATES
+    )
     level = bootstrap.get("level", 0.95)
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise InvalidValue(f"bootstrap.level={level!r} is not a number strictly between 0 and 1")
@@ -230,9 +249,9 @@ def sweep_spec(
     metrics = _metrics(config)
     check_sampled_sizes(cells, mode)
     return SweepSpec(
-        name=_text(
-            "sweep_name", config.get("sweep_name") or " ".join(filter(None, (grid_name, job_overrides)))
-        ),
+        name=checked_name("sweep_name", config["sweep_name"])
+        if config.get("sweep_name")
+        else default_sweep_name(grid_name, job_overrides),
         cells=cells,
         losses=losses,
         backend=backend,
@@ -241,7 +260,7 @@ def sweep_spec(
         chunk_size=chunk_size,
         alpha=alpha,
         gamma=gamma,
-        experiment=_text("experiment", config.get("experiment")),
+        experiment=checked_name("experiment", config.get("experiment")),
         tracking_uri=resolve_tracking_uri(config.get("tracking_uri"), start_dir),
         report=_flag("report", config.get("report", True)),
         grid=dict(grid),
@@ -256,6 +275,13 @@ def sweep_spec(
         metrics=metrics,
         thresholds=thresholds,
     )
+
+
+def default_sweep_name(grid_name: str, job_overrides: str) -> str:
+    """The grid's name, then a multirun job's own overrides (too long a name asks for a sweep_name)."""
+    if not job_overrides:
+        return checked_name("grid.name", grid_name)
+    return checked_name("sweep_name", f"{grid_name} {job_overrides}")
 
 
 def _file_models(models, score_model, start_dir) -> tuple[Any, dict[str, EmpiricalModel]]:

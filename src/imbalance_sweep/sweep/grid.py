@@ -9,6 +9,10 @@ from ..core.cell import Cell, NamedModel
 from ..core.checks import InvalidValue, counts, fraction, whole_number
 from ..core.thresholds import DEFAULT_THRESHOLD, check_threshold
 
+# The most cells a sweep takes: at about 30 ms of tracking each, 100,000 cells are most of an hour
+# on a local store. A grid is counted before its cells are formed, so a larger one is refused at once.
+MAX_CELLS = 100_000
+
 
 def _pairs(name: str, values, *, named: bool = False) -> list:
     if not isinstance(values, Sequence) or isinstance(values, str) or not values:
@@ -60,6 +64,15 @@ def build_cells(
         counts(n0, n1, where=f"{where}balances[{i}]: ")
         for i, (n0, n1) in enumerate(_pairs(f"{where}balances", balances))
     ]
+    seed_values = _values(f"{where}seeds", [0] if seeds is None else seeds)
+    cuts = threshold_axis(thresholds, where=where)
+    if models is not None:
+        n_models = len(_pairs(f"{where}models", models, named=True))
+    elif acc_0s is not None and acc_1s is not None:
+        n_models = len(_values(f"{where}acc_0s", acc_0s)) * len(_values(f"{where}acc_1s", acc_1s))
+    else:
+        n_models = 1  # the checks below say what is missing
+    check_cell_count(len(balance_pairs), n_models, len(seed_values), len(cuts), where=where)
     if models is not None:
         if acc_0s is not None or acc_1s is not None:
             raise InvalidValue(
@@ -84,11 +97,7 @@ def build_cells(
         raise InvalidValue(
             f"{where}models is not set: give {where}models or both {where}acc_0s and {where}acc_1s"
         )
-    replicates = [
-        whole_number(f"{where}seeds[{k}]", seed)
-        for k, seed in enumerate(_values(f"{where}seeds", [0] if seeds is None else seeds))
-    ]
-    cuts = threshold_axis(thresholds, where=where)
+    replicates = [whole_number(f"{where}seeds[{k}]", seed) for k, seed in enumerate(seed_values)]
     cells = (
         Cell(n0, n1, a0, a1, replicate, model, digest, threshold)
         for (n0, n1), (a0, a1, model, digest), replicate, threshold in itertools.product(
@@ -96,3 +105,16 @@ def build_cells(
         )
     )
     return tuple(dict.fromkeys(cells))
+
+
+def check_cell_count(
+    balances: int, models: int, seeds: int, thresholds: int, *, where: str = "grid."
+) -> None:
+    """Refuse a grid of more than MAX_CELLS cells, counted from its axes' lengths (nothing formed)."""
+    cells = balances * models * seeds * thresholds
+    if cells > MAX_CELLS:
+        raise InvalidValue(
+            f"{where.rstrip('.') or 'grid'}: {balances} balances x {models} models x {seeds} seeds x "
+            f"{thresholds} thresholds = {cells} cells, more than a sweep takes (at most {MAX_CELLS}); "
+            "split it into smaller sweeps"
+        )

@@ -25,7 +25,13 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 # against those installed), their settings, and Hydra's output folders (see conf/outputs/).
 # (Hydra's ray_aws launcher is left out: its settings run shell commands on the machines it starts.)
 HYDRA_GROUPS = {"hydra/launcher": ("basic", "joblib", "ray"), "hydra/sweeper": ("basic",)}
-HYDRA_KEY_PREFIXES = ("hydra.launcher.", "hydra.sweeper.")
+HYDRA_KEY_PREFIXES = ("hydra.launcher.",)
+# The basic sweeper's one setting a user may change; its `params` (sweeps written into the config)
+# are refused: a sweep is given on the command line, `-m seed=0,1`.
+HYDRA_SWEEPER_KEYS = ("hydra.sweeper.max_batch_size",)
+# Keys that `+` may add: the Ray launcher passes these mappings to ray.init and ray.remote as keyword
+# arguments, whatever they hold. Anywhere else `+key=value` must name a key the config has.
+ADDABLE_PREFIXES = ("hydra.launcher.ray.init.", "hydra.launcher.ray.remote.")
 # Ray is an extra: without it Hydra knows no ray launcher (its plugin brings the config)
 RAY_NOT_INSTALLED = (
     "hydra/launcher=ray needs the ray extra, which is not installed: "
@@ -37,6 +43,7 @@ HYDRA_KEYS = (
     "hydra.sweep.subdir",
     "hydra.output_subdir",
     "hydra.job.chdir",
+    *HYDRA_SWEEPER_KEYS,
 )
 # Keys that make Hydra or a library call code: instantiate's special keys, logging's factory key, and
 # Ray's runtime_env (which installs packages and runs setup hooks).
@@ -152,6 +159,11 @@ def refuse_code(overrides: Sequence[str], *, interpolations: bool = True) -> Non
         value = None if override.is_delete() else override.value()
         if _runs_code(key) or any(_runs_code(inner) for inner in _keys_within(value)):
             raise InvalidValue(f"override {text!r} is not allowed: it would make Hydra instantiate code")
+        if key == "hydra.sweeper.params" or key.startswith("hydra.sweeper.params."):
+            raise InvalidValue(
+                f"override {text!r} is not allowed: give the values to sweep on the command line, "
+                "e.g. -m seed=0,1"
+            )
         if key == "hydra" or key.startswith(("hydra.", "hydra/")):
             allowed = key in HYDRA_GROUPS or key in HYDRA_KEYS or key.startswith(HYDRA_KEY_PREFIXES)
             if not allowed or override.package:
@@ -192,46 +204,142 @@ def _nearest(word: str, choices: Iterable[str]) -> str:
 
 def check_composes(config_dir: str, config_name: str, overrides: Sequence[str]) -> None:
     """Compose the config as one job of these overrides would, and turn Hydra's composition errors
-    into one line: an unknown option of a config group (which exist), an unknown key (the nearest)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import ConfigCompositionException, MissingConfigException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    into one line: an unknown option of a config group (which exist), an unknown key (the nearest),
+    a key added with ``+`` that the config does not have, an interpolation that cannot resolve."""
+    from hydra import initialize_config_dir
 
     parsed = _parsed([text for text in overrides if text not in MULTIRUN_FLAGS])
-    job = [line for line in map(_representative, parsed) if line is not None]
+    jobs = [(override, _representative(override)) for override in parsed]
+    job = [line for _, line in jobs if line is not None]
     with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
-        try:
-            compose(config_name=config_name, overrides=job, return_hydra_config=True)
-            return
-        except MissingConfigException as error:
-            missing = error.missing_cfg_file or ""
-            group, _, option = missing.rpartition("/")
-            if (group, option) == ("hydra/launcher", "ray"):
-                raise InvalidValue(RAY_NOT_INSTALLED) from None
-            options = list(HYDRA_GROUPS.get(group, ())) or sorted(error.options or [])
-            if group and options:
-                raise InvalidValue(
-                    f"{group}={option!r} is not one of: {', '.join(options)}{_nearest(option, options)}"
-                ) from None
-            raise InvalidValue(_first_line(error)) from None
-        except (ConfigCompositionException, OmegaConfBaseException, ValueError) as error:
-            message = _first_line(error)
-            unknown = re.search(r"Could not override '([^']+)'|Key '([^']+)' is not in struct", message)
-            if unknown is None:
-                raise InvalidValue(message) from None
-            key = unknown.group(1) or unknown.group(2)
-            # a composed config is a DictConfig: its container is a dict with string keys
-            base = cast(
-                "dict[str, Any]", OmegaConf.to_container(compose(config_name=config_name), resolve=False)
-            )
-            parent, _, _ = key.rpartition(".")
-            siblings = OmegaConf.select(OmegaConf.create(base), parent) if parent else base
-            where = f"{parent}'s keys" if parent else "the keys"
-            listed = f"; {where} are: {', '.join(sorted(siblings))}" if isinstance(siblings, Mapping) else ""
+        config = _composed(config_name, job)
+        added = [override.key_or_group for override, line in jobs if line is not None and _adds(override)]
+        if added:
+            kept = [line for override, line in jobs if line is not None and not _adds(override)]
+            base = _composed(config_name, kept)
+            for key in added:
+                if _absent(base, key):
+                    raise _not_a_key(key, config_name)
+        _check_resolves(config)
+
+
+def _adds(override: Any) -> bool:
+    """``+key=value`` or ``++key=value`` outside the mappings the Ray launcher passes on as they are."""
+    return (override.is_add() or override.is_force_add()) and not str(override.key_or_group).startswith(
+        ADDABLE_PREFIXES
+    )
+
+
+_ABSENT = object()
+
+
+def _absent(config: Any, key: str) -> bool:
+    """Whether the composed ``config`` has no ``key`` (a key set to null is there)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.select(config, key, default=_ABSENT, throw_on_resolution_failure=False) is _ABSENT
+
+
+def _composed(config_name: str, job: Sequence[str]) -> Any:
+    """The config one job of ``job`` composes, with its hydra section; Hydra's errors as one line."""
+    from hydra import compose
+    from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return compose(config_name=config_name, overrides=list(job), return_hydra_config=True)
+    except MissingConfigException as error:
+        missing = error.missing_cfg_file or ""
+        group, _, option = missing.rpartition("/")
+        if (group, option) == ("hydra/launcher", "ray"):
+            raise InvalidValue(RAY_NOT_INSTALLED) from None
+        options = list(HYDRA_GROUPS.get(group, ())) or sorted(error.options or [])
+        if group and options:
             raise InvalidValue(
-                f"{key} is not a config key{_nearest(key, _dotted_keys(base))}{listed}"
+                f"{group}={option!r} is not one of: {', '.join(options)}{_nearest(option, options)}"
             ) from None
+        raise InvalidValue(_first_line(error)) from None
+    except (ConfigCompositionException, OmegaConfBaseException, ValueError) as error:
+        message = _first_line(error)
+        unknown = re.search(r"Could not override '([^']+)'|Key '([^']+)' is not in struct", message)
+        if unknown is None:
+            cause = error.__cause__
+            raise InvalidValue(f"{message}: {_first_line(cause)}" if cause else message) from None
+        # a mapping's value with a key the config does not have names it in its cause (focal.x)
+        inner = getattr(error.__cause__, "full_key", None)
+        raise _not_a_key(inner or unknown.group(1) or unknown.group(2), config_name) from None
+    except (HydraException, AttributeError, KeyError, TypeError) as error:
+        raise InvalidValue(f"the overrides {' '.join(job)} do not compose: {_first_line(error)}") from None
+
+
+def _not_a_key(key: str, config_name: str) -> InvalidValue:
+    """``key`` is not in the config: the nearest key, and the keys beside it."""
+    from hydra import compose
+    from omegaconf import OmegaConf
+
+    # a composed config is a DictConfig: its container is a dict with string keys
+    base = cast(
+        "dict[str, Any]",
+        OmegaConf.to_container(compose(config_name=config_name, return_hydra_config=True), resolve=False),
+    )
+    if not key.startswith("hydra."):
+        base.pop("hydra", None)
+    parent, _, _ = key.rpartition(".")
+    siblings = OmegaConf.select(OmegaConf.create(base), parent) if parent else base
+    where = f"{parent}'s keys" if parent else "the keys"
+    listed = f"; {where} are: {', '.join(sorted(siblings))}" if isinstance(siblings, Mapping) else ""
+    return InvalidValue(f"{key} is not a config key{_nearest(key, _dotted_keys(base))}{listed}")
+
+
+# Hydra's settings a user may set, resolved at composition as the job would; the job number (in
+# hydra.sweep.subdir) is known only when the job runs.
+_RESOLVED_HYDRA_KEYS = (*HYDRA_KEYS, "hydra.launcher", "hydra.sweeper")
+
+
+def _check_resolves(config: Any) -> None:
+    """Resolve every ``${...}`` of the composed config, as the job would; one that cannot resolve is
+    one line naming its key, its value and why (an unset variable, a missing key, a loop)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+    from omegaconf.errors import (
+        InterpolationToMissingValueError,
+        MissingMandatoryValue,
+        OmegaConfBaseException,
+    )
+
+    hydra_config = HydraConfig.instance()
+    previous = hydra_config.cfg
+    hydra_config.set_config(config)  # ${hydra:...} resolves as in the job
+    try:
+        for key in [*(key for key in config if key != "hydra"), *_RESOLVED_HYDRA_KEYS]:
+            try:
+                value = OmegaConf.select(config, str(key), throw_on_missing=True)
+                if OmegaConf.is_config(value):
+                    OmegaConf.to_container(value, resolve=True, throw_on_missing=True)
+            except OmegaConfBaseException as error:
+                runtime = (InterpolationToMissingValueError, MissingMandatoryValue)
+                if isinstance(error, runtime) and str(key).startswith("hydra."):
+                    continue  # hydra.job.num and the like, set when the job runs
+                where = error.full_key or str(key)
+                raw = _unresolved(config, where)
+                shown = f"{where}={raw!r}" if isinstance(raw, str) else where
+                reason = re.sub(r"^\w+ raised while resolving interpolation: ", "", _first_line(error))
+                raise InvalidValue(f"{shown} cannot be resolved: {reason.strip(chr(34))}") from None
+    finally:
+        hydra_config.cfg = previous
+
+
+def _unresolved(config: Any, full_key: str) -> Any:
+    """The value at ``full_key`` (``grid.seeds[1]``) as written, interpolations unresolved."""
+    from omegaconf import OmegaConf
+
+    value: Any = OmegaConf.to_container(config, resolve=False)
+    for index, name in re.findall(r"\[(\d+)\]|([^.\[\]]+)", full_key):
+        try:
+            value = value[int(index)] if index else value[name]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
 
 
 def _first_line(error: BaseException) -> str:
