@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import sqlite3
+import sys
 import tempfile
 from pathlib import Path
 
@@ -216,3 +217,15 @@ def ray_temp_dir(monkeypatch):
     path = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def absl_handler_on_the_process_stderr():
+    """TensorFlow's absl log handler keeps the sys.stderr of the test that first imported it (pytest's
+    capture file) and closes it when a later in-process Hydra run sets up logging and closes the old
+    handlers: every later test of that worker then fails on a closed file. After each test the
+    handler writes to the process's own stderr, which absl never closes."""
+    yield
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        absl_logging.get_absl_handler().python_handler.setStream(sys.__stderr__)
