@@ -1,9 +1,12 @@
 """A sqlite store survives a crash at any moment of its creation, two creators at once, and a file
-that is not a whole store stops with one line naming it (tracking.prepare_sqlite_store)."""
+that is not a whole store, not MLflow's, damaged or read-only stops with one line naming it, left
+byte for byte as it was (tracking.prepare_sqlite_store, tracking.sqlite_file)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,6 +18,7 @@ from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.tracking.client import Tracker, TrackingError
+from imbalance_sweep.tracking.sqlite_file import mlflow_schema
 
 # A child that opens (so creates) the store and logs one run into it.
 CREATE_AND_LOG = """
@@ -130,3 +134,164 @@ def test_through_the_command_a_broken_store_is_one_line_and_exit_2(tmp_path):
         f"imbalance-sweep: error: tracking_uri='sqlite:///{tmp_path / 'mlflow.db'}' cannot be used: "
         f"{tmp_path / 'mlflow.db'} is empty (0 bytes), not a store; delete it to start a new store there"
     ]
+
+
+# --- files that are not this process's MLflow store: refused, and left byte for byte -----------------
+
+
+def copy_of(store: os.PathLike, path: os.PathLike) -> os.PathLike:
+    """A copy of a store (sqlite's backup API: what its write-ahead log holds too) at a path this
+    process has not opened (MLflow keeps the stores it opened)."""
+    with (
+        contextlib.closing(sqlite3.connect(store)) as source,
+        contextlib.closing(sqlite3.connect(path)) as copy,
+    ):
+        source.backup(copy)
+    return path
+
+
+def sqlite_file(path, *statements: str, wal: bool = False) -> os.PathLike:
+    """Another application's sqlite file (rollback journal, or WAL mode), closed."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        if wal:
+            connection.execute("PRAGMA journal_mode=WAL")
+        for statement in statements:
+            connection.execute(statement)
+        connection.commit()
+    return path
+
+
+def garbage_over_pages(path: os.PathLike, first: int, count: int) -> os.PathLike:
+    """Pages ``first`` to ``first + count - 1`` (1 is the header's) overwritten with a byte pattern."""
+    page_size = (
+        sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        .execute("PRAGMA page_size")
+        .fetchone()[0]
+    )
+    with open(path, "r+b") as stored:
+        stored.seek((first - 1) * page_size)
+        stored.write(bytes(range(256)) * (page_size // 256) * count)
+    return path
+
+
+def as_found(path) -> tuple[bytes, int, list[str]]:
+    """A file's bytes, its mtime, and what lies beside it (a -wal, -shm or lock file would show)."""
+    return path.read_bytes(), path.stat().st_mtime_ns, sorted(os.listdir(path.parent))
+
+
+FOREIGN = {
+    "one-table": ("CREATE TABLE foo (x)", "INSERT INTO foo VALUES (1)"),
+    "alembic-app": (
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)",
+        "INSERT INTO alembic_version VALUES ('1f2e3d4c5b6a')",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)",
+    ),
+}
+
+
+@pytest.mark.parametrize("wal", [False, True], ids=["journal", "wal"])
+@pytest.mark.parametrize("kind", FOREIGN)
+def test_another_applications_sqlite_file_is_refused_and_left_byte_for_byte(tmp_path, kind, wal):
+    path = sqlite_file(tmp_path / "app.db", *FOREIGN[kind], wal=wal)
+    before = as_found(path)
+    with pytest.raises(TrackingError) as refused:
+        Tracker(f"sqlite:///{path}", "e")
+    message = str(refused.value)
+    assert message.startswith(
+        f"tracking_uri='sqlite:///{path}' cannot be used: {path} is not an MLflow store: "
+    )
+    assert "\n" not in message and "move it away" in message
+    assert as_found(path) == before
+
+
+def test_an_mlflow_store_with_a_table_mlflow_does_not_create_is_refused(tmp_path, whole_store):
+    path = copy_of(whole_store, tmp_path / "mixed.db")
+    sqlite_file(path, "CREATE TABLE notes (text TEXT)")
+    before = as_found(path)
+    with pytest.raises(
+        TrackingError, match=r"is not an MLflow store: it has tables MLflow does not create \(notes\)"
+    ):
+        Tracker(f"sqlite:///{path}", "e")
+    assert as_found(path) == before
+
+
+def test_an_sqlite_database_without_tables_is_a_new_store(tmp_path):
+    """(A missing file is a new store too: the tests above create theirs so.)"""
+    path = sqlite_file(tmp_path / "empty.db", "PRAGMA user_version = 0")
+    tracker = Tracker(f"sqlite:///{path}", "e")
+    tracker.finish(tracker.start_run("r", tags={}))
+    with contextlib.closing(sqlite3.connect(path)) as store:
+        assert store.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (mlflow_schema().head,)
+        ]
+
+
+@pytest.mark.parametrize(
+    "first, count", [(3, 20), (2, 1), (100, 3)], ids=["schema-pages", "page-2", "data-pages"]
+)
+def test_a_store_with_damaged_pages_is_refused_with_one_line(tmp_path, whole_store, first, count):
+    path = garbage_over_pages(copy_of(whole_store, tmp_path / "damaged.db"), first, count)
+    with pytest.raises(TrackingError) as refused:
+        Tracker(f"sqlite:///{path}", "e")
+    message = str(refused.value)
+    assert message.startswith(f"tracking_uri='sqlite:///{path}' cannot be used: {path} is damaged (sqlite")
+    assert message.endswith("); restore it from a backup") and "\n" not in message
+
+
+def without_root_powers() -> list[str]:
+    """A command prefix under which this user cannot write a file its mode says it cannot: as root,
+    setpriv drops CAP_DAC_OVERRIDE (root's power to write any file) from the child."""
+    if os.geteuid() != 0:
+        return []
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    if shutil.which("setpriv") is None or subprocess.run([*prefix, "true"], check=False).returncode != 0:
+        pytest.skip("running as root, and setpriv cannot drop CAP_DAC_OVERRIDE here: root writes any file")
+    return prefix
+
+
+def read_only_file(path):
+    path.chmod(0o444)
+
+
+def read_only_folder(path):
+    path.parent.chmod(0o555)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda path, whole: sqlite_file(path, *FOREIGN["one-table"]), "is not an MLflow store: its tables (foo) are not MLflow's; move it away"),
+        (lambda path, whole: garbage_over_pages(copy_of(whole, path), 3, 20), "is damaged (sqlite: database disk image is malformed); restore it from a backup"),
+        (lambda path, whole: read_only_file(copy_of(whole, path)), "is read-only for this user; make it writable"),
+        (lambda path, whole: read_only_folder(copy_of(whole, path)), "is in a folder this user cannot write ({folder}), where sqlite keeps"),
+    ],
+    ids=["foreign", "damaged", "read-only", "read-only-folder"],
+)  # fmt: skip
+def test_through_the_command_a_store_it_cannot_use_is_one_line_and_the_file_is_left(
+    tmp_path, whole_store, make, words
+):
+    folder = tmp_path / "stores"
+    folder.mkdir()
+    path = folder / "mlflow.db"
+    make(path, whole_store)
+    before = as_found(path)
+    prefix = without_root_powers() if "read-only" in words or "cannot write" in words else []
+    try:
+        done = subprocess.run(
+            [*prefix, sys.executable, "-m", "imbalance_sweep", "grid=single", "mode=expected"],
+            cwd=tmp_path,
+            env={**environment_without_mlflow_launch(), "MLFLOW_TRACKING_URI": f"sqlite:///{path}"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        folder.chmod(0o755)
+    [line] = done.stderr.splitlines()  # one line, and nothing before it
+    assert line.startswith(
+        f"imbalance-sweep: error: tracking_uri='sqlite:///{path}' cannot be used: {path} "
+        + words.format(folder=folder)
+    )
+    assert done.returncode == 2
+    assert as_found(path) == before

@@ -23,6 +23,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from ..interrupts import interrupts_deferred
 from .runs import FAILED, FINISHED, KILLED, RUNNING, StoredRun
+from .sqlite_file import refusal, sqlite_path
 from .where import is_server, tag_filter
 
 # MLflow refuses longer parameter values; the full grid is in the sweep's config.yaml artifact.
@@ -152,12 +153,6 @@ class RetryingClient:
         return retry_when_locked(self._method(name), *args, attempts=attempts, **kwargs)
 
 
-def sqlite_path(tracking_uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` store, or None for any other store."""
-    prefix = "sqlite:///"
-    return Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
-
-
 # sqlite's default commit waits for the disk twice (synchronous=FULL, rollback journal): on a busy
 # disk that is most of a cell's time. In WAL mode with synchronous=NORMAL a commit only appends to
 # the log; the disk is synced at checkpoints. A killed process loses nothing and a power cut at most
@@ -196,23 +191,20 @@ def store_lock(database: Path) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 def prepare_sqlite_store(tracking_uri: str) -> None:
-    """A sqlite store that is whole before anything uses it.
+    """A sqlite store that is whole, and MLflow's, before anything uses it.
 
     A missing file is created whole or not at all: MLflow builds a new store's tables in a dozen
     migrations, and a process killed among them (or two processes running them at once) left a file
     no later run could open. Here the tables are built in a temporary file beside it, under
-    :func:`store_lock`, and the finished file is moved into place. An existing file is checked
-    cheaply (its size and header, not its pages): empty, not sqlite, or shorter than its header
-    says stops with one line naming the file and what to do.
+    :func:`store_lock`, and the finished file is moved into place. An existing file is judged
+    read-only first (:func:`sqlite_file.refusal`: empty, not sqlite, truncated, damaged, another
+    application's, or one this user cannot write): such a file stops with one line naming it and
+    what to do, and is left as it was.
     """
     database = sqlite_path(tracking_uri)
     if database is None:
         return
-    unusable = f"tracking_uri={tracking_uri!r} cannot be used: {database}"
     if not database.exists():
         with store_errors(tracking_uri):
             database.parent.mkdir(parents=True, exist_ok=True)  # as MLflow would
@@ -220,26 +212,10 @@ def prepare_sqlite_store(tracking_uri: str) -> None:
                 if not database.exists():
                     _create_sqlite_store(database)
         return
-    if database.is_dir():
-        raise TrackingError(f"{unusable} is a directory, not a store file")
-    size = database.stat().st_size
-    if size == 0:
-        raise TrackingError(
-            f"{unusable} is empty (0 bytes), not a store; delete it to start a new store there"
-        )
-    with open(database, "rb") as stored:
-        header = stored.read(100)
-    if not header.startswith(SQLITE_HEADER) or len(header) < 100:
-        raise TrackingError(
-            f"{unusable} is not an sqlite database; move it away, or set tracking_uri to the store you meant"
-        )
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    if header[24:28] == header[92:96] and size < pages * page_size:  # the page count is valid
-        raise TrackingError(
-            f"{unusable} is truncated ({size} of its {pages * page_size} bytes); restore it from a backup"
-        )
+    with store_errors(tracking_uri):
+        problem = refusal(database)
+    if problem:
+        raise TrackingError(f"tracking_uri={tracking_uri!r} cannot be used: {database} {problem}")
 
 
 SCHEMA_MISMATCH = re.compile(
@@ -346,7 +322,8 @@ def check_server_answers(tracking_uri: str) -> None:
 
 def _ready_store(tracking_uri: str) -> None:
     """What the write side and the read side both do before their first call: a server answers (or
-    one line now), MLflow's store-creation notes are quiet, a sqlite file is whole (or made whole)."""
+    one line now), MLflow's store-creation notes are quiet, a sqlite file is whole and MLflow's (or
+    made whole)."""
     check_server_answers(tracking_uri)
     _quiet_store_creation()
     prepare_sqlite_store(tracking_uri)
