@@ -17,8 +17,14 @@ import pytest
 from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep.tracking.client import Tracker, TrackingError
-from imbalance_sweep.tracking.sqlite_file import mlflow_schema
+from imbalance_sweep.tracking.client import RunReader, Tracker, TrackingError
+from imbalance_sweep.tracking.sqlite_file import (
+    create_store,
+    is_template,
+    mlflow_schema,
+    new_store_template,
+    template_path,
+)
 
 # A child that opens (so creates) the store and logs one run into it.
 CREATE_AND_LOG = """
@@ -30,10 +36,15 @@ tracker.finish(run)
 """
 
 
-def start_creator(uri: str) -> subprocess.Popen:
+def start_creator(uri: str, cache: os.PathLike | None = None) -> subprocess.Popen:
+    """A process that creates the store and logs a run; with ``cache``, its user's cache folder
+    (where it builds the new store's template, if none is there)."""
+    env = environment_without_mlflow_launch()
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
     return subprocess.Popen(
         [sys.executable, "-c", CREATE_AND_LOG, uri],
-        env=environment_without_mlflow_launch(),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -47,26 +58,44 @@ def finished_runs(uri: str) -> int:
     return sum(run.info.status == "FINISHED" for run in runs)
 
 
+# Moments to kill a creator at: (what, the file that shows it has begun, seconds after it appears).
+KILL_MOMENTS = [
+    ("importing", None, 0.3),
+    ("migrating into the template", "cache/imbalance-sweep/*.building-*", 0.0),
+    ("migrating into the template", "cache/imbalance-sweep/*.building-*", 0.4),
+    ("migrating into the template", "cache/imbalance-sweep/*.building-*", 1.0),
+    ("copying the template beside the store", "store.db.creating-*", 0.0),
+]
+
+
 @pytest.mark.slow
-def test_sigkill_at_any_moment_of_a_new_stores_creation_leaves_a_usable_store(tmp_path):
-    """Killed 0.3 to 2.1 s in (imports, then MLflow's migrations), the next creator always succeeds."""
-    for index, delay in enumerate((0.3, 0.9, 1.5, 2.1)):
-        uri = f"sqlite:///{tmp_path / f'store{index}.db'}"
-        creator = start_creator(uri)
-        time.sleep(delay)
-        creator.send_signal(signal.SIGKILL)
-        creator.wait()
-        again = start_creator(uri)
-        _, stderr = again.communicate(timeout=120)
-        assert again.returncode == 0, f"killed after {delay} s, the store broke: {stderr[-2000:]}"
-        assert finished_runs(uri) >= 1
-        assert not list(tmp_path.glob(f"store{index}.db.creating-*"))  # the killed creator's leftovers went
+@pytest.mark.parametrize("what, sign, after", KILL_MOMENTS, ids=[f"{m[0]}+{m[2]}s" for m in KILL_MOMENTS])
+def test_sigkill_at_any_moment_of_a_new_stores_creation_leaves_a_usable_store(tmp_path, what, sign, after):
+    """Killed while importing, while MLflow's migrations build the template (in an empty cache), or
+    while the template is copied, the next creator succeeds and the killed one's leftovers go."""
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    creator = start_creator(uri, tmp_path / "cache")
+    deadline = time.monotonic() + 120
+    while sign and not list(tmp_path.glob(sign)) and creator.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    seen = not sign or bool(list(tmp_path.glob(sign)))
+    time.sleep(after)
+    creator.send_signal(signal.SIGKILL)
+    creator.wait()
+    if what != "copying the template beside the store":  # milliseconds: not always caught
+        assert seen and creator.returncode == -signal.SIGKILL, f"never caught {what}"
+    again = start_creator(uri, tmp_path / "cache")
+    _, stderr = again.communicate(timeout=120)
+    assert again.returncode == 0, f"killed {what}, the store broke: {stderr[-2000:]}"
+    assert finished_runs(uri) >= 1
+    assert not list(tmp_path.glob("store.db.creating-*"))
+    assert not list(tmp_path.glob("cache/imbalance-sweep/*.building-*"))
 
 
 @pytest.mark.slow
 def test_two_processes_creating_one_new_store_both_succeed(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    creators = [start_creator(uri) for _ in range(2)]
+    creators = [start_creator(uri, tmp_path / "cache") for _ in range(2)]  # both build the template
     for creator in creators:
         _, stderr = creator.communicate(timeout=120)
         assert creator.returncode == 0, stderr[-2000:]
@@ -294,4 +323,109 @@ def test_through_the_command_a_store_it_cannot_use_is_one_line_and_the_file_is_l
         + words.format(folder=folder)
     )
     assert done.returncode == 2
+    assert as_found(path) == before
+
+
+# --- a new store: a copy of the installed MLflow's template, kept in the user's cache ----------------
+
+
+def contents(path: os.PathLike) -> tuple[list, dict]:
+    """A store's schema (sqlite_master, without its page numbers) and every table's rows but the
+    experiments' (which say when and for whom they were made). Each statement's lines are compared
+    in any order: MLflow's own migrations order the runs table's constraints by the hash seed."""
+    with contextlib.closing(sqlite3.connect(path)) as store:
+        schema = sorted(
+            (type_, name, table, sorted((sql or "").splitlines()))
+            for type_, name, table, sql in store.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master"
+            )
+        )
+        tables = [name for type_, name, _, _ in schema if type_ == "table" and name != "experiments"]
+        return schema, {table: sorted(store.execute(f'SELECT * FROM "{table}"'), key=str) for table in tables}
+
+
+@pytest.mark.slow
+def test_a_new_store_is_what_mlflow_makes_and_mlflow_db_upgrade_accepts_it(tmp_path):
+    ours, theirs = tmp_path / "ours.db", tmp_path / "theirs.db"
+    RunReader(f"sqlite:///{ours}").experiments()  # this project's door that adds nothing of its own
+    MlflowClient(f"sqlite:///{theirs}").search_experiments()  # MLflow's own migrations
+    assert contents(ours) == contents(theirs)
+    with contextlib.closing(
+        sqlite3.connect(ours)
+    ) as store:  # the Default experiment, made where MLflow makes it
+        [ours_default] = store.execute(
+            "SELECT name, artifact_location FROM experiments WHERE experiment_id = 0"
+        )
+    with contextlib.closing(sqlite3.connect(theirs)) as store:
+        [theirs_default] = store.execute(
+            "SELECT name, artifact_location FROM experiments WHERE experiment_id = 0"
+        )
+    assert ours_default == theirs_default
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "mlflow", "db", "upgrade", f"sqlite:///{ours}"],
+        env=environment_without_mlflow_launch(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert upgraded.returncode == 0, upgraded.stderr[-2000:]
+    assert contents(ours)[0] == contents(theirs)[0]
+
+
+def spoiled_template(tmp_path, monkeypatch, spoil) -> os.PathLike:
+    """A user's cache (``tmp_path/cache``) whose template is the session's, spoiled by ``spoil``."""
+    template = new_store_template()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spoiled = template_path()
+    assert spoiled.parent.parent == tmp_path / "cache" and spoiled.parent.name == "imbalance-sweep"
+    spoiled.parent.mkdir(parents=True)
+    spoil(copy_of(template, spoiled))
+    return spoiled
+
+
+def other_revision(path):
+    sqlite_file(path, "UPDATE alembic_version SET version_num = '0123456789ab'")
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        other_revision,
+        lambda path: garbage_over_pages(path, 2, 1),
+        lambda path: sqlite_file(path, "INSERT INTO experiments (name) VALUES ('made here')"),
+    ],
+    ids=["other-revision", "damaged", "with-an-experiment"],
+)
+def test_a_template_is_only_the_installed_mlflows_new_store(tmp_path, monkeypatch, spoil):
+    assert is_template(new_store_template())
+    assert not is_template(spoiled_template(tmp_path, monkeypatch, spoil))
+
+
+def test_a_template_of_another_revision_is_rebuilt(tmp_path, monkeypatch):
+    spoiled = spoiled_template(tmp_path, monkeypatch, other_revision)
+    path = tmp_path / "mlflow.db"
+    tracker = Tracker(f"sqlite:///{path}", "e")
+    tracker.finish(tracker.start_run("r", tags={}))
+    assert is_template(spoiled)
+    with contextlib.closing(sqlite3.connect(path)) as store:
+        assert store.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (mlflow_schema().head,)
+        ]
+
+
+@pytest.mark.slow
+def test_where_the_cache_cannot_be_written_a_new_store_is_made_all_the_same(tmp_path, monkeypatch):
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    path = tmp_path / "mlflow.db"
+    tracker = Tracker(f"sqlite:///{path}", "e")
+    tracker.finish(tracker.start_run("r", tags={}))
+    assert finished_runs(f"sqlite:///{path}") == 1
+
+
+def test_a_new_store_never_replaces_a_file_that_appeared_meanwhile(tmp_path):
+    """Another program's file made between the look and the copy stays as it is (a link, not a rename)."""
+    path = sqlite_file(tmp_path / "app.db", *FOREIGN["one-table"])
+    before = as_found(path)
+    assert create_store(path) is False
     assert as_found(path) == before

@@ -1,13 +1,17 @@
-"""A sqlite store's file, judged before MLflow opens it, and without changing a byte of it.
+"""A sqlite store's file: judged before MLflow opens it, without changing a byte of it; and a new
+one made whole, in milliseconds, from a template of the installed MLflow's schema.
 
 MLflow writes its tables into any sqlite file it is handed (another application's too), retries a
 damaged one for minutes, and answers a read-only one with tracebacks: so a file that is not an
-MLflow store this process can use is named here first, in the words of one line.
+MLflow store this process can use is named here first, in the words of one line. MLflow builds a
+new store in about 70 migrations (seconds, and a file no run can open if killed among them): they
+run once per installed MLflow, into a template in the user's cache, whose pages each new store copies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import os
 import sqlite3
@@ -51,6 +55,18 @@ def mlflow_schema() -> MlflowSchema:
     [head] = script.get_heads()
     revisions = frozenset(revision.revision for revision in script.walk_revisions())
     return MlflowSchema(head, revisions, frozenset([*Base.metadata.tables, "alembic_version"]))
+
+
+@contextlib.contextmanager
+def store_lock(database: Path) -> Iterator[None]:
+    """One process of this project at a time in the block: an advisory lock on a file beside the
+    sqlite database (sqlite's writers all share that file system)."""
+    with open(database.with_name(database.name + ".imbalance-sweep.lock"), "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -170,3 +186,111 @@ def refusal(database: Path) -> str | None:
     read-only; then whether this user can write it.
     """
     return _not_a_file(database) or _content_problem(database) or _not_writable(database)
+
+
+# --- a new store ------------------------------------------------------------------------------------
+
+
+def migrate(database: Path) -> None:
+    """MLflow's own tables in a new file, by MLflow's own migrations (its engine closed after)."""
+    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    uri = f"sqlite:///{database}"
+    try:
+        SqlAlchemyStore(uri, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
+    finally:
+        engine = SqlAlchemyStore._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
+
+
+def _remove_partials(path: Path, suffix: str) -> None:
+    """What a process killed while writing ``path`` left (its ``<name><suffix><pid>`` file and
+    journal); called under the lock every writer of ``path`` takes, so no live writer's."""
+    for stale in path.parent.glob(f"{path.name}{suffix}*"):
+        stale.unlink(missing_ok=True)
+
+
+def cache_folder() -> Path:
+    """This project's folder in the user's cache: $XDG_CACHE_HOME (an absolute path), else ~/.cache."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "imbalance-sweep"
+
+
+def template_path() -> Path:
+    import mlflow
+
+    return cache_folder() / f"mlflow-{mlflow.__version__}-new-store.db"
+
+
+def is_template(path: Path) -> bool:
+    """A whole store of exactly the installed MLflow's schema, without experiments: its head
+    revision, its tables, quick_check ok (a template of another MLflow, or damaged, is rebuilt)."""
+    schema = mlflow_schema()
+    try:
+        with read_only(path) as connection:
+            revisions = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+            tables = {
+                name
+                for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                if not name.startswith("sqlite_")
+            }
+            experiments = connection.execute("SELECT count(*) FROM experiments").fetchone()[0]
+            [verdict] = connection.execute("PRAGMA quick_check(1)").fetchone()
+    except sqlite3.Error:
+        return False
+    return revisions == [(schema.head,)] and tables == schema.tables and not experiments and verdict == "ok"
+
+
+def new_store_template() -> Path | None:
+    """The template a new store copies, migrated once per installed MLflow (under a lock in the cache
+    folder, into a temporary file moved into place whole); None where the cache cannot be written."""
+    template = template_path()
+    if is_template(template):
+        return template
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+        with store_lock(template):
+            if not is_template(template):
+                _remove_partials(template, ".building-")
+                partial = template.with_name(f"{template.name}.building-{os.getpid()}")
+                migrate(partial)
+                with contextlib.closing(sqlite3.connect(partial)) as built, built:
+                    # MLflow's one row that says where and when it was made (the Default experiment's
+                    # artifact folder, under the current directory): MLflow adds it when a store opens
+                    built.execute("DELETE FROM experiments WHERE experiment_id = 0")
+                os.replace(partial, template)
+    except OSError:
+        return None
+    return template if is_template(template) else None
+
+
+def create_store(database: Path) -> bool:
+    """A new store at ``database``, whole or not at all; False when a file appeared there meanwhile
+    (kept as it is). The caller holds :func:`store_lock`.
+
+    The template's pages are copied (sqlite's backup API) into a temporary file beside the store,
+    which is then linked into place: a link, unlike a rename, never replaces a file another program
+    put there. Without a template (an unwritable cache) the temporary file is migrated in place.
+    """
+    template = new_store_template()
+    _remove_partials(database, ".creating-")
+    partial = database.with_name(f"{database.name}.creating-{os.getpid()}")
+    try:
+        if template is None:
+            migrate(partial)
+        else:
+            with read_only(template) as source, contextlib.closing(sqlite3.connect(partial)) as copy:
+                source.backup(copy)
+        try:
+            os.link(partial, database)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: a rename, after a last look
+            if database.exists():
+                return False
+            os.replace(partial, database)
+        return True
+    finally:
+        partial.unlink(missing_ok=True)
