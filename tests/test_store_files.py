@@ -192,11 +192,8 @@ def sqlite_file(path, *statements: str, wal: bool = False) -> os.PathLike:
 
 def garbage_over_pages(path: os.PathLike, first: int, count: int) -> os.PathLike:
     """Pages ``first`` to ``first + count - 1`` (1 is the header's) overwritten with a byte pattern."""
-    page_size = (
-        sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
-        .execute("PRAGMA page_size")
-        .fetchone()[0]
-    )
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as store:
+        [page_size] = store.execute("PRAGMA page_size").fetchone()
     with open(path, "r+b") as stored:
         stored.seek((first - 1) * page_size)
         stored.write(bytes(range(256)) * (page_size // 256) * count)
