@@ -182,7 +182,7 @@ def _not_writable(database: Path) -> str | None:
 def refusal(database: Path) -> str | None:
     """Why an existing file cannot be this process's store (words that follow its path), or None.
 
-    Its size and header, then its tables and pages (sqlite's quick_check, about 1 ms a megabyte),
+    Its size and header, then its tables and pages (sqlite's quick_check, 1 to 2 ms a megabyte),
     read-only; then whether this user can write it.
     """
     return _not_a_file(database) or _content_problem(database) or _not_writable(database)
