@@ -47,10 +47,20 @@ def pytest_report_header(config):
     return f"hypothesis seed: {seed} (replay a failure with --hypothesis-seed={seed})"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_folder(tmp_path_factory):
+    """A new store copies a template kept in the user's cache ($XDG_CACHE_HOME, tracking.sqlite_file):
+    the tests' is built once per session in their own folder, and the processes they start share it."""
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        yield cache
+
+
 @pytest.fixture(scope="session")
 def new_store_file(tmp_path_factory):
-    """A new sqlite store's file, its tables built once per session: copying it costs
-    milliseconds, building MLflow's tables in a dozen migrations about 4 s per store."""
+    """A new sqlite store's file, copied from one made once per session (a copy of the cache's
+    template, made as a command makes one)."""
     from imbalance_sweep.tracking.client import prepare_sqlite_store
 
     template = tmp_path_factory.mktemp("store-template") / "mlflow.db"

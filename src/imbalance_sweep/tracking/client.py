@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import random
 import re
@@ -12,7 +11,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy
@@ -23,6 +21,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from ..interrupts import interrupts_deferred
 from .runs import FAILED, FINISHED, KILLED, RUNNING, StoredRun
+from .sqlite_file import create_store, refusal, sqlite_path, store_lock
 from .where import is_server, tag_filter
 
 # MLflow refuses longer parameter values; the full grid is in the sweep's config.yaml artifact.
@@ -152,12 +151,6 @@ class RetryingClient:
         return retry_when_locked(self._method(name), *args, attempts=attempts, **kwargs)
 
 
-def sqlite_path(tracking_uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` store, or None for any other store."""
-    prefix = "sqlite:///"
-    return Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
-
-
 # sqlite's default commit waits for the disk twice (synchronous=FULL, rollback journal): on a busy
 # disk that is most of a cell's time. In WAL mode with synchronous=NORMAL a commit only appends to
 # the log; the disk is synced at checkpoints. A killed process loses nothing and a power cut at most
@@ -184,62 +177,30 @@ def commit_fast(tracking_uri: str) -> None:
         _FAST_COMMIT_DATABASES.add(os.path.realpath(database))
 
 
-@contextlib.contextmanager
-def store_lock(database: Path) -> Iterator[None]:
-    """One process of this project at a time in the block: an advisory lock on a file beside the
-    sqlite database (sqlite's writers all share that file system)."""
-    with open(database.with_name(database.name + ".imbalance-sweep.lock"), "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 def prepare_sqlite_store(tracking_uri: str) -> None:
-    """A sqlite store that is whole before anything uses it.
+    """A sqlite store that is whole, and MLflow's, before anything uses it.
 
-    A missing file is created whole or not at all: MLflow builds a new store's tables in a dozen
-    migrations, and a process killed among them (or two processes running them at once) left a file
-    no later run could open. Here the tables are built in a temporary file beside it, under
-    :func:`store_lock`, and the finished file is moved into place. An existing file is checked
-    cheaply (its size and header, not its pages): empty, not sqlite, or shorter than its header
-    says stops with one line naming the file and what to do.
+    A missing file is created whole or not at all, under :func:`store_lock`: a copy of the installed
+    MLflow's new store, made in a temporary file beside it and linked into place
+    (:func:`sqlite_file.create_store`; MLflow's own migrations, killed part-way, left a file no later
+    run could open). An existing file, or one that appeared meanwhile, is judged read-only first
+    (:func:`sqlite_file.refusal`: empty, not sqlite, truncated, damaged, another application's, or
+    one this user cannot write): such a file stops with one line naming it and what to do, and is
+    left as it was.
     """
     database = sqlite_path(tracking_uri)
     if database is None:
         return
-    unusable = f"tracking_uri={tracking_uri!r} cannot be used: {database}"
     if not database.exists():
         with store_errors(tracking_uri):
             database.parent.mkdir(parents=True, exist_ok=True)  # as MLflow would
             with store_lock(database):
-                if not database.exists():
-                    _create_sqlite_store(database)
-        return
-    if database.is_dir():
-        raise TrackingError(f"{unusable} is a directory, not a store file")
-    size = database.stat().st_size
-    if size == 0:
-        raise TrackingError(
-            f"{unusable} is empty (0 bytes), not a store; delete it to start a new store there"
-        )
-    with open(database, "rb") as stored:
-        header = stored.read(100)
-    if not header.startswith(SQLITE_HEADER) or len(header) < 100:
-        raise TrackingError(
-            f"{unusable} is not an sqlite database; move it away, or set tracking_uri to the store you meant"
-        )
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    if header[24:28] == header[92:96] and size < pages * page_size:  # the page count is valid
-        raise TrackingError(
-            f"{unusable} is truncated ({size} of its {pages * page_size} bytes); restore it from a backup"
-        )
+                if not database.exists() and create_store(database):
+                    return
+    with store_errors(tracking_uri):
+        problem = refusal(database)
+    if problem:
+        raise TrackingError(f"tracking_uri={tracking_uri!r} cannot be used: {database} {problem}")
 
 
 SCHEMA_MISMATCH = re.compile(
@@ -259,23 +220,6 @@ def _schema_mismatch(tracking_uri: str, message: str) -> str | None:
         f"mlflow {mlflow.__version__} (this project's) expects {found.group(2)}: a store of an older MLflow "
         f"upgrades with `mlflow db upgrade {tracking_uri}` (back it up first); one of a newer MLflow needs that MLflow"
     )
-
-
-def _create_sqlite_store(database: Path) -> None:
-    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    for stale in database.parent.glob(database.name + ".creating-*"):  # a creator killed part-way
-        stale.unlink(missing_ok=True)
-    partial = database.with_name(f"{database.name}.creating-{os.getpid()}")
-    uri = f"sqlite:///{partial}"
-    try:
-        SqlAlchemyStore(uri, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
-    finally:
-        engine = SqlAlchemyStore._engine_map.pop(uri, None)
-        if engine is not None:
-            engine.dispose()
-    os.replace(partial, database)
 
 
 def ensure_experiment(client, experiment_name: str) -> str:
@@ -346,7 +290,8 @@ def check_server_answers(tracking_uri: str) -> None:
 
 def _ready_store(tracking_uri: str) -> None:
     """What the write side and the read side both do before their first call: a server answers (or
-    one line now), MLflow's store-creation notes are quiet, a sqlite file is whole (or made whole)."""
+    one line now), MLflow's store-creation notes are quiet, a sqlite file is whole and MLflow's (or
+    made whole)."""
     check_server_answers(tracking_uri)
     _quiet_store_creation()
     prepare_sqlite_store(tracking_uri)
