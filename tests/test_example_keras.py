@@ -1,5 +1,5 @@
-"""The Keras example as README.md shows it: its printed table, and the flip and grid commands on its
-epoch files, run as written; every line the README shows is a line they print, and TensorFlow says
+"""The Keras example as docs/guides/keras.md shows it: its printed table, and the flip and grid commands
+on its epoch files, run as written; every line the page shows is a line they print, and TensorFlow says
 nothing on a machine without a GPU."""
 
 import shlex
@@ -11,12 +11,12 @@ import pytest
 from helpers import environment_without_mlflow_launch
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("### Example: one training run, which epoch each criterion keeps") :]
+PAGE = (ROOT / "docs" / "guides" / "keras.md").read_text()
+SECTION = PAGE[PAGE.index("## Example: one training run, which epoch each criterion keeps") :]
 
 
 def blocks(text):
-    """The fenced blocks of ``text`` that name no language, in order (the README's printed output)."""
+    """The fenced blocks of ``text`` that name no language, in order (the page's printed output)."""
     found, current, language = [], None, None
     for line in text.splitlines():
         if line.startswith("```") and current is None:
@@ -70,7 +70,7 @@ def run(argv, directory):
 
 
 @pytest.mark.slow
-def test_the_readme_keras_example_prints_what_the_readme_says(tmp_path):
+def test_the_keras_example_prints_what_its_page_says(tmp_path):
     printed, flip, grid = blocks(SECTION)[:3]
     assert printed.startswith("training on") and flip.startswith("$ python -m imbalance_sweep.flip")
     done = run([sys.executable, str(ROOT / "examples" / "train_keras.py")], tmp_path)

@@ -245,7 +245,7 @@ class TfaTerms(KerasTerms):
             "tensorflow_addons",
             backend="tfa",
             hint=f"tensorflow-addons needs tensorflow < 2.16: run in the environment of {TFA_ENVIRONMENT} "
-            "(README, 'tensorflow-addons')",
+            "(docs/guides/tfa.md)",
         )
         if term == "focal_balanced":
             return tfa.losses.SigmoidFocalCrossEntropy(alpha=alpha, gamma=gamma)  # reduction NONE

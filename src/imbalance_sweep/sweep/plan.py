@@ -1,7 +1,7 @@
 """A sweep's size, known before anything is logged: its cells, its samples, a rough time, and the
 bound past which a sampled cell would never finish (``dry_run=true`` prints all of it and logs nothing).
 
-The time is an estimate from figures measured on a 2-core machine (README, "Benchmarks"): about
+The time is an estimate from figures measured on a 2-core machine (docs/development/benchmarks.md): about
 30 ms of tracking per cell on a local sqlite store (several times that through a tracking server),
 5 ns per drawn sample, 0.1 ms per exact cell. It says whether a sweep takes seconds or days.
 """
