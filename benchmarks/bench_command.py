@@ -32,13 +32,14 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from timing import interleaved_wall_times  # benchmarks/timing.py, beside this script
@@ -156,25 +157,43 @@ class Stores:
 def environment(tracking_uri: str) -> dict[str, str]:
     """This process's environment, the store set, no run of an outer `mlflow run` inherited."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if env.get("PYTHONPATH"):  # the commands run in a scratch folder: PYTHONPATH=src must still find src
+        env["PYTHONPATH"] = os.pathsep.join(
+            os.path.abspath(part) for part in env["PYTHONPATH"].split(os.pathsep)
+        )
     for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
         env.pop(name, None)
     return env
 
 
-def command_call(
-    command: list[str], cwd: Path, tracking_uri: str, *, exit_code: int = 0
-) -> Callable[[], str]:
-    """A call that runs ``command`` and returns its stderr, failing on another exit code."""
+class CommandCall:
+    """A call that runs ``command`` and returns its stderr, failing on another exit code; ``cpu``
+    holds the CPU seconds (user + system) of each run, which a loaded machine disturbs far less
+    than the wall clock."""
 
-    def call() -> str:
-        done = subprocess.run(command, cwd=cwd, env=environment(tracking_uri), capture_output=True, text=True)
-        if done.returncode != exit_code:
+    def __init__(self, command: list[str], cwd: Path, tracking_uri: str, *, exit_code: int = 0):
+        self.command, self.cwd, self.tracking_uri, self.exit_code = command, cwd, tracking_uri, exit_code
+        self.cpu: list[float] = []
+
+    def __call__(self) -> str:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(
+            self.command, cwd=self.cwd, env=environment(self.tracking_uri), capture_output=True, text=True
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        if done.returncode != self.exit_code:
             raise RuntimeError(
-                f"{' '.join(command[:6])} ... exited {done.returncode}:\n{done.stderr[-2000:]}"
+                f"{' '.join(self.command[:6])} ... exited {done.returncode}:\n{done.stderr[-2000:]}"
             )
         return done.stderr
 
-    return call
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu[1:])  # the first run is the warm-up
+
+
+def command_call(command: list[str], cwd: Path, tracking_uri: str, *, exit_code: int = 0) -> CommandCall:
+    return CommandCall(command, cwd, tracking_uri, exit_code=exit_code)
 
 
 def project(*overrides: str) -> list[str]:
@@ -230,11 +249,12 @@ def bench_default(stores: Stores, repeats: int) -> list[str]:
     payload.write_text(json.dumps(logged_record(stores.uri(record))))
     calls = {
         "project": command_call(project(), folder, stores.uri(folder / "project.db")),
+        "no report": command_call(project("report=false"), folder, stores.uri(folder / "project.db")),
         "mlflow": command_call(
             [sys.executable, "-c", FLOOR_SCRIPT, str(payload)], folder, stores.uri(folder / "floor.db")
         ),
     }
-    store_of = {"project": "project.db", "mlflow": "floor.db"}
+    store_of = {"project": "project.db", "no report": "project.db", "mlflow": "floor.db"}
     times = medians(interleaved_wall_times(calls, repeats, before=lambda name: stores.fresh(store_of[name])))
     cells = len(json.loads(payload.read_text())["cells"])
     return [
@@ -243,7 +263,20 @@ def bench_default(stores: Stores, repeats: int) -> list[str]:
             times["project"],
             times["mlflow"],
             DEFAULT_TARGET,
-        )
+        ),
+        ratio_line("    the same, report=false", times["no report"], times["mlflow"], None),
+        ratio_line(
+            "    CPU seconds, default command vs floor",
+            calls["project"].median_cpu(),
+            calls["mlflow"].median_cpu(),
+            DEFAULT_TARGET,
+        ),
+        ratio_line(
+            "    CPU seconds, report=false vs floor",
+            calls["no report"].median_cpu(),
+            calls["mlflow"].median_cpu(),
+            None,
+        ),
     ]
 
 
