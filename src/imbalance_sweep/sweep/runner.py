@@ -473,7 +473,8 @@ def write_table_and_report(
     stored: Mapping[str, StoredRun],
 ) -> list[Row]:
     """The sweep's table (every cell, in the grid's order) as the parent's cells.csv, and its
-    report's tables and figures (its models' curves among them) when asked for; the table."""
+    report's tables and figures (with ``report=all``, its models' curves among them) when asked
+    for; the table."""
     keys = opened.keys
     table = [
         stored_row(stored[keys[cell]], cell, spec) if keys[cell] in stored else rows[cell]
@@ -482,7 +483,10 @@ def write_table_and_report(
     tracker.log_text(opened.run_id, csv_text(table), "cells.csv")
     if spec.report:
         tables, figures = sweep_report(
-            table, losses=spec.losses, models=sweep_models(spec.cells, spec.model_of)
+            table,
+            losses=spec.losses,
+            models=sweep_models(spec.cells, spec.model_of) if spec.all_figures else (),
+            all_figures=spec.all_figures,
         )
         for path, columns in tables.items():
             tracker.log_table(opened.run_id, columns, path)
