@@ -31,6 +31,7 @@ import pytest
 from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
+from imbalance_sweep.analysis.answer import ANSWER_FIGURE
 from imbalance_sweep.tracking import server, where
 from imbalance_sweep.tracking.client import RunReader
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG
@@ -445,7 +446,7 @@ def check_parent_page(page, run_link: str, parent: dict, shots: Path) -> None:
     expect(page.get_by_text("the sweep's answer ends here")).to_have_count(0)  # the marker stays hidden
     save_picture(page, shots / "mlflow-ui-parent.png")
     page.get_by_text("Show more").click()
-    figure = page.get_by_role("img", name="Agreement with recall of each loss and metric")
+    figure = page.locator(f'img[src*="{ANSWER_FIGURE}"]')  # the description's image (its alt text is dropped)
     expect(figure).to_be_visible()
     figure.scroll_into_view_if_needed()
     assert figure.evaluate("image => image.complete && image.naturalWidth > 100"), "the figure did not load"
