@@ -39,6 +39,7 @@ def test_sweep_logs_a_parent_and_one_child_per_cell(make_spec, tracking_uri, tmp
     assert parent.data.params["n_cells"] == "4"
     assert parent.data.params["grid.balances"] == "[[20000,200],[2000,2000]]"
     assert sorted(a.path for a in client.list_artifacts(parent_id)) == [
+        "answer.png",
         "cells.csv",
         "config.yaml",
         "figures",
