@@ -194,6 +194,7 @@ def test_a_sweep_draws_the_figures_that_answer_its_question_by_default(make_spec
     }
     assert {a.path for a in client.list_artifacts(parent_id, "summary")} == {
         "summary/agreement.json",
+        "summary/headline.json",  # the parent page's table (analysis/answer.py)
         "summary/replicates.json",
     }
     quiet = run_sweep(make_spec(*SMALL_BLOG, "report=false", "seed=1", f"tracking_uri={tracking_uri}"))
