@@ -39,6 +39,7 @@ def test_sweep_logs_a_parent_and_one_child_per_cell(make_spec, tracking_uri, tmp
     assert parent.data.params["n_cells"] == "4"
     assert parent.data.params["grid.balances"] == "[[20000,200],[2000,2000]]"
     assert sorted(a.path for a in client.list_artifacts(parent_id)) == [
+        "answer.png",
         "cells.csv",
         "config.yaml",
         "figures",
@@ -182,10 +183,28 @@ def test_a_multirun_job_under_mlflow_run_nests_its_sweep(make_spec, tracking_uri
     assert client.get_run(sweep_id).info.status == "FINISHED"
 
 
+def test_a_sweep_draws_the_figures_that_answer_its_question_by_default(make_spec, tracking_uri):
+    """report=answer (the default): how often each loss ranks models as F1 does, and F1's heatmap;
+    the tables whole; report=false: neither."""
+    parent_id = run_sweep(make_spec(*SMALL_BLOG, "losses=[bce,brier]", f"tracking_uri={tracking_uri}"))
+    client = MlflowClient(tracking_uri)
+    assert {a.path for a in client.list_artifacts(parent_id, "figures")} == {
+        "figures/agreement_f1.png",
+        "figures/heatmap_f1.png",
+    }
+    assert {a.path for a in client.list_artifacts(parent_id, "summary")} == {
+        "summary/agreement.json",
+        "summary/headline.json",  # the parent page's table (analysis/answer.py)
+        "summary/replicates.json",
+    }
+    quiet = run_sweep(make_spec(*SMALL_BLOG, "report=false", "seed=1", f"tracking_uri={tracking_uri}"))
+    assert [a.path for a in client.list_artifacts(quiet)] == ["cells.csv"]  # no figures, no summary
+
+
 def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_path):
     """Heatmaps, agreement charts and the models' curves as PNGs, replicate and agreement summaries
     as MLflow tables."""
-    spec = make_spec(*SMALL_BLOG, "grid.seeds=[0,1]", f"tracking_uri={tracking_uri}")
+    spec = make_spec(*SMALL_BLOG, "grid.seeds=[0,1]", "report=all", f"tracking_uri={tracking_uri}")
     parent_id = run_sweep(spec)
     client = MlflowClient(tracking_uri)
     figures = {a.path: a.file_size for a in client.list_artifacts(parent_id, "figures")}

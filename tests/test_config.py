@@ -75,6 +75,7 @@ def test_models_from_accuracy_lists_and_replicate_seeds(make_spec):
         (["focal.alpha=2"], "focal.alpha=2 is outside [0, 1]"),
         (["focal.gamma=-0.5"], "focal.gamma=-0.5 is not a finite number >= 0"),
         (["+grid.model=[[0.5,0.5]]"], "grid.model is not a grid key"),
+        (["report=every"], "report='every' must be answer (the figures that answer the sweep's question"),
     ],
 )
 def test_bad_values_are_named_with_what_is_allowed(make_spec, overrides, message):

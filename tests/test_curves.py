@@ -149,7 +149,9 @@ def test_a_sweeps_models_are_its_distinct_models_with_their_balances(make_spec, 
 
 
 def test_the_sweeps_parent_run_holds_the_curves(make_spec, tracking_uri, tmp_path):
-    spec = make_spec("grid=seed_blog", "mode=expected", "losses=[bce]", f"tracking_uri={tracking_uri}")
+    spec = make_spec(
+        "grid=seed_blog", "mode=expected", "losses=[bce]", "report=all", f"tracking_uri={tracking_uri}"
+    )
     parent_id = run_sweep(spec)
     client = MlflowClient(tracking_uri)
     figures = [artifact.path for artifact in client.list_artifacts(parent_id, "figures")]

@@ -31,6 +31,7 @@ import pytest
 from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
+from imbalance_sweep.analysis.answer import ANSWER_FIGURE
 from imbalance_sweep.tracking import server, where
 from imbalance_sweep.tracking.client import RunReader
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG
@@ -45,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Set to a path (relative to the repository root) to write the README's screenshot there as well.
 SCREENSHOT_ENV = "IMBALANCE_SWEEP_UI_SCREENSHOT"
 README_PNG_MAX_BYTES = 150_000
+# The views the printed links open, for the docs (beside the README's picture)
+DOCS_PICTURES = ("mlflow-ui-parent.png", "mlflow-ui-cells.png", "mlflow-ui-charts.png")
 # Root needs --no-sandbox; the rest keeps Chromium off the (closed) network and quiet.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -335,9 +338,9 @@ def log_crowded_experiment(url: str, directory: Path) -> dict:
         cells = client.search_runs(
             [experiment_id],
             f"tags.`{MLFLOW_PARENT_TAG}` = '{sweep.info.run_id}'",
-            max_results=CELLS_CHECKED,
-            order_by=["attributes.start_time DESC"],  # as the runs table sorts them
+            max_results=BIG_SWEEP_CELLS,
         )
+        assert len(cells) == (4 if sweep.info.run_name == "seed_blog" else BIG_SWEEP_CELLS)
         # The links as the sweep command printed them at its end ("sweeps:     http://...").
         links = {label: link for label, link in LINK_LINE.findall(output) if label in ("sweeps", "cells")}
         assert links == {
@@ -349,7 +352,7 @@ def log_crowded_experiment(url: str, directory: Path) -> dict:
                 "run_id": sweep.info.run_id,
                 "name": sweep.info.run_name,
                 "printed": output,
-                "cells": {cell.info.run_id: cell.info.run_name for cell in cells},
+                "cells": {cell.info.run_id: dict(cell.data.metrics) for cell in cells},
                 # printed for a sqlite store, they point where `mlflow ui` serves; here, the test's server
                 "links": {label: on_server(link, url) for label, link in links.items()},
             }
@@ -378,12 +381,105 @@ def check_sweep_links(chromium: str, crowded: dict, directory: Path) -> None:
             page.screenshot(path=shots / "sweeps-link.png")
             for sweep in (small, big):
                 page.goto(sweep["links"]["cells"])
-                expand_sweep(page, sweep)
-                for run_id, name in sweep["cells"].items():
-                    expect(run_row(page, run_id).get_by_role("link", name=name, exact=True)).to_be_visible()
+                check_cells_shown(page, sweep["cells"])
                 page.screenshot(path=shots / f"cells-link-{sweep['name']}.png")
         except Exception:
             page.screenshot(path=shots / "failure-links.png")
+            raise
+
+
+HEADLINE = ("recall", "loss/bce")  # the values a person must see on the cells link, as text
+
+
+def shown_number(page, run_id: str, column: str) -> float:
+    """The number a run's row shows in a column (the cell's text is the whole number)."""
+    header = column_header(page, column)
+    expect(header).to_be_visible()
+    index = header.get_attribute("aria-colindex")
+    shown = run_row(page, run_id).locator(f'[role="gridcell"][aria-colindex="{index}"]')
+    expect(shown).to_have_text(re.compile(r"\d"))
+    return float(shown.inner_text())
+
+
+def check_cells_shown(page, cells: dict[str, dict[str, float]]) -> None:
+    """The cells link as it opens: cells listed flat (no parent to expand, no column to choose),
+    the highest recall first, each row showing the values its cell logged."""
+    expect(page.get_by_text("You're viewing a shared view")).to_be_visible()
+    rows = page.locator('[role="row"][row-id]')
+    expect(rows.first).to_be_visible()
+    first = rows.first.get_attribute("row-id")
+    assert first in cells, f"the first row, {first}, is not one of the sweep's cells"
+    assert cells[first]["recall"] == max(cell["recall"] for cell in cells.values())
+    seen = list(dict.fromkeys(row.get_attribute("row-id") for row in rows.all()))[:CELLS_CHECKED]
+    for run_id in seen:
+        assert run_id in cells
+        for metric in HEADLINE:
+            assert shown_number(page, run_id, metric) == cells[run_id][metric], (run_id, metric)
+
+
+def check_cells_charts(page, sweep_name: str, cells: dict[str, dict[str, float]], shots: Path) -> None:
+    """The cells link's chart view: the sweep's headline section first, its scatter charts of
+    each headline loss against recall and F1 and its bar charts, drawn from the cells' values."""
+    page.locator("label").filter(has=page.locator('input[value="CHART"]')).click()
+    section = page.get_by_text(f"{sweep_name}: headline values")
+    expect(section).to_be_visible()
+    for title in ("recall vs. loss/bce", "f1 vs. loss/bce"):
+        expect(page.get_by_text(title, exact=True).first).to_be_visible()
+    top = max(cells.values(), key=lambda cell: cell["recall"])["recall"]
+    page.get_by_text("recall", exact=True).last.scroll_into_view_if_needed()
+    expect(page.get_by_text(f"{top:.2f}").first).to_be_attached()  # a bar's label: the top recall
+    save_picture(page, shots / "mlflow-ui-charts.png")
+    page.locator("label").filter(has=page.locator('input[value="TABLE"]')).click()
+
+
+def check_parent_page(page, run_link: str, parent: dict, shots: Path) -> None:
+    """The run a sweep prints first: its own page shows the answer: metrics (agreement with recall,
+    flips) in the metrics table, the table of them in the description, and its figure."""
+    page.goto(run_link)
+    close_assistant(page)
+    for key in ("agreement/loss/bce", "flip/loss/bce", "agreement/f1"):
+        row = page.get_by_role("row").filter(has=page.get_by_role("link", name=key, exact=True))
+        expect(row).to_be_visible()
+        value = float(row.get_by_role("cell").last.inner_text())
+        assert value == pytest.approx(parent["metrics"][key], rel=1e-3), key
+    expect(page.get_by_text("What the 4 cells say")).to_be_visible()
+    expect(page.get_by_text("the sweep's answer ends here")).to_have_count(0)  # the marker stays hidden
+    save_picture(page, shots / "mlflow-ui-parent.png")
+    page.get_by_text("Show more").click()
+    figure = page.locator(f'img[src*="{ANSWER_FIGURE}"]')  # the description's image (its alt text is dropped)
+    expect(figure).to_be_visible()
+    figure.scroll_into_view_if_needed()
+    assert figure.evaluate("image => image.complete && image.naturalWidth > 100"), "the figure did not load"
+    page.screenshot(path=shots / "parent-figure.png")
+
+
+def save_picture(page, path: Path) -> None:
+    """The page as seen, in 256 colours (a UI has few: the file shrinks about fivefold)."""
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def check_printed_links(
+    chromium: str, printed: str, parent: dict, cells: list[dict], directory: Path
+) -> None:
+    """The links the sweep printed, as a person opens them in a fresh browser: the run (the
+    parent's answer), then the cells link (the cells' values, then their charts)."""
+    shots = directory / "screenshots"
+    links = dict(LINK_LINE.findall(printed))
+    [run_link] = re.findall(r"^\s+(http\S+/runs/\w+\S*)$", printed, re.MULTILINE)
+    with chromium_page(chromium, directory / "fresh-profile") as page:
+        try:
+            check_parent_page(page, run_link, parent, shots)
+            page.goto(links["cells"])
+            close_assistant(page)
+            by_id = {cell["run_id"]: cell["metrics"] for cell in cells}
+            check_cells_shown(page, by_id)
+            save_picture(page, shots / "mlflow-ui-cells.png")
+            check_cells_charts(page, parent["name"], by_id, shots)
+        except Exception:
+            page.screenshot(path=shots / "failure-printed.png")
             raise
 
 
@@ -397,13 +493,14 @@ def test_sweep_in_the_mlflow_ui(tmp_path, make_spec, new_store_file):
     expected_cells = sorted(cell.name for cell in make_spec("grid=seed_blog").cells)
     new_store_file(tmp_path / "mlflow.db")  # the server's store, its tables built once per session
     with mlflow_server(tmp_path) as url:
-        run_sweep_through(url, tmp_path, "grid=seed_blog", "report=true")  # the post's 4 cells, and figures
+        printed = run_sweep_through(url, tmp_path, "grid=seed_blog", "report=true")  # the post's 4 cells
         reader = RunReader(url)
         [parent] = reader.search(list(reader.experiments()), f"tags.`{ROLE_TAG}` = 'sweep'")
         found = reader.search([parent.experiment_id], f"tags.`{MLFLOW_PARENT_TAG}` = '{parent.run_id}'")
         sweep, cells = asdict(parent), [asdict(cell) for cell in found]
         assert sorted(cell["name"] for cell in cells) == expected_cells
         picture = check_ui(chromium, url, sweep, cells, tmp_path)
+        check_printed_links(chromium, printed, sweep, cells, tmp_path)
         started = time.monotonic()
         crowded = log_crowded_experiment(url, tmp_path)
         check_sweep_links(chromium, crowded, tmp_path)
@@ -412,3 +509,5 @@ def test_sweep_in_the_mlflow_ui(tmp_path, make_spec, new_store_file):
         target = ROOT / os.environ[SCREENSHOT_ENV]
         shutil.copyfile(picture, target)
         print(f"README picture: {target} ({target.stat().st_size} bytes)")
+        for name in DOCS_PICTURES:  # the views the printed links open, beside it
+            shutil.copyfile(tmp_path / "screenshots" / name, target.parent / name)

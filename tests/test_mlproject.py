@@ -79,7 +79,9 @@ def test_main_entry_point_nests_one_canonical_cell_equal_to_the_api(store, tmp_p
     """`mlflow run .` with values spelled as people type them (`2e3`, `.9`, `bce, brier`): the
     launched run keeps MLflow's record of what was typed and holds one cell run whose params are
     canonical, so MLflow's search, `compare` and resume find it like the same cell run by
-    `python -m imbalance_sweep`; the same command again computes nothing and says where the cell is."""
+    `python -m imbalance_sweep`; the launched run, the one `mlflow run` reports, shows the cell's
+    metrics and its other params too; the same command again computes nothing, says where the cell
+    is, and its launched run shows the cell's metrics as well."""
     typed = ["num_0s=2e3", "acc_0s=.9", "num_1s=50", "acc_1s=0.6", "losses=bce, brier"]
     result = mlflow_run(store, "--env-manager", "local", *params(*typed))
     assert_succeeded(result)
@@ -88,6 +90,9 @@ def test_main_entry_point_nests_one_canonical_cell_equal_to_the_api(store, tmp_p
     assert launched.info.status == "FINISHED" and launched.data.params["num_0s"] == "2e3"
     assert cell.data.tags[PARENT_TAG] == launched.info.run_id
     assert_main_cell_run(cell)
+    assert launched.data.metrics == cell.data.metrics  # what a person sent to the launched run sees
+    assert launched.data.params["prevalence"] == cell.data.params["prevalence"]
+    assert "recall" in launched.data.tags["mlflow.note.content"]
     client = MlflowClient(tracking_uri=store)
     experiment_id = cell.info.experiment_id
     found = client.search_runs([experiment_id], "params.num_0s = '2000' and params.acc_0s = '0.9'")
@@ -121,6 +126,7 @@ def test_main_entry_point_nests_one_canonical_cell_equal_to_the_api(store, tmp_p
     (second,) = [run for run in launches if run.info.run_id != launched.info.run_id]
     assert second.data.tags["imbalance_sweep.continues"] in {run.info.run_id for run in cells}
     assert second.data.tags["imbalance_sweep.role"] == "launch" and second.info.status == "FINISHED"
+    assert second.data.metrics == cell.data.metrics
     assert "already FINISHED, not computed again" in again.stdout
 
 

@@ -227,8 +227,18 @@ def test_a_cell_costs_three_round_trips(make_spec, tracking_uri, monkeypatch):
         )
     run_sweep(make_spec(*GRID, f"tracking_uri={tracking_uri}"))
     # the parent: create_run, log_batch (its params), log_batch (its worker tag), get_run (the other
-    # workers' tags, at the end), set_terminated; then 3 per cell
-    parent = ["create_run", "log_batch", "log_batch", "get_run", "set_terminated"]
+    # workers' tags, at the end), its answer (log_batch its metrics, get_run its description,
+    # log_batch the description with the answer), set_terminated; then 3 per cell
+    parent = [
+        "create_run",
+        "log_batch",
+        "log_batch",
+        "get_run",
+        "log_batch",
+        "get_run",
+        "log_batch",
+        "set_terminated",
+    ]
     assert sorted(calls) == sorted(parent + ["create_run", "log_batch", "set_terminated"] * 6)
 
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mlflow.utils.search_utils import SearchUtils
 
-from imbalance_sweep.tracking import where
+from imbalance_sweep.tracking import views, where
 
 SERVER = "http://127.0.0.1:5000"
 SECRET_SERVER = "https://alice:s3cr%40t@mlflow.example.org:8443/team/"
@@ -65,7 +65,10 @@ def test_sweeps_and_cells_urls_filter_on_the_role_and_the_parent():
         {"workflowType": ["machine_learning"], "searchFilter": ["tags.`imbalance_sweep.role` = 'sweep'"]},
     )
     _, query = route(where.cells_url(SERVER, "3", RUN_ID))
-    assert query["searchFilter"] == [f"tags.`mlflow.parentRunId` = '{RUN_ID}'"]
+    assert query == {
+        "workflowType": ["machine_learning"],
+        "viewStateShareKey": [views.cells_view_key(RUN_ID)],
+    }
 
 
 def test_run_url_opens_the_run_on_the_model_training_side():

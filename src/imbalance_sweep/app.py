@@ -12,10 +12,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .cli import exit_on_user_error, run_job
-from .core.thresholds import DEFAULT_THRESHOLD, threshold_text
 from .sweep.config import CONFIG_DIR, SweepSpec, sweep_spec
 from .sweep.plan import dry_run_lines, size_line
 from .sweep.runner import SweepOutcome, execute_sweep
+from .tracking.views import headline_columns
 from .tracking.where import cells_url, headline_table, is_server, summary_lines, sweeps_url
 
 log = logging.getLogger(__name__)
@@ -90,13 +90,5 @@ def closing_lines(spec: SweepSpec, outcome: SweepOutcome) -> list[str]:
         links=links,
     )
     if outcome.rows and len(outcome.rows) <= TABLE_MAX_CELLS:
-        named = any(row.get("model") for row in outcome.rows)
-        cut_elsewhere = any(
-            threshold_text(row.get("threshold", DEFAULT_THRESHOLD)) != threshold_text()
-            for row in outcome.rows
-        )
-        columns = [*(["model"] if named else []), "num_0s", "num_1s", "acc_0s", "acc_1s"]
-        columns += ["threshold"] if cut_elsewhere else []
-        columns += [f"loss/{name}" for name in spec.losses[:2]] + ["recall", "f1"]
-        lines += ["", headline_table(outcome.rows, columns)]
+        lines += ["", headline_table(outcome.rows, headline_columns(spec.losses, outcome.rows))]
     return lines

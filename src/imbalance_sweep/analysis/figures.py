@@ -4,6 +4,10 @@ its models' ROC and precision-recall curves.
 Figures are built as ``matplotlib.figure.Figure`` objects, never through pyplot: a library should
 not pick the process's backend or keep figures alive in pyplot's registry. ``Figure.savefig`` (and so
 ``mlflow.log_figure``) renders PNG with Agg whatever backend is configured.
+
+A sweep's report draws its figures while a person waits for the command, so the heatmaps and the
+agreement chart place their axes themselves (fixed margins in inches) rather than through a layout
+engine, which draws the whole figure once more, text and all, before every save.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ if TYPE_CHECKING:
     from .report import SweepModel
 
 MAX_COLUMNS = 3  # heatmap subplots per figure row
+PANEL_WIDTH, PANEL_HEIGHT, SUPTITLE_HEIGHT = 4.6, 3.9, 0.5  # a heatmap panel and its colour bar, inches
+COLORBAR_TICKS = 5  # at most this many values on a heatmap's colour bar
 MAX_TICKS = 6  # accuracy tick labels per heatmap axis (more overlap in a 4-inch panel)
 MAX_ANNOTATED_CELLS = 36  # small grids get their values written in the cells
 READABLE_NAMES = {
@@ -60,7 +66,23 @@ def _tick_positions(count: int) -> np.ndarray:
     return np.arange(0, count, max(1, math.ceil(count / MAX_TICKS)))
 
 
-def _draw_heatmap(figure: Figure, ax, entries: list[dict], *, metric: str, is_loss: bool) -> None:
+def _heatmap_panel(figure: Figure, row: int, column: int, *, n_rows: int) -> tuple[Any, Any]:
+    """The heatmap's axes and its colour bar's in panel (row, column), placed in inches: room on
+    the left for the acc_1s labels, below for the acc_0s labels, above for the title, and on the
+    right for the colour bar's ticks and label."""
+    width, height = figure.get_size_inches()
+    left = column * PANEL_WIDTH + 0.8
+    bottom = (n_rows - 1 - row) * PANEL_HEIGHT + 0.55
+    map_width, map_height = PANEL_WIDTH - 2.05, PANEL_HEIGHT - 0.95
+    ax = figure.add_axes((left / width, bottom / height, map_width / width, map_height / height))
+    colorbar_left = left + map_width + 0.12
+    colorbar_ax = figure.add_axes((colorbar_left / width, bottom / height, 0.14 / width, map_height / height))
+    return ax, colorbar_ax
+
+
+def _draw_heatmap(
+    figure: Figure, ax, colorbar_ax, entries: list[dict], *, metric: str, is_loss: bool
+) -> None:
     """One balance: acc_0s across, acc_1s up, colour = replicate mean; missing models left blank."""
     acc_0s = sorted({entry["acc_0s"] for entry in entries})
     acc_1s = sorted({entry["acc_1s"] for entry in entries})
@@ -78,7 +100,8 @@ def _draw_heatmap(figure: Figure, ax, entries: list[dict], *, metric: str, is_lo
         interpolation="nearest",
         cmap="viridis_r" if is_loss else "viridis",
     )
-    colorbar = figure.colorbar(image, ax=ax)
+    colorbar = figure.colorbar(image, cax=colorbar_ax)
+    colorbar.locator = MaxNLocator(COLORBAR_TICKS)
     colorbar.set_label(f"{metric} ({'lower' if is_loss else 'higher'} is better)")
     if is_loss:
         colorbar.ax.invert_yaxis()  # better on top, as for the metrics
@@ -133,13 +156,11 @@ def heatmaps(rows: Sequence[Mapping[str, object]], *, metric: str) -> Figure:
 
     n_columns = min(len(by_balance), MAX_COLUMNS)
     n_rows = math.ceil(len(by_balance) / n_columns)
-    figure = Figure(figsize=(4.6 * n_columns, 3.9 * n_rows + 0.5), layout="constrained")
-    axes = figure.subplots(n_rows, n_columns, squeeze=False).ravel()
+    figure = Figure(figsize=(PANEL_WIDTH * n_columns, PANEL_HEIGHT * n_rows + SUPTITLE_HEIGHT))
     is_loss = lower_is_better(metric)  # drawn as a loss: bright where low
-    for ax, entries in zip(axes, by_balance.values(), strict=False):
-        _draw_heatmap(figure, ax, entries, metric=metric, is_loss=is_loss)
-    for ax in axes[len(by_balance) :]:
-        ax.remove()
+    for index, entries in enumerate(by_balance.values()):
+        ax, colorbar_ax = _heatmap_panel(figure, *divmod(index, n_columns), n_rows=n_rows)
+        _draw_heatmap(figure, ax, colorbar_ax, entries, metric=metric, is_loss=is_loss)
 
     replicates = sorted({entry["n_replicates"] for entry in summary})
     if replicates == [1]:
@@ -181,8 +202,11 @@ def agreement_chart(
     lines, left_out = _agreement_lines(chosen, statistic)
     if not lines:
         return None
-    figure = Figure(figsize=(8.5, 5.0), layout="constrained")
-    ax = figure.subplots()
+    figure = Figure(figsize=(8.5, 5.0))
+    # inches: the y label and ticks on the left, the legend on the right, the x label (and its
+    # footnote) below, the title above
+    bottom = 0.65 + (0.2 if left_out else 0.0)
+    ax = figure.add_axes((0.8 / 8.5, bottom / 5.0, 5.55 / 8.5, (5.0 - 0.5 - bottom) / 5.0))
     _plot_agreement_lines(ax, lines, statistic)
     _label_agreement_axes(ax, lines, statistic, _readable(reference), left_out)
     return figure

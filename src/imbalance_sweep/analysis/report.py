@@ -75,8 +75,18 @@ def csv_text(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None
     return buffer.getvalue()
 
 
+# The figures that answer a sweep's question (``report=answer``, the default): how often each loss
+# ranks two models as F1 does, at each prevalence, and F1's heatmap. ``report=all`` adds each loss's
+# heatmap, the agreement charts of the other references and the models' curves.
+ANSWER_REFERENCES = ("f1",)
+
+
 def sweep_report(
-    rows: Sequence[Mapping[str, object]], *, losses: Sequence[str], models: Sequence[SweepModel] = ()
+    rows: Sequence[Mapping[str, object]],
+    *,
+    losses: Sequence[str],
+    models: Sequence[SweepModel] = (),
+    all_figures: bool = True,
 ) -> tuple[dict[str, dict[str, list]], dict[str, Figure]]:
     """``(tables, figures)`` keyed by artifact path.
 
@@ -88,7 +98,10 @@ def sweep_report(
     show, e.g. one model per balance), and with ``models`` their ROC and precision-recall curves.
     A sweep at several thresholds has a ``threshold`` column in its tables, its losses' heatmaps
     once (a threshold cuts the same scores), and the F1 heatmap and the agreement charts of each
-    threshold under ``figures/threshold_<t>/`` (``best:f1``: ``best_f1``).
+    threshold under ``figures/threshold_<t>/`` (``best:f1``: ``best_f1``). Without ``all_figures``,
+    only F1's heatmaps and the agreement charts of :data:`ANSWER_REFERENCES`: the figures a person
+    waits for at the end of every sweep (each costs tens of milliseconds to render, and the first
+    the import of matplotlib).
     """
     shared = set(metric_keys(rows))  # a sweep resumed across releases: older cells lack the new metrics
     references = [*DEFAULT_REFERENCES, *(name for name in SCORE_REFERENCES if name in shared)]
@@ -104,18 +117,23 @@ def sweep_report(
         by_threshold.setdefault(threshold_text(row.get("threshold", DEFAULT_THRESHOLD)), []).append(row)
     first = next(iter(by_threshold.values()), [])
     single = len(by_threshold) == 1
+    charted = references if all_figures else [name for name in references if name in ANSWER_REFERENCES]
     figures = _figures(
-        first, agreement_rows, losses=losses, metrics=["f1"] if single else [], references=references
+        first,
+        agreement_rows,
+        losses=losses if all_figures else [],
+        metrics=["f1"] if single else [],
+        references=charted,
     )
     if not single:
         for threshold, cut_rows in by_threshold.items():
             folder = f"figures/threshold_{threshold.replace(':', '_')}/"
             at_threshold = [row for row in agreement_rows if row["threshold"] == threshold]
-            found = _figures(cut_rows, at_threshold, losses=[], metrics=["f1"], references=references)
+            found = _figures(cut_rows, at_threshold, losses=[], metrics=["f1"], references=charted)
             for path, figure in found.items():
                 figures[path.replace("figures/", folder, 1)] = figure
     drawable = [model for model in models if has_curves(model.score_model)]  # a model without laws: none
-    if drawable:
+    if drawable and all_figures:
         from .figures import roc_pr_chart  # matplotlib, as below
 
         figures[CURVES_FIGURE] = roc_pr_chart(drawable)

@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import integrate, optimize, special
 
 from .checks import InvalidValue, fraction, whole_number
 from .score_models import PopulationModel, ScoreDistribution, ScoreModel
@@ -126,6 +125,8 @@ def population_score_metrics(
 def _expectation(law: ScoreDistribution, function, breaks: np.ndarray) -> float:
     """E[function(logit S)], S ~ ``law``: at the point mass, or the integral over S's quantile u in
     (0, 1), by tanh-sinh quadrature (scipy's, vectorised) on the pieces between ``breaks``."""
+    from scipy import integrate, special  # only for laws without closed forms: uniform sweeps skip its import
+
     if law.atom is not None:
         return float(function(special.logit(law.atom)))
     inner = breaks[(breaks > 1e-12) & (breaks < 1.0 - 1e-12)]
@@ -169,6 +170,8 @@ def precision_at_recall(
     law with a density on an interval, the thresholds are the positives' (1 - s)-quantiles, s in
     [recall, 1] their recall: a grid over s, then a bounded Brent search around its best point.
     """
+    from scipy import optimize, special  # as in _expectation
+
     if positives.atom is not None:
         return float(precision(prevalence, 1.0, negatives.logit_at_least(special.logit(positives.atom))))
 

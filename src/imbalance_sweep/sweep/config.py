@@ -48,7 +48,7 @@ class SweepSpec:
     gamma: float
     experiment: str
     tracking_uri: str
-    report: bool
+    report: bool  # the summary tables and figures on the sweep's parent run
     grid: Mapping[str, Any]
     resume: bool = True
     shard_index: int = 0
@@ -65,6 +65,8 @@ class SweepSpec:
     metrics: MetricSettings = DEFAULT_METRICS
     # The thresholds of the cells (``grid.thresholds``, else ``[threshold]``): 0.5 is the post's rule.
     thresholds: tuple[float | str, ...] = (DEFAULT_THRESHOLD,)
+    # report=all: every figure; report=answer (the default): those that answer the sweep's question.
+    all_figures: bool = False
 
     def model_of(self, cell: Cell) -> score_models.ScoreModel:
         """The score model of ``cell``: its predictions file's, else the sweep's ``score_model``."""
@@ -101,6 +103,20 @@ def checked_name(key: str, value: Any) -> str:
     if not text.isprintable():
         raise InvalidValue(f"{key}={clipped(text)} holds a control character; a name is one printable line")
     return text
+
+
+def _report(value: Any) -> tuple[bool, bool]:
+    """``(report, all_figures)`` from the config's ``report``."""
+    if value is True or value == "answer":
+        return True, False
+    if value == "all":
+        return True, True
+    if value is False or value == "false":
+        return False, False
+    raise InvalidValue(
+        f"report={value!r} must be answer (the figures that answer the sweep's question; true says the "
+        "same), all (every figure) or false (no tables, no figures)"
+    )
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -247,6 +263,7 @@ def sweep_spec(
     resume = _resume(config, shard_count)
     mode = one_of("mode", config.get("mode", "sampled"), MODES)
     metrics = _metrics(config)
+    report, all_figures = _report(config.get("report", "answer"))
     check_sampled_sizes(cells, mode)
     return SweepSpec(
         name=checked_name("sweep_name", config["sweep_name"])
@@ -262,7 +279,7 @@ def sweep_spec(
         gamma=gamma,
         experiment=checked_name("experiment", config.get("experiment")),
         tracking_uri=resolve_tracking_uri(config.get("tracking_uri"), start_dir),
-        report=_flag("report", config.get("report", True)),
+        report=report,
         grid=dict(grid),
         resume=resume,
         shard_index=shard_index,
@@ -274,6 +291,7 @@ def sweep_spec(
         dry_run=_flag("dry_run", config.get("dry_run", False)),
         metrics=metrics,
         thresholds=thresholds,
+        all_figures=all_figures,
     )
 
 

@@ -35,6 +35,7 @@ from . import resume
 from .config import SweepSpec
 from .identity import cell_key, sweep_key
 from .params import cell_params
+from .parent_page import copy_cell, prepare_cells_view, show_answer
 
 log = logging.getLogger(__name__)
 
@@ -198,12 +199,13 @@ def cell_computed_before(
         parent = run.tags.get(MLFLOW_PARENT_TAG)
         if run.status != FINISHED or (parent != parent_run_id and not existing_run_id):
             continue
+        found = stored_row(run, cell, spec)
         if existing_run_id:
             resume.record_launch(
                 tracker, existing_run_id, spec, sweep_tags, run.run_id, "the cell was computed before"
             )
+            copy_cell(tracker, spec, existing_run_id, cell, found, skip=set())  # the run `mlflow run` reports
             tracker.finish(existing_run_id)
-        found = stored_row(run, cell, spec)
         return sweep_outcome(
             tracker,
             spec,
@@ -324,6 +326,7 @@ def run_grid(
                 parent_run_id=parent_run_id,
                 one_cell=one_cell,
             )
+            prepare_cells_view(tracker, spec, opened.run_id)
             if not opened.todo and opened.status == FINISHED:
                 if opened.launch:
                     tracker.finish(opened.launch)
@@ -472,8 +475,9 @@ def write_table_and_report(
     rows: Mapping[Cell, Row],
     stored: Mapping[str, StoredRun],
 ) -> list[Row]:
-    """The sweep's table (every cell, in the grid's order) as the parent's cells.csv, and its
-    report's tables and figures (its models' curves among them) when asked for; the table."""
+    """The sweep's table (every cell, in the grid's order) as the parent's cells.csv, its report's
+    tables and figures (with ``report=all``, its models' curves among them) when asked for, and its
+    answer on the parent's own page (parent_page.py); the table."""
     keys = opened.keys
     table = [
         stored_row(stored[keys[cell]], cell, spec) if keys[cell] in stored else rows[cell]
@@ -482,12 +486,16 @@ def write_table_and_report(
     tracker.log_text(opened.run_id, csv_text(table), "cells.csv")
     if spec.report:
         tables, figures = sweep_report(
-            table, losses=spec.losses, models=sweep_models(spec.cells, spec.model_of)
+            table,
+            losses=spec.losses,
+            models=sweep_models(spec.cells, spec.model_of) if spec.all_figures else (),
+            all_figures=spec.all_figures,
         )
         for path, columns in tables.items():
             tracker.log_table(opened.run_id, columns, path)
         for path, figure in figures.items():
             tracker.log_figure(opened.run_id, figure, path)
+    show_answer(tracker, spec, opened.run_id, table)
     return table
 
 

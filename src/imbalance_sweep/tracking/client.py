@@ -389,6 +389,11 @@ class Tracker:
         with store_errors(self.tracking_uri):
             self.client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
 
+    def set_experiment_tag(self, key: str, value: str) -> None:
+        """A tag on this experiment (the UI's prepared views live there: views.py)."""
+        with store_errors(self.tracking_uri):
+            self.client.set_experiment_tag(self.experiment_id, key, value)
+
     def run_tags(self, run_id: str) -> dict[str, str]:
         with store_errors(self.tracking_uri):
             return dict(self.client.get_run(run_id).data.tags)

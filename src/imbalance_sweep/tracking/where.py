@@ -12,10 +12,11 @@ import shlex
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .views import cells_view_key
+
 # Where ``mlflow ui`` serves by default: the printed URLs point there for a store that is not a server.
 DEFAULT_UI = "http://127.0.0.1:5000"
 ROLE_TAG = "imbalance_sweep.role"  # app.ROLE_TAG (not imported: this module stays free of Hydra and mlflow)
-PARENT_TAG = "mlflow.parentRunId"
 
 
 def _without_credentials(uri: str) -> str:
@@ -101,8 +102,11 @@ def sweeps_url(tracking_uri: str, experiment_id: str) -> str:
 
 
 def cells_url(tracking_uri: str, experiment_id: str, parent_run_id: str) -> str:
-    """The cell runs of one sweep."""
-    return runs_url(tracking_uri, experiment_id, tag_filter(PARENT_TAG, parent_run_id))
+    """The cell runs of one sweep, in the view the sweep prepared (views.py): listed flat with
+    their headline values as columns and charts. No ``searchFilter`` here: the UI ignores a prepared
+    view whose link carries any search facet; the view holds the filter on the parent."""
+    key = quote(cells_view_key(parent_run_id), safe="")
+    return f"{_experiment_page(tracking_uri, experiment_id)}/runs?{WORKFLOW}&viewStateShareKey={key}"
 
 
 def summary_lines(
