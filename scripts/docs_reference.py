@@ -120,9 +120,11 @@ def _described() -> dict[str, dict[str, tuple[str, str, str]]]:
                 "job's own overrides after it",
             ),
             "report": (
-                "true/false",
-                "`true`, `false`",
-                "log summary tables and figures to the sweep's parent run",
+                "name or true/false",
+                "`answer` (`true` says the same), `all`, `false`",
+                "log summary tables and figures to the sweep's parent run: `answer` the tables and the figures "
+                "that answer the sweep's question (`figures/agreement_f1.png`, `figures/heatmap_f1.png`), "
+                "`all` every figure, `false` none",
             ),
             "resume": (
                 "true/false",
