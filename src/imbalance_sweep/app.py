@@ -15,7 +15,7 @@ from .cli import exit_on_user_error, run_job
 from .core.thresholds import DEFAULT_THRESHOLD, threshold_text
 from .sweep.config import CONFIG_DIR, SweepSpec, sweep_spec
 from .sweep.plan import dry_run_lines, size_line
-from .tracking.where import cells_url, headline_table, is_server, summary_lines, sweeps_url
+from .tracking.where import cells_url, headline_table, summary_lines, sweeps_url
 
 if TYPE_CHECKING:
     from .sweep.runner import SweepOutcome
@@ -44,11 +44,10 @@ def _run_configured(config: DictConfig) -> None:
             cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)),
             job_overrides=HydraConfig.get().job.override_dirname if _is_multirun() else "",
         )
-        server = is_server(spec.tracking_uri)
         if spec.dry_run:
-            print("\n".join(dry_run_lines(spec.name, spec.cells, spec.shard_cells, spec.mode, server=server)))
+            print("\n".join(dry_run_lines(spec)))
             return
-        log.info(size_line(spec.name, spec.cells, spec.shard_cells, spec.mode, server=server))
+        log.info(size_line(spec))
         from .sweep.runner import execute_sweep  # MLflow: about a second a mistake or a dry run skips
 
         # Under `mlflow run`, its run is this sweep's top run; in a Hydra multirun each job's
