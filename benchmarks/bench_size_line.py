@@ -30,11 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from imbalance_sweep.sweep import plan
-from imbalance_sweep.sweep.config import CONFIG_DIR, sweep_spec
+from imbalance_sweep.sweep.config import CONFIG_DIR, SweepSpec, sweep_spec
 
 ACC_0S = "[" + ",".join(f"{0.45 + 0.05 * i:.2f}" for i in range(12)) + "]"  # 0.45 .. 1.0
 ACC_1S = "[" + ",".join(f"{0.55 + 0.05 * i:.2f}" for i in range(10)) + "]"  # 0.55 .. 1.0
@@ -52,12 +53,11 @@ SWEEPS = {
 LOW, HIGH = 0.5, 2.0
 
 
-def estimate(overrides: list[str], *, new_store: bool) -> float:
-    """The seconds the size line says for these overrides (the spec the command will build)."""
+def spec_of(overrides: list[str]) -> SweepSpec:
+    """The spec the command will build from these overrides."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         config = compose(config_name="config", overrides=overrides)
-    spec = sweep_spec(OmegaConf.to_container(config, resolve=True))  # type: ignore[arg-type]
-    return plan.estimated_seconds(spec, new_store=new_store)
+    return sweep_spec(OmegaConf.to_container(config, resolve=True))  # type: ignore[arg-type]
 
 
 def prepared_store(folder: Path) -> Path:
@@ -94,36 +94,62 @@ def median_of(repeats: int, overrides: list[str], *, prepared: Path | None) -> t
     return statistics.median(times), times
 
 
+def fitted_figures(one_cell: float, parts: dict[str, tuple[float, float]]) -> list[str]:
+    """plan.py's figures as these timings give them: start-up from the one-cell sweep, a cell's
+    tracking from the dense exact sweep without its report, and the report's three figures from
+    the three reports (their losses and cells)."""
+    dense = spec_of(SWEEPS["dense expected"])
+    bare = parts["dense expected"][1]
+    tracked = (bare - one_cell) / (len(dense.cells) - 1) - plan.SECONDS_PER_EXPECTED_CELL
+    specs = [spec_of(overrides) for overrides in SWEEPS.values()]
+    design = np.array([[1.0, len(spec.losses), len(spec.cells)] for spec in specs])
+    reports = np.array([whole - bare for whole, bare in parts.values()])
+    fixed, per_loss, per_cell = np.linalg.solve(design, reports)
+    return [
+        f"STARTUP_SECONDS = {one_cell - tracked:.2f}",
+        f"SECONDS_PER_CELL_TRACKED = {tracked:.4f}",
+        f"REPORT_SECONDS = {fixed:.2f}",
+        f"REPORT_SECONDS_PER_LOSS = {per_loss:.3f}",
+        f"REPORT_SECONDS_PER_CELL = {per_cell:.5f}",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--parts", action="store_true", help="also time a dry run and each sweep without its report"
+        "--parts",
+        action="store_true",
+        help="also time a dry run, one exact cell and each sweep without its report; fit plan.py's figures",
     )
     parser.add_argument("--new-store", action="store_true", help="each command creates its store")
     options = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    parts: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-size-line-") as folder:
         prepared = None if options.new_store else prepared_store(Path(folder))
         if options.parts:
             dry, _ = median_of(options.repeats, ["dry_run=true"], prepared=prepared)
             print(f"dry run (start-up without MLflow): {dry:.2f} s")
-            one, _ = median_of(options.repeats, ["grid=single", "mode=expected"], prepared=prepared)
-            print(f"one exact cell (plan.STARTUP_SECONDS, with one cell's run): {one:.2f} s")
+            one_cell, _ = median_of(options.repeats, ["grid=single", "mode=expected"], prepared=prepared)
+            print(f"one exact cell (start-up with MLflow, one cell's run): {one_cell:.2f} s")
         print(f"{'sweep':<16} {'estimate':>9} {'measured':>9} {'ratio':>6}  runs (s)")
         ratios = []
         for name, overrides in SWEEPS.items():
-            guess = estimate(overrides, new_store=options.new_store)
+            guess = plan.estimated_seconds(spec_of(overrides), new_store=options.new_store)
             measured, times = median_of(options.repeats, overrides, prepared=prepared)
             ratios.append(measured / guess)
             runs = " ".join(f"{t:.1f}" for t in times)
             print(f"{name:<16} {guess:>8.1f}s {measured:>8.1f}s {measured / guess:>6.2f}  {runs}", flush=True)
             if options.parts:
                 bare, _ = median_of(options.repeats, [*overrides, "report=false"], prepared=prepared)
+                parts[name] = (measured, bare)
                 print(f"{'':<16} report=false {bare:.1f} s: the report took {measured - bare:.1f} s")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     held = all(LOW <= ratio <= HIGH for ratio in ratios)
     print(f"target: every ratio in [{LOW}, {HIGH}]: {'met' if held else 'NOT met'}")
+    if options.parts and not options.new_store:
+        print("plan.py's figures from these timings:", *fitted_figures(one_cell, parts), sep="\n  ")
     return 0
 
 

@@ -27,21 +27,21 @@ SAMPLED_CELL_MAX_SAMPLES = 10**12
 SHOWN_CELLS = 5
 
 # The figures of the estimate, in seconds, measured on the project's 2-core machine on 2026-12-07
-# (Python 3.11.7, mlflow 3.17.2, a sqlite store), under a load average of 3 to 6 from other work:
-# whole commands with benchmarks/bench_size_line.py --parts, a cell's computation with
-# runner.cell_values in one process. Each sits between the quieter and the busier figures; re-measure
-# a figure there when its part changes.
+# (Python 3.11.7, mlflow 3.17.2, a sqlite store) with benchmarks/bench_size_line.py --parts (whole
+# commands) and runner.cell_values in one process (a cell's computation). Other work shared the
+# machine (load average 1.5 to 6): whole commands took up to twice as long when busy as when quiet,
+# and each figure sits between the two. `bench_size_line.py --parts` re-measures them.
 # Python, Hydra (it composes the config three times), importing MLflow, opening an existing store,
-# the sweep's run and closing it: a sweep of one exact cell took 3.7 s (6.4 to 7.7 s busier).
+# the sweep's run and closing it: a sweep of one exact cell took 3.1 s quiet, 6.4 to 7.7 s busy.
 STARTUP_SECONDS = 4.5
 # Importing TensorFlow for backend=keras or tfa: 4.3 to 6.6 s.
 FRAMEWORK_STARTUP_SECONDS = 5.0
 # A new sqlite store's tables: MLflow's migrations took about 5 s more; the new-store template of
 # tracking/client.py (issue 22) is to bring that under a second.
 NEW_STORE_SECONDS = 1.0
-# A cell's run on sqlite: create_run, one log_batch, set_terminated (design notes: 29-31 ms; the
-# 2,000 exact cells of grid=dense took 26 to 28 ms each, their computation included).
-SECONDS_PER_CELL_TRACKED = 0.03
+# A cell's run on sqlite (create_run, one log_batch, set_terminated): the 2,000 exact cells of
+# grid=dense took 16 ms each quiet, 26 to 28 ms busy (design notes: 29-31 ms).
+SECONDS_PER_CELL_TRACKED = 0.022
 # Through a tracking server a cell's run costs about this many times more (benchmarks/bench_server.py).
 SERVER_TRACKING_FACTOR = 3
 # An exact cell (mode=expected): its population values, every loss and metric (0.23 ms).
@@ -56,12 +56,14 @@ FRAMEWORK_SECONDS_PER_SAMPLE_PER_LOSS = 1.8e-8
 # Past the ranking table's capacity (RANKING_CAPACITY_CHUNKS chunks of distinct scores) each sample
 # costs more: the table is merged and coarsened (a cell of 3 x 10^7 samples took 3.7 s).
 SECONDS_PER_SAMPLE_PAST_CAPACITY = 1.2e-7
-# The parent run's report (analysis/report.py: matplotlib's import, the figures, the tables, logged),
-# written once a sweep of several cells has them all: seed_blog's 4 cells (16 figures) 3.2 s (6.4 s
-# busier), the 2,000 cells of grid=dense 11 s (25 s busier), 120 cells with 2 losses 1.4 s (2.4 s).
-# Re-measure them with `python benchmarks/bench_size_line.py --parts` whenever the report changes.
-REPORT_SECONDS = 4.0
-REPORT_SECONDS_PER_CELL = 0.006
+# The parent run's report (analysis/report.py: matplotlib's import, the figures, a heatmap per loss
+# among them, the tables; all logged), written once a sweep of several cells has them all. Quiet:
+# seed_blog's 4 cells with 6 losses 3.0 s, grid=dense's 2,000 cells with 6 losses 9.8 s, 120 cells
+# with 2 losses 1.7 s (busy: 6.4 s, 25 s, 2.4 s). `bench_size_line.py --parts` fits these three
+# figures to the report's cost again; re-measure them whenever the report changes.
+REPORT_SECONDS = 0.6
+REPORT_SECONDS_PER_LOSS = 0.6
+REPORT_SECONDS_PER_CELL = 0.005
 
 
 def check_sampled_sizes(cells: Sequence[Cell], mode: str) -> None:
@@ -91,6 +93,11 @@ def cell_seconds(cell: Cell, mode: str, *, per_sample: float, chunk_size: int) -
     )
 
 
+def report_seconds(losses: int, cells: int) -> float:
+    """The parent run's report of a sweep of ``cells`` cells with ``losses`` losses."""
+    return REPORT_SECONDS + losses * REPORT_SECONDS_PER_LOSS + cells * REPORT_SECONDS_PER_CELL
+
+
 def estimated_seconds(spec: SweepSpec, *, server: bool = False, new_store: bool = False) -> float:
     """The whole command for this shard: start-up, a new store, its cells and (a grid) the report."""
     framework = spec.backend != "numpy" and spec.mode == "sampled"  # keras, tfa: TensorFlow
@@ -102,7 +109,7 @@ def estimated_seconds(spec: SweepSpec, *, server: bool = False, new_store: bool 
     )
     tracked = len(cells) * SECONDS_PER_CELL_TRACKED * (SERVER_TRACKING_FACTOR if server else 1)
     grid = len(spec.cells) > 1 or spec.shard_count > 1
-    report = REPORT_SECONDS + REPORT_SECONDS_PER_CELL * len(spec.cells) if spec.report and grid else 0.0
+    report = report_seconds(len(spec.losses), len(spec.cells)) if spec.report and grid else 0.0
     start = STARTUP_SECONDS + (FRAMEWORK_STARTUP_SECONDS if framework else 0.0)
     return start + (NEW_STORE_SECONDS if new_store else 0.0) + tracked + computed + report
 
