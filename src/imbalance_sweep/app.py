@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -14,9 +14,11 @@ from omegaconf import DictConfig, OmegaConf
 from .cli import exit_on_user_error, run_job
 from .sweep.config import CONFIG_DIR, SweepSpec, sweep_spec
 from .sweep.plan import dry_run_lines, size_line
-from .sweep.runner import SweepOutcome, execute_sweep
 from .tracking.views import headline_columns
-from .tracking.where import cells_url, headline_table, is_server, summary_lines, sweeps_url
+from .tracking.where import cells_url, headline_table, summary_lines, sweeps_url
+
+if TYPE_CHECKING:
+    from .sweep.runner import SweepOutcome
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,12 @@ def _run_configured(config: DictConfig) -> None:
             cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)),
             job_overrides=HydraConfig.get().job.override_dirname if _is_multirun() else "",
         )
-        server = is_server(spec.tracking_uri)
         if spec.dry_run:
-            print("\n".join(dry_run_lines(spec.name, spec.cells, spec.shard_cells, spec.mode, server=server)))
+            print("\n".join(dry_run_lines(spec)))
             return
-        log.info(size_line(spec.name, spec.cells, spec.shard_cells, spec.mode, server=server))
+        log.info(size_line(spec))
+        from .sweep.runner import execute_sweep  # MLflow: about a second a mistake or a dry run skips
+
         # Under `mlflow run`, its run is this sweep's top run; in a Hydra multirun each job's
         # sweep nests under it instead.
         launched_run = os.environ.get("MLFLOW_RUN_ID") or None

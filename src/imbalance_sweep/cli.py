@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from .core.checks import InvalidValue
 from .interrupts import SIGNALS, Interrupted, install_interrupt_handlers
 from .processes import command_line, pids, stat_fields
-from .tracking.client import TrackingError
+from .tracking.errors import TrackingError
 
 EXIT_USER_ERROR = 2
 PROGRAM = "imbalance-sweep"

@@ -28,11 +28,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from ..cli import report_user_error
 from ..core.cell import cell_name
@@ -42,12 +40,15 @@ from ..core.metrics import METRIC_NAMES
 from ..core.thresholds import DEFAULT_THRESHOLD, from_text, threshold_text
 from ..sweep.config import resolve_tracking_uri
 from ..sweep.params import SWEEP_SETTINGS
-from ..sweep.resume import one_finished_per_cell
-from ..tracking.client import RunReader, Tracker, TrackingError
+from ..tracking.errors import TrackingError
 from ..tracking.runs import FINISHED, StoredRun
 from ..tracking.tags import CELL_KEY_TAG, ROLE_TAG, SWEEP_TAG
 from ..tracking.where import summary_lines, tag_filter
-from .report import csv_text
+
+if TYPE_CHECKING:  # MLflow and matplotlib are imported where used: a mistake answers without them
+    from matplotlib.figure import Figure
+
+    from ..tracking.client import RunReader, Tracker
 
 COMPARISON_ROLE = "comparison"
 # The identity of a comparison (comparison_key), and on a run that only points at an earlier
@@ -375,6 +376,9 @@ def comparison_figure(comparison: Comparison, *, title: str) -> Figure:
     metrics = comparison.shown or comparison.compared
     n_columns = min(4, len(metrics))
     n_rows = math.ceil(len(metrics) / n_columns)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(3.2 * n_columns, 3.0 * n_rows + 0.5), layout="constrained")
     FigureCanvasAgg(figure)  # rendered by Agg, whatever pyplot's backend is
     axes = figure.subplots(n_rows, n_columns, squeeze=False).ravel()
@@ -496,6 +500,8 @@ def _cells_of(reader: RunReader, run: StoredRun) -> tuple[list[StoredRun], int, 
             [run.experiment_id],
             f"{tag_filter('mlflow.parentRunId', run.run_id)} and {tag_filter(ROLE_TAG, 'cell')}",
         )
+    from ..sweep.resume import one_finished_per_cell
+
     chosen, extra = one_finished_per_cell(cells)
     unkeyed = [cell for cell in cells if cell.status == FINISHED and CELL_KEY_TAG not in cell.tags]
     finished = [*chosen.values(), *unkeyed]
@@ -655,6 +661,8 @@ def log_comparison(
     launched_run_id: str | None = None,
 ) -> str:
     """Log the comparison as its own run (or into ``launched_run_id``); FINISHED only when complete."""
+    from .report import csv_text
+
     name = run_name(selected)
     run_id = tracker.start_run(
         name,
@@ -731,6 +739,8 @@ def record_comparison(
     The look-up and the logging run under :meth:`Tracker.exclusive`, so two commands comparing the
     same sweeps at once on a sqlite store log one run between them.
     """
+    from ..tracking.client import Tracker
+
     tracker = Tracker(tracking_uri, experiment_name, existing_run_id=launched_run_id)
     with tracker.exclusive():
         earlier = earlier_comparison(reader, tracker.experiment_id, key, exclude=launched_run_id)
@@ -799,6 +809,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise InvalidValue(f"give at least 2 sweeps to compare, got {len(arguments)}: {arguments}")
         metrics = [name for text in options.metrics or [] for name in re.split(r"[,\s]+", text) if name]
         tracking_uri = resolve_tracking_uri(options.tracking_uri)
+        from ..tracking.client import RunReader  # MLflow: only once the command line holds
+
         reader = RunReader(tracking_uri)
         selected = select_sweeps(reader, arguments, experiment=options.experiment or None)
         comparison = compare_cells([sweep.cell_values for sweep in selected], metrics=metrics or None)

@@ -30,10 +30,8 @@ from ..core.metrics import (
 )
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..sweep.config import CONFIG_DIR, checked_name, resolve_tracking_uri
-from ..tracking.client import Tracker
 from ..tracking.tags import ROLE_TAG
 from ..tracking.where import summary_lines
-from .figures import preference_chart
 from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
 
 RATE_METRICS = ("precision", "recall", "f1", "accuracy", "balanced_accuracy", "specificity", "mcc")
@@ -189,6 +187,10 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
     lines = [f"A = {_describe_model(spec.model_a)}, B = {_describe_model(spec.model_b)}"]
     lines += [describe(p) for p in found]
     print("\n".join(lines))
+    # MLflow and matplotlib: more than a second of start-up that a mistake in the command skips
+    from ..tracking.client import Tracker
+    from .figures import preference_chart
+
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id)
     run_id = tracker.start_run(
         f"flip {spec.model_a.name} vs {spec.model_b.name}",

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import special
 
 from .checks import InvalidValue, _show
 
@@ -375,6 +374,8 @@ def _probabilities(path: Path, score: str, scores: np.ndarray, from_logits: bool
     scores = scores.astype(np.float64, copy=False)
     if from_logits:
         _first_bad(path, ~np.isfinite(scores), score, scores, "is not a finite logit")
+        from scipy import special  # a fifth of a second of start-up that most commands skip
+
         return special.expit(scores).astype(np.float32)
     within = (scores >= 0) & (scores <= 1)  # False for NaN
     _first_bad(path, ~within, score, scores, "is not a probability in [0, 1] (from_logits=true for logits)")

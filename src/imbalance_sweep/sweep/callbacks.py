@@ -10,7 +10,6 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ..cli import exit_on_user_error, launch_in_workers
-from ..tracking.client import Tracker
 from . import multirun_folder
 from .config import resolve_tracking_uri
 
@@ -29,6 +28,8 @@ class CreateExperiment(Callback):
         experiment = config.get("experiment")
         if not isinstance(experiment, str) or not experiment.strip():
             return  # the jobs report the bad value, one line each
+        from ..tracking.client import Tracker  # MLflow: only once a multirun starts
+
         with exit_on_user_error():
             Tracker(resolve_tracking_uri(config.get("tracking_uri")), experiment)
 

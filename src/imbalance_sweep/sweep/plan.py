@@ -1,24 +1,69 @@
-"""A sweep's size, known before anything is logged: its cells, its samples, a rough time, and the
-bound past which a sampled cell would never finish (``dry_run=true`` prints all of it and logs nothing).
+"""A sweep's size, known before anything is logged: its cells, its samples, how long the whole
+command will take, and the bound past which a sampled cell would never finish (``dry_run=true``
+prints all of it and logs nothing).
 
-The time is an estimate from figures measured on a 2-core machine (docs/development/benchmarks.md): about
-30 ms of tracking per cell on a local sqlite store (several times that through a tracking server),
-5 ns per drawn sample, 0.1 ms per exact cell. It says whether a sweep takes seconds or days.
+The time is the whole process, as a person waits for it: start-up (Python, Hydra, MLflow), a new
+store's tables, the cells (each computed, then logged as its own run) and the parent's report. It
+is a model fitted to figures measured on the project's 2-core machine; benchmarks/bench_size_line.py
+sets it beside whole commands, and with ``--parts`` re-measures start-up and the report.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..core.cell import Cell
 from ..core.checks import InvalidValue
+from ..core.evaluation import RANKING_CAPACITY_CHUNKS
+from ..tracking.where import is_server, store_text
 
-# A sampled cell draws every sample: 10^9 take about 5 s, 10^12 about an hour and a half.
+if TYPE_CHECKING:
+    from .config import SweepSpec
+
+# A sampled cell draws every sample: 10^9 took 57 s here (benchmarks/bench_memory.py), 10^12 would take 16 h.
 SAMPLED_CELL_MAX_SAMPLES = 10**12
-SECONDS_PER_SAMPLE = 5e-9
-SECONDS_PER_CELL_TRACKED = 0.03
-SECONDS_PER_EXPECTED_CELL = 1e-4
 SHOWN_CELLS = 5
+
+# The figures of the estimate, in seconds, measured on the project's 2-core machine on 2026-12-07
+# (Python 3.11.7, mlflow 3.17.2, a sqlite store) with benchmarks/bench_size_line.py --parts (whole
+# commands) and runner.cell_values in one process (a cell's computation). Other work shared the
+# machine (load average 1.5 to 6): whole commands took up to twice as long when busy as when quiet,
+# and each figure sits between the two. `bench_size_line.py --parts` re-measures them.
+# Python, Hydra (it composes the config three times), importing MLflow, opening an existing store,
+# the sweep's run and closing it: a sweep of one exact cell took 3.1 s quiet, 6.4 to 7.7 s busy.
+STARTUP_SECONDS = 4.5
+# Importing TensorFlow for backend=keras or tfa: 4.3 to 6.6 s.
+FRAMEWORK_STARTUP_SECONDS = 5.0
+# A new sqlite store's tables: MLflow's migrations took about 5 s more; the new-store template of
+# tracking/client.py (issue 22) is to bring that under a second.
+NEW_STORE_SECONDS = 1.0
+# A cell's run on sqlite (create_run, one log_batch, set_terminated): the 2,000 exact cells of
+# grid=dense took 16 ms each quiet, 26 to 28 ms busy (design notes: 29-31 ms).
+SECONDS_PER_CELL_TRACKED = 0.022
+# Through a tracking server a cell's run costs about this many times more (benchmarks/bench_server.py).
+SERVER_TRACKING_FACTOR = 3
+# An exact cell (mode=expected): its population values, every loss and metric (0.23 ms).
+SECONDS_PER_EXPECTED_CELL = 3e-4
+# A sampled cell: its set-up and its exact values beside the draw, then per drawn sample a base cost
+# (the draw, the confusion counts, the ranking table) and a cost per loss (10^6 samples: 13 ms with
+# 2 losses, 25 ms with 6; through Keras's losses 118 ms with 6).
+SECONDS_PER_SAMPLED_CELL = 2e-3
+SECONDS_PER_SAMPLE = 8e-9
+SECONDS_PER_SAMPLE_PER_LOSS = 3e-9
+FRAMEWORK_SECONDS_PER_SAMPLE_PER_LOSS = 1.8e-8
+# Past the ranking table's capacity (RANKING_CAPACITY_CHUNKS chunks of distinct scores) each sample
+# costs more: the table is merged and coarsened (a cell of 3 x 10^7 samples took 3.7 s).
+SECONDS_PER_SAMPLE_PAST_CAPACITY = 1.2e-7
+# The parent run's report (analysis/report.py: matplotlib's import, the figures, a heatmap per loss
+# among them, the tables; all logged), written once a sweep of several cells has them all. Quiet:
+# seed_blog's 4 cells with 6 losses 3.0 s, grid=dense's 2,000 cells with 6 losses 9.8 s, 120 cells
+# with 2 losses 1.7 s (busy: 6.4 s, 25 s, 2.4 s). `bench_size_line.py --parts` fits these three
+# figures to the report's cost again; re-measure them whenever the report changes.
+REPORT_SECONDS = 0.6
+REPORT_SECONDS_PER_LOSS = 0.6
+REPORT_SECONDS_PER_CELL = 0.005
 
 
 def check_sampled_sizes(cells: Sequence[Cell], mode: str) -> None:
@@ -33,11 +78,40 @@ def check_sampled_sizes(cells: Sequence[Cell], mode: str) -> None:
         )
 
 
-def estimated_seconds(cells: Sequence[Cell], mode: str, *, server: bool = False) -> float:
-    tracked = SECONDS_PER_CELL_TRACKED * (3 if server else 1)
-    if mode == "sampled":
-        return len(cells) * tracked + sum(cell.size for cell in cells) * SECONDS_PER_SAMPLE
-    return len(cells) * (tracked + SECONDS_PER_EXPECTED_CELL)
+def new_sqlite_store(tracking_uri: str) -> bool:
+    """Whether the sweep will create its store: a sqlite file not there yet."""
+    return tracking_uri.startswith("sqlite:///") and not os.path.exists(store_text(tracking_uri))
+
+
+def cell_seconds(cell: Cell, mode: str, *, per_sample: float, chunk_size: int) -> float:
+    """Computing one cell (not logging it); ``per_sample`` is what a drawn sample costs."""
+    if mode != "sampled":
+        return SECONDS_PER_EXPECTED_CELL
+    past_capacity = max(0, cell.size - RANKING_CAPACITY_CHUNKS * chunk_size)
+    return (
+        SECONDS_PER_SAMPLED_CELL + cell.size * per_sample + past_capacity * SECONDS_PER_SAMPLE_PAST_CAPACITY
+    )
+
+
+def report_seconds(losses: int, cells: int) -> float:
+    """The parent run's report of a sweep of ``cells`` cells with ``losses`` losses."""
+    return REPORT_SECONDS + losses * REPORT_SECONDS_PER_LOSS + cells * REPORT_SECONDS_PER_CELL
+
+
+def estimated_seconds(spec: SweepSpec, *, server: bool = False, new_store: bool = False) -> float:
+    """The whole command for this shard: start-up, a new store, its cells and (a grid) the report."""
+    framework = spec.backend != "numpy" and spec.mode == "sampled"  # keras, tfa: TensorFlow
+    per_loss = FRAMEWORK_SECONDS_PER_SAMPLE_PER_LOSS if framework else SECONDS_PER_SAMPLE_PER_LOSS
+    per_sample = SECONDS_PER_SAMPLE + len(spec.losses) * per_loss
+    cells = spec.shard_cells
+    computed = sum(
+        cell_seconds(cell, spec.mode, per_sample=per_sample, chunk_size=spec.chunk_size) for cell in cells
+    )
+    tracked = len(cells) * SECONDS_PER_CELL_TRACKED * (SERVER_TRACKING_FACTOR if server else 1)
+    grid = len(spec.cells) > 1 or spec.shard_count > 1
+    report = report_seconds(len(spec.losses), len(spec.cells)) if spec.report and grid else 0.0
+    start = STARTUP_SECONDS + (FRAMEWORK_STARTUP_SECONDS if framework else 0.0)
+    return start + (NEW_STORE_SECONDS if new_store else 0.0) + tracked + computed + report
 
 
 def _duration(seconds: float) -> str:
@@ -52,22 +126,24 @@ def _duration(seconds: float) -> str:
     return f"about {seconds / 86400:.0f} days"
 
 
-def size_line(
-    name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mode: str, *, server: bool
-) -> str:
-    """One line: how many cells and samples, and about how long this process will take."""
+def size_line(spec: SweepSpec) -> str:
+    """One line: how many cells and samples, and about how long this command will take."""
+    cells, shard_cells = spec.cells, spec.shard_cells
     shard = f" (this shard: {len(shard_cells)})" if len(shard_cells) != len(cells) else ""
     samples = sum(cell.size for cell in cells)
-    seconds = estimated_seconds(shard_cells, mode, server=server)
+    seconds = estimated_seconds(
+        spec, server=is_server(spec.tracking_uri), new_store=new_sqlite_store(spec.tracking_uri)
+    )
     counted = f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
-    return f"{name}: {counted}{shard}, {samples:.3g} samples in all, {mode} mode; {_duration(seconds)}"
+    return (
+        f"{spec.name}: {counted}{shard}, {samples:.3g} samples in all, {spec.mode} mode; {_duration(seconds)}"
+    )
 
 
-def dry_run_lines(
-    name: str, cells: Sequence[Cell], shard_cells: Sequence[Cell], mode: str, *, server: bool
-) -> list[str]:
+def dry_run_lines(spec: SweepSpec) -> list[str]:
     """What ``dry_run=true`` prints: the size line, the first cells, and that nothing was logged."""
-    lines = [size_line(name, cells, shard_cells, mode, server=server)]
+    shard_cells = spec.shard_cells
+    lines = [size_line(spec)]
     lines += [f"  {cell.name}" for cell in shard_cells[:SHOWN_CELLS]]
     if len(shard_cells) > SHOWN_CELLS:
         lines.append(f"  ... and {len(shard_cells) - SHOWN_CELLS} more")

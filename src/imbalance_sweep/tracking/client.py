@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from ..interrupts import interrupts_deferred
+from .errors import TrackingError
 from .runs import FAILED, FINISHED, KILLED, RUNNING, StoredRun
 from .sqlite_file import create_store, refusal, sqlite_path, store_lock
 from .where import is_server, tag_filter
@@ -52,10 +53,6 @@ def _quiet_run_links() -> None:
     the end. MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT (MLflow's own switch) turns both off; one set
     by the user is kept."""
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-
-
-class TrackingError(RuntimeError):
-    """The tracking store cannot be used: one line naming the URI and what went wrong."""
 
 
 def _param_text(value: object) -> str:

@@ -1,20 +1,24 @@
 """A stored run as plain values (:class:`StoredRun`), and the names of a run's statuses.
 
 The statuses are MLflow's own (``RunStatus``), spelled once here: the sweep, resume and the
-analyses compare a run's status with these, never with a string of their own.
+analyses compare a run's status with these, never with a string of their own. They are written out
+(tests/test_fast_doors.py checks them against ``RunStatus``) so that a door can name them without
+importing MLflow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from mlflow.entities import Run, RunStatus
+if TYPE_CHECKING:
+    from mlflow.entities import Run
 
-RUNNING = RunStatus.to_string(RunStatus.RUNNING)
-FINISHED = RunStatus.to_string(RunStatus.FINISHED)
-FAILED = RunStatus.to_string(RunStatus.FAILED)
-KILLED = RunStatus.to_string(RunStatus.KILLED)
+RUNNING = "RUNNING"
+FINISHED = "FINISHED"
+FAILED = "FAILED"
+KILLED = "KILLED"
 
 
 @dataclass(frozen=True)
