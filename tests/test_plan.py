@@ -44,8 +44,11 @@ def test_the_estimate_is_the_whole_command(make_spec, tmp_path):
     store = f"tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}"
     exact = make_spec("grid=dense", "mode=expected", store)
     cells = plan.SECONDS_PER_CELL_TRACKED + plan.SECONDS_PER_EXPECTED_CELL
-    report = plan.REPORT_SECONDS + 6 * plan.REPORT_SECONDS_PER_LOSS + 2000 * plan.REPORT_SECONDS_PER_CELL
+    report = plan.REPORT_SECONDS + 2000 * plan.REPORT_SECONDS_PER_CELL  # report=answer: no heatmap per loss
     assert plan.estimated_seconds(exact) == pytest.approx(plan.STARTUP_SECONDS + 2000 * cells + report)
+    every = make_spec("grid=dense", "mode=expected", "report=all", store)
+    heatmaps = plan.estimated_seconds(every) - plan.estimated_seconds(exact)
+    assert heatmaps == pytest.approx(6 * plan.REPORT_SECONDS_PER_LOSS)  # one per loss
     new = plan.estimated_seconds(exact, new_store=True) - plan.estimated_seconds(exact)
     assert new == pytest.approx(plan.NEW_STORE_SECONDS)
     bare = make_spec("grid=dense", "mode=expected", "report=false", store)

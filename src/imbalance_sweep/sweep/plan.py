@@ -32,16 +32,18 @@ SHOWN_CELLS = 5
 # machine (load average 1.5 to 6): whole commands took up to twice as long when busy as when quiet,
 # and each figure sits between the two. `bench_size_line.py --parts` re-measures them.
 # Python, Hydra (it composes the config three times), importing MLflow, opening an existing store,
-# the sweep's run and closing it: a sweep of one exact cell took 3.1 s quiet, 6.4 to 7.7 s busy.
-STARTUP_SECONDS = 4.5
+# the sweep's run and closing it: a sweep of one exact cell took 2.5 to 3.1 s quiet, 6.4 to 7.7 s busy
+# (since the doors import MLflow only once the config is valid; re-measured after the figures merge).
+STARTUP_SECONDS = 3.0
 # Importing TensorFlow for backend=keras or tfa: 4.3 to 6.6 s.
 FRAMEWORK_STARTUP_SECONDS = 5.0
-# A new sqlite store's tables: MLflow's migrations took about 5 s more; the new-store template of
-# tracking/client.py (issue 22) is to bring that under a second.
-NEW_STORE_SECONDS = 1.0
+# A new sqlite store's tables, copied from the template kept in the user's cache (tracking/
+# sqlite_file.py): 0.15 s more than an existing store, 1.0 s the first time a template is built
+# (benchmarks/bench_new_store.py); MLflow's own migrations took about 5 s.
+NEW_STORE_SECONDS = 0.5
 # A cell's run on sqlite (create_run, one log_batch, set_terminated): the 2,000 exact cells of
 # grid=dense took 16 ms each quiet, 26 to 28 ms busy (design notes: 29-31 ms).
-SECONDS_PER_CELL_TRACKED = 0.022
+SECONDS_PER_CELL_TRACKED = 0.02
 # Through a tracking server a cell's run costs about this many times more (benchmarks/bench_server.py).
 SERVER_TRACKING_FACTOR = 3
 # An exact cell (mode=expected): its population values, every loss and metric (0.23 ms).
@@ -56,14 +58,15 @@ FRAMEWORK_SECONDS_PER_SAMPLE_PER_LOSS = 1.8e-8
 # Past the ranking table's capacity (RANKING_CAPACITY_CHUNKS chunks of distinct scores) each sample
 # costs more: the table is merged and coarsened (a cell of 3 x 10^7 samples took 3.7 s).
 SECONDS_PER_SAMPLE_PAST_CAPACITY = 1.2e-7
-# The parent run's report (analysis/report.py: matplotlib's import, the figures, a heatmap per loss
-# among them, the tables; all logged), written once a sweep of several cells has them all. Quiet:
-# seed_blog's 4 cells with 6 losses 3.0 s, grid=dense's 2,000 cells with 6 losses 9.8 s, 120 cells
-# with 2 losses 1.7 s (busy: 6.4 s, 25 s, 2.4 s). `bench_size_line.py --parts` fits these three
-# figures to the report's cost again; re-measure them whenever the report changes.
-REPORT_SECONDS = 0.6
-REPORT_SECONDS_PER_LOSS = 0.6
-REPORT_SECONDS_PER_CELL = 0.005
+# The parent run's report (analysis/report.py and answer.py: matplotlib's import, the figures that
+# answer the sweep's question, the tables; all logged), written once a sweep of several cells has them
+# all. Quiet, with report=answer (the default): seed_blog's 4 cells 0.7 s, 120 cells with 2 losses
+# 0.8 s, grid=dense's 2,000 cells within the noise of its 36 s. report=all draws a heatmap per loss
+# too (it took 3.0 s for seed_blog's 6 losses, 9.8 s for grid=dense). `bench_size_line.py --parts`
+# fits these figures to the report's cost again; re-measure them whenever the report changes.
+REPORT_SECONDS = 0.9
+REPORT_SECONDS_PER_LOSS = 0.6  # report=all only
+REPORT_SECONDS_PER_CELL = 0.0005
 
 
 def check_sampled_sizes(cells: Sequence[Cell], mode: str) -> None:
@@ -93,9 +96,11 @@ def cell_seconds(cell: Cell, mode: str, *, per_sample: float, chunk_size: int) -
     )
 
 
-def report_seconds(losses: int, cells: int) -> float:
-    """The parent run's report of a sweep of ``cells`` cells with ``losses`` losses."""
-    return REPORT_SECONDS + losses * REPORT_SECONDS_PER_LOSS + cells * REPORT_SECONDS_PER_CELL
+def report_seconds(losses: int, cells: int, *, all_figures: bool = False) -> float:
+    """The parent run's report of a sweep of ``cells`` cells with ``losses`` losses (``report=all``:
+    every figure, a heatmap per loss among them)."""
+    per_loss = REPORT_SECONDS_PER_LOSS if all_figures else 0.0
+    return REPORT_SECONDS + losses * per_loss + cells * REPORT_SECONDS_PER_CELL
 
 
 def estimated_seconds(spec: SweepSpec, *, server: bool = False, new_store: bool = False) -> float:
@@ -109,7 +114,11 @@ def estimated_seconds(spec: SweepSpec, *, server: bool = False, new_store: bool 
     )
     tracked = len(cells) * SECONDS_PER_CELL_TRACKED * (SERVER_TRACKING_FACTOR if server else 1)
     grid = len(spec.cells) > 1 or spec.shard_count > 1
-    report = report_seconds(len(spec.losses), len(spec.cells)) if spec.report and grid else 0.0
+    report = (
+        report_seconds(len(spec.losses), len(spec.cells), all_figures=spec.all_figures)
+        if spec.report and grid
+        else 0.0
+    )
     start = STARTUP_SECONDS + (FRAMEWORK_STARTUP_SECONDS if framework else 0.0)
     return start + (NEW_STORE_SECONDS if new_store else 0.0) + tracked + computed + report
 
