@@ -5,6 +5,7 @@ Test modules import from here, never from conftest.py or from another test modul
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import os
 import sqlite3
 import subprocess
@@ -165,3 +166,29 @@ SMALL_RAY = (
     "+hydra.launcher.ray.init.object_store_memory=78643200",
     "+hydra.launcher.ray.init.include_dashboard=false",
 )
+
+
+# --- sampled values against the exact ones --------------------------------------------------------
+
+
+def assert_likelihood_ratios_within_their_rates(drawn, exact):
+    """A likelihood ratio divides by a small rate: skewed, so its delta-method standard error
+    understates one tail (a 4-sigma specificity put lr_plus 5.6 of them away, CI 2026-11-30; a
+    specificity of 0.0011 on 5,000 negatives put lr_minus 10.7 away, 2026-12-07). Each is within 5
+    standard errors, or, within recall's and specificity's own 5-sigma intervals, within the ratios
+    of their ends."""
+    recall, specificity = (
+        (exact[name] - 5 * exact[f"stderr/{name}"], exact[name] + 5 * exact[f"stderr/{name}"])
+        for name in ("recall", "specificity")
+    )
+
+    def ratio(numerator, denominator):
+        return numerator / denominator if denominator > 0 else math.inf
+
+    bounds = {
+        "lr_plus": (ratio(recall[0], 1 - specificity[0]), ratio(recall[1], 1 - specificity[1])),
+        "lr_minus": (ratio(1 - recall[1], specificity[1]), ratio(1 - recall[0], specificity[0])),
+    }
+    for key, (low, high) in bounds.items():
+        close = abs(drawn[key] - exact[key]) <= 5 * exact[f"stderr/{key}"] + 1e-9 * abs(exact[key])
+        assert close or low - 1e-9 <= drawn[key] <= high, (key, drawn[key], exact[key], low, high)

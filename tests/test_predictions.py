@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
+from helpers import assert_likelihood_ratios_within_their_rates
 from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy import special
@@ -497,27 +498,7 @@ def test_resampled_cells_fall_within_five_standard_errors(model, n0, n1, seed):
         + ["log_loss_skill", "brier_skill"]
     ):
         assert abs(drawn[key] - exact[key]) <= 5 * exact[f"stderr/{key}"] + 1e-9 * abs(exact[key]), key
-    # A likelihood ratio divides by a small rate: skewed, so its delta-method standard error
-    # understates one tail (a 4-sigma specificity put lr_plus 5.6 of them away, CI 2026-11-30).
-    # Within the recall and specificity just checked, it is within the ratios of their ends.
-    recall, specificity = (
-        (exact[name] - 5 * exact[f"stderr/{name}"], exact[name] + 5 * exact[f"stderr/{name}"])
-        for name in ("recall", "specificity")
-    )
-
-    def ratio(numerator, denominator):
-        return numerator / denominator if denominator > 0 else math.inf
-
-    assert (
-        ratio(recall[0], 1 - specificity[0]) - 1e-9
-        <= drawn["lr_plus"]
-        <= ratio(recall[1], 1 - specificity[1])
-    )
-    assert (
-        ratio(1 - recall[1], specificity[1]) - 1e-9
-        <= drawn["lr_minus"]
-        <= ratio(1 - recall[0], specificity[0])
-    )
+    assert_likelihood_ratios_within_their_rates(drawn, exact)
 
 
 @given(chunk_size=st.integers(1, 3000), n0=st.integers(0, 2000), n1=st.integers(1, 2000))
