@@ -239,3 +239,26 @@ def absl_handler_on_the_process_stderr():
     absl_logging = sys.modules.get("absl.logging")
     if absl_logging is not None:
         absl_logging.get_absl_handler().python_handler.setStream(sys.__stderr__)
+
+
+# What the project's doors set in os.environ for their own process and its workers: an in-process
+# door test would otherwise leave them to every later test's child processes (a child then printed
+# the pytest worker's command as the one to run again).
+PROCESS_VARIABLES = (
+    "IMBALANCE_SWEEP_COMMAND",
+    "IMBALANCE_SWEEP_LAUNCHER",
+    "IMBALANCE_SWEEP_SWEPT_KEYS",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+)
+
+
+@pytest.fixture(autouse=True)
+def process_variables_restored(monkeypatch):
+    """Each test ends with these variables as they were before it (monkeypatch records them)."""
+    for name in PROCESS_VARIABLES:
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)

@@ -93,21 +93,28 @@ def test_tracking_uri_defaults(tmp_path, monkeypatch):
     assert resolve_tracking_uri("sqlite:///x.db", tmp_path) == "sqlite:///x.db"
 
 
-def test_a_multirun_jobs_overrides_follow_the_grid_name_unless_sweep_name_is_given():
-    """app.py passes a multirun job's Hydra override_dirname (conf/config.yaml: `k=v` joined by
-    spaces, without the keys every shard shares); tests/test_cli.py sees it through the door."""
+def test_a_multirun_jobs_swept_values_follow_the_grid_name_unless_sweep_name_is_given(make_spec):
+    """app.py passes a job's values of the keys its multirun sweeps (tests/test_cli.py sees it through
+    the door); a shard's index and the other keys shards share are left out, so shards keep one name."""
+    from imbalance_sweep.sweep.overrides import job_label, swept_keys
+
+    swept = swept_keys(["seed=0,1", "losses=[bce]", "shard.count=2", "shard.index=0,1", "+x=range(2)"])
+    assert swept == ["seed", "shard.index", "x"]
+    assert job_label(["seed=1", "losses=[bce]", "shard.count=2", "shard.index=1"], swept) == "seed=1"
+    assert (
+        job_label(["shard.count=2", "shard.index=1"], swept_keys(["shard.count=2", "shard.index=0,1"])) == ""
+    )
+    assert make_spec("seed=1").name == "seed_blog"
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
     from imbalance_sweep.sweep.config import CONFIG_DIR, sweep_spec
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        config = compose(config_name="config", overrides=["seed=1"], return_hydra_config=True)
-    shape = config.hydra.job.config.override_dirname
-    assert (shape.kv_sep, shape.item_sep) == ("=", " ")
-    assert {"grid", "shard.index", "shard.count", "tracking_uri"} <= set(shape.exclude_keys)
-    plain = OmegaConf.to_container(config, resolve=False)
-    del plain["hydra"]
+        plain = OmegaConf.to_container(compose(config_name="config", overrides=["seed=1"]), resolve=True)
     assert sweep_spec(plain, job_overrides="seed=1").name == "seed_blog seed=1"
     assert sweep_spec({**plain, "sweep_name": "mine"}, job_overrides="seed=1").name == "mine"
-    assert sweep_spec(plain).name == "seed_blog"
+    with pytest.raises(
+        InvalidValue, match=r"^sweep_name='seed_blog x=.*' has 205 characters; .* give sweep_name"
+    ):
+        sweep_spec(plain, job_overrides="x=" + "9" * 193)

@@ -313,6 +313,7 @@ def stated_regions(line):
 
 
 @example(a=(0.758, 0.602), b=(0.907, 0.742), name="ece")  # B, A between 22.9 % and 71.2 %, B again
+@example(a=(1.0, 0.4375), b=(0.4375, 1.0), name="ece")  # mirrored: an exact tie at 1/2 is the flip
 @settings(max_examples=40, deadline=None)
 @given(
     a=st.tuples(st.floats(0.3, 1.0), st.floats(0.3, 1.0)),

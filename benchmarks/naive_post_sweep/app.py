@@ -3,7 +3,7 @@
 One Hydra multirun job per cell; in each, the post's approach for every loss (a fresh float64
 draw, labels by ``np.round``, confusion counts by Python's builtin ``sum``, the Keras loss object)
 and one fluent ``mlflow.start_run`` that logs the cell. Written fresh from the post's description,
-not copied; only bench_sweep.py runs it.
+not copied; bench_sweep.py and bench_command.py (e) run it.
 """
 
 from __future__ import annotations

@@ -30,6 +30,15 @@ def _is_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def _job_label() -> str:
+    """This multirun job's values of the swept keys (``seed=1``): they follow the grid's name in
+    the default sweep_name, so that each job of ``-m seed=0,1`` is its own sweep."""
+    from .sweep.overrides import SWEPT_KEYS_ENV, job_label
+
+    swept = [key for key in os.environ.get(SWEPT_KEYS_ENV, "").split(",") if key]
+    return job_label(list(HydraConfig.get().overrides.task), swept)
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(config: DictConfig) -> None:
     """Run the configured sweep; a user's mistake ends with one line on stderr and exit code 2.
@@ -42,7 +51,7 @@ def _run_configured(config: DictConfig) -> None:
         # a composed config is a DictConfig: its container is a dict with string keys
         spec = sweep_spec(
             cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)),
-            job_overrides=HydraConfig.get().job.override_dirname if _is_multirun() else "",
+            job_overrides=_job_label() if _is_multirun() else "",
         )
         if spec.dry_run:
             print("\n".join(dry_run_lines(spec)))

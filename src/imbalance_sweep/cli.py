@@ -190,7 +190,8 @@ _user_error_listeners: list[Callable[[str], None]] = []
 
 
 def on_user_error(listener: Callable[[str], None]) -> None:
-    _user_error_listeners.append(listener)
+    if listener not in _user_error_listeners:
+        _user_error_listeners.append(listener)
 
 
 def report_user_error(error: Exception) -> int:
@@ -251,7 +252,14 @@ def run_hydra_main(main: Callable[[], None], *, config_name: str) -> None:
     """Call a ``@hydra.main`` function on ``sys.argv``: ``--overrides`` expanded, ``-m`` put first,
     and the overrides checked first (nothing that instantiates code; Hydra's grammar mistakes as one line)."""
     from .sweep.config import CONFIG_DIR
-    from .sweep.overrides import MULTIRUN_FLAGS, check_composes, refuse_code, without_safe_flags
+    from .sweep.overrides import (
+        MULTIRUN_FLAGS,
+        SWEPT_KEYS_ENV,
+        check_composes,
+        refuse_code,
+        swept_keys,
+        without_safe_flags,
+    )
 
     install_interrupt_handlers()
     os.environ.setdefault(CONTINUE_ENV, continue_command())
@@ -264,6 +272,7 @@ def run_hydra_main(main: Callable[[], None], *, config_name: str) -> None:
         overrides = without_safe_flags(sys.argv[1:])
         refuse_code(overrides)
         check_composes(CONFIG_DIR, config_name, overrides)
+        os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(overrides) if flags else [])  # for the jobs
         main()
         if _received:  # a multirun's launching process, its workers' runs closed (launch_in_workers)
             with _report_lock:

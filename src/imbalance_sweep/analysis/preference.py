@@ -230,15 +230,22 @@ def exact_flips(
 
 
 def crossings(difference: Callable[[np.ndarray], np.ndarray], scan: np.ndarray = SCAN) -> list[float]:
-    """Prevalences in (0, 1) where ``difference`` changes sign, each bisected to float precision."""
-    values = difference(scan)
+    """Prevalences in (0, 1) where ``difference`` changes sign, each bisected to float precision.
+    A scanned prevalence where it is exactly 0 (two mirrored models tie at 1/2) is passed over to its
+    neighbours: when they differ in sign, the tie is the flip."""
+    signs = np.sign(difference(scan))
+    nonzero = np.flatnonzero(signs)
     roots = []
-    for index in np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0):
-        low, high = float(scan[index]), float(scan[index + 1])
-        low_sign = np.sign(values[index])
+    for index, after in zip(nonzero[:-1], nonzero[1:], strict=True):
+        if signs[index] == signs[after]:
+            continue
+        if after > index + 1:  # exact ties between: the middle one
+            roots.append(float(scan[(index + after) // 2]))
+            continue
+        low, high = float(scan[index]), float(scan[after])
         for _ in range(BISECTIONS):
             middle = (low + high) / 2
-            if np.sign(difference(np.array([middle]))[0]) == low_sign:
+            if np.sign(difference(np.array([middle]))[0]) == signs[index]:
                 low = middle
             else:
                 high = middle

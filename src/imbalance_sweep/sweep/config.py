@@ -299,7 +299,10 @@ def default_sweep_name(grid_name: str, job_overrides: str) -> str:
     """The grid's name, then a multirun job's own overrides (too long a name asks for a sweep_name)."""
     if not job_overrides:
         return checked_name("grid.name", grid_name)
-    return checked_name("sweep_name", f"{grid_name} {job_overrides}")
+    try:
+        return checked_name("sweep_name", f"{grid_name} {job_overrides}")
+    except InvalidValue as error:  # the name this multirun job would take by default
+        raise InvalidValue(f"{error} (this multirun job's default: give sweep_name)") from None
 
 
 def _file_models(models, score_model, start_dir) -> tuple[Any, dict[str, EmpiricalModel]]:

@@ -122,6 +122,45 @@ def _parsed(overrides: Sequence[str]) -> list[Any]:
     return parsed
 
 
+# A multirun's swept keys, for its jobs (in this process or a launcher's workers) to name their sweeps.
+SWEPT_KEYS_ENV = "IMBALANCE_SWEEP_SWEPT_KEYS"
+# Keys a job's default sweep name leaves out: those every shard of one sweep shares or that say where
+# it goes (the grid's name comes first anyway).
+UNNAMED_KEYS = frozenset(
+    {
+        "grid",
+        "shard.index",
+        "shard.count",
+        "sweep_name",
+        "tracking_uri",
+        "experiment",
+        "outputs",
+        "dry_run",
+        "resume",
+    }
+)
+
+
+def swept_keys(overrides: Sequence[str]) -> list[str]:
+    """The keys a multirun's overrides sweep over (``seed=0,1``, ``range(3)``, ...), Hydra's own aside."""
+    return [
+        override.get_key_element().lstrip("+~")
+        for override in _parsed(overrides)
+        if override.is_sweep_override() and not override.is_hydra_override()
+    ]
+
+
+def job_label(task_overrides: Sequence[str], swept: Iterable[str]) -> str:
+    """What tells a multirun's job from its siblings: its own values of the swept keys (``seed=1``),
+    in the order given, without the keys of UNNAMED_KEYS."""
+    named = set(swept) - UNNAMED_KEYS
+    return " ".join(
+        text
+        for text, override in zip(task_overrides, _parsed(task_overrides), strict=True)
+        if override.get_key_element().lstrip("+~") in named
+    )
+
+
 def _keys_within(value: Any) -> Iterable[str]:
     """Every mapping key inside an override's value (lists and mappings, any depth)."""
     if isinstance(value, Mapping):
