@@ -250,6 +250,7 @@ PROCESS_VARIABLES = (
     "IMBALANCE_SWEEP_SWEPT_KEYS",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
     "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    "MLFLOW_EXPERIMENT_ID",  # mlflow.set_experiment sets it (autolog's, under Keras 2)
 )
 
 

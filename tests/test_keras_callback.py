@@ -63,6 +63,19 @@ class Recorder(keras.callbacks.Callback):
         self.logs.append(dict(logs or {}))
 
 
+@pytest.fixture(autouse=True)
+def no_tracking_state_left():
+    """Under Keras 2 autolog leaves MLflow's process-wide tracking URI and experiment set (its own
+    set_experiment, set_tracking_uri): later tests' runs went to an earlier test's store. Each test
+    ends with neither set, so the next one's MLFLOW_TRACKING_URI holds."""
+    yield
+    import mlflow.tracking._tracking_service.utils as tracking_service
+    import mlflow.tracking.fluent as fluent
+
+    fluent._active_experiment_id = None
+    tracking_service._tracking_uri = None
+
+
 def experiment_in(tracking_uri: str, folder: Path) -> None:
     """The test's experiment, its artifacts under ``folder`` (not ./mlruns)."""
     MlflowClient(tracking_uri).create_experiment(EXPERIMENT, artifact_location=folder.as_uri())
