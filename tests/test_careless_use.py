@@ -67,6 +67,8 @@ def stored_runs(tracking_uri):
     [
         (["+lossses=[bce]"], f"lossses is not a config key (did you mean losses?); {KEYS}"),
         (["+foo=bar"], f"foo is not a config key; {KEYS}"),
+        (["seed=0,1"], "seed is given several values (a sweep): add -m to run one sweep per value, or give one value (a list in brackets is one value)"),
+        (["grid.seeds=range(0,3)"], "grid.seeds is given several values (a sweep): add -m to run one sweep per value, or give one value (a list in brackets is one value)"),
         (["focal={alpha: 0.3, gama: 1}"], "focal.gama is not a config key (did you mean focal.gamma?); focal's keys are: alpha, gamma"),
         (["hydra.sweeper.params={seed:1}"], "override 'hydra.sweeper.params={seed:1}' is not allowed: give the values to sweep on the command line, e.g. -m seed=0,1"),
         ([f"sweep_name=${{oc.env:{UNSET}}}"], f"sweep_name='${{oc.env:{UNSET}}}' cannot be resolved: Environment variable '{UNSET}' not found"),

@@ -272,7 +272,13 @@ def run_hydra_main(main: Callable[[], None], *, config_name: str) -> None:
         overrides = without_safe_flags(sys.argv[1:])
         refuse_code(overrides)
         check_composes(CONFIG_DIR, config_name, overrides)
-        os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(overrides) if flags else [])  # for the jobs
+        swept = swept_keys(overrides)
+        if swept and not flags:
+            raise InvalidValue(
+                f"{swept[0]} is given several values (a sweep): add -m to run one sweep per value, "
+                "or give one value (a list in brackets is one value)"
+            )
+        os.environ[SWEPT_KEYS_ENV] = ",".join(swept)  # for the jobs of a multirun
         main()
         if _received:  # a multirun's launching process, its workers' runs closed (launch_in_workers)
             with _report_lock:
