@@ -264,29 +264,26 @@ def person_shell(tmp_path_factory):
     return environment
 
 
+def bash(arguments: list[str], folder: Path, environment: dict) -> subprocess.CompletedProcess[str]:
+    """``bash ARGUMENTS`` in ``folder``, as a person's shell: its output and errors as one text."""
+    return subprocess.run(
+        ["bash", *arguments],
+        cwd=folder,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+    )
+
+
 def run_shell(block: Block, folder: Path, environment: dict) -> None:
     if block.language == "bash":
-        done = subprocess.run(
-            ["bash", "-e", "-o", "pipefail", "-c", block.text],
-            cwd=folder,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=900,
-        )
+        done = bash(["-e", "-o", "pipefail", "-c", block.text], folder, environment)
         assert done.returncode == 0, f"{block}: exit code {done.returncode}\n{done.stdout[-3000:]}"
         return
     for command, shown in console_steps(block.text):
-        done = subprocess.run(
-            ["bash", "-c", command],
-            cwd=folder,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=900,
-        )
+        done = bash(["-c", command], folder, environment)
         if 'echo "exit code $?"' not in command:  # else the block shows the exit code itself
             refused = any("error:" in line for line in shown)
             assert (done.returncode != 0) == refused, (
