@@ -118,3 +118,12 @@ def test_a_multirun_jobs_swept_values_follow_the_grid_name_unless_sweep_name_is_
         InvalidValue, match=r"^sweep_name='seed_blog x=.*' has 205 characters; .* give sweep_name"
     ):
         sweep_spec(plain, job_overrides="x=" + "9" * 193)
+
+
+@pytest.mark.parametrize("config_name", ["config", "flip"])
+def test_the_shipped_configs_compose_and_resolve_without_overrides(config_name):
+    """A command without overrides skips the pre-check (cli.run_hydra_main): this is the check."""
+    from imbalance_sweep.sweep.config import CONFIG_DIR
+    from imbalance_sweep.sweep.overrides import check_composes
+
+    check_composes(CONFIG_DIR, config_name, [])

@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .cli import exit_on_user_error, run_job
+from .cli import exit_on_user_error, imports_done, run_job
 from .sweep.config import CONFIG_DIR, SweepSpec, sweep_spec
 from .sweep.plan import dry_run_lines, size_line
 from .tracking.views import headline_columns
@@ -58,6 +58,8 @@ def _run_configured(config: DictConfig) -> None:
             return
         log.info(size_line(spec))
         from .sweep.runner import execute_sweep  # MLflow: about a second a mistake or a dry run skips
+
+        imports_done()
 
         # Under `mlflow run`, its run is this sweep's top run; in a Hydra multirun each job's
         # sweep nests under it instead.

@@ -3,6 +3,9 @@
 import sys
 
 from .analysis.compare import main
+from .cli import whole_process
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with whole_process():
+        status = main()
+    sys.exit(status)

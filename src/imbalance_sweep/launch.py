@@ -266,4 +266,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from .cli import whole_process
+
+    with whole_process():
+        main()

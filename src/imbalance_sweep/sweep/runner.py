@@ -4,11 +4,12 @@ one parent run, with resume (see resume.py) and the sweep's table and report at 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tqdm import tqdm
@@ -32,6 +33,7 @@ from ..tracking.tags import (
     WORKER_TAG_PREFIX,
 )
 from . import resume
+from .ahead import ComputedAhead
 from .config import SweepSpec
 from .identity import cell_key, sweep_key
 from .params import cell_params
@@ -229,8 +231,10 @@ def run_cell(
     term_sums: object | None,
     parent: str | None,
     config: str = "",
+    computed: Callable[[], dict[str, float]] | None = None,
 ) -> Row:
-    """One cell's run: created with its tags, computed, then params and metrics in one batch."""
+    """One cell's run: created with its tags, computed (or its numbers taken from ``computed``, when
+    they are computed elsewhere: :mod:`ahead`), then params and metrics in one batch."""
     params = cell_params(cell, spec)
     with contextlib.ExitStack() as stack:
         with interrupts_deferred():  # a signal now is raised once the run is in closing's hands
@@ -245,7 +249,7 @@ def run_cell(
         model = spec.model_of(cell)
         if model.dataset:  # the predictions file the cell evaluates
             tracker.log_dataset(run_id, model.dataset)
-        values = cell_values(spec, cell, model, term_sums)
+        values = computed() if computed else cell_values(spec, cell, model, term_sums)
         tracker.log(run_id, params=params, metrics=values)
     return {"run_id": run_id, **params, **values}
 
@@ -426,10 +430,20 @@ def run_cells(
     carries how far the sweep got (its ``progress``, for the line that reports it)."""
     rows: dict[Cell, Row] = {}
     try:
-        for cell in tqdm(opened.todo, desc=spec.name, unit="cell", disable=None):
-            rows[cell] = run_cell(
-                tracker, spec, cell, sweep_tags=sweep_tags, key=key, term_sums=term_sums, parent=opened.run_id
-            )
+        with ComputedAhead(
+            lambda cell: cell_values(spec, cell, spec.model_of(cell), term_sums), opened.todo
+        ) as ahead:
+            for index, cell in enumerate(tqdm(opened.todo, desc=spec.name, unit="cell", disable=None)):
+                rows[cell] = run_cell(
+                    tracker,
+                    spec,
+                    cell,
+                    sweep_tags=sweep_tags,
+                    key=key,
+                    term_sums=term_sums,
+                    parent=opened.run_id,
+                    computed=functools.partial(ahead.result, index),
+                )
     except KeyboardInterrupt as interrupted:
         interrupted.progress = (  # type: ignore[attr-defined]  # read by cli.run_job
             f"{len(opened.finished) + len(rows)} of {len(spec.shard_cells)} cells FINISHED in run {opened.run_id}"
