@@ -42,7 +42,16 @@ from ..sweep.config import resolve_tracking_uri
 from ..sweep.params import SWEEP_SETTINGS
 from ..tracking.errors import TrackingError
 from ..tracking.runs import FINISHED, StoredRun
-from ..tracking.tags import CELL_KEY_TAG, ROLE_TAG, SWEEP_TAG
+from ..tracking.tags import (
+    CELL_KEY_TAG,
+    COMPARISON_KEY_TAG,
+    MLFLOW_PARENT_TAG,
+    NOTE_TAG,
+    ROLE_TAG,
+    SAME_AS_TAG,
+    SWEEP_TAG,
+    Role,
+)
 from ..tracking.where import summary_lines, tag_filter
 
 if TYPE_CHECKING:  # MLflow and matplotlib are imported where used: a mistake answers without them
@@ -50,12 +59,6 @@ if TYPE_CHECKING:  # MLflow and matplotlib are imported where used: a mistake an
 
     from ..tracking.client import RunReader, Tracker
 
-COMPARISON_ROLE = "comparison"
-# The identity of a comparison (comparison_key), and on a run that only points at an earlier
-# comparison run (a repeat under `mlflow run`), that run's id; the note is the run's description.
-COMPARISON_KEY_TAG = "imbalance_sweep.comparison_key"
-SAME_AS_TAG = "imbalance_sweep.same_as"
-NOTE_TAG = "mlflow.note.content"
 KEY_LENGTH = 16  # hex digits of the sha256 kept: 64 bits, plenty for one experiment's comparisons
 # Settings every cell of a sweep shares; printed and logged when the sweeps differ in them.
 LETTERS = string.ascii_uppercase
@@ -485,20 +488,20 @@ def pick_by_name(name: str, tops: Sequence[StoredRun], *, where: str) -> tuple[S
 def _tops(reader: RunReader, experiment_ids: list[str]) -> list[StoredRun]:
     """The runs that stand for sweeps: sweep parents, and one-cell sweeps (a cell without a parent)."""
     role = f'tags."{ROLE_TAG}"'
-    return reader.search(experiment_ids, f"{role} = 'sweep'") + reader.search(
-        experiment_ids, f"{role} = 'cell' and tags.\"mlflow.parentRunId\" IS NULL"
+    return reader.search(experiment_ids, f"{role} = '{Role.SWEEP}'") + reader.search(
+        experiment_ids, f"{role} = '{Role.CELL}' and tags.\"{MLFLOW_PARENT_TAG}\" IS NULL"
     )
 
 
 def _cells_of(reader: RunReader, run: StoredRun) -> tuple[list[StoredRun], int, int]:
     """A sweep's FINISHED cells, how many others it has (failed or interrupted ones), and how many
     FINISHED runs it holds beyond one per cell (a race): of those, the run a resumed sweep keeps."""
-    if run.tags.get(ROLE_TAG) == "cell":
+    if run.tags.get(ROLE_TAG) == Role.CELL:
         cells = [run]
     else:
         cells = reader.search(
             [run.experiment_id],
-            f"{tag_filter('mlflow.parentRunId', run.run_id)} and {tag_filter(ROLE_TAG, 'cell')}",
+            f"{tag_filter(MLFLOW_PARENT_TAG, run.run_id)} and {tag_filter(ROLE_TAG, Role.CELL)}",
         )
     from ..sweep.resume import one_finished_per_cell
 
@@ -531,7 +534,7 @@ def select_sweeps(
         run = reader.get(argument)
         if run is not None:
             role = run.tags.get(ROLE_TAG)
-            if role not in ("sweep", "cell"):
+            if role not in (Role.SWEEP, Role.CELL):
                 raise InvalidValue(
                     f"run {argument} is not a sweep or a cell (its {ROLE_TAG} tag is {role!r})"
                 )
@@ -643,7 +646,7 @@ def earlier_comparison(
     A run that only points at another (tagged same_as) is never the answer: it holds no artifacts.
     ``exclude`` is the run being filled now (``mlflow run``'s), which cannot be its own earlier run.
     """
-    filter_string = f"{tag_filter(ROLE_TAG, COMPARISON_ROLE)} and {tag_filter(COMPARISON_KEY_TAG, key)}"
+    filter_string = f"{tag_filter(ROLE_TAG, Role.COMPARISON)} and {tag_filter(COMPARISON_KEY_TAG, key)}"
     runs = [
         run
         for run in reader.search([experiment_id], filter_string)
@@ -667,7 +670,7 @@ def log_comparison(
     run_id = tracker.start_run(
         name,
         params=comparison_params(selected, comparison),
-        tags={ROLE_TAG: COMPARISON_ROLE, COMPARISON_KEY_TAG: key},
+        tags={ROLE_TAG: Role.COMPARISON, COMPARISON_KEY_TAG: key},
         existing_run_id=launched_run_id,
     )
     with tracker.closing(run_id):
@@ -693,7 +696,7 @@ def point_to_earlier(tracker: Tracker, launched_run_id: str, earlier: StoredRun,
     tracker.start_run(
         name,
         tags={
-            ROLE_TAG: COMPARISON_ROLE,
+            ROLE_TAG: Role.COMPARISON,
             SAME_AS_TAG: earlier.run_id,
             NOTE_TAG: same_as_note(earlier),
         },

@@ -30,7 +30,7 @@ from ..core.metrics import (
 )
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..sweep.config import CONFIG_DIR, checked_name, resolve_tracking_uri
-from ..tracking.tags import ROLE_TAG
+from ..tracking.tags import ROLE_TAG, Role
 from ..tracking.where import summary_lines
 from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
 
@@ -203,7 +203,7 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
             "focal.gamma": spec.gamma,
             **spec.settings.non_default(),  # metrics.<key>, only when changed
         },
-        tags={ROLE_TAG: "flip"},
+        tags={ROLE_TAG: Role.FLIP},
         existing_run_id=existing_run_id,
     )
     with tracker.closing(run_id):

@@ -19,9 +19,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 from ..core.thresholds import DEFAULT_THRESHOLD, threshold_text
-from .tags import MLFLOW_PARENT_TAG
+from .tags import MLFLOW_PARENT_TAG, VIEW_TAG_PREFIX
 
-VIEW_TAG_PREFIX = "mlflow.sharedViewState."
 HEADLINE_METRICS = ("recall", "f1")
 ORDER_BY = "recall"
 HEADLINE_LOSSES = 2  # the first losses of a sweep shown beside the metrics

@@ -12,11 +12,11 @@ import shlex
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .tags import ROLE_TAG, Role
 from .views import cells_view_key
 
 # Where ``mlflow ui`` serves by default: the printed URLs point there for a store that is not a server.
 DEFAULT_UI = "http://127.0.0.1:5000"
-ROLE_TAG = "imbalance_sweep.role"  # app.ROLE_TAG (not imported: this module stays free of Hydra and mlflow)
 
 
 def _without_credentials(uri: str) -> str:
@@ -98,7 +98,7 @@ def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
 
 def sweeps_url(tracking_uri: str, experiment_id: str) -> str:
     """Every sweep's parent run of the experiment, however many cells other sweeps have."""
-    return runs_url(tracking_uri, experiment_id, tag_filter(ROLE_TAG, "sweep"))
+    return runs_url(tracking_uri, experiment_id, tag_filter(ROLE_TAG, Role.SWEEP))
 
 
 def cells_url(tracking_uri: str, experiment_id: str, parent_run_id: str) -> str:
