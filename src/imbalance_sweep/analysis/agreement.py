@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core.checks import InvalidValue
 from ..core.metrics import METRIC_NAMES, lower_is_better
-from ..core.thresholds import DEFAULT_THRESHOLD, threshold_text
+from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, row_threshold
 
 LOSS_PREFIX = "loss/"
 DEFAULT_REFERENCES = ("f1", "recall", "balanced_accuracy")
@@ -64,7 +64,7 @@ def _model_key(index: int, row: Row) -> tuple[int, int, float, float, str, str]:
             float(row["acc_0s"]),
             float(row["acc_1s"]),
             str(row.get("model") or ""),
-            threshold_text(row.get("threshold", DEFAULT_THRESHOLD)),
+            row_threshold(row),
         )
     except KeyError as error:
         raise InvalidValue(f"rows[{index}] has no {error.args[0]!r}: every cell needs it") from None
@@ -144,7 +144,7 @@ def replicate_summary(rows: Sequence[Row], *, metrics: Sequence[str] | None = No
 
 def _cut_elsewhere(models: Sequence[tuple]) -> bool:
     """Whether some model's metrics are at a threshold other than 0.5 (tables then show it)."""
-    return any(threshold != threshold_text() for *_, threshold in models)
+    return any(threshold != DEFAULT_THRESHOLD_TEXT for *_, threshold in models)
 
 
 def _pair_signs(values: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:

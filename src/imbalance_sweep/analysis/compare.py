@@ -37,7 +37,7 @@ from ..core.cell import cell_name
 from ..core.checks import InvalidValue, clipped
 from ..core.losses import LOSS_NAMES
 from ..core.metrics import METRIC_NAMES
-from ..core.thresholds import DEFAULT_THRESHOLD, from_text, threshold_text
+from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, from_text, row_threshold
 from ..sweep.config import resolve_tracking_uri
 from ..sweep.params import SWEEP_SETTINGS
 from ..tracking.errors import TrackingError
@@ -67,9 +67,6 @@ METRIC_ORDER = tuple(f"loss/{name}" for name in LOSS_NAMES) + tuple(METRIC_NAMES
 TABLE_FILE, JSON_FILE, FIGURE_FILE = "comparison.csv", "comparison.json", "comparison.png"
 
 
-DEFAULT_THRESHOLD_TEXT = threshold_text(DEFAULT_THRESHOLD)  # also a run's from before thresholds
-
-
 class CellKey(NamedTuple):
     """What makes two runs the same cell; the seed and the loss settings are left out on purpose."""
 
@@ -92,7 +89,7 @@ class CellKey(NamedTuple):
             int(params.get("replicate", 0)),
         )
         model = str(params.get("model") or "")
-        threshold = threshold_text(params.get("threshold", DEFAULT_THRESHOLD))
+        threshold = row_threshold(params)
         if threshold != DEFAULT_THRESHOLD_TEXT:
             return CutCellKey(*values, model, threshold)
         return NamedCellKey(*values, model) if model else cls(*values)

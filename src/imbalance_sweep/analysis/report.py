@@ -18,7 +18,7 @@ from ..core.cell import Cell
 from ..core.curves import has_curves
 from ..core.score_models import ScoreModel
 from ..core.score_models.empirical import EmpiricalModel
-from ..core.thresholds import DEFAULT_THRESHOLD, threshold_text
+from ..core.thresholds import row_threshold
 from .agreement import (
     DEFAULT_REFERENCES,
     SCORE_REFERENCES,
@@ -114,7 +114,7 @@ def sweep_report(
     }
     by_threshold: dict[str, list[Mapping[str, object]]] = {}
     for row in rows:
-        by_threshold.setdefault(threshold_text(row.get("threshold", DEFAULT_THRESHOLD)), []).append(row)
+        by_threshold.setdefault(row_threshold(row), []).append(row)
     first = next(iter(by_threshold.values()), [])
     single = len(by_threshold) == 1
     charted = references if all_figures else [name for name in references if name in ANSWER_REFERENCES]

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import InvalidValue, _is_number, _show, whole_number
+from .thresholds import DEFAULT_THRESHOLD, cut
 
-THRESHOLD = np.float32(0.5)  # a score > THRESHOLD predicts 1; float32, as the scores are
+THRESHOLD = cut(DEFAULT_THRESHOLD)  # a score > THRESHOLD predicts 1; float32, as the scores are
 
 # The metrics of the confusion counts (a function of tp, fp, tn and fn alone)
 CONFUSION_METRIC_NAMES = (
