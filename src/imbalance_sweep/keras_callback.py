@@ -50,7 +50,14 @@ import keras
 import numpy as np
 
 from .analysis.selection import Pick, picks
-from .core.checks import InvalidValue, _show, names_from, whole_number
+from .core.checks import (
+    NOT_A_PROBABILITY,
+    InvalidValue,
+    _show,
+    first_non_probability,
+    names_from,
+    whole_number,
+)
 from .core.evaluation import check_loss_settings
 from .core.losses import LOSS_NAMES
 from .core.metrics import METRIC_NAMES, lower_is_better, metric_settings
@@ -289,12 +296,11 @@ class ValidationPanel(keras.callbacks.Callback):
             from scipy import special
 
             scores = special.expit(scores)
-        outside = ~((scores >= 0) & (scores <= 1))
-        if outside.any():
-            row = int(np.argmax(outside))
+        row = first_non_probability(scores)
+        if row is not None:
             hint = "" if self.from_logits else " (from_logits=True for logits)"
             raise InvalidValue(
-                f"epoch {epoch + 1}: scores[{row}]={_show(scores[row])} is not a probability in [0, 1]{hint}"
+                f"epoch {epoch + 1}: scores[{row}]={_show(scores[row])} {NOT_A_PROBABILITY}{hint}"
             )
         return scores.astype(np.float32)
 
