@@ -61,7 +61,8 @@ from .core.checks import (
 from .core.evaluation import check_loss_settings
 from .core.losses import LOSS_NAMES
 from .core.metrics import METRIC_NAMES, lower_is_better, metric_settings
-from .core.reweighting import check_labels, check_prevalences, prevalence_text, validation_values
+from .core.prevalence import prevalence_of, prevalence_text
+from .core.reweighting import check_labels, check_prevalences, validation_values
 from .tracking.runs import FAILED, FINISHED, KILLED
 
 EXPOSABLE = (*LOSS_NAMES, *METRIC_NAMES)
@@ -215,7 +216,7 @@ class ValidationPanel(keras.callbacks.Callback):
         return {
             "panel.rows": self.labels.size,
             "panel.positives": positives,
-            "panel.prevalence": positives / self.labels.size,
+            "panel.prevalence": prevalence_of(self.labels.size - positives, positives),
             "panel.prevalences": ",".join(map(prevalence_text, self.prevalences)),
             "panel.losses": ",".join(self.losses),
             "panel.focal.alpha": self.alpha,

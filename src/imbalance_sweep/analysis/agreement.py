@@ -25,6 +25,7 @@ import numpy as np
 
 from ..core.checks import InvalidValue
 from ..core.metrics import METRIC_NAMES, lower_is_better
+from ..core.prevalence import prevalence_of
 from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, row_threshold
 
 LOSS_PREFIX = "loss/"
@@ -47,13 +48,6 @@ def metric_keys(rows: Sequence[Row]) -> list[str]:
         return []
     shared = set(rows[0]).intersection(*rows[1:])
     return [key for key in rows[0] if key in shared and (key.startswith(LOSS_PREFIX) or key in METRIC_NAMES)]
-
-
-def prevalence(num_0s: int, num_1s: int) -> float:
-    """Fraction of positives of a balance."""
-    if num_0s + num_1s < 1:
-        raise InvalidValue(f"num_0s={num_0s} and num_1s={num_1s}: a balance needs at least one sample")
-    return num_1s / (num_0s + num_1s)
 
 
 def _model_key(index: int, row: Row) -> tuple[int, int, float, float, str, str]:
@@ -132,7 +126,7 @@ def replicate_summary(rows: Sequence[Row], *, metrics: Sequence[str] | None = No
             "acc_0s": acc_0s,
             "acc_1s": acc_1s,
             **({"threshold": threshold} if cut_elsewhere else {}),
-            "prevalence": prevalence(num_0s, num_1s),
+            "prevalence": prevalence_of(num_0s, num_1s),
             "n_replicates": int(summary.counts[index]),
         }
         for column, key in enumerate(keys):
@@ -243,7 +237,7 @@ def agreement(
                     {
                         "num_0s": num_0s,
                         "num_1s": num_1s,
-                        "prevalence": prevalence(num_0s, num_1s),
+                        "prevalence": prevalence_of(num_0s, num_1s),
                         **({"threshold": threshold} if cut_elsewhere else {}),
                         "loss": loss.removeprefix(LOSS_PREFIX),
                         "reference": reference,

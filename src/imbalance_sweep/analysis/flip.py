@@ -28,6 +28,7 @@ from ..core.metrics import (
     lower_is_better,
     metric_settings,
 )
+from ..core.prevalence import percent
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..sweep.config import CONFIG_DIR, checked_name, resolve_tracking_uri
 from ..tracking.tags import ROLE_TAG, Role
@@ -123,12 +124,12 @@ def describe(preference: Preference) -> str:
     if len(regions) == 1:
         line = f"{label:22} prefers {regions[0][2]} at every prevalence"
         return f"{line}: never flips, {preference.never_because}" if preference.never_because else line
-    parts = [f"{regions[0][2]} below {_percent(regions[0][1])} prevalence"]
-    parts += [f"{model} between {_percent(low)} and {_percent(high)}" for low, high, model in regions[1:-1]]
+    parts = [f"{regions[0][2]} below {percent(regions[0][1])} prevalence"]
+    parts += [f"{model} between {percent(low)} and {percent(high)}" for low, high, model in regions[1:-1]]
     parts.append(
         f"{regions[-1][2]} above"
         if len(regions) == 2
-        else f"{regions[-1][2]} above {_percent(regions[-1][0])}"
+        else f"{regions[-1][2]} above {percent(regions[-1][0])}"
     )
     return f"{label:22} prefers " + ", ".join(parts)
 
@@ -150,10 +151,6 @@ def _inside(low: float, high: float) -> float:
     """The prevalence halfway between ``low`` and ``high`` on the logit scale the scan uses."""
     logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
     return float(1.0 / (1.0 + np.exp(-(logit(low) + logit(high)) / 2)))
-
-
-def _percent(prevalence: float) -> str:
-    return f"{100 * prevalence:.3g} %"
 
 
 def margins(spec: FlipSpec) -> dict[str, np.ndarray]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import counts, fraction, whole_number
+from .prevalence import prevalence_of
 from .thresholds import DEFAULT_THRESHOLD, check_threshold, is_default
 
 
@@ -36,7 +37,7 @@ class Cell:
     @property
     def prevalence(self) -> float:
         """Fraction of positives in the validation set."""
-        return self.num_1s / self.size
+        return prevalence_of(self.num_0s, self.num_1s)
 
     @property
     def name(self) -> str:

@@ -23,6 +23,7 @@ from .checks import InvalidValue, _is_number, _show
 from .evaluation import check_loss_settings
 from .losses import LOSS_NAMES, LOSSES, per_sample_term, term_weight
 from .metrics import CONFUSION_METRIC_NAMES, DEFAULT_METRICS, MetricSettings, confusion_metrics
+from .prevalence import prevalence_of
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM, or_default
 from .thresholds import DEFAULT_THRESHOLD, best_metric, cut, is_default
@@ -41,7 +42,7 @@ class Population:
 
     @property
     def prevalence(self) -> float:
-        return self.num_1s / (self.num_0s + self.num_1s)
+        return prevalence_of(self.num_0s, self.num_1s)
 
 
 def class_term_moments(
