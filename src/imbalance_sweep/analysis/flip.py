@@ -19,6 +19,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ..cli import exit_on_user_error
+from ..core.cell import model_label
 from ..core.checks import InvalidValue, fraction, names_from
 from ..core.evaluation import check_loss_settings
 from ..core.metrics import (
@@ -79,7 +80,7 @@ def _model_params(key: str, model: Model) -> dict[str, object]:
 def _describe_model(model: Model) -> str:
     if not isinstance(model.score_model, EmpiricalModel):  # a pair of accuracies
         return model.name
-    return f"{model.name} ({model.score_model.predictions.path}: a0={model.acc_0s:.4g} a1={model.acc_1s:.4g})"
+    return f"{model.name} ({model.score_model.predictions.path}: {model_label(model.acc_0s, model.acc_1s, '.4g')})"
 
 
 def flip_spec(config: Mapping[str, Any], *, start_dir=None) -> FlipSpec:
