@@ -52,7 +52,7 @@ from ..tracking.tags import (
     SWEEP_TAG,
     Role,
 )
-from ..tracking.where import summary_lines, tag_filter
+from ..tracking.where import aligned_table, summary_lines, tag_filter
 
 if TYPE_CHECKING:  # MLflow and matplotlib are imported where used: a mistake answers without them
     from matplotlib.figure import Figure
@@ -352,19 +352,8 @@ def _text(value: str | float) -> str:
 def format_table(columns: Sequence[str], rows: Sequence[Mapping[str, str | float]]) -> str:
     """Rows as aligned text: numbers right-aligned, words left-aligned, a rule under the header."""
     cells = [[_text(row[column]) for column in columns] for row in rows]
-    widths = [
-        max([len(column), *(len(line[index]) for line in cells)]) for index, column in enumerate(columns)
-    ]
     left = [bool(rows) and isinstance(rows[0][column], str) for column in columns]
-
-    def line(entries: Sequence[str]) -> str:
-        padded = [
-            entry.ljust(width) if is_left else entry.rjust(width)
-            for entry, width, is_left in zip(entries, widths, left, strict=True)
-        ]
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([line(columns), line(["-" * width for width in widths]), *map(line, cells)])
+    return aligned_table(columns, cells, left=left, rule=True, trim=True)
 
 
 def comparison_figure(comparison: Comparison, *, title: str) -> Figure:
