@@ -27,7 +27,7 @@ from ..core.metrics import (
     SCORE_METRIC_NAMES,
     MetricSettings,
     lower_is_better,
-    metric_settings,
+    settings_section,
 )
 from ..core.prevalence import percent
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
@@ -98,22 +98,8 @@ def flip_spec(config: Mapping[str, Any], *, start_dir=None) -> FlipSpec:
         gamma=gamma,
         experiment=checked_name("experiment", config.get("experiment") or "imbalance-sweep"),
         tracking_uri=resolve_tracking_uri(config.get("tracking_uri")),
-        settings=_settings(config.get("metric_settings")),
+        settings=settings_section(config.get("metric_settings"), section="metric_settings"),
     )
-
-
-def _settings(section: Any) -> MetricSettings:
-    """The ``metric_settings`` section (``beta``, ``recall``, ``ece_bins``; missing keys: defaults)."""
-    section = {} if section is None else section
-    if not isinstance(section, Mapping):
-        raise InvalidValue(f"metric_settings={section!r} must be a mapping of beta, recall, ece_bins")
-    unknown = sorted(set(section) - {"beta", "recall", "ece_bins"})
-    if unknown:
-        raise InvalidValue(f"metric_settings.{unknown[0]} is not a setting; they are: beta, recall, ece_bins")
-    try:
-        return metric_settings(**section)
-    except InvalidValue as error:  # its messages name the sweep's keys, metrics.<key>
-        raise InvalidValue(str(error).replace("metrics.", "metric_settings.", 1)) from None
 
 
 def describe(preference: Preference) -> str:
