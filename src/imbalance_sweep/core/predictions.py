@@ -437,9 +437,9 @@ def predictions_from_arrays(
         if bad.any():
             row = int(np.argmax(bad))
             raise InvalidValue(f"{label_name}[{row}]={_shown(labels[row])} is not 0 or 1")
-    row = first_non_probability(scores.astype(np.float64, copy=False))  # before the cast, as a file's
-    if row is not None:
-        raise InvalidValue(f"{score_name}[{row}]={_shown(scores[row])} {NOT_A_PROBABILITY}")
+    outside = first_non_probability(scores.astype(np.float64, copy=False))  # before the cast, as a file's
+    if outside is not None:
+        raise InvalidValue(f"{score_name}[{outside}]={_shown(scores[outside])} {NOT_A_PROBABILITY}")
     labels, scores = labels.astype(bool), scores.astype(np.float32)
     digest = hashlib.sha256(labels.tobytes() + scores.tobytes()).hexdigest()[:DIGEST_LENGTH]
     return Predictions(
