@@ -221,9 +221,11 @@ def logged_record(tracking_uri: str) -> dict:
     artifacts' bookkeeping tag left out), for the floor script to log again."""
     from mlflow import MlflowClient
 
+    from imbalance_sweep.tracking.tags import ROLE_TAG, Role
+
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    (parent,) = client.search_runs([experiment.experiment_id], "tags.`imbalance_sweep.role` = 'sweep'")
+    (parent,) = client.search_runs([experiment.experiment_id], f"tags.`{ROLE_TAG}` = '{Role.SWEEP}'")
     skip = {"mlflow.runName", "mlflow.parentRunId", "mlflow.loggedArtifacts"}
 
     def entry(run) -> dict:
@@ -300,6 +302,7 @@ def bench_per_cell(stores: Stores, repeats: int) -> list[str]:
         ROLE_TAG,
         SWEEP_KEY_TAG,
         SWEEP_TAG,
+        Role,
     )
 
     ours, theirs = stores.fresh("cells_project.db"), stores.fresh("cells_mlflow.db")
@@ -338,7 +341,7 @@ def bench_per_cell(stores: Stores, repeats: int) -> list[str]:
         cell = next(mlflow_cells)
         tags = {
             **sweep_tags,
-            ROLE_TAG: "cell",
+            ROLE_TAG: str(Role.CELL),
             CELL_KEY_TAG: cell_key(key, cell),
             MLFLOW_PARENT_TAG: mlflow_parent,
         }

@@ -31,7 +31,8 @@ from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from imbalance_sweep.core.losses import native_stderr_discarded  # noqa: E402
-from imbalance_sweep.core.reweighting import check_prevalences, prevalence_text  # noqa: E402
+from imbalance_sweep.core.prevalence import prevalence_text  # noqa: E402
+from imbalance_sweep.core.reweighting import check_prevalences  # noqa: E402
 
 with native_stderr_discarded():  # TensorFlow's C++ start-up lines come before its logging is set up
     import keras

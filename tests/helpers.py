@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.sweep import resume, runner
 from imbalance_sweep.sweep.runner import run_sweep
-from imbalance_sweep.tracking.tags import CELL_KEY_TAG, ROLE_TAG
+from imbalance_sweep.tracking.tags import CELL_KEY_TAG, ROLE_TAG, Role
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,11 +35,11 @@ def environment_without_mlflow_launch() -> dict[str, str]:
 
 
 def runs_by_role(tracking_uri, experiment="imbalance-sweep"):
-    """The experiment's runs, as {"sweep": [...], "cell": [...]} (MLflow's Run objects)."""
+    """The experiment's runs, as {Role.SWEEP: [...], Role.CELL: [...]} (MLflow's Run objects)."""
     client = MlflowClient(tracking_uri)
     experiment_id = client.get_experiment_by_name(experiment).experiment_id
     runs = client.search_runs([experiment_id], max_results=10_000)
-    return {role: [r for r in runs if r.data.tags[ROLE_TAG] == role] for role in ("sweep", "cell")}
+    return {role: [r for r in runs if r.data.tags[ROLE_TAG] == role] for role in (Role.SWEEP, Role.CELL)}
 
 
 def finished_run_per_cell(cell_runs):
@@ -55,7 +55,7 @@ def finished_run_per_cell(cell_runs):
 
 def one_finished_run_per_cell(runs):
     """cell key -> metrics of its FINISHED run; fails on a cell FINISHED twice."""
-    return {key: run.data.metrics for key, run in finished_run_per_cell(runs["cell"]).items()}
+    return {key: run.data.metrics for key, run in finished_run_per_cell(runs[Role.CELL]).items()}
 
 
 def cells_in(database, status):
@@ -66,8 +66,8 @@ def cells_in(database, status):
         try:
             (count,) = connection.execute(
                 "SELECT count(*) FROM runs JOIN tags ON runs.run_uuid = tags.run_uuid"
-                " WHERE tags.key = ? AND tags.value = 'cell' AND runs.status = ?",
-                (ROLE_TAG, status),
+                " WHERE tags.key = ? AND tags.value = ? AND runs.status = ?",
+                (ROLE_TAG, str(Role.CELL), status),
             ).fetchone()
         except sqlite3.OperationalError:  # tables not created yet
             return 0

@@ -13,7 +13,7 @@ from imbalance_sweep.analysis.agreement import SCORE_REFERENCES
 from imbalance_sweep.sweep import runner
 from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import where
-from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_TAG
+from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG, SWEEP_TAG, Role
 
 SMALL_BLOG = ("grid.balances=[[20000,200],[2000,2000]]",)
 
@@ -25,7 +25,7 @@ def runs_of(tracking_uri, experiment="imbalance-sweep"):
 
 
 def children_of(runs, parent_id):
-    return [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id]
+    return [r for r in runs if r.data.tags.get(MLFLOW_PARENT_TAG) == parent_id]
 
 
 def test_sweep_logs_a_parent_and_one_child_per_cell(make_spec, tracking_uri, tmp_path, logged_cell_metrics):
@@ -35,7 +35,7 @@ def test_sweep_logs_a_parent_and_one_child_per_cell(make_spec, tracking_uri, tmp
     assert len(runs) == 5
     parent = client.get_run(parent_id)
     assert parent.info.status == "FINISHED"
-    assert parent.data.tags[SWEEP_TAG] == "seed_blog" and parent.data.tags[ROLE_TAG] == "sweep"
+    assert parent.data.tags[SWEEP_TAG] == "seed_blog" and parent.data.tags[ROLE_TAG] == Role.SWEEP
     assert parent.data.params["n_cells"] == "4"
     assert parent.data.params["grid.balances"] == "[[20000,200],[2000,2000]]"
     assert sorted(a.path for a in client.list_artifacts(parent_id)) == [
@@ -122,7 +122,7 @@ def test_a_failing_cell_leaves_nothing_marked_finished_that_did_not_finish(
     _, runs = runs_of(tracking_uri)
     statuses = sorted(r.info.status for r in runs)
     assert statuses == sorted(["FINISHED", status, status])  # first cell, second cell, parent
-    parent = next(r for r in runs if r.data.tags[ROLE_TAG] == "sweep")
+    parent = next(r for r in runs if r.data.tags[ROLE_TAG] == Role.SWEEP)
     assert parent.info.status == status and "cells.csv" not in [
         a.path for a in MlflowClient(tracking_uri).list_artifacts(parent.info.run_id)
     ]
@@ -159,7 +159,7 @@ def test_cells_give_the_same_numbers_however_ordered_or_split(make_spec, trackin
     _, runs = runs_of(tracking_uri)
     by_sweep = {}
     for run in runs:
-        if run.data.tags[ROLE_TAG] == "cell":
+        if run.data.tags[ROLE_TAG] == Role.CELL:
             by_sweep.setdefault(run.data.tags[SWEEP_TAG], {})[run.info.run_name] = run.data.metrics
     whole = by_sweep.pop("whole")
     assert len(whole) == 6

@@ -8,6 +8,7 @@ import pytest
 from helpers import cells_in, one_finished_run_per_cell, runs_by_role
 
 from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, Role
 
 # one worker under pytest-xdist: kill_grid_metrics is computed once
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("big-sweeps")]
@@ -68,8 +69,8 @@ def test_an_interrupted_sweep_resumes_to_one_finished_run_per_cell(
     returncode = interrupt_part_way(start_module(tmp_path, tracking_uri, *KILL_GRID), database, how)
     assert returncode != 0
     runs = runs_by_role(tracking_uri)
-    [parent] = runs["sweep"]
-    statuses = [r.info.status for r in runs["cell"]]
+    [parent] = runs[Role.SWEEP]
+    statuses = [r.info.status for r in runs[Role.CELL]]
     assert 3 <= statuses.count("FINISHED") < 50
     if how == signal.SIGINT:  # Ctrl-C: the interrupted cell and the sweep are KILLED, never FINISHED
         assert parent.info.status == "KILLED"
@@ -79,9 +80,9 @@ def test_an_interrupted_sweep_resumes_to_one_finished_run_per_cell(
     done = start_module(tmp_path, tracking_uri, *KILL_GRID)
     assert done.wait(timeout=300) == 0, done.communicate()
     runs = runs_by_role(tracking_uri)
-    assert [r.info.run_id for r in runs["sweep"]] == [parent.info.run_id]
-    assert runs["sweep"][0].info.status == "FINISHED"
-    assert "RUNNING" not in {r.info.status for r in runs["cell"]}
+    assert [r.info.run_id for r in runs[Role.SWEEP]] == [parent.info.run_id]
+    assert runs[Role.SWEEP][0].info.status == "FINISHED"
+    assert "RUNNING" not in {r.info.status for r in runs[Role.CELL]}
     assert one_finished_run_per_cell(runs) == kill_grid_metrics
 
 
@@ -108,10 +109,10 @@ def test_two_joblib_workers_write_200_cells_to_one_sqlite_file_as_one_process_wo
     assert sharded.returncode == 0, err
     print(f"2 joblib workers x 100 cells: {time.monotonic() - started:.1f} s")
     runs = runs_by_role(tracking_uri)
-    [parent] = runs["sweep"]
+    [parent] = runs[Role.SWEEP]
     assert parent.info.status == "FINISHED"
-    assert len(runs["cell"]) == 200
-    assert {r.data.tags["mlflow.parentRunId"] for r in runs["cell"]} == {parent.info.run_id}
+    assert len(runs[Role.CELL]) == 200
+    assert {r.data.tags[MLFLOW_PARENT_TAG] for r in runs[Role.CELL]} == {parent.info.run_id}
     assert one_finished_run_per_cell(runs) == expected  # every metric, bit for bit
 
 
@@ -130,6 +131,6 @@ def test_a_joblib_multirun_over_seed_is_one_sweep_per_job(start_module, tmp_path
     _, err = done.communicate(timeout=300)
     assert done.returncode == 0, err
     runs = runs_by_role(tracking_uri)
-    assert sorted(r.data.params["seed"] for r in runs["sweep"]) == ["0", "1"]
-    assert all(r.info.status == "FINISHED" for r in runs["sweep"] + runs["cell"])
-    assert len(runs["cell"]) == 4
+    assert sorted(r.data.params["seed"] for r in runs[Role.SWEEP]) == ["0", "1"]
+    assert all(r.info.status == "FINISHED" for r in runs[Role.SWEEP] + runs[Role.CELL])
+    assert len(runs[Role.CELL]) == 4

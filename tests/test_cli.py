@@ -5,6 +5,8 @@ import subprocess
 import pytest
 from mlflow.tracking import MlflowClient
 
+from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG, Role
+
 pytestmark = pytest.mark.slow
 
 
@@ -36,12 +38,12 @@ def test_multirun_logs_one_sweep_per_job(run_module, tmp_path, tracking_uri, log
     assert done.returncode == 0, done.stderr
     assert sorted(path.name for path in tmp_path.iterdir() if path.is_dir()) == ["mlruns"]  # no Hydra folders
     runs = all_runs(tracking_uri)
-    parents = [r for r in runs if r.data.tags["imbalance_sweep.role"] == "sweep"]
+    parents = [r for r in runs if r.data.tags[ROLE_TAG] == Role.SWEEP]
     assert sorted(r.data.params["seed"] for r in parents) == ["0", "1"]
     # each job its own sweep name: the grid's, then the job's value of the swept key
     assert sorted(r.info.run_name for r in parents) == [f"seed_blog seed={seed}" for seed in (0, 1)]
     for parent in parents:
-        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        children = [r for r in runs if r.data.tags.get(MLFLOW_PARENT_TAG) == parent.info.run_id]
         assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
         for child in children:
             p = child.data.params

@@ -24,7 +24,7 @@ from imbalance_sweep.core.checks import InvalidValue
 from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import where
 from imbalance_sweep.tracking.runs import StoredRun
-from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_TAG
+from imbalance_sweep.tracking.tags import COMPARISON_KEY_TAG, NOTE_TAG, ROLE_TAG, SAME_AS_TAG, SWEEP_TAG, Role
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Raised inside MlflowClient.log_table under pandas 3 for any table with a text column; not ours to fix.
@@ -293,14 +293,14 @@ def sweep(make_spec, store):
 def comparison_runs(tracking_uri):
     client = MlflowClient(tracking_uri)
     experiment_ids = [experiment.experiment_id for experiment in client.search_experiments()]
-    return client.search_runs(experiment_ids, f"tags.\"{ROLE_TAG}\" = 'comparison'")
+    return client.search_runs(experiment_ids, f"tags.\"{ROLE_TAG}\" = '{Role.COMPARISON}'")
 
 
 def stored_cells(tracking_uri, run_id):
     """A sweep's cells as MLflow holds them: (num_0s, num_1s, acc_0s, acc_1s, replicate) -> metrics."""
     client = MlflowClient(tracking_uri)
     run = client.get_run(run_id)
-    if run.data.tags[ROLE_TAG] == "cell":
+    if run.data.tags[ROLE_TAG] == Role.CELL:
         children = [run]
     else:
         children = client.search_runs([run.info.experiment_id], f"tags.\"mlflow.parentRunId\" = '{run_id}'")
@@ -495,13 +495,13 @@ def test_comparing_the_same_sweeps_again_logs_nothing_new_and_names_the_earlier_
     first_out = capsys.readouterr().out
     [run] = comparison_runs(store)
     run_id, experiment_id = run.info.run_id, run.info.experiment_id
-    key = run.data.tags[compare.COMPARISON_KEY_TAG]
+    key = run.data.tags[COMPARISON_KEY_TAG]
     assert f"logged the comparison as run {run_id} ('compare base vs reseeded')" in first_out
 
     assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
     out = capsys.readouterr().out
     [again] = comparison_runs(store)
-    assert again.info.run_id == run_id and again.data.tags[compare.COMPARISON_KEY_TAG] == key
+    assert again.info.run_id == run_id and again.data.tags[COMPARISON_KEY_TAG] == key
     assert "B = reseeded" in out and "cells in common: 4" in out  # the report is printed all the same
     [line] = [line for line in out.splitlines() if "already in run" in line]
     assert line.startswith(
@@ -541,7 +541,7 @@ def test_a_sweep_that_gained_cells_is_compared_anew(sweep, store, capsys):
     [second] = set(runs) - {first.info.run_id}
     assert runs[second].data.params["n_cells_compared"] == "4"
     assert runs[second].data.params["sweep.B.run_id"] == grown
-    assert runs[second].data.tags[compare.COMPARISON_KEY_TAG] != first.data.tags[compare.COMPARISON_KEY_TAG]
+    assert runs[second].data.tags[COMPARISON_KEY_TAG] != first.data.tags[COMPARISON_KEY_TAG]
     assert f"logged the comparison as run {second}" in out and "already in run" not in out
     assert f"run:        {second} (comparison of 2 sweeps)" in out
 
@@ -564,11 +564,11 @@ def test_under_mlflow_run_a_repeat_points_the_launched_run_to_the_earlier_one(
     run = client.get_run(launched)
     tags = run.data.tags
     assert run.info.status == "FINISHED" and run.info.run_name == "compare base vs reseeded"
-    assert tags[ROLE_TAG] == "comparison" and tags[compare.SAME_AS_TAG] == earlier.info.run_id
-    assert tags["mlflow.note.content"].startswith(
+    assert tags[ROLE_TAG] == Role.COMPARISON and tags[SAME_AS_TAG] == earlier.info.run_id
+    assert tags[NOTE_TAG].startswith(
         f"This comparison is already in run {earlier.info.run_id} ('compare base vs reseeded', started "
     )
-    assert compare.COMPARISON_KEY_TAG not in tags  # never taken for the comparison itself
+    assert COMPARISON_KEY_TAG not in tags  # never taken for the comparison itself
     assert client.list_artifacts(launched) == [] and run.data.metrics == {}
     assert run.data.params == {"sweeps": "base reseeded"}
     assert {r.info.run_id for r in comparison_runs(store)} == {earlier.info.run_id, launched}

@@ -15,6 +15,7 @@ from imbalance_sweep.analysis.preference import Model, preferences
 from imbalance_sweep.core.predictions import load_predictions
 from imbalance_sweep.core.score_models.empirical import EmpiricalModel
 from imbalance_sweep.tracking import where
+from imbalance_sweep.tracking.tags import ROLE_TAG, Role
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "breast_cancer.py"
 
@@ -39,7 +40,7 @@ def test_the_breast_cancer_example_logs_the_flip_points_of_its_two_models(tmp_pa
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("imbalance-sweep")
-    (run,) = client.search_runs([experiment.experiment_id], "tags.`imbalance_sweep.role` = 'flip'")
+    (run,) = client.search_runs([experiment.experiment_id], f"tags.`{ROLE_TAG}` = '{Role.FLIP}'")
     assert run.info.status == "FINISHED" and run.info.run_name == "flip logreg vs naive_bayes"
     end = lines.index("", 2)  # the flip lines, then where the run is
     assert lines[end + 1 :] == where.summary_lines(

@@ -15,6 +15,7 @@ from imbalance_sweep import InvalidValue, evaluate, simulate
 from imbalance_sweep.analysis.flip import flip_spec, run_flip
 from imbalance_sweep.analysis.preference import Model, crossings, preferences
 from imbalance_sweep.tracking import where
+from imbalance_sweep.tracking.tags import ROLE_TAG, Role
 
 HIGH_PRECISION, HIGH_RECALL = Model(0.999, 0.5), Model(0.98, 0.9)
 ALL_LOSSES = ["bce", "focal_tfa", "focal_balanced", "focal", "balanced_bce", "brier"]
@@ -156,7 +157,7 @@ def test_the_flip_run_holds_the_flip_points_and_the_chart(tracking_uri, tmp_path
     assert "loss/balanced_bce      prefers B at every prevalence" in printed
     client = MlflowClient(tracking_uri)
     run = client.get_run(run_id)
-    assert run.info.status == "FINISHED" and run.data.tags["imbalance_sweep.role"] == "flip"
+    assert run.info.status == "FINISHED" and run.data.tags[ROLE_TAG] == Role.FLIP
     expected = flips(HIGH_PRECISION, HIGH_RECALL, losses=ALL_LOSSES, metrics=["f1", "recall"])
     assert run.data.metrics == {
         f"flip/{'loss/' if name in ALL_LOSSES else ''}{name}": points[0]

@@ -14,6 +14,8 @@ from collections import Counter
 import pytest
 from helpers import SMALL_RAY, cells_in, environment_without_mlflow_launch, runs_by_role
 
+from imbalance_sweep.tracking.tags import Role
+
 pytestmark = pytest.mark.slow
 
 # 8 cells of 165 million samples, about half a second each: two shards are at work for ~2 s
@@ -68,11 +70,11 @@ def assert_closed_killed(tracking_uri, output: str, returncode: int) -> None:
     runs = runs_by_role(tracking_uri)
     statuses = Counter((role, run.info.status) for role, found in runs.items() for run in found)
     assert not [key for key in statuses if key[1] == "RUNNING"], statuses
-    assert statuses[("sweep", "KILLED")] == 1, statuses
-    assert statuses[("cell", "KILLED")] >= 1 and set(statuses) <= {
-        ("sweep", "KILLED"),
-        ("cell", "KILLED"),
-        ("cell", "FINISHED"),
+    assert statuses[(Role.SWEEP, "KILLED")] == 1, statuses
+    assert statuses[(Role.CELL, "KILLED")] >= 1 and set(statuses) <= {
+        (Role.SWEEP, "KILLED"),
+        (Role.CELL, "KILLED"),
+        (Role.CELL, "FINISHED"),
     }, statuses
     assert "Traceback" not in output
     lines = [line for line in output.splitlines() if "interrupted" in line]

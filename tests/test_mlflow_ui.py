@@ -34,7 +34,7 @@ from mlflow.tracking import MlflowClient
 from imbalance_sweep.analysis.answer import ANSWER_FIGURE
 from imbalance_sweep.tracking import server, where
 from imbalance_sweep.tracking.client import RunReader
-from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG
+from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG, Role
 
 try:
     from playwright import sync_api
@@ -330,7 +330,7 @@ def log_crowded_experiment(url: str, directory: Path) -> dict:
     assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"
     experiment_id = experiment.experiment_id
     sweeps = client.search_runs(
-        [experiment_id], f"tags.`{ROLE_TAG}` = 'sweep'", order_by=["attributes.start_time ASC"]
+        [experiment_id], f"tags.`{ROLE_TAG}` = '{Role.SWEEP}'", order_by=["attributes.start_time ASC"]
     )
     assert [sweep.info.run_name for sweep in sweeps] == ["seed_blog", "dense"]
     crowded = {"experiment_id": experiment_id, "sweeps": []}
@@ -495,7 +495,7 @@ def test_sweep_in_the_mlflow_ui(tmp_path, make_spec, new_store_file):
     with mlflow_server(tmp_path) as url:
         printed = run_sweep_through(url, tmp_path, "grid=seed_blog", "report=true")  # the post's 4 cells
         reader = RunReader(url)
-        [parent] = reader.search(list(reader.experiments()), f"tags.`{ROLE_TAG}` = 'sweep'")
+        [parent] = reader.search(list(reader.experiments()), f"tags.`{ROLE_TAG}` = '{Role.SWEEP}'")
         found = reader.search([parent.experiment_id], f"tags.`{MLFLOW_PARENT_TAG}` = '{parent.run_id}'")
         sweep, cells = asdict(parent), [asdict(cell) for cell in found]
         assert sorted(cell["name"] for cell in cells) == expected_cells

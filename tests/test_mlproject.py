@@ -21,6 +21,7 @@ from mlflow.entities import Run
 import imbalance_sweep
 from imbalance_sweep.analysis.preference import Model, preferences
 from imbalance_sweep.core.expectations import beside_sampled
+from imbalance_sweep.tracking.tags import CONTINUES_TAG, NOTE_TAG, REFUSED_TAG, ROLE_TAG, SWEEP_TAG, Role
 
 PARENT_TAG = "mlflow.parentRunId"
 
@@ -70,7 +71,7 @@ def assert_main_cell_run(run: Run) -> None:
 
 def cells_and_launches(runs: list[Run]) -> tuple[list[Run], list[Run]]:
     """The cell runs, and the runs `mlflow run` created, of a store."""
-    cells = [run for run in runs if run.data.tags.get("imbalance_sweep.role") == "cell"]
+    cells = [run for run in runs if run.data.tags.get(ROLE_TAG) == Role.CELL]
     return cells, [run for run in runs if "mlflow.project.entryPoint" in run.data.tags]
 
 
@@ -92,7 +93,7 @@ def test_main_entry_point_nests_one_canonical_cell_equal_to_the_api(store, tmp_p
     assert_main_cell_run(cell)
     assert launched.data.metrics == cell.data.metrics  # what a person sent to the launched run sees
     assert launched.data.params["prevalence"] == cell.data.params["prevalence"]
-    assert "recall" in launched.data.tags["mlflow.note.content"]
+    assert "recall" in launched.data.tags[NOTE_TAG]
     client = MlflowClient(tracking_uri=store)
     experiment_id = cell.info.experiment_id
     found = client.search_runs([experiment_id], "params.num_0s = '2000' and params.acc_0s = '0.9'")
@@ -124,8 +125,8 @@ def test_main_entry_point_nests_one_canonical_cell_equal_to_the_api(store, tmp_p
     cells, launches = cells_and_launches(stored_runs(store))
     assert len(cells) == 2 and len(launches) == 2
     (second,) = [run for run in launches if run.info.run_id != launched.info.run_id]
-    assert second.data.tags["imbalance_sweep.continues"] in {run.info.run_id for run in cells}
-    assert second.data.tags["imbalance_sweep.role"] == "launch" and second.info.status == "FINISHED"
+    assert second.data.tags[CONTINUES_TAG] in {run.info.run_id for run in cells}
+    assert second.data.tags[ROLE_TAG] == Role.LAUNCH and second.info.status == "FINISHED"
     assert second.data.metrics == cell.data.metrics
     assert "already FINISHED, not computed again" in again.stdout
 
@@ -144,7 +145,7 @@ def test_sweep_entry_point_nests_cells_under_the_launched_run(store, tmp_path):
     assert len(parents) == 1
     parent = parents[0]
     assert parent.info.status == "FINISHED"
-    assert parent.data.tags["imbalance_sweep.sweep"] == "seed_blog"
+    assert parent.data.tags[SWEEP_TAG] == "seed_blog"
     assert parent.data.params["n_cells"] == "4"
 
     client = MlflowClient(tracking_uri=store)
@@ -223,13 +224,10 @@ def test_invalid_parameter_fails_with_one_line_and_no_finished_run(store):
         for line in result.stderr.splitlines() + unknown.stderr.splitlines()
         if "imbalance-sweep:" in line
     ]
-    assert sorted((run.info.status, run.data.tags["imbalance_sweep.refused"]) for run in runs) == sorted(
+    assert sorted((run.info.status, run.data.tags[REFUSED_TAG]) for run in runs) == sorted(
         ("FAILED", line) for line in lines
     )
-    assert all(
-        run.data.tags["mlflow.note.content"].endswith(run.data.tags["imbalance_sweep.refused"])
-        for run in runs
-    )
+    assert all(run.data.tags[NOTE_TAG].endswith(run.data.tags[REFUSED_TAG]) for run in runs)
     # after the line, only MLflow's own closing line: `mlflow run` prints it once the command has ended
     *_, line, closing = unknown.stderr.splitlines()
     assert line == lines[-1] and closing.endswith(

@@ -15,7 +15,7 @@ from imbalance_sweep.analysis.answer import ANSWER_FIGURE, agreement_with_recall
 from imbalance_sweep.sweep import runner
 from imbalance_sweep.sweep.parent_page import ANSWER_END
 from imbalance_sweep.tracking import views, where
-from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, NOTE_TAG, ROLE_TAG
+from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, NOTE_TAG, ROLE_TAG, Role
 
 SMALL_BLOG = ("grid.balances=[[20000,200],[2000,2000]]",)
 
@@ -54,7 +54,7 @@ def test_the_parent_shows_the_answer_and_the_cells_link_opens_its_view(make_spec
     found = client.search_runs(
         [outcome.experiment_id], state["searchFilter"], order_by=[state["orderByKey"] + " DESC"]
     )
-    assert len(found) == 4 and {run.data.tags[ROLE_TAG] for run in found} == {"cell"}
+    assert len(found) == 4 and {run.data.tags[ROLE_TAG] for run in found} == {Role.CELL}
     assert state["orderByKey"] != "attributes.start_time"  # sorted by it, the UI nests the cells again
     assert state["selectedColumns"] == [
         *(f"params.`{name}`" for name in ("num_0s", "num_1s", "acc_0s", "acc_1s")),
@@ -86,20 +86,20 @@ def test_one_cell_under_mlflow_run_is_on_the_launched_run(make_spec, tracking_ur
     outcome = runner.execute_sweep(spec, existing_run_id=launched)
     assert outcome.run_id == launched
     [cell] = client.search_runs([experiment_id], f"tags.`{MLFLOW_PARENT_TAG}` = '{launched}'")
-    assert cell.data.tags[ROLE_TAG] == "cell" and cell.data.params["num_0s"] == "2000"
+    assert cell.data.tags[ROLE_TAG] == Role.CELL and cell.data.params["num_0s"] == "2000"
     parent = client.get_run(launched)
     assert parent.data.metrics == cell.data.metrics and len(cell.data.metrics) > 40
     assert (
         parent.data.params["num_0s"] == "2e3"
         and parent.data.params["prevalence"] == cell.data.params["prevalence"]
     )
-    assert "recall" in parent.data.tags[NOTE_TAG] and parent.data.tags[ROLE_TAG] == "sweep"
+    assert "recall" in parent.data.tags[NOTE_TAG] and parent.data.tags[ROLE_TAG] == Role.SWEEP
 
     again = launch()
     second = runner.execute_sweep(spec, existing_run_id=again)
     assert second.run_id == cell.info.run_id and second.n_computed == 0
     assert client.get_run(again).data.metrics == cell.data.metrics
-    cells = client.search_runs([experiment_id], f"tags.`{ROLE_TAG}` = 'cell'")
+    cells = client.search_runs([experiment_id], f"tags.`{ROLE_TAG}` = '{Role.CELL}'")
     assert len(cells) == 1
 
 

@@ -8,6 +8,7 @@ from helpers import SMALL_RAY, one_finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, Role
 
 # one local Ray instance at a time (2 cores): Ray's tests share one worker under pytest-xdist
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
@@ -58,11 +59,11 @@ def test_two_ray_shards_log_one_sweep_as_one_process_would(
     assert "Started a local Ray instance" in err
 
     runs = runs_by_role(tracking_uri)
-    [parent] = runs["sweep"]
+    [parent] = runs[Role.SWEEP]
     assert parent.info.status == "FINISHED"
-    assert len(runs["cell"]) == N_CELLS
-    assert {r.data.tags["mlflow.parentRunId"] for r in runs["cell"]} == {parent.info.run_id}
-    assert {r.info.status for r in runs["cell"]} == {"FINISHED"}
+    assert len(runs[Role.CELL]) == N_CELLS
+    assert {r.data.tags[MLFLOW_PARENT_TAG] for r in runs[Role.CELL]} == {parent.info.run_id}
+    assert {r.info.status for r in runs[Role.CELL]} == {"FINISHED"}
     assert one_finished_run_per_cell(runs) == expected  # every metric, bit for bit
     # the last shard to finish saw every cell FINISHED and wrote the sweep's table
     table = MlflowClient(tracking_uri).download_artifacts(parent.info.run_id, "cells.csv", str(tmp_path))

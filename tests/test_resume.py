@@ -22,7 +22,7 @@ from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import client as tracking
 from imbalance_sweep.tracking import tags
 from imbalance_sweep.tracking.runs import StoredRun
-from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_KEY_TAG
+from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_KEY_TAG, Role
 
 GRID = (
     "grid.balances=[[2000,20],[300,300]]",
@@ -36,8 +36,8 @@ def cell_runs(tracking_uri):
     client = MlflowClient(tracking_uri)
     experiment_id = client.get_experiment_by_name("imbalance-sweep").experiment_id
     runs = client.search_runs([experiment_id], max_results=10_000)
-    return [r for r in runs if r.data.tags[ROLE_TAG] == "cell"], [
-        r for r in runs if r.data.tags[ROLE_TAG] == "sweep"
+    return [r for r in runs if r.data.tags[ROLE_TAG] == Role.CELL], [
+        r for r in runs if r.data.tags[ROLE_TAG] == Role.SWEEP
     ]
 
 
@@ -146,7 +146,7 @@ def test_racing_shards_without_a_lock_keep_one_parent(make_spec, tracking_uri, u
     real_start_run = tracking.Tracker.start_run
 
     def start_run_after_both_looked(self, name, **kwargs):
-        if kwargs["tags"][ROLE_TAG] == "sweep":
+        if kwargs["tags"][ROLE_TAG] == Role.SWEEP:
             both_looked.wait()
         return real_start_run(self, name, **kwargs)
 

@@ -21,6 +21,15 @@ import pytest
 from helpers import EXPERIMENT, ROOT, cells_in, child_env, environment_without_mlflow_launch, params
 from mlflow import MlflowClient
 
+from imbalance_sweep.tracking.tags import (
+    CELL_KEY_TAG,
+    CONTINUES_TAG,
+    MLFLOW_PARENT_TAG,
+    NOTE_TAG,
+    ROLE_TAG,
+    Role,
+)
+
 pytestmark = pytest.mark.slow
 
 OVERRIDES = "overrides=mode=expected report=false"
@@ -50,7 +59,7 @@ def statuses(store: str) -> Counter:
     client = MlflowClient(store)
     ids = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(ids, max_results=10_000) if ids else []
-    return Counter((run.data.tags.get("imbalance_sweep.role"), run.info.status) for run in runs)
+    return Counter((run.data.tags.get(ROLE_TAG), run.info.status) for run in runs)
 
 
 def interrupt_when(
@@ -116,14 +125,12 @@ def test_a_sweep_interrupted_three_ways_continues_through_mlflow_run(tracking_ur
             # MLflow's to set once its command ends: FAILED for a non-zero exit).
             assert not [key for key in counts if key[1] == "RUNNING"], counts
         client = MlflowClient(store)
-        cells = client.search_runs(["1"], "tags.`imbalance_sweep.role` = 'cell'", max_results=10_000)
+        cells = client.search_runs(["1"], f"tags.`{ROLE_TAG}` = '{Role.CELL}'", max_results=10_000)
         for run in cells:  # a cell FINISHED before stays as it was: never computed again
-            if run.data.tags["imbalance_sweep.cell_key"] in finished_before:
+            if run.data.tags[CELL_KEY_TAG] in finished_before:
                 assert run.info.status == "FINISHED" or run.info.run_id not in finished_before.values()
         finished_before = {
-            run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id
-            for run in cells
-            if run.info.status == "FINISHED"
+            run.data.tags[CELL_KEY_TAG]: run.info.run_id for run in cells if run.info.status == "FINISHED"
         }
         assert len(finished_before) >= n_finished
 
@@ -131,26 +138,24 @@ def test_a_sweep_interrupted_three_ways_continues_through_mlflow_run(tracking_ur
     assert done.returncode == 0, done.stderr[-3000:]
     client = MlflowClient(store)
     runs = client.search_runs(["1"], max_results=10_000)
-    cells = [run for run in runs if run.data.tags.get("imbalance_sweep.role") == "cell"]
+    cells = [run for run in runs if run.data.tags.get(ROLE_TAG) == Role.CELL]
     finished = [run for run in cells if run.info.status == "FINISHED"]
-    keys = Counter(run.data.tags["imbalance_sweep.cell_key"] for run in finished)
+    keys = Counter(run.data.tags[CELL_KEY_TAG] for run in finished)
     assert len(keys) == N_CELLS and set(keys.values()) == {1}  # exactly one FINISHED run per cell
-    assert {
-        run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id for run in finished
-    } | finished_before == {
-        run.data.tags["imbalance_sweep.cell_key"]: run.info.run_id for run in finished
+    assert {run.data.tags[CELL_KEY_TAG]: run.info.run_id for run in finished} | finished_before == {
+        run.data.tags[CELL_KEY_TAG]: run.info.run_id for run in finished
     }  # the cells FINISHED before the last run are the very same runs
     assert "RUNNING" not in {run.info.status for run in runs}
     # One parent holds every cell; each later `mlflow run` says which run it continued.
-    (parent,) = [run for run in runs if run.data.tags.get("imbalance_sweep.role") == "sweep"]
+    (parent,) = [run for run in runs if run.data.tags.get(ROLE_TAG) == Role.SWEEP]
     assert parent.info.status == "FINISHED"
-    assert {run.data.tags["mlflow.parentRunId"] for run in cells} == {parent.info.run_id}
-    launches = [run for run in runs if run.data.tags.get("imbalance_sweep.role") == "launch"]
+    assert {run.data.tags[MLFLOW_PARENT_TAG] for run in cells} == {parent.info.run_id}
+    launches = [run for run in runs if run.data.tags.get(ROLE_TAG) == Role.LAUNCH]
     assert len(launches) == 3
     for launch in launches:
-        assert launch.data.tags["imbalance_sweep.continues"] == parent.info.run_id
-        assert parent.info.run_id in launch.data.tags["mlflow.note.content"]
-        assert f"Continued by run {launch.info.run_id}" in parent.data.tags["mlflow.note.content"]
+        assert launch.data.tags[CONTINUES_TAG] == parent.info.run_id
+        assert parent.info.run_id in launch.data.tags[NOTE_TAG]
+        assert f"Continued by run {launch.info.run_id}" in parent.data.tags[NOTE_TAG]
     assert f"run:        {parent.info.run_id} (sweep 'dense', 2000 cells)" in done.stdout.splitlines()
 
 
@@ -172,6 +177,6 @@ def test_ctrl_c_under_python_m_is_one_line_and_exit_130(tracking_uri, tmp_path):
         f"run the same command to continue: python -m imbalance_sweep grid=dense mode=expected tracking_uri={tracking_uri}"
     )
     counts = statuses(tracking_uri)
-    assert counts[("sweep", "KILLED")] == 1 and not [key for key in counts if key[1] == "RUNNING"]
+    assert counts[(Role.SWEEP, "KILLED")] == 1 and not [key for key in counts if key[1] == "RUNNING"]
     hydra_folders = [p.name for p in tmp_path.iterdir() if p.name in ("outputs", "multirun", ".hydra")]
     assert hydra_folders == [] and not list(tmp_path.rglob("*.log"))

@@ -9,6 +9,7 @@ from mlflow.tracking import MlflowClient
 from imbalance_sweep.analysis import compare
 from imbalance_sweep.analysis.flip import flip_spec, run_flip
 from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.tracking.tags import ROLE_TAG, Role
 
 # a real PostgreSQL and mlflow server: the session's one, in one worker under pytest-xdist
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("team-server")]
@@ -55,7 +56,7 @@ def test_compare_finds_sweeps_by_name_and_run_id_through_the_server(
     assert "differs: seed: A=0 B=1" in out and "cells in common: 4" in out
     [comparison] = MlflowClient(uri).search_runs(
         [MlflowClient(uri).get_experiment_by_name("server-compare").experiment_id],
-        "tags.`imbalance_sweep.role` = 'comparison'",
+        f"tags.`{ROLE_TAG}` = '{Role.COMPARISON}'",
     )
     assert comparison.info.status == "FINISHED"
     assert {a.path for a in MlflowClient(uri).list_artifacts(comparison.info.run_id)} >= {"comparison.csv"}

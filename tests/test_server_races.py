@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import tags
+from imbalance_sweep.tracking.tags import Role
 
 # a real PostgreSQL and mlflow server: the session's one, in one worker under pytest-xdist
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("team-server")]
@@ -27,7 +28,7 @@ GRID = (
 def alone(make_spec, store, experiment):
     """cell key -> metrics of the same sweep run alone, into its own sqlite ``store``."""
     run_sweep(make_spec(*GRID, f"experiment={experiment}", f"tracking_uri={store}"))
-    return metrics_per_cell(runs_by_role(store, experiment)["cell"])
+    return metrics_per_cell(runs_by_role(store, experiment)[Role.CELL])
 
 
 def metrics_per_cell(cell_runs):
@@ -37,9 +38,9 @@ def metrics_per_cell(cell_runs):
 def assert_one_parent_and_one_finished_run_per_cell(uri, experiment, parents, expected):
     runs = runs_by_role(uri, experiment)
     assert len(set(parents)) == 1, parents
-    assert [run.info.run_id for run in runs["sweep"]] == parents[:1]  # the other parents are deleted
-    assert {run.data.tags[tags.MLFLOW_PARENT_TAG] for run in runs["cell"]} == set(parents[:1])
-    assert metrics_per_cell(runs["cell"]) == expected  # fails on a cell FINISHED twice
+    assert [run.info.run_id for run in runs[Role.SWEEP]] == parents[:1]  # the other parents are deleted
+    assert {run.data.tags[tags.MLFLOW_PARENT_TAG] for run in runs[Role.CELL]} == set(parents[:1])
+    assert metrics_per_cell(runs[Role.CELL]) == expected  # fails on a cell FINISHED twice
     assert MlflowClient(uri).get_run(parents[0]).info.status == "FINISHED"
 
 
@@ -78,7 +79,7 @@ def test_a_sweep_racing_its_resume_ends_with_one_finished_run_per_cell(
     with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
         fail_on_call(patch, 3, KeyboardInterrupt())  # stopped part-way, as by Ctrl-C
         run_sweep(spec)
-    [first] = [run.info.run_id for run in runs_by_role(uri, experiment)["sweep"]]
+    [first] = [run.info.run_id for run in runs_by_role(uri, experiment)[Role.SWEEP]]
     parents = race(monkeypatch, [spec, spec], at="finished_children")
     assert parents == [first, first]
     assert_one_parent_and_one_finished_run_per_cell(uri, experiment, parents, expected)

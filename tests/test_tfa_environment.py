@@ -17,6 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import evaluate, simulate
+from imbalance_sweep.tracking.tags import ROLE_TAG, Role
 
 # one worker under pytest-xdist: both tests use (and the first builds) the one venv
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tfa-venv")]
@@ -114,9 +115,7 @@ def test_mlflow_run_with_the_tfa_backend_inside_the_legacy_environment(venv, tmp
     )
     assert done.returncode == 0, done.stderr[-3000:]
     runs = client.search_runs([client.get_experiment_by_name("tfa").experiment_id])
-    (run,) = [
-        run for run in runs if run.data.tags.get("imbalance_sweep.role") == "cell"
-    ]  # under mlflow run's
+    (run,) = [run for run in runs if run.data.tags.get(ROLE_TAG) == Role.CELL]  # under mlflow run's
     assert run.info.status == "FINISHED" and run.data.params["backend"] == "tfa"
     ours = evaluate(*simulate(20000, 0.98, 200, 0.9, seed=0), losses=["focal_tfa", "bce"])
     assert run.data.metrics["loss/focal_tfa"] == pytest.approx(ours["loss/focal_tfa"], rel=1e-5)

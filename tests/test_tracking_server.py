@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import server
 from imbalance_sweep.tracking.client import RunReader, Tracker, TrackingError, check_server_answers
-from imbalance_sweep.tracking.tags import ROLE_TAG
+from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG, Role
 
 # 2 balances x 5 x 2 models = 20 cells, small: the store is the work
 GRID = (
@@ -54,7 +54,7 @@ def finished_cells(runs):
     """cell key -> (name, params, metrics) of its FINISHED run; fails on a cell FINISHED twice."""
     return {
         key: (run.info.run_name, run.data.params, run.data.metrics)
-        for key, run in finished_run_per_cell(runs["cell"]).items()
+        for key, run in finished_run_per_cell(runs[Role.CELL]).items()
     }
 
 
@@ -96,12 +96,12 @@ def test_a_sweep_in_two_joblib_workers_logs_to_the_server_and_reads_back_after_a
 
     runs = runs_by_role(restarted.tracking_uri, "server-shards")
     expected = runs_by_role(reference, "server-shards")
-    [parent] = runs["sweep"]
-    [expected_parent] = expected["sweep"]
+    [parent] = runs[Role.SWEEP]
+    [expected_parent] = expected[Role.SWEEP]
     assert parent.info.status == "FINISHED"
     assert parent.data.params == expected_parent.data.params
-    assert len(runs["cell"]) == 20
-    assert {r.data.tags["mlflow.parentRunId"] for r in runs["cell"]} == {parent.info.run_id}
+    assert len(runs[Role.CELL]) == 20
+    assert {r.data.tags[MLFLOW_PARENT_TAG] for r in runs[Role.CELL]} == {parent.info.run_id}
     assert finished_cells(runs) == finished_cells(expected)  # every param and metric, bit for bit
     client, reference_client = MlflowClient(restarted.tracking_uri), MlflowClient(reference)
 
@@ -239,7 +239,7 @@ def wait_for_cells(tracking_uri, experiment, sweep, *, finished, running):
             statuses = [
                 r.info.status
                 for r in client.search_runs(
-                    [found.experiment_id], f"tags.`{ROLE_TAG}` = 'cell'", max_results=1000
+                    [found.experiment_id], f"tags.`{ROLE_TAG}` = '{Role.CELL}'", max_results=1000
                 )
             ]
             if statuses.count("FINISHED") >= finished and statuses.count("RUNNING") >= running:
@@ -282,9 +282,9 @@ def test_a_sweep_whose_server_is_killed_fails_and_resumes_to_one_finished_run_pe
     restarted = server.start(tracking_server.directory)  # PostgreSQL kept running: only mlflow server starts
     print(f"restart after the kill: {restarted.seconds:.1f} s")
     runs = runs_by_role(uri, "server-killed")
-    [parent] = runs["sweep"]
+    [parent] = runs[Role.SWEEP]
     assert parent.info.status == "RUNNING"  # nobody could close it
-    assert {r.info.status for r in runs["cell"]} <= {"FINISHED", "RUNNING"}
+    assert {r.info.status for r in runs[Role.CELL]} <= {"FINISHED", "RUNNING"}
     part = finished_cells(runs)
     assert 3 <= len(part) < 24
     # a cell recorded FINISHED did finish: all of its numbers are there, and right
@@ -294,9 +294,9 @@ def test_a_sweep_whose_server_is_killed_fails_and_resumes_to_one_finished_run_pe
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     runs = runs_by_role(uri, "server-killed")
-    assert [r.info.run_id for r in runs["sweep"]] == [parent.info.run_id]
-    assert runs["sweep"][0].info.status == "FINISHED"
-    assert "RUNNING" not in {r.info.status for r in runs["cell"]}
+    assert [r.info.run_id for r in runs[Role.SWEEP]] == [parent.info.run_id]
+    assert runs[Role.SWEEP][0].info.status == "FINISHED"
+    assert "RUNNING" not in {r.info.status for r in runs[Role.CELL]}
     assert finished_cells(runs) == expected
 
 
@@ -492,9 +492,9 @@ def test_a_sweep_with_the_admins_credentials_logs_finished_runs_that_read_back(
     assert sweep.returncode == 0, err
     print(f"4 cells through the auth server: {time.monotonic() - started:.1f} s (process included)")
     runs = runs_by_role(tracking_server.tracking_uri, "server-auth")
-    [parent] = runs["sweep"]
+    [parent] = runs[Role.SWEEP]
     assert parent.info.status == "FINISHED"
-    assert {r.info.status for r in runs["cell"]} == {"FINISHED"}
+    assert {r.info.status for r in runs[Role.CELL]} == {"FINISHED"}
     assert finished_cells(runs) == expected
 
 

@@ -125,3 +125,15 @@ def test_printed_links_parse_back_and_line_up():
     column = len("store:      ")
     for line in lines:
         assert line[column - 1] == " " and line[column] != " ", line
+
+
+def test_one_aligned_table_for_the_headline_and_compare():
+    columns, cells = ["name", "n"], [["a", "12"], ["bcd", "3"]]
+    assert where.aligned_table(columns, cells).splitlines() == ["name   n", "   a  12", " bcd   3"]
+    assert where.aligned_table(columns, cells, left=[True, False], rule=True, trim=True).splitlines() == [
+        "name   n",
+        "----  --",
+        "a     12",
+        "bcd    3",
+    ]
+    assert where.headline_table([{"name": "a", "n": 0.123456}], columns) == "name       n\n   a  0.1235"

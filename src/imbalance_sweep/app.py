@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from .cli import exit_on_user_error, imports_done, run_job
 from .sweep.config import CONFIG_DIR, SweepSpec, sweep_spec
 from .sweep.plan import dry_run_lines, size_line
+from .tracking.tags import Role
 from .tracking.views import headline_columns
 from .tracking.where import cells_url, headline_table, summary_lines, sweeps_url
 
@@ -78,7 +79,7 @@ def closing_lines(spec: SweepSpec, outcome: SweepOutcome) -> list[str]:
     """What a sweep prints at its end: what ran, where it is, how to look, and (for a small sweep)
     each cell's headline values."""
     uri, experiment = spec.tracking_uri, outcome.experiment_id
-    if outcome.role == "cell":
+    if outcome.role == Role.CELL:
         what = f"cell of sweep {outcome.name!r}"
         done = "computed" if outcome.n_computed else "already FINISHED, not computed again"
         lines = [f"{outcome.name}: 1 cell, {done}"]

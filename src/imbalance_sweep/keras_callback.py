@@ -50,11 +50,19 @@ import keras
 import numpy as np
 
 from .analysis.selection import Pick, picks
-from .core.checks import InvalidValue, _show, names_from, whole_number
+from .core.checks import (
+    NOT_A_PROBABILITY,
+    InvalidValue,
+    _show,
+    first_non_probability,
+    names_from,
+    whole_number,
+)
 from .core.evaluation import check_loss_settings
 from .core.losses import LOSS_NAMES
 from .core.metrics import METRIC_NAMES, lower_is_better, metric_settings
-from .core.reweighting import check_labels, check_prevalences, prevalence_text, validation_values
+from .core.prevalence import prevalence_of, prevalence_text
+from .core.reweighting import check_labels, check_prevalences, validation_values
 from .tracking.runs import FAILED, FINISHED, KILLED
 
 EXPOSABLE = (*LOSS_NAMES, *METRIC_NAMES)
@@ -208,7 +216,7 @@ class ValidationPanel(keras.callbacks.Callback):
         return {
             "panel.rows": self.labels.size,
             "panel.positives": positives,
-            "panel.prevalence": positives / self.labels.size,
+            "panel.prevalence": prevalence_of(self.labels.size - positives, positives),
             "panel.prevalences": ",".join(map(prevalence_text, self.prevalences)),
             "panel.losses": ",".join(self.losses),
             "panel.focal.alpha": self.alpha,
@@ -289,12 +297,11 @@ class ValidationPanel(keras.callbacks.Callback):
             from scipy import special
 
             scores = special.expit(scores)
-        outside = ~((scores >= 0) & (scores <= 1))
-        if outside.any():
-            row = int(np.argmax(outside))
+        row = first_non_probability(scores)
+        if row is not None:
             hint = "" if self.from_logits else " (from_logits=True for logits)"
             raise InvalidValue(
-                f"epoch {epoch + 1}: scores[{row}]={_show(scores[row])} is not a probability in [0, 1]{hint}"
+                f"epoch {epoch + 1}: scores[{row}]={_show(scores[row])} {NOT_A_PROBABILITY}{hint}"
             )
         return scores.astype(np.float32)
 

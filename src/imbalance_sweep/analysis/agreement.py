@@ -25,7 +25,8 @@ import numpy as np
 
 from ..core.checks import InvalidValue
 from ..core.metrics import METRIC_NAMES, lower_is_better
-from ..core.thresholds import DEFAULT_THRESHOLD, threshold_text
+from ..core.prevalence import prevalence_of
+from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, row_threshold
 
 LOSS_PREFIX = "loss/"
 DEFAULT_REFERENCES = ("f1", "recall", "balanced_accuracy")
@@ -49,13 +50,6 @@ def metric_keys(rows: Sequence[Row]) -> list[str]:
     return [key for key in rows[0] if key in shared and (key.startswith(LOSS_PREFIX) or key in METRIC_NAMES)]
 
 
-def prevalence(num_0s: int, num_1s: int) -> float:
-    """Fraction of positives of a balance."""
-    if num_0s + num_1s < 1:
-        raise InvalidValue(f"num_0s={num_0s} and num_1s={num_1s}: a balance needs at least one sample")
-    return num_1s / (num_0s + num_1s)
-
-
 def _model_key(index: int, row: Row) -> tuple[int, int, float, float, str, str]:
     try:
         return (
@@ -64,7 +58,7 @@ def _model_key(index: int, row: Row) -> tuple[int, int, float, float, str, str]:
             float(row["acc_0s"]),
             float(row["acc_1s"]),
             str(row.get("model") or ""),
-            threshold_text(row.get("threshold", DEFAULT_THRESHOLD)),
+            row_threshold(row),
         )
     except KeyError as error:
         raise InvalidValue(f"rows[{index}] has no {error.args[0]!r}: every cell needs it") from None
@@ -132,7 +126,7 @@ def replicate_summary(rows: Sequence[Row], *, metrics: Sequence[str] | None = No
             "acc_0s": acc_0s,
             "acc_1s": acc_1s,
             **({"threshold": threshold} if cut_elsewhere else {}),
-            "prevalence": prevalence(num_0s, num_1s),
+            "prevalence": prevalence_of(num_0s, num_1s),
             "n_replicates": int(summary.counts[index]),
         }
         for column, key in enumerate(keys):
@@ -144,7 +138,7 @@ def replicate_summary(rows: Sequence[Row], *, metrics: Sequence[str] | None = No
 
 def _cut_elsewhere(models: Sequence[tuple]) -> bool:
     """Whether some model's metrics are at a threshold other than 0.5 (tables then show it)."""
-    return any(threshold != threshold_text() for *_, threshold in models)
+    return any(threshold != DEFAULT_THRESHOLD_TEXT for *_, threshold in models)
 
 
 def _pair_signs(values: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -243,7 +237,7 @@ def agreement(
                     {
                         "num_0s": num_0s,
                         "num_1s": num_1s,
-                        "prevalence": prevalence(num_0s, num_1s),
+                        "prevalence": prevalence_of(num_0s, num_1s),
                         **({"threshold": threshold} if cut_elsewhere else {}),
                         "loss": loss.removeprefix(LOSS_PREFIX),
                         "reference": reference,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.metrics import DEFAULT_METRICS, MetricSettings, lower_is_better
+from ..core.prevalence import percent
 from .agreement import LOSS_PREFIX, agreement, metric_keys
 from .preference import Model, preferences
 
@@ -108,14 +109,6 @@ def flip_prevalences(
     return found
 
 
-def _percent(share: float) -> str:
-    return f"{100 * share:.0f} %"
-
-
-def _prevalence(prevalence: float) -> str:
-    return f"{100 * prevalence:.3g} %"
-
-
 def answer_note(
     answer: Mapping[str, float],
     *,
@@ -151,11 +144,11 @@ def answer_note(
             "|---|---|" + ("---|" if flips else ""),
         ]
         for key in keys:
-            line = f"| `{key}` | {_percent(answer[AGREEMENT_PREFIX + key])} |"
+            line = f"| `{key}` | {percent(answer[AGREEMENT_PREFIX + key], '.0f')} |"
             if flips:  # a loss or a metric of FLIP_METRICS without a flip prefers one model throughout
                 flip = answer.get(FLIP_PREFIX + key)
                 asked = key.startswith(LOSS_PREFIX) or key in FLIP_METRICS
-                line += f" {_prevalence(flip) if flip is not None else 'never' if asked else ''} |"
+                line += f" {percent(flip) if flip is not None else 'never' if asked else ''} |"
             lines.append(line)
         if not keys:
             lines.append("| (no two models recall tells apart at one balance) | |" + (" |" if flips else ""))

@@ -37,34 +37,34 @@ from ..core.cell import cell_name
 from ..core.checks import InvalidValue, clipped
 from ..core.losses import LOSS_NAMES
 from ..core.metrics import METRIC_NAMES
-from ..core.thresholds import DEFAULT_THRESHOLD, from_text, threshold_text
+from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, from_text, row_threshold
 from ..sweep.config import resolve_tracking_uri
 from ..sweep.params import SWEEP_SETTINGS
 from ..tracking.errors import TrackingError
 from ..tracking.runs import FINISHED, StoredRun
-from ..tracking.tags import CELL_KEY_TAG, ROLE_TAG, SWEEP_TAG
-from ..tracking.where import summary_lines, tag_filter
+from ..tracking.tags import (
+    CELL_KEY_TAG,
+    COMPARISON_KEY_TAG,
+    MLFLOW_PARENT_TAG,
+    NOTE_TAG,
+    ROLE_TAG,
+    SAME_AS_TAG,
+    SWEEP_TAG,
+    Role,
+)
+from ..tracking.where import aligned_table, summary_lines, tag_filter
 
 if TYPE_CHECKING:  # MLflow and matplotlib are imported where used: a mistake answers without them
     from matplotlib.figure import Figure
 
     from ..tracking.client import RunReader, Tracker
 
-COMPARISON_ROLE = "comparison"
-# The identity of a comparison (comparison_key), and on a run that only points at an earlier
-# comparison run (a repeat under `mlflow run`), that run's id; the note is the run's description.
-COMPARISON_KEY_TAG = "imbalance_sweep.comparison_key"
-SAME_AS_TAG = "imbalance_sweep.same_as"
-NOTE_TAG = "mlflow.note.content"
 KEY_LENGTH = 16  # hex digits of the sha256 kept: 64 bits, plenty for one experiment's comparisons
 # Settings every cell of a sweep shares; printed and logged when the sweeps differ in them.
 LETTERS = string.ascii_uppercase
 # The order metrics are listed in: losses first, as the README's tables do.
 METRIC_ORDER = tuple(f"loss/{name}" for name in LOSS_NAMES) + tuple(METRIC_NAMES)
 TABLE_FILE, JSON_FILE, FIGURE_FILE = "comparison.csv", "comparison.json", "comparison.png"
-
-
-DEFAULT_THRESHOLD_TEXT = threshold_text(DEFAULT_THRESHOLD)  # also a run's from before thresholds
 
 
 class CellKey(NamedTuple):
@@ -89,7 +89,7 @@ class CellKey(NamedTuple):
             int(params.get("replicate", 0)),
         )
         model = str(params.get("model") or "")
-        threshold = threshold_text(params.get("threshold", DEFAULT_THRESHOLD))
+        threshold = row_threshold(params)
         if threshold != DEFAULT_THRESHOLD_TEXT:
             return CutCellKey(*values, model, threshold)
         return NamedCellKey(*values, model) if model else cls(*values)
@@ -352,19 +352,8 @@ def _text(value: str | float) -> str:
 def format_table(columns: Sequence[str], rows: Sequence[Mapping[str, str | float]]) -> str:
     """Rows as aligned text: numbers right-aligned, words left-aligned, a rule under the header."""
     cells = [[_text(row[column]) for column in columns] for row in rows]
-    widths = [
-        max([len(column), *(len(line[index]) for line in cells)]) for index, column in enumerate(columns)
-    ]
     left = [bool(rows) and isinstance(rows[0][column], str) for column in columns]
-
-    def line(entries: Sequence[str]) -> str:
-        padded = [
-            entry.ljust(width) if is_left else entry.rjust(width)
-            for entry, width, is_left in zip(entries, widths, left, strict=True)
-        ]
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([line(columns), line(["-" * width for width in widths]), *map(line, cells)])
+    return aligned_table(columns, cells, left=left, rule=True, trim=True)
 
 
 def comparison_figure(comparison: Comparison, *, title: str) -> Figure:
@@ -485,20 +474,20 @@ def pick_by_name(name: str, tops: Sequence[StoredRun], *, where: str) -> tuple[S
 def _tops(reader: RunReader, experiment_ids: list[str]) -> list[StoredRun]:
     """The runs that stand for sweeps: sweep parents, and one-cell sweeps (a cell without a parent)."""
     role = f'tags."{ROLE_TAG}"'
-    return reader.search(experiment_ids, f"{role} = 'sweep'") + reader.search(
-        experiment_ids, f"{role} = 'cell' and tags.\"mlflow.parentRunId\" IS NULL"
+    return reader.search(experiment_ids, f"{role} = '{Role.SWEEP}'") + reader.search(
+        experiment_ids, f"{role} = '{Role.CELL}' and tags.\"{MLFLOW_PARENT_TAG}\" IS NULL"
     )
 
 
 def _cells_of(reader: RunReader, run: StoredRun) -> tuple[list[StoredRun], int, int]:
     """A sweep's FINISHED cells, how many others it has (failed or interrupted ones), and how many
     FINISHED runs it holds beyond one per cell (a race): of those, the run a resumed sweep keeps."""
-    if run.tags.get(ROLE_TAG) == "cell":
+    if run.tags.get(ROLE_TAG) == Role.CELL:
         cells = [run]
     else:
         cells = reader.search(
             [run.experiment_id],
-            f"{tag_filter('mlflow.parentRunId', run.run_id)} and {tag_filter(ROLE_TAG, 'cell')}",
+            f"{tag_filter(MLFLOW_PARENT_TAG, run.run_id)} and {tag_filter(ROLE_TAG, Role.CELL)}",
         )
     from ..sweep.resume import one_finished_per_cell
 
@@ -531,7 +520,7 @@ def select_sweeps(
         run = reader.get(argument)
         if run is not None:
             role = run.tags.get(ROLE_TAG)
-            if role not in ("sweep", "cell"):
+            if role not in (Role.SWEEP, Role.CELL):
                 raise InvalidValue(
                     f"run {argument} is not a sweep or a cell (its {ROLE_TAG} tag is {role!r})"
                 )
@@ -643,7 +632,7 @@ def earlier_comparison(
     A run that only points at another (tagged same_as) is never the answer: it holds no artifacts.
     ``exclude`` is the run being filled now (``mlflow run``'s), which cannot be its own earlier run.
     """
-    filter_string = f"{tag_filter(ROLE_TAG, COMPARISON_ROLE)} and {tag_filter(COMPARISON_KEY_TAG, key)}"
+    filter_string = f"{tag_filter(ROLE_TAG, Role.COMPARISON)} and {tag_filter(COMPARISON_KEY_TAG, key)}"
     runs = [
         run
         for run in reader.search([experiment_id], filter_string)
@@ -667,7 +656,7 @@ def log_comparison(
     run_id = tracker.start_run(
         name,
         params=comparison_params(selected, comparison),
-        tags={ROLE_TAG: COMPARISON_ROLE, COMPARISON_KEY_TAG: key},
+        tags={ROLE_TAG: Role.COMPARISON, COMPARISON_KEY_TAG: key},
         existing_run_id=launched_run_id,
     )
     with tracker.closing(run_id):
@@ -693,7 +682,7 @@ def point_to_earlier(tracker: Tracker, launched_run_id: str, earlier: StoredRun,
     tracker.start_run(
         name,
         tags={
-            ROLE_TAG: COMPARISON_ROLE,
+            ROLE_TAG: Role.COMPARISON,
             SAME_AS_TAG: earlier.run_id,
             NOTE_TAG: same_as_note(earlier),
         },

@@ -23,6 +23,8 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 from ..core.checks import InvalidValue
 from ..core.curves import precision_recall_points, roc_points
 from ..core.metrics import lower_is_better
+from ..core.prevalence import percent as percent_text
+from ..core.prevalence import prevalence_of
 from .agreement import LOSS_PREFIX, metric_keys, replicate_summary
 
 if TYPE_CHECKING:
@@ -54,8 +56,8 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 def percent(value: float) -> str:
-    """A prevalence as a short percentage: 0.5 -> '50 %', 0.0099 -> '0.99 %'."""
-    return f"{value * 100:.2g} %"
+    """A prevalence as a figure's short percentage: 0.5 -> '50 %', 0.0099 -> '0.99 %'."""
+    return percent_text(value, ".2g")
 
 
 def _balance_title(num_0s: int, num_1s: int, prevalence: float) -> str:
@@ -301,7 +303,7 @@ def preference_chart(
     for name, margin in margins.items():
         ax = loss_ax if name.startswith(LOSS_PREFIX) else metric_ax
         points = flips.get(name, ())
-        where = ", ".join(f"{100 * flip:.3g} %" for flip in points)
+        where = ", ".join(map(percent_text, points))
         (line,) = ax.plot(
             prevalences,
             margin,
@@ -402,7 +404,7 @@ def roc_pr_chart(models: Sequence[SweepModel]) -> Figure:
         roc_ax.plot(fpr, tpr, label=model.name, **style)
         for balance in model.balances:
             if balance in pr_axes:
-                recall, precision = precision_recall_points(fpr, tpr, balance[1] / sum(balance))
+                recall, precision = precision_recall_points(fpr, tpr, prevalence_of(*balance))
                 pr_axes[balance].plot(recall, precision, **style)
     _label_roc_pr_axes(roc_ax, pr_axes)
     figure.suptitle(_curves_title(len(drawn), len(models), len(balances), len(every_balance)))
@@ -417,11 +419,11 @@ def _label_roc_pr_axes(roc_ax, pr_axes: Mapping[tuple[int, int], Any]) -> None:
     roc_ax.set_title("ROC (the same at every balance)", fontsize=10)
     roc_ax.legend(loc="lower right", fontsize=7, title="model", title_fontsize=8)
     for (num_0s, num_1s), ax in pr_axes.items():
-        prevalence = num_1s / (num_0s + num_1s)
-        ax.axhline(prevalence, color="grey", linestyle="--", linewidth=1)
+        positives = prevalence_of(num_0s, num_1s)
+        ax.axhline(positives, color="grey", linestyle="--", linewidth=1)
         ax.set_xlabel("recall")
         ax.set_ylabel("precision")
-        ax.set_title(f"precision-recall, {_balance_title(num_0s, num_1s, prevalence)}", fontsize=10)
+        ax.set_title(f"precision-recall, {_balance_title(num_0s, num_1s, positives)}", fontsize=10)
     for ax in (roc_ax, *pr_axes.values()):
         ax.set_xlim(0.0, 1.0)
         ax.set_ylim(0.0, 1.02)

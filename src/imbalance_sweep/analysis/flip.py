@@ -19,6 +19,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ..cli import exit_on_user_error
+from ..core.cell import model_label
 from ..core.checks import InvalidValue, fraction, names_from
 from ..core.evaluation import check_loss_settings
 from ..core.metrics import (
@@ -26,11 +27,12 @@ from ..core.metrics import (
     SCORE_METRIC_NAMES,
     MetricSettings,
     lower_is_better,
-    metric_settings,
+    settings_section,
 )
+from ..core.prevalence import percent
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..sweep.config import CONFIG_DIR, checked_name, resolve_tracking_uri
-from ..tracking.tags import ROLE_TAG
+from ..tracking.tags import ROLE_TAG, Role
 from ..tracking.where import summary_lines
 from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
 
@@ -78,7 +80,7 @@ def _model_params(key: str, model: Model) -> dict[str, object]:
 def _describe_model(model: Model) -> str:
     if not isinstance(model.score_model, EmpiricalModel):  # a pair of accuracies
         return model.name
-    return f"{model.name} ({model.score_model.predictions.path}: a0={model.acc_0s:.4g} a1={model.acc_1s:.4g})"
+    return f"{model.name} ({model.score_model.predictions.path}: {model_label(model.acc_0s, model.acc_1s, '.4g')})"
 
 
 def flip_spec(config: Mapping[str, Any], *, start_dir=None) -> FlipSpec:
@@ -96,22 +98,8 @@ def flip_spec(config: Mapping[str, Any], *, start_dir=None) -> FlipSpec:
         gamma=gamma,
         experiment=checked_name("experiment", config.get("experiment") or "imbalance-sweep"),
         tracking_uri=resolve_tracking_uri(config.get("tracking_uri")),
-        settings=_settings(config.get("metric_settings")),
+        settings=settings_section(config.get("metric_settings"), section="metric_settings"),
     )
-
-
-def _settings(section: Any) -> MetricSettings:
-    """The ``metric_settings`` section (``beta``, ``recall``, ``ece_bins``; missing keys: defaults)."""
-    section = {} if section is None else section
-    if not isinstance(section, Mapping):
-        raise InvalidValue(f"metric_settings={section!r} must be a mapping of beta, recall, ece_bins")
-    unknown = sorted(set(section) - {"beta", "recall", "ece_bins"})
-    if unknown:
-        raise InvalidValue(f"metric_settings.{unknown[0]} is not a setting; they are: beta, recall, ece_bins")
-    try:
-        return metric_settings(**section)
-    except InvalidValue as error:  # its messages name the sweep's keys, metrics.<key>
-        raise InvalidValue(str(error).replace("metrics.", "metric_settings.", 1)) from None
 
 
 def describe(preference: Preference) -> str:
@@ -123,12 +111,12 @@ def describe(preference: Preference) -> str:
     if len(regions) == 1:
         line = f"{label:22} prefers {regions[0][2]} at every prevalence"
         return f"{line}: never flips, {preference.never_because}" if preference.never_because else line
-    parts = [f"{regions[0][2]} below {_percent(regions[0][1])} prevalence"]
-    parts += [f"{model} between {_percent(low)} and {_percent(high)}" for low, high, model in regions[1:-1]]
+    parts = [f"{regions[0][2]} below {percent(regions[0][1])} prevalence"]
+    parts += [f"{model} between {percent(low)} and {percent(high)}" for low, high, model in regions[1:-1]]
     parts.append(
         f"{regions[-1][2]} above"
         if len(regions) == 2
-        else f"{regions[-1][2]} above {_percent(regions[-1][0])}"
+        else f"{regions[-1][2]} above {percent(regions[-1][0])}"
     )
     return f"{label:22} prefers " + ", ".join(parts)
 
@@ -150,10 +138,6 @@ def _inside(low: float, high: float) -> float:
     """The prevalence halfway between ``low`` and ``high`` on the logit scale the scan uses."""
     logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
     return float(1.0 / (1.0 + np.exp(-(logit(low) + logit(high)) / 2)))
-
-
-def _percent(prevalence: float) -> str:
-    return f"{100 * prevalence:.3g} %"
 
 
 def margins(spec: FlipSpec) -> dict[str, np.ndarray]:
@@ -203,7 +187,7 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
             "focal.gamma": spec.gamma,
             **spec.settings.non_default(),  # metrics.<key>, only when changed
         },
-        tags={ROLE_TAG: "flip"},
+        tags={ROLE_TAG: Role.FLIP},
         existing_run_id=existing_run_id,
     )
     with tracker.closing(run_id):

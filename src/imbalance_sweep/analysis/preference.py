@@ -39,6 +39,7 @@ import numpy as np
 from numpy.polynomial import Polynomial
 
 from ..core.calibration import skill_scores
+from ..core.cell import model_label
 from ..core.expectations import class_term_moments
 from ..core.losses import LOSSES
 from ..core.metrics import DEFAULT_METRICS, MetricSettings, confusion_metrics, lower_is_better
@@ -74,7 +75,7 @@ class Model:
 
     @property
     def name(self) -> str:
-        return self.title or f"a0={self.acc_0s:g} a1={self.acc_1s:g}"
+        return self.title or model_label(self.acc_0s, self.acc_1s)
 
 
 def class_means(model: Model, loss: str, *, alpha: float, gamma: float) -> tuple[float, float]:

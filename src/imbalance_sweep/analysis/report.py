@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.cell import Cell
+from ..core.cell import Cell, model_label
 from ..core.curves import has_curves
 from ..core.score_models import ScoreModel
 from ..core.score_models.empirical import EmpiricalModel
-from ..core.thresholds import DEFAULT_THRESHOLD, threshold_text
+from ..core.thresholds import row_threshold
 from .agreement import (
     DEFAULT_REFERENCES,
     SCORE_REFERENCES,
@@ -56,7 +56,7 @@ def sweep_models(cells: Sequence[Cell], model_of: Callable[[Cell], ScoreModel]) 
     models = []
     for cell, balances in found.values():
         score_model = model_of(cell)
-        name = cell.model or f"a0={cell.acc_0s:g} a1={cell.acc_1s:g}"
+        name = cell.model or model_label(cell.acc_0s, cell.acc_1s)
         if cell.model is None and isinstance(score_model, EmpiricalModel):  # score_model=empirical
             name = f"{Path(score_model.predictions.path).stem} ({name})"
         models.append(SweepModel(name, score_model, cell.acc_0s, cell.acc_1s, tuple(balances)))
@@ -114,7 +114,7 @@ def sweep_report(
     }
     by_threshold: dict[str, list[Mapping[str, object]]] = {}
     for row in rows:
-        by_threshold.setdefault(threshold_text(row.get("threshold", DEFAULT_THRESHOLD)), []).append(row)
+        by_threshold.setdefault(row_threshold(row), []).append(row)
     first = next(iter(by_threshold.values()), [])
     single = len(by_threshold) == 1
     charted = references if all_figures else [name for name in references if name in ANSWER_REFERENCES]

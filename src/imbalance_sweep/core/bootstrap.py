@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .cell import Cell
-from .losses import class_weight, per_sample_terms, reduce_losses, terms_for
+from .losses import per_sample_term, per_sample_terms, reduce_losses, term_weight, terms_for
 from .metrics import DEFAULT_BETA, confusion_metrics, on_correct_side
 from .thresholds import DEFAULT_THRESHOLD, best_in_table, best_metric
 
@@ -45,10 +45,9 @@ def _class_table(
     pool = model.class_pool(label)
     columns = []
     for term in terms:
-        per_sample = "focal" if term == "focal_balanced" else term
+        per_sample = per_sample_term(term)
         raw = per_sample_terms(label, pool, [per_sample], gamma=gamma)[per_sample]
-        weight = class_weight(label, alpha) if term == "focal_balanced" else 1.0
-        columns.append(weight * raw.astype(np.float64))
+        columns.append(term_weight(term, label, alpha) * raw.astype(np.float64))
     columns.append(on_correct_side(label, pool, threshold).astype(np.float64))
     return np.column_stack(columns)
 

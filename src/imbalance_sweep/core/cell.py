@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import counts, fraction, whole_number
+from .prevalence import prevalence_of
 from .thresholds import DEFAULT_THRESHOLD, check_threshold, is_default
 
 
@@ -36,7 +37,7 @@ class Cell:
     @property
     def prevalence(self) -> float:
         """Fraction of positives in the validation set."""
-        return self.num_1s / self.size
+        return prevalence_of(self.num_0s, self.num_1s)
 
     @property
     def name(self) -> str:
@@ -62,6 +63,12 @@ class Cell:
         return np.random.SeedSequence(entropy)
 
 
+def model_label(acc_0s: float, acc_1s: float, spec: str = "g") -> str:
+    """A model given by its accuracies, as names, tables and figures show it: ``a0=0.999 a1=0.5``
+    (``spec``, the numbers' format: ``g``, or fewer digits where a file's fitted accuracies are shown)."""
+    return f"a0={acc_0s:{spec}} a1={acc_1s:{spec}}"
+
+
 def cell_name(
     num_0s: int,
     num_1s: int,
@@ -75,7 +82,7 @@ def cell_name(
     accuracies (or a predictions file's model name), then the threshold unless it is 0.5, then the
     replicate unless it is 0."""
     if model is None:
-        text = f"n0={num_0s} n1={num_1s} a0={acc_0s:g} a1={acc_1s:g}"
+        text = f"n0={num_0s} n1={num_1s} {model_label(acc_0s, acc_1s)}"
     else:
         text = f"n0={num_0s} n1={num_1s} model={model}"
     if not is_default(threshold):

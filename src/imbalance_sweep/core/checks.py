@@ -103,6 +103,17 @@ def counts(num_0s: Any, num_1s: Any, *, where: str = "") -> tuple[int, int]:
     return n0, n1
 
 
+NOT_A_PROBABILITY = "is not a probability in [0, 1]"
+
+
+def first_non_probability(scores: np.ndarray) -> int | None:
+    """The index of the first score that is not a probability, in [0, 1] (NaN is not one), or None:
+    the one test of a score, for the arrays, files and models that give them."""
+    if scores.size == 0 or (scores.min() >= 0 and scores.max() <= 1):  # NaN fails both
+        return None
+    return int(np.argmax(~((scores >= 0) & (scores <= 1))))
+
+
 def labelled_scores(y_true: Any, y_pred: Any, *, caller: str) -> tuple[np.ndarray, np.ndarray]:
     """The float32 scores of the negatives and of the positives of binary labels and probability
     scores, checked: 1-D of one length, not empty, labels 0 and 1 only, scores in [0, 1].
@@ -120,7 +131,7 @@ def labelled_scores(y_true: Any, y_pred: Any, *, caller: str) -> tuple[np.ndarra
         raise InvalidValue(f"y_true is empty: {caller} needs at least one sample")
     if y_true.dtype.kind not in "biuf":  # strings, objects: no number to compare
         raise InvalidValue("y_true must hold only 0 and 1")
-    if not (y_pred.min() >= 0 and y_pred.max() <= 1):  # NaN fails both
+    if first_non_probability(y_pred) is not None:
         raise InvalidValue("y_pred must hold probabilities in [0, 1] (no NaN)")
     first_positive = y_true.size - int(np.count_nonzero(y_true))
     if not y_true[:first_positive].any() and (y_true[first_positive:] == 1).all():

@@ -21,6 +21,7 @@ from .checks import fraction, labelled_scores, names_from, non_negative, one_of,
 from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
 from .metrics import DEFAULT_METRICS, MetricSettings, confusion_metrics, metric_settings, on_correct_side
 from .partition import LOOKUP_MIN_NEGATIVES, MAX_BOUNDARIES, PartCounts, ScorePartition
+from .prevalence import prevalence_of
 from .ranking import ScoreCounts, ranking_of_slots
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM
@@ -120,7 +121,7 @@ class Accumulator:
         values.update(chosen)
         values.update(self._ranking_values())
         losses_for_skill = reduce_losses(("bce", "brier"), self.sums, self.counts)
-        values.update(skill_scores(**losses_for_skill, prevalence=self.counts[1] / sum(self.counts)))
+        values.update(skill_scores(**losses_for_skill, prevalence=prevalence_of(*self.counts)))
         values["ece"] = calibration.ece()
         return values
 

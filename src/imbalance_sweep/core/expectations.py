@@ -21,8 +21,9 @@ from .calibration import null_log_loss, skill_scores
 from .cell import Cell, make_cell
 from .checks import InvalidValue, _is_number, _show
 from .evaluation import check_loss_settings
-from .losses import LOSS_NAMES, LOSSES, class_weight
+from .losses import LOSS_NAMES, LOSSES, per_sample_term, term_weight
 from .metrics import CONFUSION_METRIC_NAMES, DEFAULT_METRICS, MetricSettings, confusion_metrics
+from .prevalence import prevalence_of
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM, or_default
 from .thresholds import DEFAULT_THRESHOLD, best_metric, cut, is_default
@@ -41,7 +42,7 @@ class Population:
 
     @property
     def prevalence(self) -> float:
-        return self.num_1s / (self.num_0s + self.num_1s)
+        return prevalence_of(self.num_0s, self.num_1s)
 
 
 def class_term_moments(
@@ -50,10 +51,9 @@ def class_term_moments(
     """Per term: (mean, variance) of the per-sample value for one class, under the score ``model``."""
     moments = {}
     for term in terms:
-        first, second = model.term_moments(label, acc, "focal" if term == "focal_balanced" else term, gamma)
-        if term == "focal_balanced":
-            weight = class_weight(label, alpha)
-            first, second = weight * first, weight**2 * second
+        first, second = model.term_moments(label, acc, per_sample_term(term), gamma)
+        weight = term_weight(term, label, alpha)
+        first, second = weight * first, weight**2 * second
         moments[term] = (first, max(second - first**2, 0.0))
     return moments
 

@@ -58,6 +58,20 @@ def class_weight(label: int, alpha: float) -> float:
     return alpha if label == 1 else 1.0 - alpha
 
 
+# A term that is another per-sample term times the class weight a_t: focal_balanced = a_t * focal.
+WEIGHTED_TERMS = {"focal_balanced": "focal"}
+
+
+def per_sample_term(term: str) -> str:
+    """The per-sample term (``bce``, ``sq``, ``focal``) that ``term`` is made of."""
+    return WEIGHTED_TERMS.get(term, term)
+
+
+def term_weight(term: str, label: int, alpha: float) -> float:
+    """A class's weight on the per-sample term of ``term``: a_t for a weighted term, else 1."""
+    return class_weight(label, alpha) if term in WEIGHTED_TERMS else 1.0
+
+
 def reduce_losses(
     losses: Iterable[str], class_sums: Sequence[Mapping[str, float]], class_counts: Sequence[int]
 ) -> dict[str, float]:
@@ -138,7 +152,7 @@ class NumpyTerms:
         self.terms = frozenset(terms)
         self.alpha = alpha
         self.gamma = gamma
-        self._per_sample = {"focal" if term == "focal_balanced" else term for term in self.terms}
+        self._per_sample = {per_sample_term(term) for term in self.terms}
         self._scratch = np.empty((3, 0), dtype=np.float32)
 
     def __call__(self, label: int, scores: np.ndarray) -> dict[str, float]:
@@ -157,10 +171,10 @@ class NumpyTerms:
             term: float(value.sum(dtype=np.float64)) * (1.0 if term == "sq" else -1.0)
             for term, value in values.items()
         }
-        if "focal_balanced" in self.terms:
-            sums["focal_balanced"] = class_weight(label, self.alpha) * sums["focal"]
-            if "focal" not in self.terms:
-                del sums["focal"]
+        for term in self.terms & WEIGHTED_TERMS.keys():
+            sums[term] = term_weight(term, label, self.alpha) * sums[per_sample_term(term)]
+        for unasked in set(WEIGHTED_TERMS.values()) - self.terms:
+            sums.pop(unasked, None)
         return sums
 
 

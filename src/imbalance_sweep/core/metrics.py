@@ -16,13 +16,16 @@ their denominator is 0 (scikit-learn's ``class_likelihood_ratios`` gives NaN the
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .checks import InvalidValue, _is_number, _show, whole_number
+from .thresholds import DEFAULT_THRESHOLD, cut
 
-THRESHOLD = np.float32(0.5)  # a score > THRESHOLD predicts 1; float32, as the scores are
+THRESHOLD = cut(DEFAULT_THRESHOLD)  # a score > THRESHOLD predicts 1; float32, as the scores are
 
 # The metrics of the confusion counts (a function of tp, fp, tn and fn alone)
 CONFUSION_METRIC_NAMES = (
@@ -85,14 +88,40 @@ DEFAULT_METRICS = MetricSettings()
 MAX_ECE_BINS = 1_000_000
 
 
-def metric_settings(beta=DEFAULT_BETA, recall=DEFAULT_RECALL, ece_bins=DEFAULT_ECE_BINS) -> MetricSettings:
-    """Validate the metrics' settings (the config's ``metrics.*`` or the API's keywords)."""
+SETTING_KEYS = ("beta", "recall", "ece_bins")
+# How a config's section of the settings words a refusal of its shape, as each command has always
+# printed it: a sweep's ``metrics``, and flip's ``metric_settings`` (flip's ``metrics`` names metrics).
+SECTION_WORDING = {
+    "metrics": ("must be a mapping of: ", "is not a metrics key; its keys are: "),
+    "metric_settings": ("must be a mapping of ", "is not a setting; they are: "),
+}
+
+
+def metric_settings(
+    beta=DEFAULT_BETA, recall=DEFAULT_RECALL, ece_bins=DEFAULT_ECE_BINS, *, section: str = "metrics"
+) -> MetricSettings:
+    """Validate the metrics' settings (a config's ``section``, or the API's keywords)."""
     if not _is_number(beta) or not 0 < beta < math.inf:
-        raise InvalidValue(f"metrics.beta={_show(beta)} is not a finite number > 0")
+        raise InvalidValue(f"{section}.beta={_show(beta)} is not a finite number > 0")
     if not _is_number(recall) or not 0 < recall <= 1:
-        raise InvalidValue(f"metrics.recall={_show(recall)} is not a number in (0, 1]")
-    bins = whole_number("metrics.ece_bins", ece_bins, minimum=1, maximum=MAX_ECE_BINS)
+        raise InvalidValue(f"{section}.recall={_show(recall)} is not a number in (0, 1]")
+    bins = whole_number(f"{section}.ece_bins", ece_bins, minimum=1, maximum=MAX_ECE_BINS)
     return MetricSettings(float(beta), float(recall), bins)
+
+
+def settings_section(settings: Any, *, section: str) -> MetricSettings:
+    """A config's section of the settings (``section``: one of :data:`SECTION_WORDING`), checked:
+    a mapping of :data:`SETTING_KEYS` only (a misspelt key is refused, not ignored; a missing one,
+    or no section, takes its default)."""
+    mapping_of, not_a_key = SECTION_WORDING[section]
+    settings = {} if settings is None else settings
+    keys = ", ".join(SETTING_KEYS)
+    if not isinstance(settings, Mapping):
+        raise InvalidValue(f"{section}={settings!r} {mapping_of}{keys}")
+    unknown = sorted(set(settings) - set(SETTING_KEYS))
+    if unknown:
+        raise InvalidValue(f"{section}.{unknown[0]} {not_a_key}{keys}")
+    return metric_settings(**settings, section=section)
 
 
 def lower_is_better(key: str) -> bool:

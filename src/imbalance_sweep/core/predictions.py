@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import InvalidValue, _show
+from .checks import NOT_A_PROBABILITY, InvalidValue, _show, first_non_probability
 
 FORMATS = (".csv", ".parquet", ".npy", ".npz")
 DIGEST_LENGTH = 16  # hex digits of the file's sha256
@@ -377,8 +377,10 @@ def _probabilities(path: Path, score: str, scores: np.ndarray, from_logits: bool
         from scipy import special  # a fifth of a second of start-up that most commands skip
 
         return special.expit(scores).astype(np.float32)
-    within = (scores >= 0) & (scores <= 1)  # False for NaN
-    _first_bad(path, ~within, score, scores, "is not a probability in [0, 1] (from_logits=true for logits)")
+    row = first_non_probability(scores)
+    if row is not None:
+        why = f"{NOT_A_PROBABILITY} (from_logits=true for logits)"
+        raise InvalidValue(f"{_where(path)}, row {row + 1}: {score}={_shown(scores[row])} {why}")
     return scores.astype(np.float32)
 
 
@@ -435,11 +437,9 @@ def predictions_from_arrays(
         if bad.any():
             row = int(np.argmax(bad))
             raise InvalidValue(f"{label_name}[{row}]={_shown(labels[row])} is not 0 or 1")
-    wide = scores.astype(np.float64, copy=False)  # checked before the cast, as a file's are
-    outside = ~((wide >= 0) & (wide <= 1))  # True for NaN
-    if outside.any():
-        row = int(np.argmax(outside))
-        raise InvalidValue(f"{score_name}[{row}]={_shown(scores[row])} is not a probability in [0, 1]")
+    outside = first_non_probability(scores.astype(np.float64, copy=False))  # before the cast, as a file's
+    if outside is not None:
+        raise InvalidValue(f"{score_name}[{outside}]={_shown(scores[outside])} {NOT_A_PROBABILITY}")
     labels, scores = labels.astype(bool), scores.astype(np.float32)
     digest = hashlib.sha256(labels.tobytes() + scores.tobytes()).hexdigest()[:DIGEST_LENGTH]
     return Predictions(

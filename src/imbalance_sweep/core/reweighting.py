@@ -19,12 +19,8 @@ from .expectations import check_prevalence, expected_at_prevalence
 from .losses import LOSS_NAMES
 from .metrics import DEFAULT_METRICS, MetricSettings
 from .predictions import predictions_from_arrays
+from .prevalence import prevalence_text
 from .score_models.empirical import EmpiricalModel
-
-
-def prevalence_text(prevalence: float) -> str:
-    """A prevalence as names spell it: the shortest text that reads back as the same float."""
-    return repr(float(prevalence))
 
 
 def check_prevalences(values: Iterable) -> tuple[float, ...]:

@@ -28,6 +28,7 @@ values agree to twelve digits).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,6 +79,15 @@ def threshold_text(value: object = DEFAULT_THRESHOLD) -> str:
         return str(float(str(value)))
     except ValueError:
         return str(value)
+
+
+DEFAULT_THRESHOLD_TEXT = threshold_text(DEFAULT_THRESHOLD)
+
+
+def row_threshold(row: Mapping[str, object]) -> str:
+    """The threshold of a table's row or a run's params, as :func:`threshold_text`: 0.5 when it has
+    none (a row, or a run, from before thresholds)."""
+    return threshold_text(row.get("threshold", DEFAULT_THRESHOLD))
 
 
 def from_text(text: str) -> float | str:

@@ -13,7 +13,7 @@ from ..core import score_models
 from ..core.cell import Cell, NamedModel
 from ..core.checks import InvalidValue, clipped, one_of, whole_number
 from ..core.evaluation import check_loss_settings
-from ..core.metrics import DEFAULT_METRICS, MetricSettings, metric_settings
+from ..core.metrics import DEFAULT_METRICS, MetricSettings, settings_section
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..core.score_models.uniform import UNIFORM
 from ..core.thresholds import DEFAULT_THRESHOLD, check_threshold, is_default
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TRACKING_DB = "mlflow.db"
 GRID_KEYS = ("name", "balances", "models", "acc_0s", "acc_1s", "seeds", "thresholds")
 MODES = ("sampled", "expected")
-METRICS_KEYS = ("beta", "recall", "ece_bins")
 # A sweep's and an experiment's name: MLflow keeps a run's name in 250 characters (PostgreSQL refuses
 # more, sqlite does not check), and a continued sweep's run adds " (continues 1a2b3c4d)" to it.
 MAX_NAME_LENGTH = 200
@@ -213,15 +212,7 @@ def _bootstrap(
 
 def _metrics(config: Mapping[str, Any]) -> MetricSettings:
     """The config's ``metrics`` section, checked (a misspelt key is refused, not ignored)."""
-    section = config.get("metrics") or {}
-    if not isinstance(section, Mapping):
-        raise InvalidValue(f"metrics={section!r} must be a mapping of: {', '.join(METRICS_KEYS)}")
-    unknown = sorted(set(section) - set(METRICS_KEYS))
-    if unknown:
-        raise InvalidValue(
-            f"metrics.{unknown[0]} is not a metrics key; its keys are: {', '.join(METRICS_KEYS)}"
-        )
-    return metric_settings(**section)
+    return settings_section(config.get("metrics") or {}, section="metrics")
 
 
 def _resume(config: Mapping[str, Any], shard_count: int) -> bool:

@@ -13,12 +13,12 @@ from ..tracking.tags import (
     CELL_KEY_TAG,
     CONTINUED_BY_TAG,
     CONTINUES_TAG,
-    LAUNCH_ROLE,
     MLFLOW_PARENT_TAG,
     NOTE_TAG,
     ROLE_TAG,
     SHARD_COUNT_TAG,
     SWEEP_KEY_TAG,
+    Role,
 )
 from .config import SweepSpec
 from .params import sweep_params
@@ -36,7 +36,7 @@ def record_launch(
         f"{spec.name} (continues {holder[:8]})",
         tags={
             **sweep_tags,
-            ROLE_TAG: LAUNCH_ROLE,
+            ROLE_TAG: Role.LAUNCH,
             CONTINUES_TAG: holder,
             NOTE_TAG: f"This `mlflow run` continued sweep {spec.name!r} in run {holder}: {done}. "
             f"Every cell of the sweep is in that run.",
@@ -72,9 +72,9 @@ def open_sweep(
     anything into them.
     An adopted run (``mlflow run``'s) is a fresh sweep unless an earlier one of the same key exists.
     """
-    role = {**sweep_tags, ROLE_TAG: "sweep"}
+    role = {**sweep_tags, ROLE_TAG: Role.SWEEP}
     # Found by the sweep key (hex), never by the name: a name may hold any character, the key only [0-9a-f].
-    same_key = {SWEEP_KEY_TAG: sweep_tags[SWEEP_KEY_TAG], ROLE_TAG: "sweep"}
+    same_key = {SWEEP_KEY_TAG: sweep_tags[SWEEP_KEY_TAG], ROLE_TAG: Role.SWEEP}
 
     def parents() -> list[StoredRun]:
         return [
@@ -174,6 +174,6 @@ def one_finished_per_cell(runs: list[StoredRun]) -> tuple[dict[str, StoredRun], 
 def fail_stale_launches(tracker: Tracker, sweep_run: str) -> None:
     """Runs of earlier `mlflow run` launches that continued ``sweep_run`` and were left RUNNING (their
     processes were killed: nothing closed them) are marked FAILED, as stale cells are."""
-    for run in tracker.find_runs({CONTINUES_TAG: sweep_run, ROLE_TAG: LAUNCH_ROLE}):
+    for run in tracker.find_runs({CONTINUES_TAG: sweep_run, ROLE_TAG: Role.LAUNCH}):
         if run.status == RUNNING:
             tracker.finish(run.run_id, FAILED)

@@ -31,6 +31,7 @@ from ..tracking.tags import (
     SWEEP_KEY_TAG,
     SWEEP_TAG,
     WORKER_TAG_PREFIX,
+    Role,
 )
 from . import resume
 from .ahead import ComputedAhead
@@ -52,7 +53,7 @@ class SweepOutcome:
     experiment_id: str
     experiment_name: str
     name: str
-    role: str  # "sweep": a parent with a child per cell; "cell": the run is the one cell
+    role: Role  # SWEEP: a parent with a child per cell; CELL: the run is the one cell
     n_cells: int
     n_computed: int
     n_already: int
@@ -156,14 +157,14 @@ def run_one_cell(
         parent=parent_run_id,
         config=config_text,
     )
-    return sweep_outcome(tracker, spec, str(row["run_id"]), "cell", [row], n_computed=1, n_already=0)
+    return sweep_outcome(tracker, spec, str(row["run_id"]), Role.CELL, [row], n_computed=1, n_already=0)
 
 
 def sweep_outcome(
     tracker: Tracker,
     spec: SweepSpec,
     run_id: str,
-    role: str,
+    role: Role,
     rows: list[Row] | None,
     *,
     n_computed: int,
@@ -197,7 +198,7 @@ def cell_computed_before(
     earlier `mlflow run`): not computed again. The run ``mlflow run`` created, if any, records which
     run holds the cell and is closed FINISHED. None when there is no such run."""
     cell = spec.cells[0]
-    for run in tracker.find_runs({CELL_KEY_TAG: cell_key(key, cell), ROLE_TAG: "cell"}):
+    for run in tracker.find_runs({CELL_KEY_TAG: cell_key(key, cell), ROLE_TAG: Role.CELL}):
         parent = run.tags.get(MLFLOW_PARENT_TAG)
         if run.status != FINISHED or (parent != parent_run_id and not existing_run_id):
             continue
@@ -212,7 +213,7 @@ def cell_computed_before(
             tracker,
             spec,
             run.run_id,
-            "cell",
+            Role.CELL,
             [found],
             n_computed=0,
             n_already=1,
@@ -240,7 +241,7 @@ def run_cell(
         with interrupts_deferred():  # a signal now is raised once the run is in closing's hands
             run_id = tracker.start_run(
                 cell.name,
-                tags={**sweep_tags, ROLE_TAG: "cell", CELL_KEY_TAG: cell_key(key, cell)},
+                tags={**sweep_tags, ROLE_TAG: Role.CELL, CELL_KEY_TAG: cell_key(key, cell)},
                 parent_run_id=parent,
             )
             stack.enter_context(tracker.closing(run_id))
@@ -356,7 +357,7 @@ def grid_outcome(
         tracker,
         spec,
         opened.run_id,
-        "sweep",
+        Role.SWEEP,
         table,
         n_computed=n_computed,
         n_already=len(opened.finished),

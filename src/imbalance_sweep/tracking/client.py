@@ -17,12 +17,12 @@ import sqlalchemy
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from ..interrupts import interrupts_deferred
 from .errors import TrackingError
 from .runs import FAILED, FINISHED, KILLED, RUNNING, StoredRun
 from .sqlite_file import create_store, refusal, sqlite_path, store_lock
+from .tags import EXPERIMENT_KIND_TAG, MLFLOW_PARENT_TAG, NOTE_TAG, RUN_NAME_TAG, TRAINING_EXPERIMENT
 from .where import is_server, tag_filter
 
 # MLflow refuses longer parameter values; the full grid is in the sweep's config.yaml artifact.
@@ -60,6 +60,11 @@ def _param_text(value: object) -> str:
     if len(text) > MAX_PARAM_LENGTH:
         return text[: MAX_PARAM_LENGTH - 40] + " ... (truncated; see config.yaml)"
     return text
+
+
+def _tag_texts(tags: Mapping[str, str]) -> dict[str, str]:
+    """Tag values as plain text: a :class:`~.tags.Role` is stored as its string."""
+    return {key: str(value) for key, value in tags.items()}
 
 
 @contextlib.contextmanager
@@ -227,9 +232,7 @@ def ensure_experiment(client, experiment_name: str) -> str:
     if experiment:
         return experiment.experiment_id
     try:
-        return client.create_experiment(
-            experiment_name, tags={"mlflow.experimentKind": "custom_model_development"}
-        )
+        return client.create_experiment(experiment_name, tags={EXPERIMENT_KIND_TAG: TRAINING_EXPERIMENT})
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
@@ -336,16 +339,16 @@ class Tracker:
         params (``mlflow run`` logs its entry-point parameters): those keys are left as they
         are, here and in later :meth:`log` calls, since MLflow forbids changing a param.
         """
-        all_tags = dict(tags)
+        all_tags = _tag_texts(tags)
         if parent_run_id:
-            all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
+            all_tags[MLFLOW_PARENT_TAG] = parent_run_id
         with store_errors(self.tracking_uri):
             if existing_run_id:
                 run_id = existing_run_id
                 self._adopted_params[run_id] = set(self.client.get_run(run_id).data.params)
                 self.client.log_batch(
                     run_id,
-                    tags=[RunTag(key, value) for key, value in {**all_tags, MLFLOW_RUN_NAME: name}.items()],
+                    tags=[RunTag(key, value) for key, value in {**all_tags, RUN_NAME_TAG: name}.items()],
                 )
             else:
                 run_id = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags).info.run_id
@@ -384,7 +387,9 @@ class Tracker:
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Tags in one round-trip (a tag, unlike a param, may change)."""
         with store_errors(self.tracking_uri):
-            self.client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
+            self.client.log_batch(
+                run_id, tags=[RunTag(key, value) for key, value in _tag_texts(tags).items()]
+            )
 
     def set_experiment_tag(self, key: str, value: str) -> None:
         """A tag on this experiment (the UI's prepared views live there: views.py)."""
@@ -397,7 +402,7 @@ class Tracker:
 
     def get_note(self, run_id: str) -> str:
         """A run's description (MLflow's ``mlflow.note.content`` tag), empty when it has none."""
-        return self.run_tags(run_id).get("mlflow.note.content", "")
+        return self.run_tags(run_id).get(NOTE_TAG, "")
 
     def reopen(self, run_id: str) -> None:
         """Mark a run RUNNING again: a resumed sweep is at work on it."""

@@ -18,10 +18,9 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ..core.thresholds import DEFAULT_THRESHOLD, threshold_text
-from .tags import MLFLOW_PARENT_TAG
+from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, row_threshold
+from .tags import MLFLOW_PARENT_TAG, VIEW_TAG_PREFIX
 
-VIEW_TAG_PREFIX = "mlflow.sharedViewState."
 HEADLINE_METRICS = ("recall", "f1")
 ORDER_BY = "recall"
 HEADLINE_LOSSES = 2  # the first losses of a sweep shown beside the metrics
@@ -51,9 +50,7 @@ def headline_columns(losses: Sequence[str], rows: Sequence[Mapping[str, object]]
     cell is (``model`` when some cell is a predictions file's, the balance and the accuracies, the
     ``threshold`` when not 0.5 everywhere), its first two losses, recall and F1."""
     named = any(row.get("model") for row in rows)
-    cut_elsewhere = any(
-        threshold_text(row.get("threshold", DEFAULT_THRESHOLD)) != threshold_text() for row in rows
-    )
+    cut_elsewhere = any(row_threshold(row) != DEFAULT_THRESHOLD_TEXT for row in rows)
     columns = [*(["model"] if named else []), "num_0s", "num_1s", "acc_0s", "acc_1s"]
     columns += ["threshold"] if cut_elsewhere else []
     return columns + [f"loss/{name}" for name in losses[:HEADLINE_LOSSES]] + list(HEADLINE_METRICS)

@@ -12,11 +12,11 @@ import shlex
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .tags import ROLE_TAG, Role
 from .views import cells_view_key
 
 # Where ``mlflow ui`` serves by default: the printed URLs point there for a store that is not a server.
 DEFAULT_UI = "http://127.0.0.1:5000"
-ROLE_TAG = "imbalance_sweep.role"  # app.ROLE_TAG (not imported: this module stays free of Hydra and mlflow)
 
 
 def _without_credentials(uri: str) -> str:
@@ -98,7 +98,7 @@ def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
 
 def sweeps_url(tracking_uri: str, experiment_id: str) -> str:
     """Every sweep's parent run of the experiment, however many cells other sweeps have."""
-    return runs_url(tracking_uri, experiment_id, tag_filter(ROLE_TAG, "sweep"))
+    return runs_url(tracking_uri, experiment_id, tag_filter(ROLE_TAG, Role.SWEEP))
 
 
 def cells_url(tracking_uri: str, experiment_id: str, parent_run_id: str) -> str:
@@ -133,6 +133,33 @@ def summary_lines(
     return lines
 
 
+def aligned_table(
+    columns: Sequence[str],
+    cells: Sequence[Sequence[str]],
+    *,
+    left: Sequence[bool] | None = None,
+    rule: bool = False,
+    trim: bool = False,
+) -> str:
+    """Text entries under their column names, two spaces apart, each column as wide as its widest:
+    right-aligned, or left-aligned where ``left`` says; ``rule`` puts dashes under the header and
+    ``trim`` cuts the spaces that end a line. The one text table every command prints."""
+    widths = [
+        max([len(column), *(len(line[index]) for line in cells)]) for index, column in enumerate(columns)
+    ]
+    lefts = [False] * len(columns) if left is None else left
+
+    def line(entries: Sequence[str]) -> str:
+        padded = "  ".join(
+            entry.ljust(width) if is_left else entry.rjust(width)
+            for entry, width, is_left in zip(entries, widths, lefts, strict=True)
+        )
+        return padded.rstrip() if trim else padded
+
+    header = [line(columns), line(["-" * width for width in widths])] if rule else [line(columns)]
+    return "\n".join([*header, *map(line, cells)])
+
+
 def headline_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
     """A compact text table of the given columns (numbers to 4 significant digits)."""
 
@@ -141,10 +168,4 @@ def headline_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str])
             return f"{value:.4g}"
         return str(value)
 
-    cells = [[text(row.get(column, "")) for column in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
-    head = "  ".join(column.rjust(width) for column, width in zip(columns, widths, strict=True))
-    body = [
-        "  ".join(entry.rjust(width) for entry, width in zip(line, widths, strict=True)) for line in cells
-    ]
-    return "\n".join([head, *body])
+    return aligned_table(columns, [[text(row.get(column, "")) for column in columns] for row in rows])

@@ -43,6 +43,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from ..checks import InvalidValue, one_of
+from ..thresholds import is_default
 
 DEFAULT = "uniform"
 
@@ -128,7 +129,7 @@ class FromScoreLaws:
 
     def class_accuracy_at(self, label: int, acc: float, threshold: float) -> float:
         """The share of the class's scores on its correct side of ``threshold``: ``acc`` at 0.5."""
-        if threshold == 0.5:
+        if is_default(threshold):
             return acc
         from ..thresholds import share_on_correct_side
 
