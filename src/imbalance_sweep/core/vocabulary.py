@@ -78,6 +78,7 @@ class Metric:
     criterion: int | None = None  # place among the metrics an epoch is selected by (after the losses)
     answer: int | None = None  # place among the metrics a sweep's answer holds against recall
     answer_flip: bool = False  # a two-model sweep's answer reports where it flips
+    flip_default: int | None = None  # place among what the flip command reports unless told (conf/flip.yaml)
     headline: bool = False  # a column of a sweep's cells, printed and in the UI
 
     @property
@@ -106,9 +107,24 @@ METRICS = (
     Metric(name="fp", label="fp", kind="count", lower_is_better=True),
     Metric(name="tn", label="tn", kind="count"),
     Metric(name="fn", label="fn", kind="count", lower_is_better=True),
-    Metric(name="precision", label="precision", kind="rate", flip="polynomial", criterion=4, answer=2),
     Metric(
-        name="recall", label="recall", kind="rate", flip="polynomial", reference=2, criterion=3, headline=True
+        name="precision",
+        label="precision",
+        kind="rate",
+        flip="polynomial",
+        criterion=4,
+        answer=2,
+        flip_default=4,
+    ),
+    Metric(
+        name="recall",
+        label="recall",
+        kind="rate",
+        flip="polynomial",
+        reference=2,
+        criterion=3,
+        headline=True,
+        flip_default=2,
     ),
     Metric(
         name="f1",
@@ -121,6 +137,7 @@ METRICS = (
         answer=1,
         answer_flip=True,
         headline=True,
+        flip_default=1,
     ),
     Metric(name="accuracy", label="accuracy", kind="rate", flip="polynomial", criterion=7, answer=3),
     Metric(
@@ -132,6 +149,7 @@ METRICS = (
         best=3,
         criterion=6,
         answer=4,
+        flip_default=3,
     ),
     Metric(name="specificity", label="specificity", kind="rate", flip="polynomial"),
     Metric(
@@ -143,6 +161,7 @@ METRICS = (
         criterion=5,
         answer=5,
         answer_flip=True,
+        flip_default=5,
     ),
     Metric(
         name="fbeta",
@@ -154,10 +173,18 @@ METRICS = (
         criterion=2,
         answer=6,
         answer_flip=True,
+        flip_default=6,
     ),
     # Not references: their 0.0 where a denominator is zero (lr_plus at acc_0s = 1, lr_minus at
     # acc_0s = 0) puts the best or the worst model at the wrong end.
-    Metric(name="lr_plus", label="lr_plus", kind="ratio", flip="prevalence_free", never_flips=RATIOS_FREE),
+    Metric(
+        name="lr_plus",
+        label="lr_plus",
+        kind="ratio",
+        flip="prevalence_free",
+        never_flips=RATIOS_FREE,
+        flip_default=7,
+    ),
     Metric(
         name="lr_minus",
         label="lr_minus",
@@ -165,6 +192,7 @@ METRICS = (
         lower_is_better=True,
         flip="prevalence_free",
         never_flips=RATIOS_FREE,
+        flip_default=8,
     ),
     Metric(
         name="roc_auc",
@@ -175,6 +203,7 @@ METRICS = (
         reference_if_stored=True,
         criterion=9,
         answer=7,
+        flip_default=9,
     ),
     Metric(
         name="average_precision",
@@ -184,6 +213,7 @@ METRICS = (
         reference_if_stored=True,
         criterion=8,
         answer=8,
+        flip_default=10,
     ),
     Metric(
         name="precision_at_recall",
@@ -193,6 +223,7 @@ METRICS = (
         never_flips="the best threshold at a recall is the same at every prevalence",
         reference_if_stored=True,
         criterion=10,
+        flip_default=11,
     ),
     # Not references: BCE and the Brier score rescaled at a balance, they rank as those losses do.
     Metric(
@@ -202,9 +233,16 @@ METRICS = (
         flip="as_loss",
         skill_of="bce",
         criterion=11,
+        flip_default=12,
     ),
     Metric(
-        name="brier_skill", label="brier_skill", kind="skill", flip="as_loss", skill_of="brier", criterion=12
+        name="brier_skill",
+        label="brier_skill",
+        kind="skill",
+        flip="as_loss",
+        skill_of="brier",
+        criterion=12,
+        flip_default=13,
     ),
     Metric(
         name="ece",
@@ -215,6 +253,7 @@ METRICS = (
         reference_if_stored=True,
         criterion=13,
         answer=9,
+        flip_default=14,
     ),
 )
 
