@@ -35,6 +35,7 @@ from ..tracking.where import summary_lines
 from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
 
 # The rates' margins are relative to |a + b| / 2, as they always were; the others' to (|a| + |b|) / 2
+# (the same for values >= 0: a skill score, which crosses 0, is why)
 RATE_METRICS = metric_names(lambda metric: metric.kind == "rate")
 # every metric but the counts
 FLIP_METRICS = metric_names(lambda metric: metric.flip is not None)

@@ -278,7 +278,9 @@ def loss_keys(names: Iterable[str] = LOSS_NAMES) -> tuple[str, ...]:
     return tuple(loss_key(name) for name in names)
 
 
-# Which way is better: lower for every loss and for these metrics, higher for the others
+# Which way is better: lower for every loss and for the metrics that count mistakes (fp, fn), give
+# the odds of a positive after a negative call (lr_minus) or measure the calibration error; higher
+# for every other metric. Whatever ranks models asks ``metrics.lower_is_better``.
 LOWER_IS_BETTER = frozenset(metric_names(lambda metric: metric.lower_is_better))
 # The losses the skill scores are of: every cell computes them, whatever its own losses
 SKILL_LOSSES = tuple(metric.skill_of for metric in METRICS if metric.skill_of is not None)
