@@ -63,6 +63,7 @@ from .core.losses import LOSS_NAMES
 from .core.metrics import METRIC_NAMES, lower_is_better, metric_settings
 from .core.prevalence import prevalence_of, prevalence_text
 from .core.reweighting import check_labels, check_prevalences, validation_values
+from .core.vocabulary import loss_key
 from .tracking.runs import FAILED, FINISHED, KILLED
 
 EXPOSABLE = (*LOSS_NAMES, *METRIC_NAMES)
@@ -81,7 +82,7 @@ def logs_key(name: str, prevalence: float | None = None) -> str:
 
 
 def _key(name: str) -> str:
-    return f"loss/{name}" if name in LOSS_NAMES else name
+    return loss_key(name) if name in LOSS_NAMES else name
 
 
 def _population(prevalence: float | None) -> str:

@@ -27,13 +27,11 @@ from ..core.checks import InvalidValue
 from ..core.metrics import METRIC_NAMES, lower_is_better
 from ..core.prevalence import prevalence_of
 from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, row_threshold
+from ..core.vocabulary import is_loss_key, loss_key, loss_name, metric_names, ranked_names
 
-LOSS_PREFIX = "loss/"
-DEFAULT_REFERENCES = ("f1", "recall", "balanced_accuracy")
-# The metrics of issue 14 a report also holds losses against. Not the likelihood ratios: their 0.0
-# where a denominator is zero (lr_plus at acc_0s = 1, lr_minus at acc_0s = 0) puts the best or the
-# worst model at the wrong end; nor the skill scores, which are BCE and Brier rescaled at a balance.
-SCORE_REFERENCES = ("fbeta", "roc_auc", "average_precision", "precision_at_recall", "ece")
+DEFAULT_REFERENCES = ranked_names(lambda metric: metric.reference)
+# The metrics of issue 14 a report also holds losses against, where every row has them
+SCORE_REFERENCES = metric_names(lambda metric: metric.reference_if_stored)
 
 Row = Mapping[str, Any]  # a cell's params and metrics: numbers and strings
 
@@ -47,7 +45,7 @@ def metric_keys(rows: Sequence[Row]) -> list[str]:
     if not rows:
         return []
     shared = set(rows[0]).intersection(*rows[1:])
-    return [key for key in rows[0] if key in shared and (key.startswith(LOSS_PREFIX) or key in METRIC_NAMES)]
+    return [key for key in rows[0] if key in shared and (is_loss_key(key) or key in METRIC_NAMES)]
 
 
 def _model_key(index: int, row: Row) -> tuple[int, int, float, float, str, str]:
@@ -202,7 +200,7 @@ def agreement(
     """
     losses = _names("losses", losses)
     references = _names("references", references)
-    loss_keys = [name if name.startswith(LOSS_PREFIX) else f"{LOSS_PREFIX}{name}" for name in losses]
+    loss_keys = [name if is_loss_key(name) else loss_key(name) for name in losses]
     if not rows:
         return []
     present = {key for row in rows for key in row}
@@ -239,7 +237,7 @@ def agreement(
                         "num_1s": num_1s,
                         "prevalence": prevalence_of(num_0s, num_1s),
                         **({"threshold": threshold} if cut_elsewhere else {}),
-                        "loss": loss.removeprefix(LOSS_PREFIX),
+                        "loss": loss_name(loss),
                         "reference": reference,
                         **statistics,
                         "n_models": len(model_indices),

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..core.metrics import DEFAULT_METRICS, MetricSettings, lower_is_better
 from ..core.prevalence import percent
-from .agreement import LOSS_PREFIX, agreement, metric_keys
+from ..core.vocabulary import is_loss_key, loss_key, loss_name, metric_names, ranked_names
+from .agreement import agreement, metric_keys
 from .preference import Model, preferences
 
 if TYPE_CHECKING:
@@ -31,19 +32,9 @@ REFERENCE = "recall"
 AGREEMENT_PREFIX = "agreement/"
 FLIP_PREFIX = "flip/"
 # The metrics held against recall beside the losses (those every cell has, none NaN)
-COMPARED_METRICS = (
-    "f1",
-    "precision",
-    "accuracy",
-    "balanced_accuracy",
-    "mcc",
-    "fbeta",
-    "roc_auc",
-    "average_precision",
-    "ece",
-)
+COMPARED_METRICS = ranked_names(lambda metric: metric.answer)
 # The metrics whose flip a two-model grid reports beside its losses' (recall never flips)
-FLIP_METRICS = ("f1", "mcc", "fbeta")
+FLIP_METRICS = metric_names(lambda metric: metric.answer_flip)
 ANSWER_FIGURE = "answer.png"  # at the top of the artifacts, beside cells.csv
 
 Row = Mapping[str, object]
@@ -60,7 +51,7 @@ def agreement_with_recall(rows: Sequence[Row], *, losses: Sequence[str]) -> dict
     shared = set(metric_keys(rows))
     if REFERENCE not in shared or not _finite_everywhere(rows, REFERENCE):
         return {}
-    loss_keys = [key for name in losses if (key := f"{LOSS_PREFIX}{name}") in shared]
+    loss_keys = [key for name in losses if (key := loss_key(name)) in shared]
     metrics = [name for name in COMPARED_METRICS if name in shared]
     keys = [key for key in loss_keys + metrics if _finite_everywhere(rows, key)]
     # A metric ranks models as a loss does once lower is better: its sign turned where higher is.
@@ -69,13 +60,13 @@ def agreement_with_recall(rows: Sequence[Row], *, losses: Sequence[str]) -> dict
         {
             **row,
             **{
-                f"{LOSS_PREFIX}{name}": float(row[name]) if lower_is_better(name) else -float(row[name])  # type: ignore[arg-type]
+                loss_key(name): float(row[name]) if lower_is_better(name) else -float(row[name])  # type: ignore[arg-type]
                 for name in metrics
             },
         }
         for row in rows
     ]
-    as_losses = [key.removeprefix(LOSS_PREFIX) for key in keys]
+    as_losses = [loss_name(key) for key in keys]
     table = agreement(ranked, losses=as_losses, references=[REFERENCE]) if as_losses else []
     found: dict[str, float] = {}
     for key, name in zip(keys, as_losses, strict=True):
@@ -147,7 +138,7 @@ def answer_note(
             line = f"| `{key}` | {percent(answer[AGREEMENT_PREFIX + key], '.0f')} |"
             if flips:  # a loss or a metric of FLIP_METRICS without a flip prefers one model throughout
                 flip = answer.get(FLIP_PREFIX + key)
-                asked = key.startswith(LOSS_PREFIX) or key in FLIP_METRICS
+                asked = is_loss_key(key) or key in FLIP_METRICS
                 line += f" {percent(flip) if flip is not None else 'never' if asked else ''} |"
             lines.append(line)
         if not keys:
@@ -172,7 +163,7 @@ def answer_figure(answer: Mapping[str, float], *, title: str) -> Figure | None:
     axes.barh(
         positions,
         shares,
-        color=["tab:red" if key.startswith(AGREEMENT_PREFIX + LOSS_PREFIX) else "tab:blue" for key in keys],
+        color=["tab:red" if is_loss_key(key.removeprefix(AGREEMENT_PREFIX)) else "tab:blue" for key in keys],
     )
     axes.set_yticks(positions, [key.removeprefix(AGREEMENT_PREFIX) for key in keys])
     for position, share in zip(positions, shares, strict=True):

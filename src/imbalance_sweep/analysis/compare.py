@@ -35,9 +35,9 @@ import numpy as np
 from ..cli import report_user_error
 from ..core.cell import cell_name
 from ..core.checks import InvalidValue, clipped
-from ..core.losses import LOSS_NAMES
 from ..core.metrics import METRIC_NAMES
 from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, from_text, row_threshold
+from ..core.vocabulary import loss_keys
 from ..sweep.config import resolve_tracking_uri
 from ..sweep.params import SWEEP_SETTINGS
 from ..tracking.errors import TrackingError
@@ -63,7 +63,7 @@ KEY_LENGTH = 16  # hex digits of the sha256 kept: 64 bits, plenty for one experi
 # Settings every cell of a sweep shares; printed and logged when the sweeps differ in them.
 LETTERS = string.ascii_uppercase
 # The order metrics are listed in: losses first, as the README's tables do.
-METRIC_ORDER = tuple(f"loss/{name}" for name in LOSS_NAMES) + tuple(METRIC_NAMES)
+METRIC_ORDER = loss_keys() + METRIC_NAMES
 TABLE_FILE, JSON_FILE, FIGURE_FILE = "comparison.csv", "comparison.json", "comparison.png"
 
 

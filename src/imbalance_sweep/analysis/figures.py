@@ -25,7 +25,8 @@ from ..core.curves import precision_recall_points, roc_points
 from ..core.metrics import lower_is_better
 from ..core.prevalence import percent as percent_text
 from ..core.prevalence import prevalence_of
-from .agreement import LOSS_PREFIX, metric_keys, replicate_summary
+from ..core.vocabulary import METRIC_NAMES, METRICS, is_loss_key
+from .agreement import metric_keys, replicate_summary
 
 if TYPE_CHECKING:
     from .report import SweepModel
@@ -35,17 +36,7 @@ PANEL_WIDTH, PANEL_HEIGHT, SUPTITLE_HEIGHT = 4.6, 3.9, 0.5  # a heatmap panel an
 COLORBAR_TICKS = 5  # at most this many values on a heatmap's colour bar
 MAX_TICKS = 6  # accuracy tick labels per heatmap axis (more overlap in a 4-inch panel)
 MAX_ANNOTATED_CELLS = 36  # small grids get their values written in the cells
-READABLE_NAMES = {
-    "f1": "F1",
-    "recall": "recall",
-    "balanced_accuracy": "balanced accuracy",
-    "mcc": "MCC",
-    "fbeta": "F-beta",
-    "roc_auc": "ROC AUC",
-    "average_precision": "average precision",
-    "precision_at_recall": "precision at recall",
-    "ece": "ECE",
-}
+READABLE_NAMES = {metric.name: metric.label for metric in METRICS}
 MAX_CURVE_MODELS = 8  # models whose curves are drawn, evenly spaced in the grid's order
 MAX_CURVE_BALANCES = 5  # precision-recall panels, evenly spaced in prevalence
 STATISTICS = {
@@ -301,7 +292,7 @@ def preference_chart(
     loss_ax, metric_ax = figure.subplots(2, 1, sharex=True)
     drawn = {loss_ax: 0, metric_ax: 0}
     for name, margin in margins.items():
-        ax = loss_ax if name.startswith(LOSS_PREFIX) else metric_ax
+        ax = loss_ax if is_loss_key(name) else metric_ax
         points = flips.get(name, ())
         where = ", ".join(map(percent_text, points))
         (line,) = ax.plot(
@@ -354,7 +345,7 @@ def selection_chart(
         )
         chosen = [pick for pick in picks if pick.chosen_on == where]
         for pick in chosen:
-            colour = "tab:blue" if "loss" in pick.criterion.replace("log_loss_skill", "") else "tab:green"
+            colour = "tab:green" if pick.criterion in METRIC_NAMES else "tab:blue"  # a loss: blue
             bottom.plot(pick.epoch, rows[pick.criterion], marker="o", color=colour, linestyle="none")
         bottom.set_yticks(range(len(criteria)), list(reversed(criteria)) if column == 0 else [])
         bottom.set_ylim(-0.6, len(criteria) - 0.4)

@@ -24,21 +24,23 @@ from ..core.checks import InvalidValue, fraction, names_from
 from ..core.evaluation import check_loss_settings
 from ..core.metrics import (
     DEFAULT_METRICS,
-    SCORE_METRIC_NAMES,
     MetricSettings,
     lower_is_better,
     settings_section,
 )
 from ..core.prevalence import percent
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
+from ..core.vocabulary import loss_key, metric_names
 from ..sweep.config import CONFIG_DIR, checked_name, resolve_tracking_uri
 from ..tracking.tags import ROLE_TAG, Role
 from ..tracking.where import summary_lines
 from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
 
-RATE_METRICS = ("precision", "recall", "f1", "accuracy", "balanced_accuracy", "specificity", "mcc")
-# every metric but the counts: the rates above, the other metrics of the counts, those of the scores
-FLIP_METRICS = (*RATE_METRICS, "fbeta", "lr_plus", "lr_minus", *SCORE_METRIC_NAMES)
+# The rates' margins are relative to |a + b| / 2, as they always were; the others' to (|a| + |b|) / 2
+# (the same for values >= 0: a skill score, which crosses 0, is why)
+RATE_METRICS = metric_names(lambda metric: metric.kind == "rate")
+# every metric but the counts
+FLIP_METRICS = metric_names(lambda metric: metric.flip is not None)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def margins(spec: FlipSpec) -> dict[str, np.ndarray]:
     for name in spec.losses:
         a = loss_curve(spec.model_a, name, alpha=spec.alpha, gamma=spec.gamma)(SHOWN)
         b = loss_curve(spec.model_b, name, alpha=spec.alpha, gamma=spec.gamma)(SHOWN)
-        curves[f"loss/{name}"] = (b - a) / ((a + b) / 2)
+        curves[loss_key(name)] = (b - a) / ((a + b) / 2)
     for name in spec.metrics:
         a = metric_curve(spec.model_a, name, spec.settings)(SHOWN)
         b = metric_curve(spec.model_b, name, spec.settings)(SHOWN)

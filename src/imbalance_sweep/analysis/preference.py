@@ -45,6 +45,7 @@ from ..core.losses import LOSSES
 from ..core.metrics import DEFAULT_METRICS, MetricSettings, confusion_metrics, lower_is_better
 from ..core.score_models import ScoreModel
 from ..core.score_models.uniform import UNIFORM
+from ..core.vocabulary import METRICS, loss_key, metric_names
 
 # Prevalences scanned for a change of sign: logit-spaced, from about 1e-7 to 1 - 1e-7.
 SCAN = 1.0 / (1.0 + np.exp(-np.linspace(-16.0, 16.0, 641)))
@@ -52,15 +53,13 @@ SCAN = 1.0 / (1.0 + np.exp(-np.linspace(-16.0, 16.0, 641)))
 SHOWN = SCAN[(SCAN >= 1e-4) & (SCAN <= 0.9999)]
 BISECTIONS = 80
 # The metrics whose values are the score model's population values at each prevalence
-SCORE_VALUE_NAMES = ("roc_auc", "average_precision", "precision_at_recall", "ece")
-SKILL_LOSSES = {"log_loss_skill": "bce", "brier_skill": "brier"}  # a skill score flips where its loss does
+SCORE_VALUE_NAMES = metric_names(lambda metric: metric.of_score_law)
+# a skill score -> its loss: it flips where its loss does
+SKILL_LOSSES = {metric.name: metric.skill_of for metric in METRICS if metric.skill_of is not None}
 # Metrics whose preference between two models is the same at every prevalence, and why
-PREVALENCE_FREE = {
-    "lr_plus": "likelihood ratios do not depend on prevalence",
-    "lr_minus": "likelihood ratios do not depend on prevalence",
-    "roc_auc": "ROC AUC does not depend on prevalence",
-    "precision_at_recall": "the best threshold at a recall is the same at every prevalence",
-}
+PREVALENCE_FREE = {metric.name: metric.never_flips for metric in METRICS if metric.never_flips is not None}
+# Metrics without a closed form: their flips are a scan's
+SCANNED = metric_names(lambda metric: metric.flip == "scan")
 
 
 @dataclass(frozen=True)
@@ -267,7 +266,7 @@ class Preference:
     @property
     def key(self) -> str:
         """The name a sweep logs it under: ``loss/<name>`` for a loss, the metric's own name otherwise."""
-        return f"loss/{self.name}" if self.is_loss else self.name
+        return loss_key(self.name) if self.is_loss else self.name
 
 
 def preferences(
@@ -295,7 +294,7 @@ def preferences(
             difference = lambda pi, a=curve_a, b=curve_b: b(pi) - a(pi)  # noqa: E731  > 0: A is better
         else:
             difference = lambda pi, a=curve_a, b=curve_b: a(pi) - b(pi)  # noqa: E731  > 0: A is better
-        if name in SCORE_VALUE_NAMES and name not in PREVALENCE_FREE:  # no polynomial: a scan
+        if name in SCANNED:  # no polynomial
             found.append(_preference(name, False, difference, None))
             continue
         polynomial = _polynomial_of(

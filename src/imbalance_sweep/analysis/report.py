@@ -19,6 +19,7 @@ from ..core.curves import has_curves
 from ..core.score_models import ScoreModel
 from ..core.score_models.empirical import EmpiricalModel
 from ..core.thresholds import row_threshold
+from ..core.vocabulary import loss_keys
 from .agreement import (
     DEFAULT_REFERENCES,
     SCORE_REFERENCES,
@@ -156,7 +157,7 @@ def _figures(
 
     figures = {
         f"figures/heatmap_{metric.replace('/', '_')}.png": heatmaps(rows, metric=metric)
-        for metric in [*(f"loss/{name}" for name in losses), *metrics]
+        for metric in [*loss_keys(losses), *metrics]
     }
     for reference in references if metrics else ():
         chart = agreement_chart(agreement_rows, reference=reference)

@@ -15,29 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.losses import LOSS_NAMES
-from ..core.metrics import CONFUSION_METRIC_NAMES, METRIC_NAMES, lower_is_better
+from ..core.metrics import lower_is_better
+from ..core.vocabulary import LOSS_NAMES, loss_keys, ranked_names
 
-COUNTS = ("tp", "fp", "tn", "fn")
-# The criteria a table lists: every loss, then the metrics people select on first
-CRITERIA = (
-    *(f"loss/{name}" for name in LOSS_NAMES),
-    "f1",
-    "fbeta",
-    "recall",
-    "precision",
-    "mcc",
-    "balanced_accuracy",
-    "accuracy",
-    "average_precision",
-    "roc_auc",
-    "precision_at_recall",
-    "log_loss_skill",
-    "brier_skill",
-    "ece",
-)
-assert set(CRITERIA) <= {f"loss/{name}" for name in LOSS_NAMES} | set(METRIC_NAMES)
-assert not set(CRITERIA) & set(COUNTS) and set(COUNTS) <= set(CONFUSION_METRIC_NAMES)
+# The criteria a table lists: every loss, then the metrics people select on first (``vocabulary``)
+CRITERIA = (*loss_keys(LOSS_NAMES), *ranked_names(lambda metric: metric.criterion))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from .cell import Cell
 from .losses import per_sample_term, per_sample_terms, reduce_losses, term_weight, terms_for
 from .metrics import DEFAULT_BETA, confusion_metrics, on_correct_side
 from .thresholds import DEFAULT_THRESHOLD, best_in_table, best_metric
+from .vocabulary import loss_key
 
 BOOTSTRAP_STREAM = 2  # the cell's streams: 0 negatives, 1 positives (its draw), 2 bootstrap
 
@@ -112,7 +113,7 @@ def bootstrap_values(
     values: dict[str, list[float]] = {}
     for sums, chosen in _replicate_values(model, cell, seed, tables, replicates, best):
         class_sums = [dict(zip(terms, class_sum[:-1], strict=True)) for class_sum in sums]
-        row = {f"loss/{name}": value for name, value in reduce_losses(losses, class_sums, sizes).items()}
+        row = {loss_key(name): value for name, value in reduce_losses(losses, class_sums, sizes).items()}
         tn, tp = (round(float(class_sum[-1])) for class_sum in sums)
         fp, fn = sizes[0] - tn, sizes[1] - tp
         if chosen is not None:

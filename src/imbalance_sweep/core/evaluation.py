@@ -27,6 +27,7 @@ from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM
 from .simulator import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, cell_score_chunks
 from .thresholds import DEFAULT_THRESHOLD, best_in_table, best_metric, check_threshold, cut
+from .vocabulary import SKILL_LOSSES, loss_key
 
 RANKING_CAPACITY_CHUNKS = 16  # distinct scores kept exactly: this many chunks' worth (16 MB at 2^16)
 
@@ -115,12 +116,12 @@ class Accumulator:
             tp, fp, tn, fn = (round(count) for count in counts)  # whole counts: MCC's numerator exact
             chosen[f"threshold/{metric}"] = threshold
         values = {
-            f"loss/{name}": value for name, value in reduce_losses(losses, self.sums, self.counts).items()
+            loss_key(name): value for name, value in reduce_losses(losses, self.sums, self.counts).items()
         }
         values.update(confusion_metrics(tp=tp, fp=fp, tn=tn, fn=fn, beta=self.settings.beta))
         values.update(chosen)
         values.update(self._ranking_values())
-        losses_for_skill = reduce_losses(("bce", "brier"), self.sums, self.counts)
+        losses_for_skill = reduce_losses(SKILL_LOSSES, self.sums, self.counts)
         values.update(skill_scores(**losses_for_skill, prevalence=prevalence_of(*self.counts)))
         values["ece"] = calibration.ece()
         return values

@@ -27,6 +27,7 @@ from .prevalence import prevalence_of
 from .score_models import ScoreModel
 from .score_models.uniform import UNIFORM, or_default
 from .thresholds import DEFAULT_THRESHOLD, best_metric, cut, is_default
+from .vocabulary import SKILL_LOSSES, is_loss_key, loss_key, loss_name
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ def expected_losses(
             error = math.sqrt(sum(count * var for count, (_, var) in present))
             if reduction == "mean":
                 value, error = value / total, error / total
-        values[f"loss/{name}"] = value
-        values[f"stderr/loss/{name}"] = error
+        values[loss_key(name)] = value
+        values[f"stderr/{loss_key(name)}"] = error
     return values
 
 
@@ -153,19 +154,16 @@ def expected_metrics(
     return values
 
 
-SKILL_LOSSES = ("bce", "brier")  # the losses the skill scores are of
-
-
 def expected_skill(prevalence: float, losses: Mapping[str, float]) -> dict[str, float]:
     """``log_loss_skill`` and ``brier_skill`` of the expected BCE and Brier score (``losses``, as
     :func:`expected_losses` gives them), and their standard errors: the losses' over the constant
     losses of predicting the prevalence (``calibration``)."""
-    values = skill_scores(bce=losses["loss/bce"], brier=losses["loss/brier"], prevalence=prevalence)
+    values = skill_scores(bce=losses[loss_key("bce")], brier=losses[loss_key("brier")], prevalence=prevalence)
     for name, loss, null in (
         ("log_loss_skill", "bce", null_log_loss(prevalence)),
         ("brier_skill", "brier", prevalence * (1.0 - prevalence)),
     ):
-        values[f"stderr/{name}"] = losses[f"stderr/loss/{loss}"] / null if null else 0.0
+        values[f"stderr/{name}"] = losses[f"stderr/{loss_key(loss)}"] / null if null else 0.0
     return values
 
 
@@ -190,7 +188,7 @@ def expected_cell(
         model=model,
     )
     return {
-        **{key: value for key, value in computed.items() if key.split("loss/", 1)[1] in losses},
+        **{key: value for key, value in computed.items() if loss_name(key.removeprefix("stderr/")) in losses},
         **expected_metrics(cell, model, settings),
         **model.score_metrics(
             cell.acc_0s, cell.acc_1s, cell.prevalence, recall=settings.recall, ece_bins=settings.ece_bins
@@ -206,7 +204,7 @@ def beside_sampled(expected: dict[str, float]) -> dict[str, float]:
     return {
         key if key.startswith("stderr/") else f"expected/{key}": value
         for key, value in expected.items()
-        if not key.startswith("stderr/") or key.startswith("stderr/loss/")
+        if not key.startswith("stderr/") or is_loss_key(key.removeprefix("stderr/"))
     }
 
 

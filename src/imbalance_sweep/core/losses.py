@@ -32,19 +32,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from . import vocabulary
 from .checks import InvalidValue
 from .clipping import EPSILON, ONE_MINUS_EPSILON
 
-# name -> (term, reduction); the order is the order runs list them in.
-LOSSES: dict[str, tuple[str, str]] = {
-    "bce": ("bce", "mean"),
-    "focal_tfa": ("focal_balanced", "sum"),
-    "focal_balanced": ("focal_balanced", "mean"),
-    "focal": ("focal", "mean"),
-    "balanced_bce": ("bce", "class_mean"),
-    "brier": ("sq", "mean"),
-}
-LOSS_NAMES = tuple(LOSSES)
+# name -> (term, reduction) of each loss of the vocabulary; the order is the order runs list them in.
+LOSSES: dict[str, tuple[str, str]] = {loss.name: (loss.term, loss.reduction) for loss in vocabulary.LOSSES}
+LOSS_NAMES = vocabulary.LOSS_NAMES
 BACKENDS = ("numpy", "keras", "tfa")
 
 
@@ -267,7 +261,7 @@ class TfaTerms(KerasTerms):
 
 
 # Every cell's skill scores (``calibration``) take its BCE and Brier score, whatever its losses
-SKILL_TERMS = frozenset({"bce", "sq"})
+SKILL_TERMS = terms_for(vocabulary.SKILL_LOSSES)
 
 
 def make_terms(backend: str, losses: Iterable[str], *, alpha: float, gamma: float):

@@ -24,42 +24,16 @@ import numpy as np
 
 from .checks import InvalidValue, _is_number, _show, whole_number
 from .thresholds import DEFAULT_THRESHOLD, cut
+from .vocabulary import LOWER_IS_BETTER, is_loss_key, metric_names
+from .vocabulary import METRIC_NAMES as METRIC_NAMES  # where the API has always found them
 
 THRESHOLD = cut(DEFAULT_THRESHOLD)  # a score > THRESHOLD predicts 1; float32, as the scores are
 
-# The metrics of the confusion counts (a function of tp, fp, tn and fn alone)
-CONFUSION_METRIC_NAMES = (
-    "tp",
-    "fp",
-    "tn",
-    "fn",
-    "precision",
-    "recall",
-    "f1",
-    "accuracy",
-    "balanced_accuracy",
-    "specificity",
-    "mcc",
-    "fbeta",
-    "lr_plus",
-    "lr_minus",
-)
-# Of the scores themselves, at no threshold (``ranking``) and as probabilities (``calibration``)
-SCORE_METRIC_NAMES = (
-    "roc_auc",
-    "average_precision",
-    "precision_at_recall",
-    "log_loss_skill",
-    "brier_skill",
-    "ece",
-)
-METRIC_NAMES = CONFUSION_METRIC_NAMES + SCORE_METRIC_NAMES
-# Which way is better, said once: the metrics of which a lower value is better (the mistakes,
-# lr_minus's odds of a positive after a negative call, the calibration error), as of every loss
-# (``loss/<name>``); higher is better for every other metric. Whatever ranks models asks
-# :func:`lower_is_better` (agreement, flip points, the heatmaps).
-LOWER_IS_BETTER = frozenset({"fp", "fn", "lr_minus", "ece"})
-LOSS_PREFIX = "loss/"
+# The metrics of the confusion counts (a function of tp, fp, tn and fn alone), then those of the
+# scores themselves, at no threshold (``ranking``) and as probabilities (``calibration``); which
+# way is better, for whatever ranks models (agreement, flip points, the heatmaps): ``vocabulary``.
+CONFUSION_METRIC_NAMES = metric_names(lambda metric: metric.of_counts)
+SCORE_METRIC_NAMES = metric_names(lambda metric: not metric.of_counts)
 
 DEFAULT_BETA = 2.0  # fbeta: recall weighs beta times as much as precision (screening)
 DEFAULT_RECALL = 0.9  # precision_at_recall: the best precision at this recall or more
@@ -127,7 +101,7 @@ def settings_section(settings: Any, *, section: str) -> MetricSettings:
 def lower_is_better(key: str) -> bool:
     """Whether a lower value of a cell's ``key`` is better: a loss (``loss/<name>``) or a metric of
     :data:`LOWER_IS_BETTER`."""
-    return key.startswith(LOSS_PREFIX) or key in LOWER_IS_BETTER
+    return is_loss_key(key) or key in LOWER_IS_BETTER
 
 
 def on_correct_side(label: int, scores: np.ndarray, threshold: float | np.float32 = THRESHOLD) -> np.ndarray:

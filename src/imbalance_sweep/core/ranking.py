@@ -29,8 +29,9 @@ import numpy as np
 
 from .checks import InvalidValue, fraction, labelled_scores, whole_number
 from .simulator import DEFAULT_CHUNK_SIZE
+from .vocabulary import metric_names
 
-RANKING_NAMES = ("roc_auc", "average_precision", "precision_at_recall")
+RANKING_NAMES = metric_names(lambda metric: metric.kind == "ranking")
 
 MIN_BUFFER = 1 << 16  # tagged scores held before a merge, at least; more when the capacity is larger
 

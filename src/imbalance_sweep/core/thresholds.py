@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .checks import InvalidValue, _is_number, _show, fraction
+from .vocabulary import ranked_names
 
 if TYPE_CHECKING:
     from .score_models import ScoreDistribution
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 DEFAULT_THRESHOLD = 0.5  # the post's rule; a model's accuracies are defined at it
 BEST_PREFIX = "best:"
-BEST_METRICS = ("f1", "fbeta", "balanced_accuracy", "mcc")
+BEST_METRICS = ranked_names(lambda metric: metric.best)
 BEST_CHOICES = tuple(f"{BEST_PREFIX}{name}" for name in BEST_METRICS)
 TIE_RTOL = 1e-12
 GRID_POINTS = 512  # per law, quantile levels of the grid that brackets a law search's maxima

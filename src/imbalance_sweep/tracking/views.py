@@ -19,9 +19,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, row_threshold
+from ..core.vocabulary import loss_keys, metric_names
 from .tags import MLFLOW_PARENT_TAG, VIEW_TAG_PREFIX
 
-HEADLINE_METRICS = ("recall", "f1")
+HEADLINE_METRICS = metric_names(lambda metric: metric.headline)
 ORDER_BY = "recall"
 HEADLINE_LOSSES = 2  # the first losses of a sweep shown beside the metrics
 # The sections the UI makes a chart for every metric in (by the metric's prefix; "Model metrics"
@@ -53,7 +54,7 @@ def headline_columns(losses: Sequence[str], rows: Sequence[Mapping[str, object]]
     cut_elsewhere = any(row_threshold(row) != DEFAULT_THRESHOLD_TEXT for row in rows)
     columns = [*(["model"] if named else []), "num_0s", "num_1s", "acc_0s", "acc_1s"]
     columns += ["threshold"] if cut_elsewhere else []
-    return columns + [f"loss/{name}" for name in losses[:HEADLINE_LOSSES]] + list(HEADLINE_METRICS)
+    return columns + list(loss_keys(losses[:HEADLINE_LOSSES])) + list(HEADLINE_METRICS)
 
 
 def cells_view_key(parent_run_id: str) -> str:
@@ -99,7 +100,7 @@ def cells_view_state(parent_run_id: str, sweep_name: str, losses: Sequence[str])
     columns; the chart view opens on a section of scatter charts (each headline loss against
     recall and against F1, one point per cell) and bar charts of each headline value, above the
     closed sections of the charts the UI makes of every metric."""
-    metrics = [f"loss/{name}" for name in losses[:HEADLINE_LOSSES]] + list(HEADLINE_METRICS)
+    metrics = list(loss_keys(losses[:HEADLINE_LOSSES])) + list(HEADLINE_METRICS)
     columns = headline_columns(losses)
     section = str(uuid.uuid4())
     scatter = [
