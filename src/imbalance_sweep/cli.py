@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 from .core.checks import InvalidValue
-from .interrupts import SIGNALS, Interrupted, install_interrupt_handlers
-from .processes import command_line, pids, stat_fields
+from .runtime.processes import command_line, pids, stat_fields
+from .runtime.signals import SIGNALS, Interrupted, install_interrupt_handlers
 from .tracking.errors import TrackingError
 
 EXIT_USER_ERROR = 2

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from .cli import exit_on_user_error, on_user_error, set_continue_command
 from .core.checks import InvalidValue, fraction, names_from, one_of, whole_number
-from .interrupts import install_interrupt_handlers
+from .runtime.signals import install_interrupt_handlers
 
 # Each entry point's parameters, as MLproject declares them (tests/test_launch.py checks the two agree).
 ENTRY_POINTS: Mapping[str, tuple[str, ...]] = {

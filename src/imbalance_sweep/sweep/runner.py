@@ -20,7 +20,7 @@ from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import make_terms
 from ..core.score_models import ScoreModel
-from ..interrupts import interrupts_deferred
+from ..runtime.signals import interrupts_deferred
 from ..tracking.client import Closing, Tracker
 from ..tracking.runs import FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (

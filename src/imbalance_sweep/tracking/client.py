@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-from ..interrupts import interrupts_deferred
+from ..runtime.signals import interrupts_deferred
 from .errors import TrackingError
 from .runs import FAILED, FINISHED, KILLED, RUNNING, StoredRun
 from .sqlite_file import create_store, refusal, sqlite_path, store_lock
@@ -109,7 +109,7 @@ def retry_when_locked(call: Callable, *args, attempts: int = WRITE_ATTEMPTS, **k
 
 
 def _held(call: Callable) -> Callable:
-    """``call`` with Ctrl-C and SIGTERM held until it returns (``interrupts``): a database write cut
+    """``call`` with Ctrl-C and SIGTERM held until it returns (``runtime.signals``): a database write cut
     by the signal would keep its lock from the writes that close the runs KILLED."""
 
     def held(*args, **kwargs):

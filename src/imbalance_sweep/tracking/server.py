@@ -71,7 +71,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..processes import command_line, listening_sockets, pids, socket_inodes, stat_fields
+from ..runtime.processes import command_line, listening_sockets, pids, socket_inodes, stat_fields
 from .server_files import (
     RefusedPath,
     check_entry,

@@ -10,20 +10,20 @@ import pytest
 import sqlalchemy
 from mlflow import MlflowClient
 
-from imbalance_sweep import interrupts
-from imbalance_sweep.interrupts import Interrupted, install_interrupt_handlers, interrupts_deferred
+from imbalance_sweep.runtime import signals
+from imbalance_sweep.runtime.signals import Interrupted, install_interrupt_handlers, interrupts_deferred
 from imbalance_sweep.tracking import client as tracking
 
 
 @pytest.fixture
 def handlers():
     """The project's SIGINT and SIGTERM handlers for the test, Python's own again after it."""
-    saved = {each: signal.getsignal(each) for each in interrupts.SIGNALS}
+    saved = {each: signal.getsignal(each) for each in signals.SIGNALS}
     install_interrupt_handlers()
     yield
     for each, handler in saved.items():
         signal.signal(each, handler)
-    interrupts._deferred.clear()
+    signals._deferred.clear()
 
 
 def signal_inside(statement_start: str, how: signal.Signals):
