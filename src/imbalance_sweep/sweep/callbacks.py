@@ -9,7 +9,9 @@ from typing import Any, cast
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ..cli import exit_on_user_error, launch_in_workers
+from ..runtime.signals import launch_in_workers
+from ..runtime.user_errors import exit_in_one_line
+from ..tracking.errors import USER_ERRORS
 from . import multirun_folder
 from .config import resolve_tracking_uri
 
@@ -30,7 +32,7 @@ class CreateExperiment(Callback):
             return  # the jobs report the bad value, one line each
         from ..tracking.client import Tracker  # MLflow: only once a multirun starts
 
-        with exit_on_user_error():
+        with exit_in_one_line(USER_ERRORS):
             Tracker(resolve_tracking_uri(config.get("tracking_uri")), experiment)
 
 
@@ -56,8 +58,8 @@ RAY_WORKER = "ray::_run_job"  # a Ray worker's process title while it runs a Hyd
 class StopWorkersOnSignal(Callback):
     """Ctrl-C or SIGTERM to a multirun whose jobs run in worker processes (joblib, a local Ray) reaches
     the workers, which close their runs KILLED before the multirun ends with one line
-    (cli.launch_in_workers). Ray is started here, before the launcher would start it, so that this
-    process's handlers replace the ones ``ray.init`` installs (which end the process at once)."""
+    (runtime.signals.launch_in_workers). Ray is started here, before the launcher would start it, so
+    that this process's handlers replace the ones ``ray.init`` installs (which end the process at once)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         launcher = config.hydra.launcher

@@ -20,7 +20,7 @@ from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import make_terms
 from ..core.score_models import ScoreModel
-from ..runtime.signals import interrupts_deferred
+from ..runtime.signals import Interrupted, interrupts_deferred
 from ..tracking.client import Closing, Tracker
 from ..tracking.runs import FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (
@@ -430,10 +430,9 @@ def run_cells(
             rows[cell] = run_cell(
                 tracker, spec, cell, sweep_tags=sweep_tags, key=key, term_sums=term_sums, parent=opened.run_id
             )
-    except KeyboardInterrupt as interrupted:
-        interrupted.progress = (  # type: ignore[attr-defined]  # read by cli.run_job
-            f"{len(opened.finished) + len(rows)} of {len(spec.shard_cells)} cells FINISHED in run {opened.run_id}"
-        )
+    except Interrupted as interrupted:
+        done = len(opened.finished) + len(rows)
+        interrupted.progress = f"{done} of {len(spec.shard_cells)} cells FINISHED in run {opened.run_id}"
         raise
     return rows
 

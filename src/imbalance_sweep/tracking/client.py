@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-from ..runtime.signals import interrupts_deferred
+from ..runtime.signals import close_interrupted, interrupts_deferred
 from .errors import TrackingError
 from .runs import FAILED, FINISHED, KILLED, RUNNING, StoredRun
 from .sqlite_file import create_store, refusal, sqlite_path, store_lock
@@ -495,13 +495,14 @@ class Tracker:
                 raise
 
     def _close_interrupted(self, run_id: str, interrupted: KeyboardInterrupt) -> None:
-        """KILLED, in at most CLOSING_ATTEMPTS tries. A store that stays locked leaves the run
-        RUNNING (the next run of the sweep marks it FAILED and computes its cell again): the
-        interruption goes on, and carries the run's id (``unclosed``) for its one line."""
-        try:
-            self.finish(run_id, KILLED, attempts=CLOSING_ATTEMPTS)
-        except TrackingError:
-            interrupted.unclosed = [*getattr(interrupted, "unclosed", []), run_id]  # type: ignore[attr-defined]
+        """KILLED, in at most CLOSING_ATTEMPTS tries; a store that stays locked leaves the run
+        RUNNING, named in the interruption's line (signals.close_interrupted)."""
+        close_interrupted(
+            interrupted,
+            run_id,
+            lambda run: self.finish(run, KILLED, attempts=CLOSING_ATTEMPTS),
+            refused=TrackingError,
+        )
 
     def log_table(self, run_id: str, columns: Mapping[str, list], artifact_file: str) -> None:
         """A table as MLflow's JSON table artifact, which the UI shows as a table."""
