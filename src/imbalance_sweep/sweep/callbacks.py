@@ -3,6 +3,7 @@ after they end."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, cast
 
@@ -14,6 +15,8 @@ from ..runtime.user_errors import exit_in_one_line
 from ..tracking.errors import USER_ERRORS
 from . import multirun_folder
 from .config import resolve_tracking_uri
+
+log = logging.getLogger(__name__)
 
 
 class CreateExperiment(Callback):
@@ -87,10 +90,15 @@ RAY_OBJECT_STORE_BYTES = 78643200
 
 
 def start_ray(init: DictConfig) -> None:
-    """``ray.init`` with the Ray launcher's settings, as the launcher would call it."""
-    from hydra_plugins.hydra_ray_launcher._launcher_util import start_ray as launchers_start_ray
+    """``ray.init`` with the Ray launcher's settings, as the launcher would call it, its lines logged
+    as it logs them (Ray's public API: the launcher's own function is private to it)."""
+    import ray
 
+    if ray.is_initialized():
+        log.info("Ray is already running.")
+        return
     # a DictConfig's container is a dict, and a dict makes a DictConfig
     settings = OmegaConf.create(cast("dict[str, Any]", OmegaConf.to_container(init, resolve=True)))
     settings.setdefault("object_store_memory", RAY_OBJECT_STORE_BYTES)
-    launchers_start_ray(settings)
+    log.info(f"Initializing ray with config: {settings}")
+    ray.init(**cast("dict[str, Any]", OmegaConf.to_container(settings, resolve=True)))
