@@ -79,6 +79,7 @@ from ..runtime.processes import (
     state_and_group,
     stop_process_group,
 )
+from ..runtime.user_errors import report_user_error
 from .server_files import (
     RefusedPath,
     check_entry,
@@ -114,7 +115,6 @@ ADMIN_USERNAME = "admin"
 AUTH_CACHE_SECONDS = 60
 START_TIMEOUT_SECONDS = 180.0
 PROGRAM = "python -m imbalance_sweep.server"
-EXIT_USER_ERROR = 2  # as cli.py's
 EXIT_NOT_RUNNING = 3  # status: as pg_ctl status and LSB init scripts
 EXIT_STILL_ANSWERING = 1  # stop: a server that is not this directory's still answers on its port
 
@@ -1079,6 +1079,4 @@ def main(argv: list[str] | None = None) -> int:
         print(_status_line(found))
         return 0 if found["answers"] and found["postgres"] else EXIT_NOT_RUNNING
     except (ServerError, RefusedPath) as error:
-        # cli.report_user_error's line, without importing cli.py: it imports mlflow, 4 s for one line
-        print(f"imbalance-sweep: error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return report_user_error(error)
