@@ -5,7 +5,7 @@ milliseconds: most of the time goes to writing runs) on a fresh sqlite store, se
 process group after a random 6 to 12 s (as a terminal's Ctrl-C), and times the exit. A trial is
 good when the command exits 130 with its one line and no "database is locked": a signal that cut a
 store write part-way once left sqlite's write lock behind, and the runs' closing then waited out
-MLflow's 20 s busy timeout (5 of 12 trials, 81 s each; see ``interrupts``).
+MLflow's 20 s busy timeout (5 of 12 trials, 81 s each; see ``runtime.signals``).
 
     python benchmarks/bench_interrupt.py [--trials 12] [--seed 1]
 """

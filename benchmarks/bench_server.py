@@ -54,7 +54,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imbalance_sweep.tracking.server import free_port, mlflow_server_pid, stop_process_group
+from imbalance_sweep.runtime.processes import stop_process_group
+from imbalance_sweep.tracking.server import free_port, mlflow_server_pid
 
 ACC_0S = "0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0"
 ACC_1S = "0.6,0.7,0.8,0.9,1.0"

@@ -130,9 +130,9 @@ def test_a_worker_that_does_not_end_is_waited_for_a_bounded_time():
     """The launching process stops waiting (here after 0.5 s) with the one line and exit 143."""
     script = (
         "import time\n"
-        "from imbalance_sweep import cli\n"
-        "cli.WORKERS_CLOSE_SECONDS = 0.5\n"
-        "cli.launch_in_workers('no such worker')\n"
+        "from imbalance_sweep.runtime import signals\n"
+        "signals.WORKERS_CLOSE_SECONDS = 0.5\n"
+        "signals.launch_in_workers('no such worker')\n"
         "print('ready', flush=True)\n"
         "time.sleep(60)\n"
     )

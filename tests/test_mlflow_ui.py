@@ -32,6 +32,7 @@ from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.analysis.answer import ANSWER_FIGURE
+from imbalance_sweep.runtime.processes import stop_process_group
 from imbalance_sweep.tracking import server, where
 from imbalance_sweep.tracking.client import RunReader
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG, Role
@@ -89,7 +90,7 @@ def mlflow_server(directory: Path):
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.stop_process_group(process.pid)
+        stop_process_group(process.pid)
         process.wait()
 
 

@@ -297,7 +297,7 @@ def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkey
     """Ctrl-C or SIGTERM: the runs at work are closed KILLED with CLOSING_ATTEMPTS tries, not
     WRITE_ATTEMPTS (each may wait out MLflow's 20 s busy timeout). A store that stays locked leaves
     them RUNNING, and the interruption's one line names them."""
-    from imbalance_sweep.cli import report_interrupt
+    from imbalance_sweep.runtime.signals import Interrupted, report_interrupt
 
     tracker = tracking.Tracker(tracking_uri, "interrupted")
     parent = tracker.start_run("sweep", tags={}, params={})
@@ -312,12 +312,13 @@ def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkey
         )
 
     monkeypatch.setattr(MlflowClient, "set_terminated", locked)
-    with pytest.raises(KeyboardInterrupt) as interrupted:
+    with pytest.raises(Interrupted) as interrupted:
         with tracker.closing(parent), tracker.closing(cell):
-            raise KeyboardInterrupt
+            raise Interrupted(progress="3 of 6 cells FINISHED")  # as the project's handler raises it
     assert tries == [cell] * tracking.CLOSING_ATTEMPTS + [parent] * tracking.CLOSING_ATTEMPTS
     assert tracking.CLOSING_ATTEMPTS < tracking.WRITE_ATTEMPTS
-    assert report_interrupt(interrupted.value, "3 of 6 cells FINISHED") == 130
+    assert interrupted.value.unclosed == [cell, parent]
+    assert report_interrupt(interrupted.value) == 130
     (line,) = capsys.readouterr().err.splitlines()
     assert (
         f"3 of 6 cells FINISHED; left RUNNING, the store stayed locked: {cell}, {parent}; run the same"

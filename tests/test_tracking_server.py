@@ -22,6 +22,7 @@ import pytest
 from helpers import finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
+from imbalance_sweep.runtime.processes import group_members
 from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import server
 from imbalance_sweep.tracking.client import RunReader, Tracker, TrackingError, check_server_answers
@@ -274,7 +275,7 @@ def test_a_sweep_whose_server_is_killed_fails_and_resumes_to_one_finished_run_pe
 
     deadline = time.monotonic() + 30
     # the recorded process is gone at once; its workers release the port as they die
-    while server.mlflow_server_pid(tracking_server.directory) is not None or server._group_members(
+    while server.mlflow_server_pid(tracking_server.directory) is not None or group_members(
         tracking_server.pid
     ):
         assert time.monotonic() < deadline

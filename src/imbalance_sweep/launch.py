@@ -18,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from .cli import exit_on_user_error, on_user_error, set_continue_command
+from .cli import exit_on_user_error
 from .core.checks import InvalidValue, fraction, names_from, one_of, whole_number
-from .interrupts import install_interrupt_handlers
+from .runtime.signals import install_interrupt_handlers, set_continue_command, terminate_with_parent
+from .runtime.user_errors import on_user_error
 
 # Each entry point's parameters, as MLproject declares them (tests/test_launch.py checks the two agree).
 ENTRY_POINTS: Mapping[str, tuple[str, ...]] = {
@@ -225,30 +226,12 @@ def run_train_entry(values: Mapping[str, str]) -> None:
     example.main(arguments)
 
 
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent dies
-
-
-def stop_with_launcher() -> None:
-    """Get SIGTERM when ``mlflow run`` dies (Linux). A scheduler's SIGTERM to ``mlflow run`` alone
-    ends it at once, without passing the signal on; this process would go on unseen, holding its
-    runs RUNNING. With it, the runs are closed KILLED as for any SIGTERM."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    parent = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # it died before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     install_interrupt_handlers()
     if os.environ.get("MLFLOW_RUN_ID"):
         from .tracking.refusal import record_refusal
 
-        stop_with_launcher()
+        terminate_with_parent()
         on_user_error(record_refusal)  # the FAILED run `mlflow run` made says why
     with exit_on_user_error():
         entry, values = parse_arguments(sys.argv[1:] if argv is None else argv)

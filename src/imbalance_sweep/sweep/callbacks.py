@@ -3,15 +3,20 @@ after they end."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, cast
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ..cli import exit_on_user_error, launch_in_workers
+from ..runtime.signals import launch_in_workers
+from ..runtime.user_errors import exit_in_one_line
+from ..tracking.errors import USER_ERRORS
 from . import multirun_folder
 from .config import resolve_tracking_uri
+
+log = logging.getLogger(__name__)
 
 
 class CreateExperiment(Callback):
@@ -30,7 +35,7 @@ class CreateExperiment(Callback):
             return  # the jobs report the bad value, one line each
         from ..tracking.client import Tracker  # MLflow: only once a multirun starts
 
-        with exit_on_user_error():
+        with exit_in_one_line(USER_ERRORS):
             Tracker(resolve_tracking_uri(config.get("tracking_uri")), experiment)
 
 
@@ -56,8 +61,8 @@ RAY_WORKER = "ray::_run_job"  # a Ray worker's process title while it runs a Hyd
 class StopWorkersOnSignal(Callback):
     """Ctrl-C or SIGTERM to a multirun whose jobs run in worker processes (joblib, a local Ray) reaches
     the workers, which close their runs KILLED before the multirun ends with one line
-    (cli.launch_in_workers). Ray is started here, before the launcher would start it, so that this
-    process's handlers replace the ones ``ray.init`` installs (which end the process at once)."""
+    (runtime.signals.launch_in_workers). Ray is started here, before the launcher would start it, so
+    that this process's handlers replace the ones ``ray.init`` installs (which end the process at once)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         launcher = config.hydra.launcher
@@ -85,10 +90,15 @@ RAY_OBJECT_STORE_BYTES = 78643200
 
 
 def start_ray(init: DictConfig) -> None:
-    """``ray.init`` with the Ray launcher's settings, as the launcher would call it."""
-    from hydra_plugins.hydra_ray_launcher._launcher_util import start_ray as launchers_start_ray
+    """``ray.init`` with the Ray launcher's settings, as the launcher would call it, its lines logged
+    as it logs them (Ray's public API: the launcher's own function is private to it)."""
+    import ray
 
+    if ray.is_initialized():
+        log.info("Ray is already running.")
+        return
     # a DictConfig's container is a dict, and a dict makes a DictConfig
     settings = OmegaConf.create(cast("dict[str, Any]", OmegaConf.to_container(init, resolve=True)))
     settings.setdefault("object_store_memory", RAY_OBJECT_STORE_BYTES)
-    launchers_start_ray(settings)
+    log.info(f"Initializing ray with config: {settings}")
+    ray.init(**cast("dict[str, Any]", OmegaConf.to_container(settings, resolve=True)))

@@ -21,7 +21,7 @@ from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import make_terms
 from ..core.score_models import ScoreModel
-from ..interrupts import interrupts_deferred
+from ..runtime.signals import Interrupted, interrupts_deferred
 from ..tracking.client import Closing, Tracker
 from ..tracking.runs import FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (
@@ -445,10 +445,9 @@ def run_cells(
                     parent=opened.run_id,
                     computed=functools.partial(ahead.result, index),
                 )
-    except KeyboardInterrupt as interrupted:
-        interrupted.progress = (  # type: ignore[attr-defined]  # read by cli.run_job
-            f"{len(opened.finished) + len(rows)} of {len(spec.shard_cells)} cells FINISHED in run {opened.run_id}"
-        )
+    except Interrupted as interrupted:
+        done = len(opened.finished) + len(rows)
+        interrupted.progress = f"{done} of {len(spec.shard_cells)} cells FINISHED in run {opened.run_id}"
         raise
     return rows
 

@@ -18,7 +18,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from ..interrupts import interrupts_deferred
+from ..runtime.signals import close_interrupted, interrupts_deferred
 from .errors import TrackingError
 from .runs import FAILED, FINISHED, KILLED, RUNNING, StoredRun
 from .sqlite_file import create_store, refusal, sqlite_path, store_lock
@@ -114,7 +114,7 @@ def retry_when_locked(call: Callable, *args, attempts: int = WRITE_ATTEMPTS, **k
 
 
 def _held(call: Callable) -> Callable:
-    """``call`` with Ctrl-C and SIGTERM held until it returns (``interrupts``): a database write cut
+    """``call`` with Ctrl-C and SIGTERM held until it returns (``runtime.signals``): a database write cut
     by the signal would keep its lock from the writes that close the runs KILLED."""
 
     def held(*args, **kwargs):
@@ -500,13 +500,14 @@ class Tracker:
                 raise
 
     def _close_interrupted(self, run_id: str, interrupted: KeyboardInterrupt) -> None:
-        """KILLED, in at most CLOSING_ATTEMPTS tries. A store that stays locked leaves the run
-        RUNNING (the next run of the sweep marks it FAILED and computes its cell again): the
-        interruption goes on, and carries the run's id (``unclosed``) for its one line."""
-        try:
-            self.finish(run_id, KILLED, attempts=CLOSING_ATTEMPTS)
-        except TrackingError:
-            interrupted.unclosed = [*getattr(interrupted, "unclosed", []), run_id]  # type: ignore[attr-defined]
+        """KILLED, in at most CLOSING_ATTEMPTS tries; a store that stays locked leaves the run
+        RUNNING, named in the interruption's line (signals.close_interrupted)."""
+        close_interrupted(
+            interrupted,
+            run_id,
+            lambda run: self.finish(run, KILLED, attempts=CLOSING_ATTEMPTS),
+            refused=TrackingError,
+        )
 
     def log_table(self, run_id: str, columns: Mapping[str, list], artifact_file: str) -> None:
         """A table as MLflow's JSON table artifact, which the UI shows as a table."""

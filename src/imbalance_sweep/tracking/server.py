@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import glob
 import importlib.util
 import json
@@ -60,7 +59,6 @@ import pwd
 import secrets
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -71,7 +69,17 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..processes import command_line, listening_sockets, pids, socket_inodes, stat_fields
+from ..runtime.processes import (
+    command_line,
+    group_members,
+    listening_sockets,
+    pids,
+    socket_inodes,
+    stat_fields,
+    state_and_group,
+    stop_process_group,
+)
+from ..runtime.user_errors import report_user_error
 from .server_files import (
     RefusedPath,
     check_entry,
@@ -106,9 +114,7 @@ ADMIN_USERNAME = "admin"
 # that handled the change, and may still pass, for this long, on another worker.
 AUTH_CACHE_SECONDS = 60
 START_TIMEOUT_SECONDS = 180.0
-STOP_TIMEOUT_SECONDS = 60.0
 PROGRAM = "python -m imbalance_sweep.server"
-EXIT_USER_ERROR = 2  # as cli.py's
 EXIT_NOT_RUNNING = 3  # status: as pg_ctl status and LSB init scripts
 EXIT_STILL_ANSWERING = 1  # stop: a server that is not this directory's still answers on its port
 
@@ -482,22 +488,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, process group) of a process, from /proc; None when it is gone."""
-    fields = stat_fields(pid)
-    return None if fields is None else (fields[0], int(fields[2]))
-
-
-def _group_members(group: int) -> list[int]:
-    """The live (not zombie) processes of a process group."""
-    members = []
-    for pid in pids():
-        stat = _proc_stat(pid)
-        if stat and stat[1] == group and stat[0] != "Z":
-            members.append(pid)
-    return members
-
-
 @dataclass(frozen=True)
 class ProcessRecord:
     """What identifies one process for as long as it lives: a process id is reused once the process
@@ -544,7 +534,7 @@ def server_command(layout: Layout, settings: Settings) -> list[str]:
 def _group_listens(group: int, port: int) -> bool:
     """A process of the group holds a TCP socket listening on ``port``."""
     listening = listening_sockets(port)
-    return bool(listening) and any(socket_inodes(pid) & listening for pid in _group_members(group))
+    return bool(listening) and any(socket_inodes(pid) & listening for pid in group_members(group))
 
 
 def _not_the_server(pid: int, layout: Layout, settings: Settings) -> str | None:
@@ -598,7 +588,7 @@ def _port_group_leaders(port: int) -> list[int]:
         return []
     groups = set()
     for pid in pids():
-        stat = _proc_stat(pid)
+        stat = state_and_group(pid)
         if stat is not None and socket_inodes(pid) & listening:
             groups.add(stat[1])
     return sorted(groups)
@@ -804,21 +794,6 @@ _APP_VARIABLES = {
     "MLFLOW_AUTH_ADMIN_PASSWORD",
     "MLFLOW_FLASK_SERVER_SECRET_KEY",
 }
-
-
-def stop_process_group(pid: int) -> None:
-    """SIGTERM to a process group (mlflow server and its workers), SIGKILL if it lingers; returns
-    once none of it is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    while _group_members(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _group_members(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        while _group_members(pid):
-            time.sleep(0.05)
 
 
 # --- the three commands -----------------------------------------------------------------------
@@ -1104,6 +1079,4 @@ def main(argv: list[str] | None = None) -> int:
         print(_status_line(found))
         return 0 if found["answers"] and found["postgres"] else EXIT_NOT_RUNNING
     except (ServerError, RefusedPath) as error:
-        # cli.report_user_error's line, without importing cli.py: it imports mlflow, 4 s for one line
-        print(f"imbalance-sweep: error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return report_user_error(error)

@@ -1,10 +1,13 @@
 """What Linux's /proc says of a process: its stat fields, its command line and the sockets it holds.
-``server stop`` identifies the server it started by them (its command, the port it listens on), and
-a multirun's launching process finds its workers."""
+``server stop`` identifies the server it started by them (its command, the port it listens on) and
+stops its process group, and a multirun's launching process finds its workers."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +37,59 @@ def pids() -> Iterator[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             yield int(entry.name)
+
+
+def state_and_group(pid: int) -> tuple[str, int] | None:
+    """(state, process group) of a process; None when it is gone."""
+    fields = stat_fields(pid)
+    return None if fields is None else (fields[0], int(fields[2]))
+
+
+def group_members(group: int) -> list[int]:
+    """The live (not zombie) processes of a process group."""
+    members = []
+    for pid in pids():
+        stat = state_and_group(pid)
+        if stat and stat[1] == group and stat[0] != "Z":
+            members.append(pid)
+    return members
+
+
+def descendant_pids(root: int, marker: str) -> list[int]:
+    """The processes below ``root`` whose command line contains ``marker``."""
+    parents, commands = {}, {}
+    for pid in pids():
+        fields, arguments = stat_fields(pid), command_line(pid)
+        if fields is None or arguments is None:
+            continue
+        commands[pid] = " ".join(arguments)
+        parents[pid] = int(fields[1])
+    found = []
+    for pid, command in commands.items():
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != root:
+            ancestor = parents.get(ancestor)
+        if ancestor == root and marker in command:
+            found.append(pid)
+    return found
+
+
+STOP_TIMEOUT_SECONDS = 60.0
+
+
+def stop_process_group(pid: int) -> None:
+    """SIGTERM to a process group (mlflow server and its workers), SIGKILL if it lingers; returns
+    once none of it is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while group_members(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if group_members(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        while group_members(pid):
+            time.sleep(0.05)
 
 
 def socket_inodes(pid: int) -> set[int]:

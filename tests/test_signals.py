@@ -10,20 +10,20 @@ import pytest
 import sqlalchemy
 from mlflow import MlflowClient
 
-from imbalance_sweep import interrupts
-from imbalance_sweep.interrupts import Interrupted, install_interrupt_handlers, interrupts_deferred
+from imbalance_sweep.runtime import signals
+from imbalance_sweep.runtime.signals import Interrupted, install_interrupt_handlers, interrupts_deferred
 from imbalance_sweep.tracking import client as tracking
 
 
 @pytest.fixture
 def handlers():
     """The project's SIGINT and SIGTERM handlers for the test, Python's own again after it."""
-    saved = {each: signal.getsignal(each) for each in interrupts.SIGNALS}
+    saved = {each: signal.getsignal(each) for each in signals.SIGNALS}
     install_interrupt_handlers()
     yield
     for each, handler in saved.items():
         signal.signal(each, handler)
-    interrupts._deferred.clear()
+    signals._deferred.clear()
 
 
 def signal_inside(statement_start: str, how: signal.Signals):
@@ -55,7 +55,7 @@ def test_a_signal_inside_a_cells_write_lets_it_end_then_closes_the_runs_killed(t
         sqlalchemy.event.remove(sqlalchemy.engine.Engine, "after_cursor_execute", send)
     assert sent and interrupted.value.signal_number == how
     assert time.monotonic() - started < 10  # not a busy timeout's 20 s
-    assert not getattr(interrupted.value, "unclosed", [])
+    assert interrupted.value.unclosed == []
     client = MlflowClient(tracking_uri)
     stored = client.get_run(cell)
     assert stored.info.status == "KILLED" and stored.data.metrics == {"loss/bce": 0.25}  # the write ended
