@@ -294,7 +294,7 @@ ODD_NAMES = [
 @pytest.mark.parametrize("name", ODD_NAMES, ids=range(len(ODD_NAMES)))
 def test_any_sweep_name_runs_resumes_and_compares(make_spec, tracking_uri, capsys, name):
     """A name is a tag's value, never part of a search: quotes, backslashes, %, unicode, 300 characters."""
-    from imbalance_sweep.analysis import compare
+    from imbalance_sweep import compare
 
     spec = make_spec(
         *SMALL_BLOG, "losses=[bce]", "mode=expected", "report=false", f"tracking_uri={tracking_uri}"

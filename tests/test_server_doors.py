@@ -6,7 +6,7 @@ test_server_races.py.)"""
 import pytest
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep.analysis import compare
+from imbalance_sweep import compare
 from imbalance_sweep.analysis.flip import flip_spec, run_flip
 from imbalance_sweep.sweep.runner import run_sweep
 
