@@ -21,8 +21,8 @@ from imbalance_sweep.analysis.compare import (
     ordered_metrics,
     pick_by_name,
 )
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.core.checks import InvalidValue
-from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import where
 from imbalance_sweep.tracking.runs import StoredRun
 from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_TAG

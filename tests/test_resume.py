@@ -17,8 +17,8 @@ from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import InvalidValue
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.sweep import resume, runner
-from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import client as tracking
 from imbalance_sweep.tracking import tags
 from imbalance_sweep.tracking.runs import StoredRun

@@ -8,7 +8,7 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import compare
 from imbalance_sweep.analysis.flip import flip_spec, run_flip
-from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.app import run_sweep
 
 # a real PostgreSQL and mlflow server: the session's one, in one worker under pytest-xdist
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("team-server")]

@@ -35,6 +35,7 @@ from ..core.losses import LOSS_NAMES
 from ..core.metrics import METRIC_NAMES
 from ..core.thresholds import DEFAULT_THRESHOLD, from_text, threshold_text
 from ..sweep.params import SWEEP_SETTINGS
+from ..sweep.table import csv_text
 from ..tracking.runs import FINISHED, StoredRun
 from ..tracking.tags import CELL_KEY_TAG, ROLE_TAG, SWEEP_TAG
 from ..tracking.where import tag_filter
@@ -655,8 +656,6 @@ def log_comparison(
     launched_run_id: str | None = None,
 ) -> str:
     """Log the comparison as its own run (or into ``launched_run_id``); FINISHED only when complete."""
-    from .report import csv_text
-
     name = run_name(selected)
     run_id = tracker.start_run(
         name,
