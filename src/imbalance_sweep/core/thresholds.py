@@ -28,15 +28,11 @@ values agree to twelve digits).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from .checks import InvalidValue, _is_number, _show, fraction
+from .score_models import ScoreDistribution
 from .uniform_law import UniformScores
-
-if TYPE_CHECKING:
-    from .score_models import ScoreDistribution
 
 DEFAULT_THRESHOLD = 0.5  # the post's rule; a model's accuracies are defined at it
 BEST_PREFIX = "best:"
