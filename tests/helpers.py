@@ -16,8 +16,8 @@ from pathlib import Path
 from mlflow.entities import Run, ViewType
 from mlflow.tracking import MlflowClient
 
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.sweep import resume, runner
-from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking.tags import CELL_KEY_TAG, ROLE_TAG, Role
 
 ROOT = Path(__file__).resolve().parents[1]

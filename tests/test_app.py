@@ -10,8 +10,8 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, app
 from imbalance_sweep.analysis.agreement import SCORE_REFERENCES
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.sweep import runner
-from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import where
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG, SWEEP_TAG, Role
 
@@ -245,7 +245,7 @@ def test_the_sweeps_report_is_logged_to_its_parent(make_spec, tracking_uri, tmp_
 
 def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make_spec, tracking_uri):
     spec = make_spec(*SMALL_BLOG, "losses=[brier,bce]", f"tracking_uri={tracking_uri}")
-    outcome = runner.execute_sweep(spec)
+    outcome = app.execute_sweep(spec)
     lines = app.closing_lines(spec, outcome)
     client, runs = runs_of(tracking_uri)
     experiment_id = runs[0].info.experiment_id
@@ -274,7 +274,7 @@ def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make
         p, m = child.data.params, child.data.metrics
         values = [f"{m[key]:.4g}" for key in ("loss/brier", "loss/bce", "recall", "f1")]
         assert printed[(p["num_0s"], p["num_1s"], p["acc_0s"], p["acc_1s"])] == values
-    again = runner.execute_sweep(spec)  # complete: nothing computed, no table to print again
+    again = app.execute_sweep(spec)  # complete: nothing computed, no table to print again
     assert again.run_id == outcome.run_id and (again.n_computed, again.n_already) == (0, 4)
     assert app.closing_lines(spec, again)[0] == "seed_blog: 4 cells; 0 computed now, 4 already FINISHED"
 
@@ -294,18 +294,18 @@ ODD_NAMES = [
 @pytest.mark.parametrize("name", ODD_NAMES, ids=range(len(ODD_NAMES)))
 def test_any_sweep_name_runs_resumes_and_compares(make_spec, tracking_uri, capsys, name):
     """A name is a tag's value, never part of a search: quotes, backslashes, %, unicode, 300 characters."""
-    from imbalance_sweep.analysis import compare
+    from imbalance_sweep import compare
 
     spec = make_spec(
         *SMALL_BLOG, "losses=[bce]", "mode=expected", "report=false", f"tracking_uri={tracking_uri}"
     )
     named = dataclasses.replace(spec, name=name)  # as sweep_name=... gives it, past Hydra's quoting
-    first = runner.execute_sweep(named)
-    again = runner.execute_sweep(named)
+    first = app.execute_sweep(named)
+    again = app.execute_sweep(named)
     assert again.run_id == first.run_id and (again.n_computed, again.n_already) == (0, 4)
     client, runs = runs_of(tracking_uri)
     assert client.get_run(first.run_id).data.tags[SWEEP_TAG] == name
-    other = runner.execute_sweep(spec)
+    other = app.execute_sweep(spec)
     capsys.readouterr()
     assert compare.main([name, "seed_blog", "--tracking-uri", tracking_uri]) == 0
     out = capsys.readouterr().out

@@ -7,7 +7,7 @@ import time
 import pytest
 from helpers import cells_in, one_finished_run_per_cell, runs_by_role
 
-from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, Role
 
 # one worker under pytest-xdist: kill_grid_metrics is computed once

@@ -135,7 +135,7 @@ def test_intervals_depend_on_the_cell_and_seed_only(make_spec, model):
 def test_a_sweep_logs_intervals_for_file_cells_only(make_spec, model, tracking_uri):
     from mlflow.tracking import MlflowClient
 
-    from imbalance_sweep.sweep.runner import run_sweep
+    from imbalance_sweep.app import run_sweep
 
     spec = make_spec(
         "grid=single",

@@ -11,8 +11,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import app, launch
+from imbalance_sweep import flip as flip_command
 from imbalance_sweep.analysis import compare
-from imbalance_sweep.analysis import flip as flip_command
 from imbalance_sweep.cli import run_hydra_main
 from imbalance_sweep.core.checks import InvalidValue
 from imbalance_sweep.sweep import multirun_folder

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from imbalance_sweep import compare as compare_command
 from imbalance_sweep.analysis import compare
 from imbalance_sweep.analysis.compare import (
     CellKey,
@@ -20,8 +21,8 @@ from imbalance_sweep.analysis.compare import (
     ordered_metrics,
     pick_by_name,
 )
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.core.checks import InvalidValue
-from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import where
 from imbalance_sweep.tracking.runs import StoredRun
 from imbalance_sweep.tracking.tags import COMPARISON_KEY_TAG, NOTE_TAG, ROLE_TAG, SAME_AS_TAG, SWEEP_TAG, Role
@@ -341,7 +342,7 @@ def read_artifacts(tracking_uri, run_id, destination):
 
 def test_two_seeds_compare_cell_by_cell_and_the_run_holds_the_differences(sweep, store, capsys, tmp_path):
     base, reseeded = sweep("seed=0", "sweep_name=base"), sweep("seed=1", "sweep_name=reseeded")
-    assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
+    assert compare_command.main(["base", "reseeded", "--tracking-uri", store]) == 0
     out = capsys.readouterr().out
     assert f"A = base: sweep 'base', run {base} (the only sweep named 'base', started " in out
     assert "differs: seed: A=0 B=1" in out and "cells in common: 4" in out
@@ -382,7 +383,7 @@ def test_two_seeds_compare_cell_by_cell_and_the_run_holds_the_differences(sweep,
 
 def test_a_loss_setting_changes_only_the_losses_it_enters(sweep, store, capsys):
     base, gamma = sweep("sweep_name=base"), sweep("focal.gamma=1.0", "sweep_name=gamma1")
-    assert compare.main(["base", "gamma1", "--tracking-uri", store]) == 0
+    assert compare_command.main(["base", "gamma1", "--tracking-uri", store]) == 0
     [run] = comparison_runs(store)
     assert run.data.params["differs.focal.gamma"] == "A=2.0 B=1.0"
     _, max_abs = expected_differences(store, base, gamma)
@@ -397,7 +398,7 @@ def test_a_loss_setting_changes_only_the_losses_it_enters(sweep, store, capsys):
 def test_partly_overlapping_grids_compare_where_cells_coincide(sweep, store, capsys, tmp_path):
     sweep("sweep_name=base")
     wider = sweep("grid.balances=[[500,500],[800,8]]", "seed=1", "sweep_name=wider")
-    assert compare.main(["base", wider, "--tracking-uri", store, "--metrics", "f1,loss/bce"]) == 0
+    assert compare_command.main(["base", wider, "--tracking-uri", store, "--metrics", "f1,loss/bce"]) == 0
     [run] = comparison_runs(store)
     assert run.info.run_name == f"compare base vs wider@{wider[:8]}"
     assert run.data.params["n_cells_compared"] == "2" and run.data.params["sweep.B.n_cells"] == "4"
@@ -412,7 +413,7 @@ def test_a_name_is_its_most_recent_finished_run_and_an_id_exactly_that_run(sweep
     first = sweep("sweep_name=base")
     second, failed = sweep("sweep_name=base", "resume=false"), sweep("sweep_name=base", "resume=false")
     MlflowClient(store).set_terminated(failed, "FAILED")
-    assert compare.main(["base", first, "--tracking-uri", store]) == 0
+    assert compare_command.main(["base", first, "--tracking-uri", store]) == 0
     out = capsys.readouterr().out
     assert f"A = base: sweep 'base', run {second} (the most recent FINISHED of 3 sweeps named 'base'" in out
     assert f"B = {first}: sweep 'base', run {first} (given by run id, FINISHED)" in out
@@ -426,7 +427,7 @@ def test_a_name_is_its_most_recent_finished_run_and_an_id_exactly_that_run(sweep
 def test_a_one_cell_run_is_a_sweep_of_one_cell(sweep, store):
     sweep("sweep_name=base")
     sweep("grid=single", "grid.balances=[[500,500]]", "grid.models=[[0.98,0.9]]", "seed=2", "sweep_name=lone")
-    assert compare.main(["lone", "base", "--tracking-uri", store]) == 0
+    assert compare_command.main(["lone", "base", "--tracking-uri", store]) == 0
     [run] = comparison_runs(store)
     assert run.data.params["n_cells_compared"] == "1" and run.data.params["sweep.A.n_cells"] == "1"
 
@@ -438,7 +439,7 @@ def test_under_mlflow_run_the_comparison_logs_into_the_launched_run(sweep, store
     launched = client.create_run(client.create_experiment("launched")).info.run_id
     client.log_param(launched, "sweeps", "base reseeded")  # as `mlflow run -e compare` logs it
     monkeypatch.setenv("MLFLOW_RUN_ID", launched)
-    assert compare.main(["--sweeps", "base reseeded", "--tracking-uri", store]) == 0
+    assert compare_command.main(["--sweeps", "base reseeded", "--tracking-uri", store]) == 0
     [run] = comparison_runs(store)
     assert run.info.run_id == launched and run.info.status == "FINISHED"
     assert run.data.params["sweeps"] == "base reseeded" and run.data.params["n_cells_compared"] == "4"
@@ -491,14 +492,14 @@ def test_comparing_the_same_sweeps_again_logs_nothing_new_and_names_the_earlier_
     sweep("seed=0", "sweep_name=base")
     sweep("seed=1", "sweep_name=reseeded")
     capsys.readouterr()
-    assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
+    assert compare_command.main(["base", "reseeded", "--tracking-uri", store]) == 0
     first_out = capsys.readouterr().out
     [run] = comparison_runs(store)
     run_id, experiment_id = run.info.run_id, run.info.experiment_id
     key = run.data.tags[COMPARISON_KEY_TAG]
     assert f"logged the comparison as run {run_id} ('compare base vs reseeded')" in first_out
 
-    assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
+    assert compare_command.main(["base", "reseeded", "--tracking-uri", store]) == 0
     out = capsys.readouterr().out
     [again] = comparison_runs(store)
     assert again.info.run_id == run_id and again.data.tags[COMPARISON_KEY_TAG] == key
@@ -520,22 +521,22 @@ def test_comparing_the_same_sweeps_again_logs_nothing_new_and_names_the_earlier_
         assert summary[-1].strip() == where.run_url(store, experiment_id, run_id)
     # given by run id, or with other metrics: the same run ids keep the key; other metrics do not
     base_id = run.data.params["sweep.A.run_id"]
-    assert compare.main([base_id, "reseeded", "--tracking-uri", store]) == 0
+    assert compare_command.main([base_id, "reseeded", "--tracking-uri", store]) == 0
     assert len(comparison_runs(store)) == 1
-    assert compare.main(["base", "reseeded", "--tracking-uri", store, "--metrics", "f1"]) == 0
+    assert compare_command.main(["base", "reseeded", "--tracking-uri", store, "--metrics", "f1"]) == 0
     assert len(comparison_runs(store)) == 2
 
 
 def test_a_sweep_that_gained_cells_is_compared_anew(sweep, store, capsys):
     sweep("seed=0", "sweep_name=base")
     grown = sweep("seed=1", "sweep_name=grown", "grid.balances=[[500,500]]")
-    assert compare.main(["base", "grown", "--tracking-uri", store]) == 0
+    assert compare_command.main(["base", "grown", "--tracking-uri", store]) == 0
     [first] = comparison_runs(store)
     assert first.data.params["n_cells_compared"] == "2"
     # the full grid resumes into the same sweep run: two more cells, both coinciding with base's
     assert sweep("seed=1", "sweep_name=grown") == grown
     capsys.readouterr()
-    assert compare.main(["base", "grown", "--tracking-uri", store]) == 0
+    assert compare_command.main(["base", "grown", "--tracking-uri", store]) == 0
     out = capsys.readouterr().out
     runs = {run.info.run_id: run for run in comparison_runs(store)}
     [second] = set(runs) - {first.info.run_id}
@@ -551,14 +552,14 @@ def test_under_mlflow_run_a_repeat_points_the_launched_run_to_the_earlier_one(
 ):
     sweep("seed=0", "sweep_name=base")
     sweep("seed=1", "sweep_name=reseeded")
-    assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
+    assert compare_command.main(["base", "reseeded", "--tracking-uri", store]) == 0
     [earlier] = comparison_runs(store)
     client = MlflowClient(store)
     launched = client.create_run(earlier.info.experiment_id).info.run_id  # as `mlflow run -e compare` does
     client.log_param(launched, "sweeps", "base reseeded")
     monkeypatch.setenv("MLFLOW_RUN_ID", launched)
     capsys.readouterr()
-    assert compare.main(["--sweeps", "base reseeded", "--tracking-uri", store]) == 0
+    assert compare_command.main(["--sweeps", "base reseeded", "--tracking-uri", store]) == 0
     out = capsys.readouterr().out
 
     run = client.get_run(launched)
@@ -580,7 +581,7 @@ def test_under_mlflow_run_a_repeat_points_the_launched_run_to_the_earlier_one(
 
     # a later repeat still names the run that holds the comparison, not the one pointing at it
     monkeypatch.delenv("MLFLOW_RUN_ID")
-    assert compare.main(["base", "reseeded", "--tracking-uri", store]) == 0
+    assert compare_command.main(["base", "reseeded", "--tracking-uri", store]) == 0
     assert f"this comparison is already in run {earlier.info.run_id} " in capsys.readouterr().out
     assert len(comparison_runs(store)) == 2
 
@@ -615,7 +616,7 @@ def test_user_errors_are_one_line_exit_2_and_no_comparison_run(sweep, store, cap
     sweep("grid.balances=[[7,7]]", "sweep_name=far")
     capsys.readouterr()  # MLflow's own log lines while the store was created
     for arguments, line in USER_ERRORS:
-        assert compare.main([*arguments, "--tracking-uri", store]) == 2, arguments
+        assert compare_command.main([*arguments, "--tracking-uri", store]) == 2, arguments
         captured = capsys.readouterr()
         [error] = captured.err.splitlines()
         assert error.startswith(f"imbalance-sweep: error: {line}"), (arguments, error)
@@ -626,7 +627,7 @@ def test_user_errors_are_one_line_exit_2_and_no_comparison_run(sweep, store, cap
 def test_the_same_sweep_twice_is_an_error(sweep, store, capsys):
     base = sweep("sweep_name=base")
     capsys.readouterr()
-    assert compare.main(["base", base, "--tracking-uri", store]) == 2
+    assert compare_command.main(["base", base, "--tracking-uri", store]) == 2
     assert capsys.readouterr().err == (
         f"imbalance-sweep: error: 'base' and '{base}' select the same run {base}; compare at least 2 different sweeps\n"
     )
@@ -653,7 +654,7 @@ def test_the_module_runs_as_a_command(sweep, store, tmp_path):
 
 
 def test_an_unclosed_quote_in_sweeps_is_one_line(capsys):
-    assert compare.main(["--sweeps", "seed_blog 'other"]) == 2
+    assert compare_command.main(["--sweeps", "seed_blog 'other"]) == 2
     assert capsys.readouterr().err.strip() == (
         'imbalance-sweep: error: --sweeps="seed_blog \'other" cannot be split into names: No closing quotation'
     )

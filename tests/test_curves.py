@@ -11,11 +11,11 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from imbalance_sweep import InvalidValue, simulate
 from imbalance_sweep.analysis.figures import MAX_CURVE_BALANCES, MAX_CURVE_MODELS, roc_pr_chart
 from imbalance_sweep.analysis.report import CURVES_FIGURE, SweepModel, sweep_models, sweep_report
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.core.curves import precision_recall_points, roc_points
 from imbalance_sweep.core.score_models.beta import BetaModel
 from imbalance_sweep.core.score_models.empirical import file_entry
 from imbalance_sweep.core.score_models.uniform import UNIFORM
-from imbalance_sweep.sweep.runner import run_sweep
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from scipy import integrate
 
 from imbalance_sweep import LOSS_NAMES, METRIC_NAMES, InvalidValue, evaluate, expected, simulate
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.core.cell import Cell
 from imbalance_sweep.core.clipping import TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP
 from imbalance_sweep.core.metrics import CONFUSION_METRIC_NAMES
 from imbalance_sweep.core.score_models.uniform import bce_moments, brier_moments, focal_moments
-from imbalance_sweep.sweep.runner import run_sweep
 
 
 def hand_bce(acc):

@@ -113,7 +113,7 @@ def test_a_uniform_cell_keeps_its_key_and_a_files_key_holds_its_digest(make_spec
 def test_file_cells_are_reweighted_exactly_in_expected_mode(make_spec, files, tracking_uri):
     from mlflow.tracking import MlflowClient
 
-    from imbalance_sweep.sweep.runner import run_sweep
+    from imbalance_sweep.app import run_sweep
 
     sharp, recall = files
     spec = make_spec(

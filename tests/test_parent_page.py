@@ -10,10 +10,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from mlflow.utils.search_utils import SearchUtils
 
-from imbalance_sweep import expected
+from imbalance_sweep import app, expected
 from imbalance_sweep.analysis.answer import ANSWER_FIGURE, agreement_with_recall
-from imbalance_sweep.sweep import runner
-from imbalance_sweep.sweep.parent_page import ANSWER_END
+from imbalance_sweep.analysis.parent_page import ANSWER_END
 from imbalance_sweep.tracking import views, where
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, NOTE_TAG, ROLE_TAG, Role
 
@@ -22,7 +21,7 @@ SMALL_BLOG = ("grid.balances=[[20000,200],[2000,2000]]",)
 
 def test_the_parent_shows_the_answer_and_the_cells_link_opens_its_view(make_spec, tracking_uri):
     spec = make_spec(*SMALL_BLOG, "losses=[bce,balanced_bce]", f"tracking_uri={tracking_uri}")
-    outcome = runner.execute_sweep(spec)
+    outcome = app.execute_sweep(spec)
     client = MlflowClient(tracking_uri)
     parent = client.get_run(outcome.run_id)
     metrics = parent.data.metrics
@@ -83,7 +82,7 @@ def test_one_cell_under_mlflow_run_is_on_the_launched_run(make_spec, tracking_ur
         "grid=single", "grid.balances=[[2000,50]]", "grid.models=[[0.9,0.6]]", f"tracking_uri={tracking_uri}"
     )
     launched = launch()
-    outcome = runner.execute_sweep(spec, existing_run_id=launched)
+    outcome = app.execute_sweep(spec, existing_run_id=launched)
     assert outcome.run_id == launched
     [cell] = client.search_runs([experiment_id], f"tags.`{MLFLOW_PARENT_TAG}` = '{launched}'")
     assert cell.data.tags[ROLE_TAG] == Role.CELL and cell.data.params["num_0s"] == "2000"
@@ -96,7 +95,7 @@ def test_one_cell_under_mlflow_run_is_on_the_launched_run(make_spec, tracking_ur
     assert "recall" in parent.data.tags[NOTE_TAG] and parent.data.tags[ROLE_TAG] == Role.SWEEP
 
     again = launch()
-    second = runner.execute_sweep(spec, existing_run_id=again)
+    second = app.execute_sweep(spec, existing_run_id=again)
     assert second.run_id == cell.info.run_id and second.n_computed == 0
     assert client.get_run(again).data.metrics == cell.data.metrics
     cells = client.search_runs([experiment_id], f"tags.`{ROLE_TAG}` = '{Role.CELL}'")

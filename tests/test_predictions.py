@@ -557,7 +557,7 @@ def test_bad_empirical_configs_are_one_line(make_spec, overrides, message):
 def test_a_sweep_logs_the_file_as_its_input_dataset(make_spec, model, tracking_uri):
     from mlflow.tracking import MlflowClient
 
-    from imbalance_sweep.sweep.runner import run_sweep
+    from imbalance_sweep.app import run_sweep
 
     spec = make_spec(
         "grid=single",

@@ -21,7 +21,7 @@ import pytest
 from helpers import finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep.sweep import runner
+from imbalance_sweep import app
 from imbalance_sweep.tracking.tags import SWEEP_TAG, Role
 
 STORE = Path(__file__).parent / "data" / "store-1e2c45e.db.gz"
@@ -58,9 +58,7 @@ def previous_store(directory: Path) -> str:
 def test_a_finished_sweep_of_the_previous_release_is_not_computed_again(make_spec, tmp_path):
     uri = previous_store(tmp_path)
     [parent] = [run for run in runs_by_role(uri, EXPERIMENT)[Role.SWEEP] if run.info.run_name == "seed_blog"]
-    outcome = runner.execute_sweep(
-        make_spec(*FINISHED_SWEEP, f"experiment={EXPERIMENT}", f"tracking_uri={uri}")
-    )
+    outcome = app.execute_sweep(make_spec(*FINISHED_SWEEP, f"experiment={EXPERIMENT}", f"tracking_uri={uri}"))
     assert (outcome.run_id, outcome.n_computed, outcome.n_already) == (parent.info.run_id, 0, 4)
 
 
@@ -76,7 +74,7 @@ def test_a_sharded_sweep_of_the_previous_release_is_finished_by_its_other_shard_
     where = (f"experiment={EXPERIMENT}", f"tracking_uri={uri}")
     [old_parent] = [run for run in runs_by_role(uri, EXPERIMENT)[Role.SWEEP] if run.info.run_name == "half"]
     assert old_parent.info.status == "RUNNING"  # shard 1 still to come
-    outcome = runner.execute_sweep(make_spec(*HALF_SWEEP, "shard.index=1", *where))
+    outcome = app.execute_sweep(make_spec(*HALF_SWEEP, "shard.index=1", *where))
     assert (outcome.run_id, outcome.n_computed) == (old_parent.info.run_id, 3)  # joined, its 3 cells
     client = MlflowClient(uri)
     assert client.get_run(outcome.run_id).info.status == "FINISHED"
@@ -84,7 +82,7 @@ def test_a_sharded_sweep_of_the_previous_release_is_finished_by_its_other_shard_
     assert len(cells) == 4 + 6 and all(cells[key].info.run_id == run_id for key, run_id in before.items())
     # the same numbers as the whole sweep run now, in one process, into a new store
     fresh = new_store_file(tmp_path / "fresh.db")
-    runner.execute_sweep(make_spec(*HALF_SWEEP[:-1], f"experiment={EXPERIMENT}", f"tracking_uri={fresh}"))
+    app.execute_sweep(make_spec(*HALF_SWEEP[:-1], f"experiment={EXPERIMENT}", f"tracking_uri={fresh}"))
     now = finished_run_per_cell(runs_by_role(fresh, EXPERIMENT)[Role.CELL])
     old = {
         run.info.run_name: run.data.metrics for run in cells.values() if run.data.tags[SWEEP_TAG] == "half"

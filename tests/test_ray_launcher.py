@@ -7,7 +7,7 @@ import pytest
 from helpers import SMALL_RAY, one_finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, Role
 
 # one local Ray instance at a time (2 cores): Ray's tests share one worker under pytest-xdist

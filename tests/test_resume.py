@@ -17,8 +17,8 @@ from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import InvalidValue
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.sweep import resume, runner
-from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import client as tracking
 from imbalance_sweep.tracking import tags
 from imbalance_sweep.tracking.runs import StoredRun
@@ -384,7 +384,7 @@ def test_a_sweep_racing_its_resume_ends_with_one_finished_run_per_cell(
 
 def test_duplicates_already_in_a_store_are_chosen_between_and_said_once(make_spec, tracking_uri, capsys):
     """An older store holds a cell FINISHED twice: resume counts one, compare compares the earliest."""
-    from imbalance_sweep.analysis import compare
+    from imbalance_sweep import compare
 
     spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
     parent = run_sweep(spec)

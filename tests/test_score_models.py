@@ -314,7 +314,7 @@ def test_a_bad_concentration_on_the_command_line_is_one_line(make_spec):
 def test_a_beta_sweep_logs_its_model_and_its_expectations(make_spec, tracking_uri):
     from mlflow.tracking import MlflowClient
 
-    from imbalance_sweep.sweep.runner import run_sweep
+    from imbalance_sweep.app import run_sweep
 
     spec = make_spec(
         "grid=single",

@@ -6,9 +6,9 @@ test_server_races.py.)"""
 import pytest
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep.analysis import compare
+from imbalance_sweep import compare
 from imbalance_sweep.analysis.flip import flip_spec, run_flip
-from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.tracking.tags import ROLE_TAG, Role
 
 # a real PostgreSQL and mlflow server: the session's one, in one worker under pytest-xdist

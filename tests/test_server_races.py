@@ -9,7 +9,7 @@ import pytest
 from helpers import fail_on_call, finished_run_per_cell, race, runs_by_role
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep.sweep.runner import run_sweep
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.tracking import tags
 from imbalance_sweep.tracking.tags import Role
 

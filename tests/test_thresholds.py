@@ -24,6 +24,7 @@ from sklearn.metrics import (
 )
 
 from imbalance_sweep import InvalidValue, evaluate, expected, simulate
+from imbalance_sweep.app import execute_sweep, run_sweep
 from imbalance_sweep.core.bootstrap import bootstrap_values
 from imbalance_sweep.core.cell import Cell, cell_name
 from imbalance_sweep.core.evaluation import evaluate_cell
@@ -35,7 +36,6 @@ from imbalance_sweep.core.score_models.beta import BetaModel
 from imbalance_sweep.core.score_models.empirical import EmpiricalModel
 from imbalance_sweep.core.thresholds import BEST_METRICS, TIE_RTOL, check_threshold, row_tops
 from imbalance_sweep.sweep.identity import cell_key, sweep_key
-from imbalance_sweep.sweep.runner import execute_sweep, run_sweep
 
 BETA = 2.0
 

@@ -22,8 +22,8 @@ import pytest
 from helpers import finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
+from imbalance_sweep.app import run_sweep
 from imbalance_sweep.runtime.processes import group_members
-from imbalance_sweep.sweep.runner import run_sweep
 from imbalance_sweep.tracking import server
 from imbalance_sweep.tracking.client import RunReader, Tracker, TrackingError, check_server_answers
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG, Role

@@ -59,10 +59,6 @@ def _run_configured(config: DictConfig) -> None:
             print("\n".join(dry_run_lines(spec)))
             return
         log.info(size_line(spec))
-        from .sweep.runner import execute_sweep  # MLflow: about a second a mistake or a dry run skips
-
-        imports_done()
-
         # Under `mlflow run`, its run is this sweep's top run; in a Hydra multirun each job's
         # sweep nests under it instead.
         launched_run = os.environ.get("MLFLOW_RUN_ID") or None
@@ -74,6 +70,43 @@ def _run_configured(config: DictConfig) -> None:
             parent_run_id=launched_run if nested else None,
         )
         print("\n".join(closing_lines(spec, outcome)), flush=True)
+
+
+def execute_sweep(
+    spec: SweepSpec,
+    *,
+    config_text: str = "",
+    existing_run_id: str | None = None,
+    parent_run_id: str | None = None,
+) -> SweepOutcome:
+    """Run a sweep (sweep/runner.py) with its report and answer as ``analysis`` draws them
+    (analysis/parent_page.py): the sweep layer imports no analysis, so this door hands them in."""
+    # MLflow and the analysis: about a second a mistake or a dry run skips
+    from .analysis.parent_page import REPORT_AND_ANSWER
+    from .sweep import runner
+
+    imports_done()
+    return runner.execute_sweep(
+        spec,
+        page=REPORT_AND_ANSWER,
+        config_text=config_text,
+        existing_run_id=existing_run_id,
+        parent_run_id=parent_run_id,
+    )
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    config_text: str = "",
+    existing_run_id: str | None = None,
+    parent_run_id: str | None = None,
+) -> str:
+    """Run a sweep (:func:`execute_sweep`) and return the id of the run that holds its cells."""
+    outcome = execute_sweep(
+        spec, config_text=config_text, existing_run_id=existing_run_id, parent_run_id=parent_run_id
+    )
+    return outcome.run_id
 
 
 def closing_lines(spec: SweepSpec, outcome: SweepOutcome) -> list[str]:

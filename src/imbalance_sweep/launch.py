@@ -189,7 +189,7 @@ def run_flip_entry(values: Mapping[str, str]) -> None:
 
 
 def run_compare_entry(values: Mapping[str, str]) -> int:
-    from .analysis import compare
+    from . import compare
 
     argv = ["--sweeps", values.get("sweeps", "")]
     for name in ("metrics", "experiment"):

@@ -1,4 +1,5 @@
-"""Compare sweeps cell by cell: ``python -m imbalance_sweep.compare SWEEP SWEEP [...]``.
+"""Compare sweeps cell by cell (the command ``python -m imbalance_sweep.compare SWEEP SWEEP [...]``
+is compare.py, at the top).
 
 Two sweeps coincide on a cell when both ran the same (num_0s, num_1s, acc_0s, acc_1s, replicate,
 threshold); their seed, loss settings and the rest of their grids may differ, and those are what
@@ -15,14 +16,10 @@ Comparing the same sweeps again logs nothing new: each comparison run carries a 
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import hashlib
 import json
 import math
-import os
-import re
-import shlex
 import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -32,15 +29,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ..cli import report_user_error
 from ..core.cell import cell_name
 from ..core.checks import InvalidValue, clipped
 from ..core.metrics import METRIC_NAMES
 from ..core.thresholds import DEFAULT_THRESHOLD_TEXT, from_text, row_threshold
 from ..core.vocabulary import loss_keys
-from ..sweep.config import resolve_tracking_uri
 from ..sweep.params import SWEEP_SETTINGS
-from ..tracking.errors import TrackingError
+from ..sweep.table import csv_text
 from ..tracking.runs import FINISHED, StoredRun
 from ..tracking.tags import (
     CELL_KEY_TAG,
@@ -52,7 +47,7 @@ from ..tracking.tags import (
     SWEEP_TAG,
     Role,
 )
-from ..tracking.where import aligned_table, summary_lines, tag_filter
+from ..tracking.where import aligned_table, tag_filter
 
 if TYPE_CHECKING:  # MLflow and matplotlib are imported where used: a mistake answers without them
     from matplotlib.figure import Figure
@@ -650,8 +645,6 @@ def log_comparison(
     launched_run_id: str | None = None,
 ) -> str:
     """Log the comparison as its own run (or into ``launched_run_id``); FINISHED only when complete."""
-    from .report import csv_text
-
     name = run_name(selected)
     run_id = tracker.start_run(
         name,
@@ -739,91 +732,3 @@ def record_comparison(
     if launched_run_id:
         point_to_earlier(tracker, launched_run_id, earlier, name=run_name(selected))
     return Recorded(earlier.run_id, earlier.name, earlier.experiment_id, earlier)
-
-
-# --- Command line -------------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line with exit code 2, like every other user error."""
-
-    def error(self, message: str):
-        raise InvalidValue(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m imbalance_sweep.compare",
-        description="Compare sweeps cell by cell and log the comparison as an MLflow run. "
-        "The first sweep is the baseline; differences are each other sweep minus it.",
-    )
-    parser.add_argument("sweeps", nargs="*", help="sweep names (the most recent FINISHED run) or run ids")
-    parser.add_argument(
-        "--sweeps",
-        dest="sweep_lists",
-        action="append",
-        default=[],
-        metavar="STRING",
-        help="more sweeps as one string, split as a shell would (for `mlflow run -P sweeps=...`)",
-    )
-    parser.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here")
-    parser.add_argument("--experiment", help="look sweep names up in this experiment only")
-    parser.add_argument(
-        "--metrics",
-        nargs="+",
-        action="extend",
-        metavar="METRIC",
-        help="metrics to compare and show, even if equal (comma or space separated); default: "
-        "compare all, show those that differ",
-    )
-    return parser
-
-
-def split_words(name: str, text: str) -> list[str]:
-    """``text`` split at spaces as a shell would (quotes group words); an unclosed quote is one line."""
-    try:
-        return shlex.split(text)
-    except ValueError as error:
-        raise InvalidValue(f"{name}={text!r} cannot be split into names: {error}") from None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Compare the sweeps named in ``argv``; a user's mistake is one line on stderr and exit code 2."""
-    try:
-        options = _parser().parse_args(argv)
-        arguments = list(options.sweeps) + [
-            name for text in options.sweep_lists for name in split_words("--sweeps", text)
-        ]
-        if len(arguments) < 2:
-            raise InvalidValue(f"give at least 2 sweeps to compare, got {len(arguments)}: {arguments}")
-        metrics = [name for text in options.metrics or [] for name in re.split(r"[,\s]+", text) if name]
-        tracking_uri = resolve_tracking_uri(options.tracking_uri)
-        from ..tracking.client import RunReader  # MLflow: only once the command line holds
-
-        reader = RunReader(tracking_uri)
-        selected = select_sweeps(reader, arguments, experiment=options.experiment or None)
-        comparison = compare_cells([sweep.cell_values for sweep in selected], metrics=metrics or None)
-        print(report(selected, comparison), flush=True)
-        experiments = reader.experiments()
-        launched_run_id = os.environ.get("MLFLOW_RUN_ID") or None
-        recorded = record_comparison(
-            tracking_uri,
-            reader,
-            selected,
-            comparison,
-            key=comparison_key(selected, comparison, metrics=metrics),
-            experiment_name=experiments.get(selected[0].run.experiment_id, "imbalance-sweep"),
-            launched_run_id=launched_run_id,
-        )
-        print(f"\n{recorded.line(launched_run_id=launched_run_id)}\n")
-        lines = summary_lines(
-            tracking_uri,
-            experiment_name=experiments.get(recorded.experiment_id, recorded.experiment_id),
-            experiment_id=recorded.experiment_id,
-            run_id=recorded.run_id,
-            what=f"comparison of {len(selected)} sweeps",
-        )
-    except (InvalidValue, TrackingError) as error:
-        return report_user_error(error)
-    print("\n".join(lines))
-    return 0

@@ -1,6 +1,7 @@
-"""``python -m imbalance_sweep.flip``: at which prevalence does a loss change its mind between two
-models, and where does F1, or average precision? Computed on the exact expectations (the population
-values, for the metrics of the scores), logged as one MLflow run.
+"""The flip analysis (the command ``python -m imbalance_sweep.flip`` is flip.py, at the top): at which
+prevalence does a loss change its mind between two models, and where does F1, or average precision?
+Computed on the exact expectations (the population values, for the metrics of the scores), logged
+as one MLflow run.
 
 A model is a pair ``[acc_0s, acc_1s]`` (the uniform score model) or a predictions file (a path, a
 one-element list holding one, as ``mlflow run -P model_a=preds.csv`` passes it, or a mapping with
@@ -9,16 +10,12 @@ one-element list holding one, as ``mlflow run -P model_a=preds.csv`` passes it, 
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-import hydra
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
-from ..cli import exit_on_user_error
 from ..core.cell import model_label
 from ..core.checks import InvalidValue, fraction, names_from
 from ..core.evaluation import check_loss_settings
@@ -31,7 +28,7 @@ from ..core.metrics import (
 from ..core.prevalence import percent
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..core.vocabulary import loss_key, metric_names
-from ..sweep.config import CONFIG_DIR, checked_name, resolve_tracking_uri
+from ..sweep.config import checked_name, resolve_tracking_uri
 from ..tracking.tags import ROLE_TAG, Role
 from ..tracking.where import summary_lines
 from .preference import SCAN, SHOWN, Model, Preference, loss_curve, metric_curve, preferences
@@ -216,12 +213,3 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
     )
     print("\n".join(["", *where]), flush=True)
     return run_id
-
-
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="flip")
-def main(config: DictConfig) -> None:
-    """Run the flip analysis; a user's mistake ends with one line on stderr and exit code 2."""
-    with exit_on_user_error():
-        # a composed config is a DictConfig: its container is a dict with string keys
-        spec = flip_spec(cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)))
-        run_flip(spec, existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)

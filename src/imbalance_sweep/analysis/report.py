@@ -2,13 +2,11 @@
 the ROC and precision-recall curves of its models.
 
 Plain data in (the rows; for the curves, each model's score model and accuracies), plain data and
-matplotlib figures out; the sweep's runner hands them to ``tracking``.
+matplotlib figures out; parent_page.py hands them to ``tracking``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,18 +60,6 @@ def sweep_models(cells: Sequence[Cell], model_of: Callable[[Cell], ScoreModel]) 
             name = f"{Path(score_model.predictions.path).stem} ({name})"
         models.append(SweepModel(name, score_model, cell.acc_0s, cell.acc_1s, tuple(balances)))
     return models
-
-
-def csv_text(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> str:
-    """Rows as CSV at full precision (unless given, the columns of every row, in first-seen order:
-    a grid mixing accuracy pairs and predictions files has ``model`` columns only in the files'
-    rows, left empty in the others)."""
-    buffer = io.StringIO()
-    fieldnames = list(columns or dict.fromkeys(key for row in rows for key in row))
-    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 # The figures that answer a sweep's question (``report=answer``, the default): how often each loss

@@ -26,18 +26,11 @@ over one class's quantile, in logits (``ScoreDistribution``), and point masses e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from .checks import InvalidValue, fraction, whole_number
-from .score_models import PopulationModel, ScoreDistribution, ScoreModel
-from .score_models.uniform import UNIFORM, UniformScores
-
-if TYPE_CHECKING:  # for mypy: the two continuous models give score laws
-    from .score_models.beta import BetaModel
-
-    _MODELS_WITH_LAWS: tuple[PopulationModel, ...] = (UNIFORM, BetaModel())
+from .score_models import ScoreDistribution, ScoreModel
+from .uniform_law import UniformScores
 
 ATOL, RTOL = 1e-13, 1e-12  # each piece's tanh-sinh quadrature
 # where, in one class's quantile, the other class's mass lies: the quadrature's pieces end there

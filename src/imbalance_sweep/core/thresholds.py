@@ -29,16 +29,13 @@ values agree to twelve digits).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .checks import InvalidValue, _is_number, _show, fraction
+from .score_models import ScoreDistribution
+from .uniform_law import UniformScores
 from .vocabulary import ranked_names
-
-if TYPE_CHECKING:
-    from .score_models import ScoreDistribution
-    from .score_models.uniform import UniformScores
 
 DEFAULT_THRESHOLD = 0.5  # the post's rule; a model's accuracies are defined at it
 BEST_PREFIX = "best:"
@@ -198,8 +195,6 @@ def best_of_laws(
     beta: float,
 ) -> float:
     """The t in [0, 1] that maximises ``metric`` at the population counts (ties: the smallest)."""
-    from .score_models.uniform import UniformScores  # the closed form's laws
-
     if isinstance(negatives, UniformScores) and isinstance(positives, UniformScores):
         candidates = _uniform_candidates(negatives, positives, sizes, metric)
     else:

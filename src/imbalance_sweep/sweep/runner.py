@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from ..analysis.report import csv_text, sweep_models, sweep_report
 from ..core.bootstrap import bootstrap_intervals
 from ..core.cell import Cell
 from ..core.evaluation import evaluate_cell
@@ -38,7 +37,8 @@ from .ahead import ComputedAhead
 from .config import SweepSpec
 from .identity import cell_key, sweep_key
 from .params import cell_params
-from .parent_page import copy_cell, prepare_cells_view, show_answer
+from .parent_page import ParentPage, prepare_cells_view
+from .table import csv_text
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,10 @@ class SweepOutcome:
     launch_run_id: str | None = None  # the run `mlflow run` created, when it continued ``run_id``
 
 
-def run_sweep(spec: SweepSpec, **options) -> str:
-    """Run the sweep (:func:`execute_sweep`) and return the id of the run that holds its cells."""
-    return execute_sweep(spec, **options).run_id
-
-
 def execute_sweep(
     spec: SweepSpec,
     *,
+    page: ParentPage,
     config_text: str = "",
     existing_run_id: str | None = None,
     parent_run_id: str | None = None,
@@ -83,7 +79,7 @@ def execute_sweep(
     again; under ``mlflow run`` the launched run then records which run it continued (tag
     ``imbalance_sweep.continues`` and its description) and the cells stay under the one parent. A run
     is marked FINISHED only when its work completed; on any error it is FAILED, on Ctrl-C or SIGTERM
-    KILLED.
+    KILLED. ``page`` shows the finished sweep's report and answer (the door hands it in: app.py).
     """
     term_sums = (
         make_terms(spec.backend, spec.losses, alpha=spec.alpha, gamma=spec.gamma)
@@ -98,6 +94,7 @@ def execute_sweep(
         outcome = run_one_cell(
             tracker,
             spec,
+            page=page,
             key=key,
             sweep_tags=sweep_tags,
             term_sums=term_sums,
@@ -110,6 +107,7 @@ def execute_sweep(
     return run_grid(
         tracker,
         spec,
+        page=page,
         key=key,
         sweep_tags=sweep_tags,
         term_sums=term_sums,
@@ -124,6 +122,7 @@ def run_one_cell(
     tracker: Tracker,
     spec: SweepSpec,
     *,
+    page: ParentPage,
     key: str,
     sweep_tags: dict[str, str],
     term_sums: object | None,
@@ -138,6 +137,7 @@ def run_one_cell(
         computed = cell_computed_before(
             tracker,
             spec,
+            page=page,
             key=key,
             sweep_tags=sweep_tags,
             existing_run_id=existing_run_id,
@@ -189,6 +189,7 @@ def cell_computed_before(
     tracker: Tracker,
     spec: SweepSpec,
     *,
+    page: ParentPage,
     key: str,
     sweep_tags: dict[str, str],
     existing_run_id: str | None,
@@ -207,7 +208,7 @@ def cell_computed_before(
             resume.record_launch(
                 tracker, existing_run_id, spec, sweep_tags, run.run_id, "the cell was computed before"
             )
-            copy_cell(tracker, spec, existing_run_id, cell, found, skip=set())  # the run `mlflow run` reports
+            page.show_cell(tracker, spec, existing_run_id, cell, found)  # the run `mlflow run` reports
             tracker.finish(existing_run_id)
         return sweep_outcome(
             tracker,
@@ -308,6 +309,7 @@ def run_grid(
     tracker: Tracker,
     spec: SweepSpec,
     *,
+    page: ParentPage,
     key: str,
     sweep_tags: dict[str, str],
     term_sums: object | None,
@@ -346,7 +348,7 @@ def run_grid(
         stored, closing.finish = read_back(tracker, spec, opened, rows, worker_tag=worker_tag)
         table = None
         if closing.finish:
-            table = write_table_and_report(tracker, spec, opened, rows, stored)
+            table = write_table_and_report(tracker, spec, opened, rows, stored, page)
     return grid_outcome(tracker, spec, opened, table, n_computed=len(opened.todo))
 
 
@@ -488,28 +490,17 @@ def write_table_and_report(
     opened: OpenedSweep,
     rows: Mapping[Cell, Row],
     stored: Mapping[str, StoredRun],
+    page: ParentPage,
 ) -> list[Row]:
-    """The sweep's table (every cell, in the grid's order) as the parent's cells.csv, its report's
-    tables and figures (with ``report=all``, its models' curves among them) when asked for, and its
-    answer on the parent's own page (parent_page.py); the table."""
+    """The sweep's table (every cell, in the grid's order) as the parent's cells.csv, then its
+    report and its answer on the parent's own page (``page``); the table."""
     keys = opened.keys
     table = [
         stored_row(stored[keys[cell]], cell, spec) if keys[cell] in stored else rows[cell]
         for cell in spec.cells
     ]
     tracker.log_text(opened.run_id, csv_text(table), "cells.csv")
-    if spec.report:
-        tables, figures = sweep_report(
-            table,
-            losses=spec.losses,
-            models=sweep_models(spec.cells, spec.model_of) if spec.all_figures else (),
-            all_figures=spec.all_figures,
-        )
-        for path, columns in tables.items():
-            tracker.log_table(opened.run_id, columns, path)
-        for path, figure in figures.items():
-            tracker.log_figure(opened.run_id, figure, path)
-    show_answer(tracker, spec, opened.run_id, table)
+    page.show_sweep(tracker, spec, opened.run_id, table)
     return table
 
 

@@ -38,12 +38,11 @@ import importlib
 import os
 import pkgutil
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..checks import InvalidValue, one_of
-from ..thresholds import is_default
 
 DEFAULT = "uniform"
 
@@ -116,40 +115,6 @@ class PopulationModel(ScoreModel, Protocol):
     """A score model that also gives each class's score law (``core.population`` takes these)."""
 
     def score_distribution(self, label: int, acc: float) -> ScoreDistribution: ...
-
-
-class FromScoreLaws:
-    """What a score model with a score law per class gets from the laws alone: its accuracies at
-    any threshold, the best threshold, and the population values of the ranking and calibration
-    metrics (``core.thresholds`` and ``core.population``, imported when used: they build on the
-    score models)."""
-
-    def score_distribution(self, label: int, acc: float) -> ScoreDistribution:
-        raise NotImplementedError  # each model gives its own
-
-    def class_accuracy_at(self, label: int, acc: float, threshold: float) -> float:
-        """The share of the class's scores on its correct side of ``threshold``: ``acc`` at 0.5."""
-        if is_default(threshold):
-            return acc
-        from ..thresholds import share_on_correct_side
-
-        return share_on_correct_side(self.score_distribution(label, acc), label, threshold)
-
-    def best_threshold(
-        self, acc_0s: float, acc_1s: float, num_0s: float, num_1s: float, *, metric: str, beta: float
-    ) -> float:
-        from ..thresholds import best_of_laws
-
-        laws = self.score_distribution(0, acc_0s), self.score_distribution(1, acc_1s)
-        return best_of_laws(*laws, (num_0s, num_1s), metric, beta=beta)
-
-    def score_metrics(
-        self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int
-    ) -> dict[str, float]:
-        from ..population import population_score_metrics
-
-        model = cast(ScoreModel, self)  # the class that mixes this in is one
-        return population_score_metrics(model, acc_0s, acc_1s, prevalence, recall=recall, ece_bins=ece_bins)
 
 
 def names() -> tuple[str, ...]:

@@ -31,14 +31,15 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from scipy import integrate, optimize, special
 
 from ..checks import InvalidValue, _show
 from ..clipping import TRUE_CLASS_RANGE
-from . import FromScoreLaws, unknown_keys
+from ..from_score_laws import FromScoreLaws
+from . import PopulationModel, unknown_keys
 
 DEFAULT_CONCENTRATION = 2.0
 KEYS = ("concentration",)
@@ -324,6 +325,10 @@ class BetaModel(FromScoreLaws):
     def identity(self) -> dict[str, object]:
         # repr() round-trips a float exactly: 2.0 and 2.0000001 are different sweeps
         return {"score_model": self.name, "score_model.concentration": repr(self.concentration)}
+
+
+if TYPE_CHECKING:  # for mypy: the model gives score laws (core.population takes them)
+    _GIVES_LAWS: PopulationModel = BetaModel()
 
 
 def from_config(config: Mapping[str, Any], *, start_dir=None) -> BetaModel:
