@@ -38,10 +38,12 @@ _whole_process: list[bool] = []
 
 @contextlib.contextmanager
 def whole_process() -> Iterator[None]:
-    """A door's ``__main__``: the command is the whole process. At its end its objects are the OS's
-    to free: frozen, the interpreter's final collections skip them (0.5 to 1 s of a command's exit
-    once MLflow's thousands of modules are loaded)."""
+    """A door's ``__main__``: the command is the whole process. Its imports (MLflow's thousands of
+    modules) run without the cyclic collector, which would walk them again and again as they grow
+    (:func:`imports_done` turns it back on); at its end its objects are the OS's to free: frozen, the
+    interpreter's final collections skip them (0.5 to 1 s of a command's exit)."""
     _whole_process.append(True)
+    gc.disable()
     try:
         yield
     finally:
@@ -49,10 +51,11 @@ def whole_process() -> Iterator[None]:
 
 
 def imports_done() -> None:
-    """Heavy imports (MLflow, Hydra) are in: in a whole process, keep the collector's full passes
-    off their objects, which live as long as the process (a few tenths of a second of a sweep)."""
-    if _whole_process and not gc.get_freeze_count():
+    """The door's heavy imports (MLflow, Hydra) are in: in a whole process, their objects, which live
+    as long as the process, are kept off the collector's passes, and the collector is on again."""
+    if _whole_process and not gc.isenabled():
         gc.freeze()
+        gc.enable()
 
 
 def expand_overrides(argv: list[str]) -> list[str]:

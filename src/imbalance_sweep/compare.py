@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from .analysis.compare import compare_cells, comparison_key, record_comparison, report, select_sweeps
-from .cli import report_user_error, whole_process
+from .cli import imports_done, report_user_error, whole_process
 from .core.checks import InvalidValue
 from .sweep.config import resolve_tracking_uri
 from .tracking.errors import TrackingError
@@ -73,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics = [name for text in options.metrics or [] for name in re.split(r"[,\s]+", text) if name]
         tracking_uri = resolve_tracking_uri(options.tracking_uri)
         from .tracking.client import RunReader  # MLflow: only once the command line holds
+
+        imports_done()
 
         reader = RunReader(tracking_uri)
         selected = select_sweeps(reader, arguments, experiment=options.experiment or None)
