@@ -42,7 +42,7 @@ try:
 except ImportError:  # only the test extra installs it; the test says so when it runs (not when deselected)
     sync_api = expect = None
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Set to a path (relative to the repository root) to write the README's screenshot there as well.
 SCREENSHOT_ENV = "IMBALANCE_SWEEP_UI_SCREENSHOT"
 README_PNG_MAX_BYTES = 150_000
