@@ -213,7 +213,7 @@ def test_every_block_is_well_formed_and_says_whether_it_runs(page):
             f"{block}: a block names its language (bash, console, python, pycon, yaml, ini, text)"
         )
         if block.directive == "tested-by":
-            named = re.findall(r"tests/\w+\.py", block.reason)
+            named = re.findall(r"tests/[\w/]+\.py", block.reason)
             assert named and all((ROOT / name).exists() for name in named), f"{block}: {block.reason}"
         if block.language in ("bash", "console"):
             bash_syntax(block)

@@ -73,7 +73,15 @@ def test_the_project_and_tfa_parity_pass_inside_the_legacy_environment(venv):
     """The fast tests (the code runs unchanged on Keras 2) and the tfa parity tests, none skipped.
     In one process: pyproject's addopts less pytest-xdist's ``-n 2 --dist loadgroup`` (the legacy
     environment has no pytest-xdist)."""
-    pytest_command = ["-m", "pytest", "-o", "addopts=-ra --strict-markers", "-m", "not slow", "-v"]
+    pytest_command = [
+        "-m",
+        "pytest",
+        "-o",
+        "addopts=-ra --strict-markers --import-mode=importlib",
+        "-m",
+        "not slow",
+        "-v",
+    ]
     done = subprocess.run(
         [str(venv / "bin" / "python"), *pytest_command, "-p", "no:cacheprovider"],
         cwd=ROOT,
@@ -85,7 +93,7 @@ def test_the_project_and_tfa_parity_pass_inside_the_legacy_environment(venv):
     lines = done.stdout.strip().splitlines()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "skipped" not in lines[-1] and " passed" in lines[-1], lines[-1]
-    parity = [line for line in lines if line.startswith("tests/test_tfa_parity.py::")]
+    parity = [line for line in lines if line.startswith("tests/core/test_losses_tfa.py::")]
     assert len(parity) == 15 and all("PASSED" in line for line in parity), parity
 
 

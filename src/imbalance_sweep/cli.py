@@ -94,7 +94,7 @@ def run_hydra_main(main: Callable[[], None], *, config_name: str) -> None:
         sys.argv[1:] = flags + [arg for arg in arguments if arg not in MULTIRUN_FLAGS]
         overrides = without_safe_flags(sys.argv[1:])
         refuse_code(overrides)
-        if overrides:  # the configs as shipped compose (tests/test_config.py); only overrides break them
+        if overrides:  # shipped configs compose (tests/sweep/test_config.py); only overrides break them
             check_composes(CONFIG_DIR, config_name, overrides)
         swept = swept_keys(overrides)
         if swept and not flags:

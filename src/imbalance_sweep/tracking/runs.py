@@ -2,7 +2,7 @@
 
 The statuses are MLflow's own (``RunStatus``), spelled once here: the sweep, resume and the
 analyses compare a run's status with these, never with a string of their own. They are written out
-(tests/test_fast_doors.py checks them against ``RunStatus``) so that a door can name them without
+(tests/test_doors_imports.py checks them against ``RunStatus``) so that a door can name them without
 importing MLflow.
 """
 

@@ -9,7 +9,7 @@ for Python through ``executable_path``: Playwright's own browser downloads are n
 Chromium or Playwright the test skips, saying why. Screenshots of every view land in the test's
 temporary directory. The README's picture comes from the same run::
 
-    IMBALANCE_SWEEP_UI_SCREENSHOT=docs/mlflow-ui.png python -m pytest tests/test_mlflow_ui.py
+    IMBALANCE_SWEEP_UI_SCREENSHOT=docs/mlflow-ui.png python -m pytest tests/tracking/test_where_mlflow_ui.py
 
 The selectors were found on the MLflow 3.17.2 UI (roles and visible text first; ag-grid's
 ``row-id``, the run id, to find a run's row).
@@ -43,7 +43,7 @@ try:
 except ImportError:  # only the test extra installs it; the test says so when it runs (not when deselected)
     sync_api = expect = None
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Set to a path (relative to the repository root) to write the README's screenshot there as well.
 SCREENSHOT_ENV = "IMBALANCE_SWEEP_UI_SCREENSHOT"
 README_PNG_MAX_BYTES = 150_000

@@ -1,5 +1,5 @@
 """where.py: the UI URLs a command prints, checked as a browser reads them back (urllib.parse), and the
-search clauses in them, parsed as MLflow parses them. The URLs against the real UI: test_mlflow_ui.py."""
+search clauses in them, parsed as MLflow parses them. The URLs against the real UI: test_where_mlflow_ui.py."""
 
 import re
 from urllib.parse import parse_qs, urlsplit

@@ -1,6 +1,6 @@
 """flip and compare through the team server with the credentials `server start` prints: their runs
 and artifacts go through MLflow's basic-auth app and read back, and without credentials they stop
-with one line and log nothing. (Sweeps, resume and shards through it: test_tracking_server.py and
+with one line and log nothing. (Sweeps, resume and shards through it: test_server.py and
 test_server_races.py.)"""
 
 import pytest

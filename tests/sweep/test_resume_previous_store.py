@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 from imbalance_sweep import app
 from imbalance_sweep.tracking.tags import SWEEP_TAG, Role
 
-STORE = Path(__file__).parent / "data" / "store-1e2c45e.db.gz"
+STORE = Path(__file__).parents[1] / "data" / "store-1e2c45e.db.gz"
 # The store was written on another machine: numpy picks its exp and log kernels by CPU (AVX-512 or
 # not), so a loss may differ there in its last bit. Bit for bit holds on one machine, whatever the
 # order or split; across machines and numpy/scipy releases the README promises this relative tolerance.

@@ -44,7 +44,7 @@ def test_metrics_match_scikit_learn(data):
     ours = evaluate(y_true, y_pred, losses=["bce"], chunk_size=7)
     theirs = sklearn_metrics(y_true, (y_pred > 0.5).astype(int))
     assert set(METRIC_NAMES) <= set(ours)
-    for name in theirs:  # the newer metrics have their own tests (test_new_metrics.py, test_ranking.py)
+    for name in theirs:  # newer metrics: their own tests (test_metrics_no_ranking.py, test_ranking.py)
         assert ours[name] == pytest.approx(theirs[name], rel=1e-12, abs=1e-12), name
 
 

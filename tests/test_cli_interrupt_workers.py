@@ -106,7 +106,7 @@ def test_idle_joblib_workers_survive_a_sigterm_to_the_group(tmp_path, tracking_u
     assert_closed_killed(tracking_uri, output, process.returncode)
 
 
-@pytest.mark.xdist_group("ray")  # one local Ray instance at a time (see test_ray_launcher.py)
+@pytest.mark.xdist_group("ray")  # one local Ray instance at a time (see test_cli_ray_launcher.py)
 @pytest.mark.parametrize("group", [True, False], ids=["process-group", "launcher-alone"])
 def test_sigterm_to_a_ray_multirun_closes_its_workers_runs_killed(
     tmp_path,

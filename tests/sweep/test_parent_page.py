@@ -1,7 +1,7 @@
 """What a person is sent to: the sweep's parent run shows its answer (metrics, description, figure),
 a one-cell sweep under ``mlflow run`` shows its cell on the launched run, and the ``cells:`` link's
 prepared view is stored on the experiment as the MLflow UI reads it. The UI itself, in Chromium:
-test_mlflow_ui.py."""
+tracking/test_where_mlflow_ui.py."""
 
 import json
 from urllib.parse import parse_qs, urlsplit
