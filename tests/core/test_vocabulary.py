@@ -31,7 +31,7 @@ from imbalance_sweep.core.vocabulary import (
     ranked_names,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PLACES = {
     "reference": lambda metric: metric.reference,
     "best": lambda metric: metric.best,
