@@ -5,7 +5,8 @@ that ``mlflow run -P overrides=...`` can pass any number of them as one paramete
 """
 
 from .app import main
-from .cli import run_hydra_main, whole_process
+from .cli import run_hydra_main
+from .runtime.lifetime import whole_process
 
 if __name__ == "__main__":
     with whole_process():

@@ -11,7 +11,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .cli import exit_on_user_error, imports_done
+from .cli import exit_on_user_error
+from .runtime.lifetime import imports_done
 from .runtime.signals import run_job
 from .sweep.config import CONFIG_DIR, SweepSpec, sweep_spec
 from .sweep.plan import dry_run_lines, size_line

@@ -5,10 +5,9 @@ Hydra acts on them (and passed as one string where ``mlflow run -P overrides=...
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from .core.checks import InvalidValue
 from .runtime.signals import become_launching_process, raise_if_workers_were_interrupted
@@ -18,10 +17,8 @@ from .tracking.errors import USER_ERRORS
 __all__ = [
     "exit_on_user_error",
     "expand_overrides",
-    "imports_done",
     "report_user_error",
     "run_hydra_main",
-    "whole_process",
 ]
 
 
@@ -29,33 +26,6 @@ def exit_on_user_error() -> contextlib.AbstractContextManager[None]:
     """Bad input or an unusable tracking store ends the process with one line, not a traceback;
     so does an interruption (its runs were closed KILLED on the way out)."""
     return exit_in_one_line(USER_ERRORS)
-
-
-# Whether this process is one command from start to exit (a door's ``__main__``), not a test or a
-# Python session that calls a door and goes on.
-_whole_process: list[bool] = []
-
-
-@contextlib.contextmanager
-def whole_process() -> Iterator[None]:
-    """A door's ``__main__``: the command is the whole process. Its imports (MLflow's thousands of
-    modules) run without the cyclic collector, which would walk them again and again as they grow
-    (:func:`imports_done` turns it back on); at its end its objects are the OS's to free: frozen, the
-    interpreter's final collections skip them (0.5 to 1 s of a command's exit)."""
-    _whole_process.append(True)
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-
-
-def imports_done() -> None:
-    """The door's heavy imports (MLflow, Hydra) are in: in a whole process, their objects, which live
-    as long as the process, are kept off the collector's passes, and the collector is on again."""
-    if _whole_process and not gc.isenabled():
-        gc.freeze()
-        gc.enable()
 
 
 def expand_overrides(argv: list[str]) -> list[str]:

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from .analysis.compare import compare_cells, comparison_key, record_comparison, report, select_sweeps
-from .cli import imports_done, report_user_error, whole_process
+from .cli import report_user_error
 from .core.checks import InvalidValue
+from .runtime.lifetime import imports_done, whole_process
 from .sweep.config import resolve_tracking_uri
 from .tracking.errors import TrackingError
 from .tracking.where import summary_lines

@@ -10,7 +10,8 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from .analysis.flip import flip_spec, run_flip
-from .cli import exit_on_user_error, imports_done, run_hydra_main, whole_process
+from .cli import exit_on_user_error, run_hydra_main
+from .runtime.lifetime import imports_done, whole_process
 from .sweep.config import CONFIG_DIR
 
 

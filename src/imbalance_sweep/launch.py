@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from .cli import whole_process
+    from .runtime.lifetime import whole_process
 
     with whole_process():
         main()

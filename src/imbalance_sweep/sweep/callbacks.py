@@ -10,6 +10,7 @@ from typing import Any, cast
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from ..runtime.lifetime import imports_done
 from ..runtime.signals import launch_in_workers
 from ..runtime.user_errors import exit_in_one_line
 from ..tracking.errors import USER_ERRORS
@@ -28,6 +29,7 @@ class CreateExperiment(Callback):
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        imports_done()  # a multirun's launching process waits on its jobs, or runs them, with the collector on
         if os.environ.get("MLFLOW_RUN_ID"):
             return
         experiment = config.get("experiment")
