@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .calibration import null_log_loss, skill_scores
 from .cell import Cell, make_cell
-from .checks import InvalidValue, _is_number, _show
+from .checks import InvalidValue, is_number, shown
 from .evaluation import check_loss_settings
 from .losses import LOSS_NAMES, LOSSES, per_sample_term, term_weight
 from .metrics import CONFUSION_METRIC_NAMES, DEFAULT_METRICS, MetricSettings, confusion_metrics
@@ -237,8 +237,8 @@ def expected(
 
 def check_prevalence(name: str, value) -> float:
     """A prevalence strictly inside (0, 1): both classes present, so each weighs something."""
-    if not _is_number(value) or not 0.0 < float(value) < 1.0:  # False for NaN
-        raise InvalidValue(f"{name}={_show(value)} is not a number in (0, 1)")
+    if not is_number(value) or not 0.0 < float(value) < 1.0:  # False for NaN
+        raise InvalidValue(f"{name}={shown(value)} is not a number in (0, 1)")
     return float(value)
 
 

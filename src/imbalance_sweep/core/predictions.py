@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import NOT_A_PROBABILITY, InvalidValue, _show, first_non_probability
+from .checks import NOT_A_PROBABILITY, InvalidValue, first_non_probability, shown
 
 FORMATS = (".csv", ".parquet", ".npy", ".npz")
 DIGEST_LENGTH = 16  # hex digits of the file's sha256
@@ -81,9 +81,9 @@ def _cut(text: str, limit: int = SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _shown(value) -> str:
+def _cut_shown(value) -> str:
     """A value from the file as a message shows it: its repr, cut at ``SHOWN`` characters."""
-    return _cut(_show(value))
+    return _cut(shown(value))
 
 
 def _name(name) -> str:
@@ -297,7 +297,7 @@ def _numpy_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
 def _first_bad(path: Path, bad: np.ndarray, column: str, values: np.ndarray, why: str) -> None:
     if bad.any():
         row = int(np.argmax(bad))
-        raise InvalidValue(f"{_where(path)}, row {row + 1}: {column}={_shown(values[row])} {why}")
+        raise InvalidValue(f"{_where(path)}, row {row + 1}: {column}={_cut_shown(values[row])} {why}")
 
 
 def _first_non_number(values: np.ndarray) -> int:
@@ -364,7 +364,7 @@ def _check_shapes_and_kinds(
         if values.dtype.kind not in "biuf":  # text, bytes, dates, durations, objects
             row = _first_non_number(values)
             raise InvalidValue(
-                f"{_where(path)}, row {row + 1}: {column}={_shown(values[row])} is not a number"
+                f"{_where(path)}, row {row + 1}: {column}={_cut_shown(values[row])} is not a number"
             )
 
 
@@ -380,7 +380,7 @@ def _probabilities(path: Path, score: str, scores: np.ndarray, from_logits: bool
     row = first_non_probability(scores)
     if row is not None:
         why = f"{NOT_A_PROBABILITY} (from_logits=true for logits)"
-        raise InvalidValue(f"{_where(path)}, row {row + 1}: {score}={_shown(scores[row])} {why}")
+        raise InvalidValue(f"{_where(path)}, row {row + 1}: {score}={_cut_shown(scores[row])} {why}")
     return scores.astype(np.float32)
 
 
@@ -431,15 +431,15 @@ def predictions_from_arrays(
         )
     for column, values in ((label_name, labels), (score_name, scores)):
         if values.dtype.kind not in "biuf":
-            raise InvalidValue(f"{column}[0]={_shown(values[0])} is not a number")
+            raise InvalidValue(f"{column}[0]={_cut_shown(values[0])} is not a number")
     if labels.dtype != bool:
         bad = (labels != 0) & (labels != 1)
         if bad.any():
             row = int(np.argmax(bad))
-            raise InvalidValue(f"{label_name}[{row}]={_shown(labels[row])} is not 0 or 1")
+            raise InvalidValue(f"{label_name}[{row}]={_cut_shown(labels[row])} is not 0 or 1")
     outside = first_non_probability(scores.astype(np.float64, copy=False))  # before the cast, as a file's
     if outside is not None:
-        raise InvalidValue(f"{score_name}[{outside}]={_shown(scores[outside])} {NOT_A_PROBABILITY}")
+        raise InvalidValue(f"{score_name}[{outside}]={_cut_shown(scores[outside])} {NOT_A_PROBABILITY}")
     labels, scores = labels.astype(bool), scores.astype(np.float32)
     digest = hashlib.sha256(labels.tobytes() + scores.tobytes()).hexdigest()[:DIGEST_LENGTH]
     return Predictions(

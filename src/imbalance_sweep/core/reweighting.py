@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .checks import InvalidValue, _show
+from .checks import InvalidValue, shown
 from .evaluation import evaluate
 from .expectations import check_prevalence, expected_at_prevalence
 from .losses import LOSS_NAMES
@@ -26,7 +26,7 @@ from .score_models.empirical import EmpiricalModel
 def check_prevalences(values: Iterable) -> tuple[float, ...]:
     """Distinct prevalences, each strictly inside (0, 1)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise InvalidValue(f"prevalences={_show(values)} is not a list of numbers in (0, 1)")
+        raise InvalidValue(f"prevalences={shown(values)} is not a list of numbers in (0, 1)")
     checked = tuple(check_prevalence(f"prevalences[{index}]", value) for index, value in enumerate(values))
     repeated = sorted({value for value in checked if checked.count(value) > 1})
     if repeated:

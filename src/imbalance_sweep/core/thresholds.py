@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .checks import InvalidValue, _is_number, _show, fraction
+from .checks import InvalidValue, fraction, is_number, shown
 from .vocabulary import ranked_names
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ def check_threshold(name: str, value) -> float | str:
         if value in BEST_CHOICES:
             return value
         raise InvalidValue(f"{name}={value!r} is not one of: {allowed}")
-    if not _is_number(value):
-        raise InvalidValue(f"{name}={_show(value)} is not one of: {allowed}")
+    if not is_number(value):
+        raise InvalidValue(f"{name}={shown(value)} is not one of: {allowed}")
     return fraction(name, value)
 
 

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import integrate, optimize, special
 
-from ..checks import InvalidValue, _show
+from ..checks import InvalidValue, shown
 from ..clipping import TRUE_CLASS_RANGE
 from . import FromScoreLaws, unknown_keys
 
@@ -330,5 +330,5 @@ def from_config(config: Mapping[str, Any], *, start_dir=None) -> BetaModel:
     unknown_keys(config, KEYS)
     value = config.get("concentration", DEFAULT_CONCENTRATION)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise InvalidValue(f"score_model.concentration={_show(value)} is not a finite number > 0")
+        raise InvalidValue(f"score_model.concentration={shown(value)} is not a finite number > 0")
     return BetaModel(float(value))
