@@ -72,7 +72,11 @@ SECTION_WORDING = {
 
 
 def metric_settings(
-    beta=DEFAULT_BETA, recall=DEFAULT_RECALL, ece_bins=DEFAULT_ECE_BINS, *, section: str = "metrics"
+    beta: Any = DEFAULT_BETA,
+    recall: Any = DEFAULT_RECALL,
+    ece_bins: Any = DEFAULT_ECE_BINS,
+    *,
+    section: str = "metrics",
 ) -> MetricSettings:
     """Validate the metrics' settings (a config's ``section``, or the API's keywords)."""
     if not is_number(beta) or not 0 < beta < math.inf:

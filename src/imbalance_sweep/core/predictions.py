@@ -23,10 +23,13 @@ import re
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .checks import NOT_A_PROBABILITY, InvalidValue, first_non_probability, shown
 
@@ -51,7 +54,7 @@ class Predictions:
         return int(self.labels.size)
 
 
-def file_digest(path: str | os.PathLike) -> str:
+def file_digest(path: str | os.PathLike[str]) -> str:
     """The first hex digits of the sha256 of the file's bytes: its identity, wherever it lies."""
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
@@ -81,18 +84,18 @@ def _cut(text: str, limit: int = SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _cut_shown(value) -> str:
+def _cut_shown(value: object) -> str:
     """A value from the file as a message shows it: its repr, cut at ``SHOWN`` characters."""
     return _cut(shown(value))
 
 
-def _name(name) -> str:
+def _name(name: str) -> str:
     """A column name from the file: as it is if short and printable, else its repr, cut."""
     name = str(name)
     return name if name.isprintable() and len(name) <= SHOWN else _cut(repr(name))
 
 
-def _names(present) -> str:
+def _names(present: Iterable[str]) -> str:
     """The file's column names for a message: at most about 120 characters of them."""
     present = list(present)
     if not present:
@@ -125,11 +128,11 @@ def _unreadable(path: Path, kind: str, error: BaseException) -> InvalidValue:
     return InvalidValue(f"{_where(path)} is not a readable {kind} file ({_reason(error)})")
 
 
-def _missing_column(path: Path, column: str, present) -> InvalidValue:
+def _missing_column(path: Path, column: str, present: Iterable[str]) -> InvalidValue:
     return InvalidValue(f"{_where(path)} has no column {column!r}; its columns are: {_names(present)}")
 
 
-def _check_columns(path: Path, columns: tuple[str, str], present) -> None:
+def _check_columns(path: Path, columns: tuple[str, str], present: Iterable[str]) -> None:
     """Each column is present, and only once (a second column of the name makes it ambiguous)."""
     present = list(present)
     for column in columns:
@@ -171,9 +174,9 @@ def _csv_error(path: Path, error: Exception) -> InvalidValue:
     widths = re.search(r"Expected (\d+) columns, got (\d+)", str(error))
     if not widths:
         return InvalidValue(f"{_where(path)} cannot be read as CSV: {_reason(error)}")
-    rows = []
+    rows: list[int] = []
 
-    def first_bad(row):
+    def first_bad(row: Any) -> str:  # a pyarrow.csv.InvalidRow
         rows.append(row.number)
         return "error"
 
@@ -376,7 +379,8 @@ def _probabilities(path: Path, score: str, scores: np.ndarray, from_logits: bool
         _first_bad(path, ~np.isfinite(scores), score, scores, "is not a finite logit")
         from scipy import special  # a fifth of a second of start-up that most commands skip
 
-        return special.expit(scores).astype(np.float32)
+        probabilities: np.ndarray = special.expit(scores).astype(np.float32)
+        return probabilities
     row = first_non_probability(scores)
     if row is not None:
         why = f"{NOT_A_PROBABILITY} (from_logits=true for logits)"
@@ -385,12 +389,12 @@ def _probabilities(path: Path, score: str, scores: np.ndarray, from_logits: bool
 
 
 def load_predictions(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     label: str = "label",
     score: str = "score",
     from_logits: bool = False,
-    start_dir: str | os.PathLike | None = None,
+    start_dir: str | os.PathLike[str] | None = None,
 ) -> Predictions:
     """Read and validate a predictions file (a relative ``path`` is taken from ``start_dir``, else
     the current directory)."""
@@ -416,7 +420,11 @@ def load_predictions(
 
 
 def predictions_from_arrays(
-    labels, scores, *, name: str = "in-memory predictions", names: tuple[str, str] = ("labels", "scores")
+    labels: ArrayLike,
+    scores: ArrayLike,
+    *,
+    name: str = "in-memory predictions",
+    names: tuple[str, str] = ("labels", "scores"),
 ) -> Predictions:
     """Predictions held in memory: 0/1 ``labels`` and probability ``scores`` of one length, checked
     as a file's are (the first bad value as ``labels[i]=...``, with ``names`` the arrays' names).

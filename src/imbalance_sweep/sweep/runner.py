@@ -21,6 +21,7 @@ from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import TermSums, make_terms
 from ..core.score_models import ScoreModel
+from ..core.score_models.empirical import EmpiricalModel
 from ..interrupts import interrupts_deferred
 from ..tracking.client import Closing, Tracker
 from ..tracking.runs import FINISHED, RUNNING, StoredRun
@@ -277,7 +278,7 @@ def cell_values(
         values = {**drawn, **beside_sampled(expected)}
     else:
         values = expected
-    if spec.bootstrap_replicates and model.dataset:  # a predictions file's cell
+    if spec.bootstrap_replicates and isinstance(model, EmpiricalModel):  # a predictions file's cell
         values.update(
             bootstrap_intervals(
                 model,

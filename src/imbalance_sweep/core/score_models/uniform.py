@@ -23,6 +23,7 @@ sweeps keep theirs.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -31,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..clipping import EPSILON, TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP
-from . import FromScoreLaws, unknown_keys
+from . import FromScoreLaws, ScoreModel, unknown_keys
 
 PANELS, NODES = 40, 24
 
@@ -71,10 +72,11 @@ def score_chunks(
         yield chunk
 
 
-def _expit(z):
+def _expit(z: np.ndarray | float) -> np.ndarray:
     """1 / (1 + exp(-z)), relative to itself near 0 (numpy only: this module does without scipy)."""
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+        expit: np.ndarray = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+    return expit
 
 
 @dataclass(frozen=True)
@@ -94,20 +96,21 @@ class UniformScores:
     def high(self) -> float:
         return self.width if self.anchored_at_zero else 1.0
 
-    def cdf(self, t):
+    def cdf(self, t: np.ndarray | float) -> np.ndarray:
         return np.clip((np.asarray(t, dtype=float) - self.low) / self.width, 0.0, 1.0)
 
-    def partial_mean(self, low, high):
+    def partial_mean(self, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
         a = np.clip(low, self.low, self.high)
         b = np.clip(high, self.low, self.high)
-        return (b - a) * (b + a) / (2.0 * self.width)
+        mean: np.ndarray = (b - a) * (b + a) / (2.0 * self.width)
+        return mean
 
-    def logit_at_least(self, z):
+    def logit_at_least(self, z: np.ndarray | float) -> np.ndarray:
         # (high - t) / width; with the top end at 1, 1 - t = expit(-z) keeps its digits
         below_top = _expit(np.negative(z)) if self.high == 1.0 else self.high - _expit(z)
         return np.clip(below_top / self.width, 0.0, 1.0)
 
-    def logit_quantile(self, p):
+    def logit_quantile(self, p: np.ndarray | float) -> np.ndarray:
         with np.errstate(divide="ignore"):
             if self.anchored_at_zero:
                 t = self.width * np.asarray(p, dtype=float)
@@ -244,12 +247,14 @@ class UniformModel(FromScoreLaws):
 UNIFORM = UniformModel()
 
 
-def or_default(score_model):
+def or_default(score_model: ScoreModel | None) -> ScoreModel:
     """``score_model`` as the public ``simulate`` and ``expected`` take it: a score model, or ``None``,
     which they have always accepted, for the default model :data:`UNIFORM`."""
     return UNIFORM if score_model is None else score_model
 
 
-def from_config(config: Mapping[str, Any], *, start_dir=None) -> UniformModel:
+def from_config(
+    config: Mapping[str, Any], *, start_dir: str | os.PathLike[str] | None = None
+) -> UniformModel:
     unknown_keys(config, ())
     return UNIFORM
