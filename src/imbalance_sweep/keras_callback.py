@@ -53,9 +53,9 @@ from .analysis.selection import Pick, picks
 from .core.checks import (
     NOT_A_PROBABILITY,
     InvalidValue,
-    _show,
     first_non_probability,
     names_from,
+    shown,
     whole_number,
 )
 from .core.evaluation import check_loss_settings
@@ -181,7 +181,7 @@ class ValidationPanel(keras.callbacks.Callback):
         names_from("name", [name], EXPOSABLE)
         if prevalence is not None and prevalence not in self.prevalences:
             raise InvalidValue(
-                f"prevalence={_show(prevalence)} is not one of prevalences={list(self.prevalences)!r}"
+                f"prevalence={shown(prevalence)} is not one of prevalences={list(self.prevalences)!r}"
             )
         self._add_exposed(name)
         return {
@@ -302,7 +302,7 @@ class ValidationPanel(keras.callbacks.Callback):
         if row is not None:
             hint = "" if self.from_logits else " (from_logits=True for logits)"
             raise InvalidValue(
-                f"epoch {epoch + 1}: scores[{row}]={_show(scores[row])} {NOT_A_PROBABILITY}{hint}"
+                f"epoch {epoch + 1}: scores[{row}]={shown(scores[row])} {NOT_A_PROBABILITY}{hint}"
             )
         return scores.astype(np.float32)
 
@@ -463,10 +463,10 @@ def _verbosity(value: Any) -> int:
     """Keras's ``verbose``: 0 (silent), 1 or 2 (the selection table printed at the end), or a bool."""
     if isinstance(value, bool) or (isinstance(value, Integral) and value in (0, 1, 2)):
         return int(value)
-    raise InvalidValue(f"verbose={_show(value)} is not 0, 1, 2, False or True (as Keras's verbose)")
+    raise InvalidValue(f"verbose={shown(value)} is not 0, 1, 2, False or True (as Keras's verbose)")
 
 
 def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise InvalidValue(f"{name}={_show(value)} is not True or False")
+        raise InvalidValue(f"{name}={shown(value)} is not True or False")
     return value

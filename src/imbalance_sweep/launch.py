@@ -200,7 +200,8 @@ def run_compare_entry(values: Mapping[str, str]) -> int:
 
 def train_arguments(values: Mapping[str, str]) -> list[str]:
     """``-e train``'s values, checked, as the example's command-line arguments."""
-    from .core.reweighting import check_prevalences, prevalence_text
+    from .core.prevalence import prevalence_text
+    from .core.reweighting import check_prevalences
 
     epochs = whole_number("epochs", number("epochs", values["epochs"]), minimum=1, maximum=MAX_EPOCHS)
     seed = whole_number("seed", number("seed", values["seed"]))

@@ -80,10 +80,11 @@ class Model:
 def class_means(model: Model, loss: str, *, alpha: float, gamma: float) -> tuple[float, float]:
     """The mean per-sample term of ``loss`` over each class's scores: ``(m0, m1)``."""
     term = LOSSES[loss][0]
-    return tuple(
+    m0, m1 = (
         class_term_moments(label, acc, [term], alpha=alpha, gamma=gamma, model=model.score_model)[term][0]
         for label, acc in ((0, model.acc_0s), (1, model.acc_1s))
     )
+    return m0, m1
 
 
 def loss_curve(model: Model, loss: str, *, alpha: float, gamma: float) -> Callable[[np.ndarray], np.ndarray]:

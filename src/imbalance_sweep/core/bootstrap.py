@@ -17,7 +17,8 @@ and seed, same intervals, whatever the order of the cells, the process or the sh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from .losses import per_sample_term, per_sample_terms, reduce_losses, term_weigh
 from .metrics import DEFAULT_BETA, confusion_metrics, on_correct_side
 from .thresholds import DEFAULT_THRESHOLD, best_in_table, best_metric
 from .vocabulary import loss_key
+
+if TYPE_CHECKING:  # the model whose file's rows are resampled
+    from .score_models.empirical import EmpiricalModel
 
 BOOTSTRAP_STREAM = 2  # the cell's streams: 0 negatives, 1 positives (its draw), 2 bootstrap
 
@@ -39,7 +43,7 @@ def bootstrap_streams(cell: Cell, seed: int) -> tuple[np.random.Generator, np.ra
 
 
 def _class_table(
-    model, label: int, terms: Sequence[str], alpha: float, gamma: float, threshold: float
+    model: EmpiricalModel, label: int, terms: Sequence[str], alpha: float, gamma: float, threshold: float
 ) -> np.ndarray:
     """Per row of the file's class ``label``: each term (float64), then 1.0 if predicted right at
     ``threshold``."""
@@ -57,12 +61,14 @@ class _DistinctScores:
     """The file's distinct scores and where each class's rows fall among them: a resample's counts
     at each distinct score, the table ``thresholds.best_in_table`` chooses a threshold from."""
 
-    def __init__(self, model):
+    def __init__(self, model: EmpiricalModel):
         pools = [model.class_pool(label) for label in (0, 1)]
         self.values = np.unique(np.concatenate(pools))
         self.where = [np.searchsorted(self.values, pool) for pool in pools]
 
-    def best(self, taken: Sequence[np.ndarray], metric: str, beta: float):
+    def best(
+        self, taken: Sequence[np.ndarray], metric: str, beta: float
+    ) -> tuple[float, tuple[int, int, int, int]]:
         """The threshold of one resample (each class's row counts ``taken``) that maximises ``metric``,
         and the whole confusion counts ``(tp, fp, tn, fn)`` there."""
         weight_0, weight_1 = (
@@ -70,10 +76,18 @@ class _DistinctScores:
             for where, counts in zip(self.where, taken, strict=True)
         )
         threshold, counts = best_in_table(self.values, weight_0, weight_1, metric, beta=beta)
-        return threshold, tuple(round(count) for count in counts)
+        tp, fp, tn, fn = (round(count) for count in counts)
+        return threshold, (tp, fp, tn, fn)
 
 
-def _replicate_values(model, cell: Cell, seed: int, tables: Sequence[np.ndarray], replicates: int, best):
+def _replicate_values(
+    model: EmpiricalModel,
+    cell: Cell,
+    seed: int,
+    tables: Sequence[np.ndarray],
+    replicates: int,
+    best: tuple[str, float] | None,
+) -> Iterator[tuple[list[np.ndarray], tuple[float, tuple[int, int, int, int]] | None]]:
     """Per replicate: each class's sums of the table's columns over its resample and, when ``best``
     is ``(metric, beta)``, the threshold chosen on the resample and the counts there. The two classes'
     streams are separate, so taking them replicate by replicate draws what class by class would."""
@@ -87,11 +101,11 @@ def _replicate_values(model, cell: Cell, seed: int, tables: Sequence[np.ndarray]
             for rng, size, share in zip(streams, sizes, uniform, strict=True)
         ]
         sums = [counts @ table for counts, table in zip(taken, tables, strict=True)]
-        yield sums, (distinct.best(taken, *best) if distinct is not None else None)
+        yield sums, (distinct.best(taken, *best) if distinct is not None and best is not None else None)
 
 
 def bootstrap_values(
-    model,
+    model: EmpiricalModel,
     cell: Cell,
     *,
     seed: int,
@@ -125,7 +139,7 @@ def bootstrap_values(
 
 
 def bootstrap_intervals(
-    model,
+    model: EmpiricalModel,
     cell: Cell,
     *,
     seed: int,

@@ -5,6 +5,7 @@ everything in the core computes on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,15 @@ class NamedModel:
     acc_1s: float
 
 
-def make_cell(num_0s, num_1s, acc_0s, acc_1s, replicate=0, *, threshold=DEFAULT_THRESHOLD) -> Cell:
+def make_cell(
+    num_0s: Any,
+    num_1s: Any,
+    acc_0s: Any,
+    acc_1s: Any,
+    replicate: Any = 0,
+    *,
+    threshold: Any = DEFAULT_THRESHOLD,
+) -> Cell:
     """Validate one cell's values (accepting ``1e6`` for a count) and build it."""
     n0, n1 = counts(num_0s, num_1s)
     return Cell(

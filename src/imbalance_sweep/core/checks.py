@@ -18,11 +18,12 @@ class InvalidValue(ValueError):
     """A user-supplied value is outside what the project accepts."""
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A real number (a numpy scalar too), and not a bool: True and False are no count or fraction."""
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def _show(value: Any) -> str:
+def shown(value: Any) -> str:
     """repr() of a value, with numpy scalars shown as the plain Python number they hold."""
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "shape", None) == ():
@@ -36,44 +37,44 @@ def whole_number(name: str, value: Any, *, minimum: int = 0, maximum: int | None
     number = None
     if isinstance(value, Integral) and not isinstance(value, bool):
         number = int(value)
-    elif _is_number(value) and math.isfinite(value) and float(value).is_integer():
+    elif is_number(value) and math.isfinite(value) and float(value).is_integer():
         number = int(value)
     if number is not None and number >= minimum and (maximum is None or number <= maximum):
         return number
     allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-    raise InvalidValue(f"{name}={_show(value)} is not a whole number {allowed}")
+    raise InvalidValue(f"{name}={shown(value)} is not a whole number {allowed}")
 
 
 def clipped(text: str, limit: int = 40, *, quoted: bool = True) -> str:
     """``text`` as repr shows it (control characters escaped), cut to ``limit`` characters with ...
     (and without repr's quotes if not ``quoted``): a stored name in a one-line message, however long
     or odd."""
-    shown = repr(text[:limit])
+    text_repr = repr(text[:limit])
     if len(text) > limit:
-        shown = f"{shown[:-1]}...{shown[-1]}"
-    return shown if quoted else shown[1:-1]
+        text_repr = f"{text_repr[:-1]}...{text_repr[-1]}"
+    return text_repr if quoted else text_repr[1:-1]
 
 
 def fraction(name: str, value: Any) -> float:
     """Return ``value`` as a float in [0, 1]."""
-    if not _is_number(value) or not math.isfinite(value):
-        raise InvalidValue(f"{name}={_show(value)} is not a number in [0, 1]")
+    if not is_number(value) or not math.isfinite(value):
+        raise InvalidValue(f"{name}={shown(value)} is not a number in [0, 1]")
     if not 0.0 <= float(value) <= 1.0:
-        raise InvalidValue(f"{name}={_show(value)} is outside [0, 1]")
+        raise InvalidValue(f"{name}={shown(value)} is outside [0, 1]")
     return float(value) + 0.0  # -0.0 becomes 0.0: one value, one cell seed
 
 
 def non_negative(name: str, value: Any) -> float:
     """Return ``value`` as a finite float >= 0."""
-    if not _is_number(value) or not math.isfinite(value) or value < 0:
-        raise InvalidValue(f"{name}={_show(value)} is not a finite number >= 0")
+    if not is_number(value) or not math.isfinite(value) or value < 0:
+        raise InvalidValue(f"{name}={shown(value)} is not a finite number >= 0")
     return float(value)
 
 
 def one_of(name: str, value: Any, allowed: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``allowed``; the error lists them."""
     if not isinstance(value, str) or value not in allowed:
-        raise InvalidValue(f"{name}={_show(value)} is not one of: {', '.join(allowed)}")
+        raise InvalidValue(f"{name}={shown(value)} is not one of: {', '.join(allowed)}")
     return value
 
 
@@ -82,7 +83,7 @@ def names_from(name: str, values: Any, allowed: Sequence[str]) -> tuple[str, ...
     if isinstance(values, str):
         values = [part.strip() for part in values.split(",") if part.strip()]
     if not isinstance(values, Iterable) or isinstance(values, (bytes, dict)):
-        raise InvalidValue(f"{name}={_show(values)} is not a list of names from: {', '.join(allowed)}")
+        raise InvalidValue(f"{name}={shown(values)} is not a list of names from: {', '.join(allowed)}")
     names = tuple(values)
     if not names:
         raise InvalidValue(f"{name}=[] is empty; choose from: {', '.join(allowed)}")

@@ -12,13 +12,15 @@ arrive in one fixed order, so every value is the same bit for bit whoever comput
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .calibration import CalibrationBins, inner_edges, skill_scores
 from .cell import Cell
 from .checks import fraction, labelled_scores, names_from, non_negative, one_of, whole_number
-from .losses import BACKENDS, LOSS_NAMES, make_terms, reduce_losses
+from .losses import BACKENDS, LOSS_NAMES, TermSums, make_terms, reduce_losses
 from .metrics import DEFAULT_METRICS, MetricSettings, confusion_metrics, metric_settings, on_correct_side
 from .partition import LOOKUP_MIN_NEGATIVES, MAX_BOUNDARIES, PartCounts, ScorePartition
 from .prevalence import prevalence_of
@@ -37,7 +39,7 @@ class Accumulator:
 
     def __init__(
         self,
-        term_sums,
+        term_sums: TermSums,
         settings: MetricSettings = DEFAULT_METRICS,
         *,
         chunk_size: int,
@@ -132,7 +134,7 @@ def evaluate_cell(
     *,
     seed: int,
     losses: Sequence[str],
-    term_sums,
+    term_sums: TermSums,
     chunk_size: int,
     model: ScoreModel = UNIFORM,
     settings: MetricSettings = DEFAULT_METRICS,
@@ -148,7 +150,9 @@ def evaluate_cell(
     return accumulator.result(losses)
 
 
-def check_loss_settings(losses, backend, alpha, gamma, chunk_size):
+def check_loss_settings(
+    losses: Any, backend: Any, alpha: Any, gamma: Any, chunk_size: Any
+) -> tuple[tuple[str, ...], str, float, float, int]:
     """Validate the settings shared by the API and the config; return them normalised."""
     return (
         names_from("losses", losses, LOSS_NAMES),
@@ -160,8 +164,8 @@ def check_loss_settings(losses, backend, alpha, gamma, chunk_size):
 
 
 def evaluate(
-    y_true,
-    y_pred,
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
     *,
     losses: Sequence[str] = LOSS_NAMES,
     backend: str = "numpy",

@@ -14,12 +14,13 @@ prevalence a model will meet).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .calibration import null_log_loss, skill_scores
 from .cell import Cell, make_cell
-from .checks import InvalidValue, _is_number, _show
+from .checks import InvalidValue, is_number, shown
 from .evaluation import check_loss_settings
 from .losses import LOSS_NAMES, LOSSES, per_sample_term, term_weight
 from .metrics import CONFUSION_METRIC_NAMES, DEFAULT_METRICS, MetricSettings, confusion_metrics
@@ -48,9 +49,9 @@ class Population:
 
 def class_term_moments(
     label: int, acc: float, terms: Iterable[str], *, alpha: float, gamma: float, model: ScoreModel = UNIFORM
-):
+) -> dict[str, tuple[float, float]]:
     """Per term: (mean, variance) of the per-sample value for one class, under the score ``model``."""
-    moments = {}
+    moments: dict[str, tuple[float, float]] = {}
     for term in terms:
         first, second = model.term_moments(label, acc, per_sample_term(term), gamma)
         weight = term_weight(term, label, alpha)
@@ -135,7 +136,7 @@ def expected_metrics(
     tp, tn = n1 * a1, n0 * a0
     values = at(tp, tn)
 
-    def slopes(count: float, total: float, shifted) -> dict[str, float]:
+    def slopes(count: float, total: float, shifted: Callable[[float], dict[str, float]]) -> dict[str, float]:
         """d metric / d count by a central difference, kept inside [0, total] (one-sided at the ends)."""
         step = 1e-4 * total
         up, down = min(count + step, total), max(count - step, 0.0)
@@ -209,17 +210,17 @@ def beside_sampled(expected: dict[str, float]) -> dict[str, float]:
 
 
 def expected(
-    num_0s,
-    acc_0s,
-    num_1s,
-    acc_1s,
+    num_0s: Any,
+    acc_0s: Any,
+    num_1s: Any,
+    acc_1s: Any,
     *,
-    losses=LOSS_NAMES,
+    losses: Sequence[str] = LOSS_NAMES,
     alpha: float = 0.25,
     gamma: float = 2.0,
-    score_model: ScoreModel = UNIFORM,
+    score_model: ScoreModel | None = UNIFORM,
     threshold: float | str = DEFAULT_THRESHOLD,
-):
+) -> dict[str, float]:
     """Public API: a cell's exact population values (``loss/<name>``, metrics) and ``stderr/<key>``.
 
     ``score_model`` is a value of ``score_models`` (see :func:`score_models.uniform.or_default`); one
@@ -235,10 +236,10 @@ def expected(
     return expected_cell(cell, losses=losses, alpha=alpha, gamma=gamma, model=score_model)
 
 
-def check_prevalence(name: str, value) -> float:
+def check_prevalence(name: str, value: Any) -> float:
     """A prevalence strictly inside (0, 1): both classes present, so each weighs something."""
-    if not _is_number(value) or not 0.0 < float(value) < 1.0:  # False for NaN
-        raise InvalidValue(f"{name}={_show(value)} is not a number in (0, 1)")
+    if not is_number(value) or not 0.0 < float(value) < 1.0:  # False for NaN
+        raise InvalidValue(f"{name}={shown(value)} is not a number in (0, 1)")
     return float(value)
 
 

@@ -28,7 +28,9 @@ import importlib
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import ModuleType
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -71,7 +73,7 @@ def reduce_losses(
 ) -> dict[str, float]:
     """Each loss's value from the per-class term sums and the class sizes."""
     total = sum(class_counts)
-    values = {}
+    values: dict[str, float] = {}
     for name in losses:
         term, reduction = LOSSES[name]
         term_sum = class_sums[0].get(term, 0.0) + class_sums[1].get(term, 0.0)
@@ -109,7 +111,7 @@ def per_sample_terms(
     terms = frozenset(terms)
     gamma32 = np.float32(gamma)
     bce, square, focal = np.empty((3, scores.size), dtype=np.float32) if out is None else out
-    values = {}
+    values: dict[str, np.ndarray] = {}
     if terms & {"bce", "focal"}:
         # -log of the clipped probability given to the true class
         np.clip(scores, EPSILON, ONE_MINUS_EPSILON, out=bce)
@@ -135,7 +137,15 @@ def _distance(label: int, scores: np.ndarray, out: np.ndarray) -> np.ndarray:
     """|p - y|: the scores themselves for a negative, else ``1 - p`` written into ``out``."""
     if label == 0:
         return scores
-    return np.subtract(np.float32(1.0), scores, out=out)
+    distance: np.ndarray = np.subtract(np.float32(1.0), scores, out=out)
+    return distance
+
+
+class TermSums(Protocol):
+    """What :func:`make_terms` returns: a chunk's sums of each term, for one class's float32 scores
+    (the same type whichever backend computes them)."""
+
+    def __call__(self, label: int, scores: np.ndarray) -> dict[str, float]: ...
 
 
 class NumpyTerms:
@@ -173,7 +183,7 @@ class NumpyTerms:
 
 
 @contextlib.contextmanager
-def native_stderr_discarded():
+def native_stderr_discarded() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null for the duration.
 
     TensorFlow's C++ start-up lines (oneDNN, CUDA probing, cuInit) are written before its logging
@@ -191,7 +201,7 @@ def native_stderr_discarded():
         os.close(saved)
 
 
-def _import_tensorflow_module(name: str, *, backend: str, hint: str):
+def _import_tensorflow_module(name: str, *, backend: str, hint: str) -> ModuleType:
     """Import a TensorFlow-based module without start-up noise, or say in one line why not."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
@@ -205,6 +215,10 @@ def _import_tensorflow_module(name: str, *, backend: str, hint: str):
         ) from error
 
 
+# A loss object of Keras or tensorflow-addons (untyped libraries): (y_true, y_pred) -> a tensor
+FrameworkLoss = Callable[[np.ndarray, np.ndarray], Any]
+
+
 class KerasTerms:
     """Per-class term sums of a chunk from the real ``keras.losses`` objects.
 
@@ -216,20 +230,23 @@ class KerasTerms:
         with native_stderr_discarded():
             self(0, np.zeros(1, dtype=np.float32))  # TensorFlow starts its devices on first use
 
-    def _make_loss(self, term: str, *, alpha: float, gamma: float):
+    def _make_loss(self, term: str, *, alpha: float, gamma: float) -> FrameworkLoss:
         keras = _import_tensorflow_module(
             "keras", backend="keras", hint="install the project's dependencies or use backend=numpy"
         )
         # reduction="none" gives per-sample values in Keras 2 and 3 alike
+        loss: FrameworkLoss
         if term == "bce":
-            return keras.losses.BinaryCrossentropy(reduction="none")
-        if term == "focal":
-            return keras.losses.BinaryFocalCrossentropy(gamma=gamma, reduction="none")
-        if term == "focal_balanced":
-            return keras.losses.BinaryFocalCrossentropy(
+            loss = keras.losses.BinaryCrossentropy(reduction="none")
+        elif term == "focal":
+            loss = keras.losses.BinaryFocalCrossentropy(gamma=gamma, reduction="none")
+        elif term == "focal_balanced":
+            loss = keras.losses.BinaryFocalCrossentropy(
                 apply_class_balancing=True, alpha=alpha, gamma=gamma, reduction="none"
             )
-        return keras.losses.MeanSquaredError(reduction="none")
+        else:
+            loss = keras.losses.MeanSquaredError(reduction="none")
+        return loss
 
     def __call__(self, label: int, scores: np.ndarray) -> dict[str, float]:
         # Shape (n, 1): the losses reduce over the last axis, which then holds one sample.
@@ -248,7 +265,7 @@ class TfaTerms(KerasTerms):
     """tensorflow-addons' ``SigmoidFocalCrossEntropy`` for the alpha-weighted focal term, as the
     post called it, and tf.keras losses for the other terms. Needs TensorFlow < 2.16."""
 
-    def _make_loss(self, term: str, *, alpha: float, gamma: float):
+    def _make_loss(self, term: str, *, alpha: float, gamma: float) -> FrameworkLoss:
         tfa = _import_tensorflow_module(
             "tensorflow_addons",
             backend="tfa",
@@ -256,7 +273,10 @@ class TfaTerms(KerasTerms):
             "(docs/guides/tfa.md)",
         )
         if term == "focal_balanced":
-            return tfa.losses.SigmoidFocalCrossEntropy(alpha=alpha, gamma=gamma)  # reduction NONE
+            focal: FrameworkLoss = tfa.losses.SigmoidFocalCrossEntropy(
+                alpha=alpha, gamma=gamma
+            )  # reduction NONE
+            return focal
         return super()._make_loss(term, alpha=alpha, gamma=gamma)
 
 
@@ -264,7 +284,12 @@ class TfaTerms(KerasTerms):
 SKILL_TERMS = terms_for(vocabulary.SKILL_LOSSES)
 
 
-def make_terms(backend: str, losses: Iterable[str], *, alpha: float, gamma: float):
+def make_terms(backend: str, losses: Iterable[str], *, alpha: float, gamma: float) -> TermSums:
     """The term-sum function of ``backend`` for what ``losses`` and the skill scores need."""
-    kind = {"numpy": NumpyTerms, "keras": KerasTerms, "tfa": TfaTerms}[backend]
+    kinds: dict[str, type[NumpyTerms | KerasTerms]] = {
+        "numpy": NumpyTerms,
+        "keras": KerasTerms,
+        "tfa": TfaTerms,
+    }
+    kind = kinds[backend]
     return kind(terms_for(losses) | SKILL_TERMS, alpha=alpha, gamma=gamma)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import InvalidValue, _is_number, _show, whole_number
+from .checks import InvalidValue, is_number, shown, whole_number
 from .thresholds import DEFAULT_THRESHOLD, cut
 from .vocabulary import LOWER_IS_BETTER, is_loss_key, metric_names
 from .vocabulary import METRIC_NAMES as METRIC_NAMES  # where the API has always found them
@@ -72,13 +72,17 @@ SECTION_WORDING = {
 
 
 def metric_settings(
-    beta=DEFAULT_BETA, recall=DEFAULT_RECALL, ece_bins=DEFAULT_ECE_BINS, *, section: str = "metrics"
+    beta: Any = DEFAULT_BETA,
+    recall: Any = DEFAULT_RECALL,
+    ece_bins: Any = DEFAULT_ECE_BINS,
+    *,
+    section: str = "metrics",
 ) -> MetricSettings:
     """Validate the metrics' settings (a config's ``section``, or the API's keywords)."""
-    if not _is_number(beta) or not 0 < beta < math.inf:
-        raise InvalidValue(f"{section}.beta={_show(beta)} is not a finite number > 0")
-    if not _is_number(recall) or not 0 < recall <= 1:
-        raise InvalidValue(f"{section}.recall={_show(recall)} is not a number in (0, 1]")
+    if not is_number(beta) or not 0 < beta < math.inf:
+        raise InvalidValue(f"{section}.beta={shown(beta)} is not a finite number > 0")
+    if not is_number(recall) or not 0 < recall <= 1:
+        raise InvalidValue(f"{section}.recall={shown(recall)} is not a number in (0, 1]")
     bins = whole_number(f"{section}.ece_bins", ece_bins, minimum=1, maximum=MAX_ECE_BINS)
     return MetricSettings(float(beta), float(recall), bins)
 

@@ -59,7 +59,9 @@ class ScorePartition:
         self._scaled = np.empty(0, dtype=np.float32)  # scratch space of parts_of, reused
         self._indices = np.empty((2, 0), dtype=np.intp)
 
-    def _readings(self, points, families) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _readings(
+        self, points: np.ndarray, families: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Each part's ranking slot and, per family, the edges below it: the boundaries' crossings in
         ascending order (a point's "equal" before every crossing at "above" its value)."""
         values = [points, points, *families.values()]
@@ -105,6 +107,7 @@ class ScorePartition:
             self._scaled = np.empty(scores.size, dtype=np.float32)
             self._indices = np.empty((2, scores.size), dtype=np.intp)
         scaled = self._scaled[: scores.size]
+        parts: np.ndarray
         buckets, parts = self._indices[:, : scores.size]
         np.multiply(scores, np.float32(LOOKUP_BUCKETS), out=scaled)  # exact: a power of two
         np.copyto(buckets, scaled, casting="unsafe")  # truncation: the floor of a score >= 0

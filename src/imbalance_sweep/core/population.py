@@ -26,6 +26,8 @@ over one class's quantile, in logits (``ScoreDistribution``), and point masses e
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .checks import InvalidValue, fraction, whole_number
@@ -51,7 +53,7 @@ def class_distributions(
     return negatives, score_distribution(1, fraction("acc_1s", acc_1s))
 
 
-def precision(prevalence: float, tpr, fpr) -> np.ndarray:
+def precision(prevalence: float, tpr: np.ndarray | float, fpr: np.ndarray | float) -> np.ndarray:
     """pi TPR / (pi TPR + (1 - pi) FPR), elementwise; 0.0 where nothing is predicted positive."""
     positive = prevalence * np.asarray(tpr, dtype=float)
     predicted = positive + (1.0 - prevalence) * np.asarray(fpr, dtype=float)
@@ -115,7 +117,9 @@ def population_score_metrics(
 # --- any laws: quadrature over a class's quantile, point masses exactly --------------------------------
 
 
-def _expectation(law: ScoreDistribution, function, breaks: np.ndarray) -> float:
+def _expectation(
+    law: ScoreDistribution, function: Callable[[np.ndarray], np.ndarray], breaks: np.ndarray
+) -> float:
     """E[function(logit S)], S ~ ``law``: at the point mass, or the integral over S's quantile u in
     (0, 1), by tanh-sinh quadrature (scipy's, vectorised) on the pieces between ``breaks``."""
     from scipy import integrate, special  # only for laws without closed forms: uniform sweeps skip its import
@@ -148,7 +152,7 @@ def roc_auc(negatives: ScoreDistribution, positives: ScoreDistribution) -> float
 def average_precision(negatives: ScoreDistribution, positives: ScoreDistribution, prevalence: float) -> float:
     """E[precision(S1)], precision at a positive's score with every score tied to it in."""
 
-    def precision_at(z):
+    def precision_at(z: np.ndarray | float) -> np.ndarray:
         return precision(prevalence, positives.logit_at_least(z), negatives.logit_at_least(z))
 
     return _expectation(positives, precision_at, _breaks(positives, negatives))
@@ -168,7 +172,7 @@ def precision_at_recall(
     if positives.atom is not None:
         return float(precision(prevalence, 1.0, negatives.logit_at_least(special.logit(positives.atom))))
 
-    def precision_at(level):
+    def precision_at(level: np.ndarray | float) -> np.ndarray:
         threshold = positives.logit_quantile(1.0 - level)
         return precision(prevalence, level, negatives.logit_at_least(threshold))
 

@@ -23,12 +23,15 @@ import re
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .checks import NOT_A_PROBABILITY, InvalidValue, _show, first_non_probability
+from .checks import NOT_A_PROBABILITY, InvalidValue, first_non_probability, shown
 
 FORMATS = (".csv", ".parquet", ".npy", ".npz")
 DIGEST_LENGTH = 16  # hex digits of the file's sha256
@@ -51,7 +54,7 @@ class Predictions:
         return int(self.labels.size)
 
 
-def file_digest(path: str | os.PathLike) -> str:
+def file_digest(path: str | os.PathLike[str]) -> str:
     """The first hex digits of the sha256 of the file's bytes: its identity, wherever it lies."""
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
@@ -81,18 +84,18 @@ def _cut(text: str, limit: int = SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _shown(value) -> str:
+def _cut_shown(value: object) -> str:
     """A value from the file as a message shows it: its repr, cut at ``SHOWN`` characters."""
-    return _cut(_show(value))
+    return _cut(shown(value))
 
 
-def _name(name) -> str:
+def _name(name: str) -> str:
     """A column name from the file: as it is if short and printable, else its repr, cut."""
     name = str(name)
     return name if name.isprintable() and len(name) <= SHOWN else _cut(repr(name))
 
 
-def _names(present) -> str:
+def _names(present: Iterable[str]) -> str:
     """The file's column names for a message: at most about 120 characters of them."""
     present = list(present)
     if not present:
@@ -125,11 +128,11 @@ def _unreadable(path: Path, kind: str, error: BaseException) -> InvalidValue:
     return InvalidValue(f"{_where(path)} is not a readable {kind} file ({_reason(error)})")
 
 
-def _missing_column(path: Path, column: str, present) -> InvalidValue:
+def _missing_column(path: Path, column: str, present: Iterable[str]) -> InvalidValue:
     return InvalidValue(f"{_where(path)} has no column {column!r}; its columns are: {_names(present)}")
 
 
-def _check_columns(path: Path, columns: tuple[str, str], present) -> None:
+def _check_columns(path: Path, columns: tuple[str, str], present: Iterable[str]) -> None:
     """Each column is present, and only once (a second column of the name makes it ambiguous)."""
     present = list(present)
     for column in columns:
@@ -171,9 +174,9 @@ def _csv_error(path: Path, error: Exception) -> InvalidValue:
     widths = re.search(r"Expected (\d+) columns, got (\d+)", str(error))
     if not widths:
         return InvalidValue(f"{_where(path)} cannot be read as CSV: {_reason(error)}")
-    rows = []
+    rows: list[int] = []
 
-    def first_bad(row):
+    def first_bad(row: Any) -> str:  # a pyarrow.csv.InvalidRow
         rows.append(row.number)
         return "error"
 
@@ -297,7 +300,7 @@ def _numpy_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
 def _first_bad(path: Path, bad: np.ndarray, column: str, values: np.ndarray, why: str) -> None:
     if bad.any():
         row = int(np.argmax(bad))
-        raise InvalidValue(f"{_where(path)}, row {row + 1}: {column}={_shown(values[row])} {why}")
+        raise InvalidValue(f"{_where(path)}, row {row + 1}: {column}={_cut_shown(values[row])} {why}")
 
 
 def _first_non_number(values: np.ndarray) -> int:
@@ -364,7 +367,7 @@ def _check_shapes_and_kinds(
         if values.dtype.kind not in "biuf":  # text, bytes, dates, durations, objects
             row = _first_non_number(values)
             raise InvalidValue(
-                f"{_where(path)}, row {row + 1}: {column}={_shown(values[row])} is not a number"
+                f"{_where(path)}, row {row + 1}: {column}={_cut_shown(values[row])} is not a number"
             )
 
 
@@ -376,21 +379,22 @@ def _probabilities(path: Path, score: str, scores: np.ndarray, from_logits: bool
         _first_bad(path, ~np.isfinite(scores), score, scores, "is not a finite logit")
         from scipy import special  # a fifth of a second of start-up that most commands skip
 
-        return special.expit(scores).astype(np.float32)
+        probabilities: np.ndarray = special.expit(scores).astype(np.float32)
+        return probabilities
     row = first_non_probability(scores)
     if row is not None:
         why = f"{NOT_A_PROBABILITY} (from_logits=true for logits)"
-        raise InvalidValue(f"{_where(path)}, row {row + 1}: {score}={_shown(scores[row])} {why}")
+        raise InvalidValue(f"{_where(path)}, row {row + 1}: {score}={_cut_shown(scores[row])} {why}")
     return scores.astype(np.float32)
 
 
 def load_predictions(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     label: str = "label",
     score: str = "score",
     from_logits: bool = False,
-    start_dir: str | os.PathLike | None = None,
+    start_dir: str | os.PathLike[str] | None = None,
 ) -> Predictions:
     """Read and validate a predictions file (a relative ``path`` is taken from ``start_dir``, else
     the current directory)."""
@@ -416,7 +420,11 @@ def load_predictions(
 
 
 def predictions_from_arrays(
-    labels, scores, *, name: str = "in-memory predictions", names: tuple[str, str] = ("labels", "scores")
+    labels: ArrayLike,
+    scores: ArrayLike,
+    *,
+    name: str = "in-memory predictions",
+    names: tuple[str, str] = ("labels", "scores"),
 ) -> Predictions:
     """Predictions held in memory: 0/1 ``labels`` and probability ``scores`` of one length, checked
     as a file's are (the first bad value as ``labels[i]=...``, with ``names`` the arrays' names).
@@ -431,15 +439,15 @@ def predictions_from_arrays(
         )
     for column, values in ((label_name, labels), (score_name, scores)):
         if values.dtype.kind not in "biuf":
-            raise InvalidValue(f"{column}[0]={_shown(values[0])} is not a number")
+            raise InvalidValue(f"{column}[0]={_cut_shown(values[0])} is not a number")
     if labels.dtype != bool:
         bad = (labels != 0) & (labels != 1)
         if bad.any():
             row = int(np.argmax(bad))
-            raise InvalidValue(f"{label_name}[{row}]={_shown(labels[row])} is not 0 or 1")
+            raise InvalidValue(f"{label_name}[{row}]={_cut_shown(labels[row])} is not 0 or 1")
     outside = first_non_probability(scores.astype(np.float64, copy=False))  # before the cast, as a file's
     if outside is not None:
-        raise InvalidValue(f"{score_name}[{outside}]={_shown(scores[outside])} {NOT_A_PROBABILITY}")
+        raise InvalidValue(f"{score_name}[{outside}]={_cut_shown(scores[outside])} {NOT_A_PROBABILITY}")
     labels, scores = labels.astype(bool), scores.astype(np.float32)
     digest = hashlib.sha256(labels.tobytes() + scores.tobytes()).hexdigest()[:DIGEST_LENGTH]
     return Predictions(

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .checks import InvalidValue, fraction, labelled_scores, whole_number
 from .simulator import DEFAULT_CHUNK_SIZE
@@ -163,7 +164,12 @@ def _counted_tags(tags: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.nd
     return keys, (counts_0, counts_1)
 
 
-def _merged(keys, counts, more_keys, more_counts) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+def _merged(
+    keys: np.ndarray,
+    counts: tuple[np.ndarray, np.ndarray],
+    more_keys: np.ndarray,
+    more_counts: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Two tables (ascending distinct keys, and per class the counts at them) as one."""
     at = np.searchsorted(keys, more_keys)
     found = at < keys.size
@@ -196,7 +202,9 @@ class _Curve(NamedTuple):
         return self.total_0 - self.below
 
 
-def _checked_weights(values, weights_0, weights_1) -> tuple[np.ndarray, np.ndarray]:
+def _checked_weights(
+    values: ArrayLike, weights_0: ArrayLike, weights_1: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """A table's weights as float64, once the table is checked: 1-D, one length, values strictly
     ascending, weights finite and >= 0."""
     values = np.asarray(values, dtype=np.float64)
@@ -216,7 +224,7 @@ def _checked_weights(values, weights_0, weights_1) -> tuple[np.ndarray, np.ndarr
     return weights_0, weights_1
 
 
-def _curve(values, weights_0, weights_1) -> _Curve:
+def _curve(values: ArrayLike, weights_0: ArrayLike, weights_1: ArrayLike) -> _Curve:
     """Check a table and read its positive rows from the top (one pass over the other rows)."""
     weights_0, weights_1 = _checked_weights(values, weights_0, weights_1)
     total_0 = float(weights_0.sum())
@@ -236,7 +244,10 @@ def _curve(values, weights_0, weights_1) -> _Curve:
 
 def _ratios(numerators: np.ndarray, denominators: np.ndarray) -> np.ndarray:
     """Elementwise numerator / denominator, 0.0 where the denominator is 0."""
-    return np.divide(numerators, denominators, out=np.zeros_like(numerators), where=denominators > 0)
+    ratios: np.ndarray = np.divide(
+        numerators, denominators, out=np.zeros_like(numerators), where=denominators > 0
+    )
+    return ratios
 
 
 def _roc_auc(curve: _Curve) -> float:
@@ -260,7 +271,9 @@ def _precision_at_recall(curve: _Curve, recall: float) -> float:
     return float(_ratios(curve.tp, curve.tp + curve.fp)[reached].max())
 
 
-def ranking_metrics(values, weights_0, weights_1, *, recall: float) -> dict[str, float]:
+def ranking_metrics(
+    values: ArrayLike, weights_0: ArrayLike, weights_1: ArrayLike, *, recall: float
+) -> dict[str, float]:
     """:data:`RANKING_NAMES` of per-class weights at distinct ascending score values (a
     :meth:`ScoreCounts.table`, or re-weighted counts): scikit-learn's definitions with ties
     grouped, 0.0 where a denominator is zero (see the module docstring)."""
@@ -299,7 +312,9 @@ def _worst_case_precision_sums(curve: _Curve) -> np.ndarray:
     return np.where(scale > 0, curve.positives - curve.fp * np.log1p(ratio), curve.positives)
 
 
-def ranking_bounds(values, weights_0, weights_1, *, recall: float) -> dict[str, tuple[float, float]]:
+def ranking_bounds(
+    values: ArrayLike, weights_0: ArrayLike, weights_1: ArrayLike, *, recall: float
+) -> dict[str, tuple[float, float]]:
     """For each of :data:`RANKING_NAMES`, ``(low, high)`` sure to hold its value on the unbinned
     samples when each row of the table is a bin whose samples' order within it is unknown.
 
@@ -339,8 +354,8 @@ def ranking_bounds(values, weights_0, weights_1, *, recall: float) -> dict[str, 
 
 
 def ranking_of(
-    y_true,
-    y_pred,
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
     *,
     recall: float = 0.9,
     capacity: int | None = None,

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .checks import InvalidValue, _show
+from .checks import InvalidValue, shown
 from .evaluation import evaluate
 from .expectations import check_prevalence, expected_at_prevalence
 from .losses import LOSS_NAMES
@@ -23,10 +24,10 @@ from .prevalence import prevalence_text
 from .score_models.empirical import EmpiricalModel
 
 
-def check_prevalences(values: Iterable) -> tuple[float, ...]:
+def check_prevalences(values: object) -> tuple[float, ...]:
     """Distinct prevalences, each strictly inside (0, 1)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise InvalidValue(f"prevalences={_show(values)} is not a list of numbers in (0, 1)")
+        raise InvalidValue(f"prevalences={shown(values)} is not a list of numbers in (0, 1)")
     checked = tuple(check_prevalence(f"prevalences[{index}]", value) for index, value in enumerate(values))
     repeated = sorted({value for value in checked if checked.count(value) > 1})
     if repeated:
@@ -34,7 +35,7 @@ def check_prevalences(values: Iterable) -> tuple[float, ...]:
     return checked
 
 
-def check_labels(labels) -> np.ndarray:
+def check_labels(labels: ArrayLike) -> np.ndarray:
     """Validation labels as booleans: 1-D (or one column), 0 and 1 only, both classes present."""
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:

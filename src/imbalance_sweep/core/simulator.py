@@ -9,6 +9,7 @@ lives in ``evaluation``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +51,15 @@ def cell_score_chunks(
 
 
 def simulate(
-    num_0s, acc_0s, num_1s, acc_1s, *, seed: int = 0, replicate: int = 0, score_model: ScoreModel = UNIFORM
-):
+    num_0s: Any,
+    acc_0s: Any,
+    num_1s: Any,
+    acc_1s: Any,
+    *,
+    seed: int = 0,
+    replicate: int = 0,
+    score_model: ScoreModel | None = UNIFORM,
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw a cell's validation set: ``(y_true, y_pred)`` float32 arrays, negatives first.
 
     The scores are exactly those a sweep with this ``seed`` and ``score_model`` (a value of

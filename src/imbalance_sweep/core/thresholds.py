@@ -32,7 +32,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .checks import InvalidValue, _is_number, _show, fraction
+from .checks import InvalidValue, fraction, is_number, shown
 from .score_models import ScoreDistribution
 from .uniform_law import UniformScores
 from .vocabulary import ranked_names
@@ -47,15 +47,15 @@ REFINED_MAXIMA = 4  # the grid's best local maxima refined by a Brent search
 LOGIT_RANGE = (-700.0, 36.0)  # expit keeps its digits: 1e-304 up to 1 - 2e-16
 
 
-def check_threshold(name: str, value) -> float | str:
+def check_threshold(name: str, value: object) -> float | str:
     """``value`` as a threshold: a float in [0, 1], or one of :data:`BEST_CHOICES`."""
     allowed = f"{', '.join(BEST_CHOICES)} or a number in [0, 1]"
     if isinstance(value, str):
         if value in BEST_CHOICES:
             return value
         raise InvalidValue(f"{name}={value!r} is not one of: {allowed}")
-    if not _is_number(value):
-        raise InvalidValue(f"{name}={_show(value)} is not one of: {allowed}")
+    if not is_number(value):
+        raise InvalidValue(f"{name}={shown(value)} is not one of: {allowed}")
     return fraction(name, value)
 
 
@@ -102,10 +102,21 @@ def cut(threshold: float) -> np.float32:
 
 
 def _ratios(numerators: np.ndarray, denominators: np.ndarray) -> np.ndarray:
-    return np.divide(numerators, denominators, out=np.zeros_like(numerators), where=denominators > 0)
+    ratios: np.ndarray = np.divide(
+        numerators, denominators, out=np.zeros_like(numerators), where=denominators > 0
+    )
+    return ratios
 
 
-def metric_curve(metric: str, tp, fp, tn, fn, *, beta: float) -> np.ndarray:
+def metric_curve(
+    metric: str,
+    tp: np.ndarray | float,
+    fp: np.ndarray | float,
+    tn: np.ndarray | float,
+    fn: np.ndarray | float,
+    *,
+    beta: float,
+) -> np.ndarray:
     """One of :data:`BEST_METRICS` at each set of confusion counts (arrays), as
     ``metrics.confusion_metrics`` defines it: float64, 0.0 where a denominator is 0."""
     tp, fp, tn, fn = (np.asarray(count, dtype=np.float64) for count in (tp, fp, tn, fn))
@@ -144,10 +155,17 @@ def row_tops(values: np.ndarray, resolution_bits: int = 0) -> np.ndarray:
     keys = values.astype(np.float32).view(np.uint32).astype(np.uint64) >> resolution_bits
     tops = ((keys + 1) << resolution_bits) - 1
     top_of_one = np.float32(1.0).view(np.uint32)
-    return np.minimum(tops, top_of_one).astype(np.uint32).view(np.float32).astype(np.float64)
+    coarsened: np.ndarray = np.minimum(tops, top_of_one).astype(np.uint32).view(np.float32).astype(np.float64)
+    return coarsened
 
 
-def table_counts(values, weights_0, weights_1, resolution_bits: int = 0):
+# (tp, fp, tn, fn) at each of a table's candidate thresholds
+TableCounts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def table_counts(
+    values: np.ndarray, weights_0: np.ndarray, weights_1: np.ndarray, resolution_bits: int = 0
+) -> tuple[np.ndarray, TableCounts]:
     """The candidate thresholds of a table (ascending) and ``(tp, fp, tn, fn)`` at each: 0.0 first
     when every score is above it, then each row's top (everything up to it predicted negative)."""
     thresholds = row_tops(values, resolution_bits)
@@ -160,7 +178,13 @@ def table_counts(values, weights_0, weights_1, resolution_bits: int = 0):
 
 
 def best_in_table(
-    values, weights_0, weights_1, metric: str, *, beta: float, resolution_bits: int = 0
+    values: np.ndarray,
+    weights_0: np.ndarray,
+    weights_1: np.ndarray,
+    metric: str,
+    *,
+    beta: float,
+    resolution_bits: int = 0,
 ) -> tuple[float, tuple[float, float, float, float]]:
     """The threshold of a table that maximises ``metric`` (ties: the smallest), and the confusion
     counts ``(tp, fp, tn, fn)`` there."""
@@ -179,7 +203,14 @@ def share_on_correct_side(law: ScoreDistribution, label: int, threshold: float) 
     return below if label == 0 else 1.0 - below
 
 
-def _law_values(negatives, positives, sizes, metric, beta, thresholds) -> np.ndarray:
+def _law_values(
+    negatives: ScoreDistribution,
+    positives: ScoreDistribution,
+    sizes: tuple[float, float],
+    metric: str,
+    beta: float,
+    thresholds: np.ndarray | float,
+) -> np.ndarray:
     n0, n1 = sizes
     tn = n0 * negatives.cdf(thresholds)
     tp = n1 * (1.0 - positives.cdf(thresholds))
@@ -220,7 +251,13 @@ def _uniform_candidates(
     return np.unique(points)
 
 
-def _mcc_stationary_point(negatives, positives, sizes, start: float, end: float) -> float | None:
+def _mcc_stationary_point(
+    negatives: ScoreDistribution,
+    positives: ScoreDistribution,
+    sizes: tuple[float, float],
+    start: float,
+    end: float,
+) -> float | None:
     """The t in (start, end) where MCC's derivative is 0, if any.
 
     With s = t - start, P tn - N fn = a + b s and (tp + fp)(tn + fn) = q(s) = c0 + c1 s + c2 s^2
@@ -247,7 +284,13 @@ def _mcc_stationary_point(negatives, positives, sizes, start: float, end: float)
     return start + s if 0.0 < s < length else None
 
 
-def _searched_candidates(negatives, positives, sizes, metric: str, beta: float) -> np.ndarray:
+def _searched_candidates(
+    negatives: ScoreDistribution,
+    positives: ScoreDistribution,
+    sizes: tuple[float, float],
+    metric: str,
+    beta: float,
+) -> np.ndarray:
     """A grid of thresholds at both laws' quantiles (so that a law packed near 0 or 1 is seen) and
     evenly on [0, 1], and the grid's best local maxima refined by bounded Brent searches in logits
     between their neighbours."""

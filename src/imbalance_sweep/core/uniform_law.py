@@ -25,10 +25,11 @@ def score_interval(label: int, acc: float) -> tuple[bool, float]:
     return anchored_at_zero, width
 
 
-def _expit(z):
+def _expit(z: np.ndarray | float) -> np.ndarray:
     """1 / (1 + exp(-z)), relative to itself near 0 (numpy only: this module does without scipy)."""
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+        expit: np.ndarray = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+    return expit
 
 
 @dataclass(frozen=True)
@@ -48,20 +49,21 @@ class UniformScores:
     def high(self) -> float:
         return self.width if self.anchored_at_zero else 1.0
 
-    def cdf(self, t):
+    def cdf(self, t: np.ndarray | float) -> np.ndarray:
         return np.clip((np.asarray(t, dtype=float) - self.low) / self.width, 0.0, 1.0)
 
-    def partial_mean(self, low, high):
+    def partial_mean(self, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
         a = np.clip(low, self.low, self.high)
         b = np.clip(high, self.low, self.high)
-        return (b - a) * (b + a) / (2.0 * self.width)
+        mean: np.ndarray = (b - a) * (b + a) / (2.0 * self.width)
+        return mean
 
-    def logit_at_least(self, z):
+    def logit_at_least(self, z: np.ndarray | float) -> np.ndarray:
         # (high - t) / width; with the top end at 1, 1 - t = expit(-z) keeps its digits
         below_top = _expit(np.negative(z)) if self.high == 1.0 else self.high - _expit(z)
         return np.clip(below_top / self.width, 0.0, 1.0)
 
-    def logit_quantile(self, p):
+    def logit_quantile(self, p: np.ndarray | float) -> np.ndarray:
         with np.errstate(divide="ignore"):
             if self.anchored_at_zero:
                 t = self.width * np.asarray(p, dtype=float)

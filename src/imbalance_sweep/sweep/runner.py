@@ -18,8 +18,9 @@ from ..core.bootstrap import bootstrap_intervals
 from ..core.cell import Cell
 from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
-from ..core.losses import make_terms
+from ..core.losses import TermSums, make_terms
 from ..core.score_models import ScoreModel
+from ..core.score_models.empirical import EmpiricalModel
 from ..runtime.signals import Interrupted, interrupts_deferred
 from ..tracking.client import Closing, Tracker
 from ..tracking.runs import FINISHED, RUNNING, StoredRun
@@ -125,7 +126,7 @@ def run_one_cell(
     page: ParentPage,
     key: str,
     sweep_tags: dict[str, str],
-    term_sums: object | None,
+    term_sums: TermSums | None,
     config_text: str,
     existing_run_id: str | None,
     parent_run_id: str | None,
@@ -230,7 +231,7 @@ def run_cell(
     *,
     sweep_tags: Mapping[str, str],
     key: str,
-    term_sums: object | None,
+    term_sums: TermSums | None,
     parent: str | None,
     config: str = "",
     computed: Callable[[], dict[str, float]] | None = None,
@@ -256,13 +257,16 @@ def run_cell(
     return {"run_id": run_id, **params, **values}
 
 
-def cell_values(spec: SweepSpec, cell: Cell, model: ScoreModel, term_sums: object | None) -> dict[str, float]:
+def cell_values(
+    spec: SweepSpec, cell: Cell, model: ScoreModel, term_sums: TermSums | None
+) -> dict[str, float]:
     """A cell's metrics: its exact values, or (sampled) a draw's with the exact ones beside them; a
     predictions file's cell with its bootstrap intervals when the sweep asks for them."""
     expected = expected_cell(
         cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma, model=model, settings=spec.metrics
     )
     if spec.mode == "sampled":
+        assert term_sums is not None, "run_sweep makes the term sums of a sampled sweep"
         drawn = evaluate_cell(
             cell,
             seed=spec.seed,
@@ -275,7 +279,7 @@ def cell_values(spec: SweepSpec, cell: Cell, model: ScoreModel, term_sums: objec
         values = {**drawn, **beside_sampled(expected)}
     else:
         values = expected
-    if spec.bootstrap_replicates and model.dataset:  # a predictions file's cell
+    if spec.bootstrap_replicates and isinstance(model, EmpiricalModel):  # a predictions file's cell
         values.update(
             bootstrap_intervals(
                 model,
@@ -312,7 +316,7 @@ def run_grid(
     page: ParentPage,
     key: str,
     sweep_tags: dict[str, str],
-    term_sums: object | None,
+    term_sums: TermSums | None,
     config_text: str,
     existing_run_id: str | None,
     parent_run_id: str | None,
@@ -427,7 +431,7 @@ def run_cells(
     *,
     sweep_tags: Mapping[str, str],
     key: str,
-    term_sums: object | None,
+    term_sums: TermSums | None,
 ) -> dict[Cell, Row]:
     """Each cell still to do, its run nested under the parent; on Ctrl-C or SIGTERM, the interruption
     carries how far the sweep got (its ``progress``, for the line that reports it)."""

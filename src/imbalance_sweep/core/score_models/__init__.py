@@ -123,13 +123,14 @@ def names() -> tuple[str, ...]:
 
 
 def from_config(
-    config: Mapping[str, Any] | None, *, start_dir: str | os.PathLike | None = None
+    config: Mapping[str, Any] | None, *, start_dir: str | os.PathLike[str] | None = None
 ) -> ScoreModel:
     """The score model a ``score_model`` config names (``uniform`` when there is none), validated."""
     config = dict(config or {"name": DEFAULT})
     name = one_of("score_model.name", config.get("name"), names())
     module = importlib.import_module(f"{__name__}.{name}")
-    return module.from_config(config, start_dir=start_dir)
+    model: ScoreModel = module.from_config(config, start_dir=start_dir)
+    return model
 
 
 def unknown_keys(config: Mapping[str, Any], allowed: tuple[str, ...]) -> None:

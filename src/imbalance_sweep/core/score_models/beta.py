@@ -28,7 +28,8 @@ mass lies closer to 0 or 1 than float64 can tell from it, yet still in order.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from scipy import integrate, optimize, special
 
-from ..checks import InvalidValue, _show
+from ..checks import InvalidValue, shown
 from ..clipping import TRUE_CLASS_RANGE
 from ..from_score_laws import FromScoreLaws
 from . import PopulationModel, unknown_keys
@@ -101,9 +102,10 @@ def _bce_at(label: int, q: float) -> float:
     return -math.log(min(max(1.0 - q, low), high))
 
 
-def _quad(function, lo: float, hi: float, points) -> float:
+def _quad(function: Callable[[float], float], lo: float, hi: float, points: np.ndarray) -> float:
     margin = 1e-6 * (hi - lo)  # a break point next to an end would only make a sliver
     inside = sorted({float(point) for point in points if lo + margin < point < hi - margin}) or None
+    value: float
     value, _ = integrate.quad(function, lo, hi, points=inside, limit=400, epsabs=1e-16, epsrel=1e-11)
     return value
 
@@ -116,7 +118,7 @@ def log_term_moment(label: int, a: float, b: float, power: float, order: int) ->
     shifted = a + power
     ratio = math.exp(special.betaln(shifted, b) - log_beta)  # E[q^power]
     # The clipped tails: a constant times E[q^power; q < q_low] and E[q^power; q > q_high].
-    value = bce_low**order * ratio * special.betainc(shifted, b, q_low)
+    value: float = bce_low**order * ratio * special.betainc(shifted, b, q_low)
     value += bce_high**order * ratio * special.betaincc(shifted, b, q_high)
 
     # q in [q_low, 1/2], q = e^-t: density q^(a-1) (1-q)^(b-1) dq / B = e^-(a t) (1-e^-t)^(b-1) dt / B
@@ -142,19 +144,21 @@ NEWTON_STEPS = 2
 EXACT = 1e-17  # a relative error float64 cannot see
 
 
-def _leading_term_error(a: float, b: float, x):
+def _leading_term_error(a: float, b: float, x: np.ndarray) -> np.ndarray:
     """How far I_x(a, b) is from its series' leading term x^a / (a B(a, b)), relatively: the next term
     is a (1 - b) x / (a + 1) of it (the quantile's, (1 - b) x / (a + 1)). Past float64's range (a law
     with a tiny shape has mass at 1e-400) only that term can give them, from log x."""
-    return np.abs(1.0 - b) * x / (a + 1.0)
+    error: np.ndarray = np.abs(1.0 - b) * x / (a + 1.0)
+    return error
 
 
 def _leading_term(a: float, b: float, log_x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):  # where x is not small, and the term not taken
-        return np.exp(a * log_x - math.log(a) - special.betaln(a, b))
+        term: np.ndarray = np.exp(a * log_x - math.log(a) - special.betaln(a, b))
+    return term
 
 
-def _log_lower_tail(a: float, b: float, log_x):
+def _log_lower_tail(a: float, b: float, log_x: np.ndarray | float) -> np.ndarray:
     """log I_x(a, b), from log x: no underflow however small x is."""
     log_x = np.asarray(log_x, dtype=float)
     x = np.exp(log_x)
@@ -162,10 +166,13 @@ def _log_lower_tail(a: float, b: float, log_x):
         log_tail = np.log(special.betainc(a, b, x))
     # the leading term also where I_x underflows (x^a with a large): x is small there
     use_leading = (_leading_term_error(a, b, x) < EXACT) | (log_tail == -np.inf)
-    return np.where(use_leading, a * log_x - math.log(a) - special.betaln(a, b), log_tail)
+    leading_or_tail: np.ndarray = np.where(
+        use_leading, a * log_x - math.log(a) - special.betaln(a, b), log_tail
+    )
+    return leading_or_tail
 
 
-def _lower_tail(a: float, b: float, log_x):
+def _lower_tail(a: float, b: float, log_x: np.ndarray | float) -> np.ndarray:
     """I_x(a, b) = P(X <= x) for X ~ Beta(a, b), from log x: relative to itself where it is small."""
     log_x = np.asarray(log_x, dtype=float)
     x = np.exp(log_x)
@@ -174,7 +181,7 @@ def _lower_tail(a: float, b: float, log_x):
     )
 
 
-def _upper_tail(a: float, b: float, log_x):
+def _upper_tail(a: float, b: float, log_x: np.ndarray | float) -> np.ndarray:
     """P(X >= x) for X ~ Beta(a, b), from log x (x small: to within 1e-16 of it)."""
     log_x = np.asarray(log_x, dtype=float)
     x = np.exp(log_x)
@@ -183,7 +190,7 @@ def _upper_tail(a: float, b: float, log_x):
     )
 
 
-def _log_quantile(a: float, b: float, below, above):
+def _log_quantile(a: float, b: float, below: np.ndarray | float, above: np.ndarray | float) -> np.ndarray:
     """log x, x <= 1/2, where P(X <= x) = ``below`` = 1 - ``above``, X ~ Beta(a, b).
 
     scipy's inverse, of the smaller of the two (float64 holds it whole); but where x is small enough
@@ -203,10 +210,11 @@ def _log_quantile(a: float, b: float, below, above):
             log_slope = a * log_x + (b - 1.0) * np.log1p(-np.exp(log_x)) - special.betaln(a, b) - log_tail
             log_x = np.where(polish, log_x - (log_tail - log_below) / np.exp(log_slope), log_x)
         inverse = np.where(below <= 0.5, special.betaincinv(a, b, below), special.betainccinv(a, b, above))
-        return np.where(polish | ~(inverse > 0), log_x, np.log(inverse))
+        polished_or_inverse: np.ndarray = np.where(polish | ~(inverse > 0), log_x, np.log(inverse))
+    return polished_or_inverse
 
 
-def _log_sigmoid(z):
+def _log_sigmoid(z: np.ndarray | float) -> np.ndarray:
     """log(t) for t = 1 / (1 + e^-z): no underflow to -inf however negative z is."""
     return -np.logaddexp(0.0, np.negative(z))
 
@@ -219,16 +227,18 @@ class BetaScores:
     beta: float
     atom: ClassVar[None] = None
 
-    def cdf(self, t):
-        return special.betainc(self.alpha, self.beta, np.clip(t, 0.0, 1.0))
+    def cdf(self, t: np.ndarray | float) -> np.ndarray:
+        below: np.ndarray = special.betainc(self.alpha, self.beta, np.clip(t, 0.0, 1.0))
+        return below
 
-    def partial_mean(self, low, high):
+    def partial_mean(self, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
         # t f(t) is the Beta(alpha + 1, beta) density times E[S]
         a, b = self.alpha, self.beta
         shifted = special.betainc(a + 1.0, b, np.clip([low, high], 0.0, 1.0))
-        return a / (a + b) * (shifted[1] - shifted[0])
+        mean: np.ndarray = a / (a + b) * (shifted[1] - shifted[0])
+        return mean
 
-    def logit_at_least(self, z):
+    def logit_at_least(self, z: np.ndarray | float) -> np.ndarray:
         # from t's side below 1/2, from 1 - t's (1 - S ~ Beta(beta, alpha)) above: each keeps its digits
         z = np.asarray(z, dtype=float)
         from_below = _upper_tail(self.alpha, self.beta, _log_sigmoid(z))
@@ -240,7 +250,7 @@ class BetaScores:
         """P(S <= 1/2): quantiles below it are at most 1/2."""
         return float(special.betainc(self.alpha, self.beta, 0.5))
 
-    def logit_quantile(self, p):
+    def logit_quantile(self, p: np.ndarray | float) -> np.ndarray:
         # log t - log(1 - t), from t's side up to 1/2 and from 1 - t's above (P(1 - S <= 1 - t) = 1 - p):
         # the other one has only its digits near 1
         p = np.asarray(p, dtype=float)
@@ -249,7 +259,8 @@ class BetaScores:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # in the side not taken
             from_below = log_t - np.log1p(-np.exp(log_t))
             from_above = np.log1p(-np.exp(log_distance_to_one)) - log_distance_to_one
-        return np.where(p <= self._mass_below_half, from_below, from_above)
+        quantile: np.ndarray = np.where(p <= self._mass_below_half, from_below, from_above)
+        return quantile
 
 
 @dataclass(frozen=True)
@@ -258,17 +269,17 @@ class PointMass:
 
     atom: float
 
-    def cdf(self, t):
+    def cdf(self, t: np.ndarray | float) -> np.ndarray:
         return np.where(np.asarray(t) >= self.atom, 1.0, 0.0)
 
-    def partial_mean(self, low, high):
+    def partial_mean(self, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
         inside = (np.asarray(low) < self.atom) & (self.atom <= np.asarray(high))
         return np.where(inside, self.atom, 0.0)
 
-    def logit_at_least(self, z):
+    def logit_at_least(self, z: np.ndarray | float) -> np.ndarray:
         return np.where(np.asarray(z) <= special.logit(self.atom), 1.0, 0.0)
 
-    def logit_quantile(self, p):
+    def logit_quantile(self, p: np.ndarray | float) -> np.ndarray:
         return np.full(np.shape(p), special.logit(self.atom))
 
 
@@ -331,9 +342,9 @@ if TYPE_CHECKING:  # for mypy: the model gives score laws (core.population takes
     _GIVES_LAWS: PopulationModel = BetaModel()
 
 
-def from_config(config: Mapping[str, Any], *, start_dir=None) -> BetaModel:
+def from_config(config: Mapping[str, Any], *, start_dir: str | os.PathLike[str] | None = None) -> BetaModel:
     unknown_keys(config, KEYS)
     value = config.get("concentration", DEFAULT_CONCENTRATION)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise InvalidValue(f"score_model.concentration={_show(value)} is not a finite number > 0")
+        raise InvalidValue(f"score_model.concentration={shown(value)} is not a finite number > 0")
     return BetaModel(float(value))

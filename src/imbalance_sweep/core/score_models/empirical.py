@@ -16,8 +16,10 @@ scores of the class, and every cell gets the file's pair (the sweep logs it, and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,9 +42,15 @@ class EmpiricalModel:
     predictions: Predictions
     name: ClassVar[str] = "empirical"
     _pools: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False)
-    _moments: dict = field(init=False, repr=False, default_factory=dict)
+    # filled on first use: a term's moments by (label, term, gamma), the calibration shares by bin count
+    _moments: dict[tuple[int, str, float | None], tuple[float, float]] = field(
+        init=False, repr=False, default_factory=dict
+    )
+    _calibration: dict[int, list[tuple[np.ndarray, np.ndarray]]] = field(
+        init=False, repr=False, default_factory=dict
+    )
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         labels, scores = self.predictions.labels, self.predictions.scores
         pools = (np.ascontiguousarray(scores[~labels]), np.ascontiguousarray(scores[labels]))
         for label, pool in enumerate(pools):
@@ -109,29 +117,28 @@ class EmpiricalModel:
         self, acc_0s: float, acc_1s: float, num_0s: float, num_1s: float, *, metric: str, beta: float
     ) -> float:
         """Exactly, over the file's distinct scores: each class's rows weighted to the cell's size."""
-        values, (share_0, share_1) = self._score_table()
+        values, (share_0, share_1) = self._score_table
         threshold, _ = best_in_table(values, num_0s * share_0, num_1s * share_1, metric, beta=beta)
         return threshold
 
+    @cached_property
     def _score_table(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """The file's distinct scores (ascending) and each class's share of its rows at each."""
-        if "score_table" not in self._moments:
-            values = np.unique(np.concatenate(self._pools))
-            shares = []
-            for pool in self._pools:
-                distinct, counts = np.unique(pool, return_counts=True)
-                share = np.zeros(values.size)
-                share[np.searchsorted(values, distinct)] = counts / pool.size
-                shares.append(share)
-            self._moments["score_table"] = (values.astype(np.float64), (shares[0], shares[1]))
-        return self._moments["score_table"]
+        values = np.unique(np.concatenate(self._pools))
+        shares = []
+        for pool in self._pools:
+            distinct, counts = np.unique(pool, return_counts=True)
+            share = np.zeros(values.size)
+            share[np.searchsorted(values, distinct)] = counts / pool.size
+            shares.append(share)
+        return values.astype(np.float64), (shares[0], shares[1])
 
     def score_metrics(
         self, acc_0s: float, acc_1s: float, prevalence: float, *, recall: float, ece_bins: int
     ) -> dict[str, float]:
         """``roc_auc``, ``average_precision``, ``precision_at_recall`` and ``ece`` of an infinitely large
         cell of this ``prevalence`` resampled from the file: each class's rows weighted by its share."""
-        values, (share_0, share_1) = self._score_table()
+        values, (share_0, share_1) = self._score_table
         weights = ((1.0 - prevalence) * share_0, prevalence * share_1)
         metrics = ranking_metrics(values, *weights, recall=recall)
         (_, mean_sums_0), (positives, mean_sums_1) = self._calibration_shares(ece_bins)
@@ -142,15 +149,14 @@ class EmpiricalModel:
     def _calibration_shares(self, ece_bins: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per class, its share of rows and its mean score sum in each calibration bin: the same at
         every prevalence, so a flip's scan over prevalences bins the file once."""
-        key = ("calibration", ece_bins)
-        if key not in self._moments:
+        if ece_bins not in self._calibration:
             per_class = []
             for pool in self._pools:
                 bins = CalibrationBins(ece_bins)
                 bins.add(0, pool)
                 per_class.append((bins.counts[0] / pool.size, bins.score_sums[0] / pool.size))
-            self._moments[key] = per_class
-        return self._moments[key]
+            self._calibration[ece_bins] = per_class
+        return self._calibration[ece_bins]
 
     def file_params(self, prefix: str) -> dict[str, object]:
         """The file a run evaluated, as params under ``prefix`` (``model`` for a grid's file)."""
@@ -183,7 +189,9 @@ class EmpiricalModel:
         }
 
 
-def from_config(config: Mapping[str, Any], *, start_dir=None) -> EmpiricalModel:
+def from_config(
+    config: Mapping[str, Any], *, start_dir: str | os.PathLike[str] | None = None
+) -> EmpiricalModel:
     unknown_keys(config, KEYS)
     path = config.get("path")
     if not isinstance(path, str) or not path.strip():
@@ -194,7 +202,9 @@ def from_config(config: Mapping[str, Any], *, start_dir=None) -> EmpiricalModel:
     return EmpiricalModel(_load(path, "score_model", config, start_dir))
 
 
-def _load(path: str, where: str, options: Mapping[str, Any], start_dir) -> Predictions:
+def _load(
+    path: str, where: str, options: Mapping[str, Any], start_dir: str | os.PathLike[str] | None
+) -> Predictions:
     """The file at ``path``, read with the column names and ``from_logits`` of ``options``."""
     columns = {}
     for key in ("label", "score"):
@@ -217,7 +227,9 @@ def is_file_entry(entry: Any) -> bool:
     return isinstance(entry, str) or isinstance(entry, Mapping)
 
 
-def file_entry(where: str, entry: Any, *, start_dir=None) -> tuple[str, EmpiricalModel]:
+def file_entry(
+    where: str, entry: Any, *, start_dir: str | os.PathLike[str] | None = None
+) -> tuple[str, EmpiricalModel]:
     """``(name, model)`` of a predictions-file entry: ``path`` alone, or a mapping of ``path`` and
     optionally ``name`` (default: the file's stem), ``label``, ``score`` and ``from_logits``."""
     if isinstance(entry, str):

@@ -23,6 +23,7 @@ sweeps keep theirs.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -33,7 +34,7 @@ import numpy as np
 from ..clipping import EPSILON, TRUE_CLASS_RANGE_UNROUNDED_NEGATIVE_TOP
 from ..from_score_laws import FromScoreLaws
 from ..uniform_law import UniformScores, score_interval
-from . import PopulationModel, unknown_keys
+from . import PopulationModel, ScoreModel, unknown_keys
 
 PANELS, NODES = 40, 24
 
@@ -193,12 +194,14 @@ if TYPE_CHECKING:  # for mypy: the model gives score laws (core.population takes
     _GIVES_LAWS: PopulationModel = UNIFORM
 
 
-def or_default(score_model):
+def or_default(score_model: ScoreModel | None) -> ScoreModel:
     """``score_model`` as the public ``simulate`` and ``expected`` take it: a score model, or ``None``,
     which they have always accepted, for the default model :data:`UNIFORM`."""
     return UNIFORM if score_model is None else score_model
 
 
-def from_config(config: Mapping[str, Any], *, start_dir=None) -> UniformModel:
+def from_config(
+    config: Mapping[str, Any], *, start_dir: str | os.PathLike[str] | None = None
+) -> UniformModel:
     unknown_keys(config, ())
     return UNIFORM
