@@ -309,6 +309,7 @@ def bench_per_cell(stores: Stores, repeats: int) -> list[str]:
     from mlflow.entities import Metric, Param
     from omegaconf import OmegaConf
 
+    from imbalance_sweep.analysis.parent_page import REPORT_AND_ANSWER
     from imbalance_sweep.sweep import runner
     from imbalance_sweep.sweep.config import CONFIG_DIR, sweep_spec
     from imbalance_sweep.sweep.identity import cell_key, sweep_key
@@ -335,6 +336,10 @@ def bench_per_cell(stores: Stores, repeats: int) -> list[str]:
     runner.cell_values = lambda _spec, cell, _model, _term_sums: values[cell]  # type: ignore[assignment]
 
     tracker = Tracker(spec.tracking_uri, spec.experiment)
+    # the sweep as execute_sweep hands it to run_cell; the cells' numbers are computed above
+    sweep = runner.SweepRun(
+        tracker=tracker, spec=spec, key=key, tags=sweep_tags, term_sums=None, page=REPORT_AND_ANSWER
+    )
     project_parent = tracker.start_run("bench parent", tags=sweep_tags)
     requests: list[str] = []
     mlflow_client = tracker.client._client
@@ -351,9 +356,7 @@ def bench_per_cell(stores: Stores, repeats: int) -> list[str]:
     mlflow_cells = itertools.cycle(spec.cells)
 
     def project_cell() -> None:
-        runner.run_cell(
-            tracker, spec, next(cells), sweep_tags=sweep_tags, key=key, term_sums=None, parent=project_parent
-        )
+        runner.run_cell(sweep, next(cells), parent=project_parent)
 
     def mlflow_cell() -> None:
         cell = next(mlflow_cells)

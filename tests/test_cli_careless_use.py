@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import app, launch
 from imbalance_sweep import flip as flip_command
-from imbalance_sweep.analysis import compare
+from imbalance_sweep.analysis.compare.stored_sweeps import unknown_sweep_message
 from imbalance_sweep.cli import run_hydra_main
 from imbalance_sweep.core.checks import InvalidValue
 from imbalance_sweep.sweep import multirun_folder
@@ -158,13 +158,13 @@ def stored(name: str, number: int) -> StoredRun:
 def test_an_unknown_sweep_names_a_few_stored_sweeps_each_cut_and_escaped():
     tops = [stored(f"sweep-{k:03d}" + "x" * 100, k) for k in range(200)]
     tops += [stored("two\nlines", 1000), stored("dense", 1001), stored("dense", 1002)]
-    message = compare.unknown_sweep_message("dens", tops, where="in the store")
+    message = unknown_sweep_message("dens", tops, where="in the store")
     assert "\n" not in message
     assert message == (
         "no sweep named 'dens' and no run with that id; sweeps in the store: dense (2 runs), "
         f"sweep-000{'x' * 31}..., sweep-001{'x' * 31}..., sweep-002{'x' * 31}..., sweep-003{'x' * 31}... "
         "and 197 more"
     )
-    odd = compare.unknown_sweep_message("two lines" * 50, tops[-3:], where="in the store")
+    odd = unknown_sweep_message("two lines" * 50, tops[-3:], where="in the store")
     assert "two\\nlines" in odd and "\n" not in odd
     assert odd.startswith(f"no sweep named '{('two lines' * 50)[:200]}...' and no run with that id")

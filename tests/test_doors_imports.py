@@ -21,7 +21,8 @@ DOORS = (
     "imbalance_sweep.flip",
     "imbalance_sweep.compare",
     "imbalance_sweep.analysis.flip",
-    "imbalance_sweep.analysis.compare",
+    "imbalance_sweep.analysis.compare.printed",
+    "imbalance_sweep.analysis.compare.record",
     "imbalance_sweep.sweep.callbacks",  # Hydra instantiates it before every job, a dry run's too
 )
 

@@ -1,5 +1,5 @@
 """``python -m imbalance_sweep.compare SWEEP SWEEP [...]``: the command line of the comparison of
-sweeps (analysis/compare.py): its arguments, what it prints, its exit code."""
+sweeps (analysis/compare/): its arguments, what it prints, its exit code."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from .analysis.compare import compare_cells, comparison_key, record_comparison, report, select_sweeps
+from .analysis.compare.alignment import compare_cells
+from .analysis.compare.printed import report
+from .analysis.compare.record import comparison_key, record_comparison
+from .analysis.compare.stored_sweeps import select_sweeps
 from .cli import report_user_error
 from .core.checks import InvalidValue
 from .runtime.lifetime import imports_done, whole_process

@@ -12,15 +12,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import compare as compare_command
-from imbalance_sweep.analysis import compare
-from imbalance_sweep.analysis.compare import (
-    CellKey,
-    compare_cells,
-    comparison_figure,
-    format_table,
-    ordered_metrics,
-    pick_by_name,
-)
+from imbalance_sweep.analysis.compare.alignment import compare_cells, ordered_metrics
+from imbalance_sweep.analysis.compare.cell_keys import CellKey
+from imbalance_sweep.analysis.compare.figure import comparison_figure
+from imbalance_sweep.analysis.compare.printed import format_table
+from imbalance_sweep.analysis.compare.record import comparison_key
+from imbalance_sweep.analysis.compare.stored_sweeps import SelectedSweep, pick_by_name
 from imbalance_sweep.app import run_sweep
 from imbalance_sweep.core.checks import InvalidValue
 from imbalance_sweep.tracking import where
@@ -460,14 +457,14 @@ def selected_sweep(run_id, cells):
         for index, cell in enumerate(cells)
     )
     run = StoredRun(run_id, "FINISHED", name=run_id)
-    return compare.SelectedSweep(run_id, run, "given by run id, FINISHED", False, cells, 0)
+    return SelectedSweep(run_id, run, "given by run id, FINISHED", False, cells, 0)
 
 
 def test_the_key_names_the_sweeps_in_order_the_cells_compared_and_the_metrics_asked_for():
     a, b = selected_sweep("a", SWEEP_A), selected_sweep("b", SWEEP_B)
 
     def key(first, second, metrics=None):
-        return compare.comparison_key(
+        return comparison_key(
             [first, second], compare_cells([first.cell_values, second.cell_values]), metrics=metrics
         )
 

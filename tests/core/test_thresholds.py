@@ -432,7 +432,8 @@ def stored(n0, threshold, f1, *, seed=0):
 
 
 def test_compare_aligns_cells_on_their_threshold_too():
-    from imbalance_sweep.analysis.compare import CellKey, CutCellKey, compare_cells
+    from imbalance_sweep.analysis.compare.alignment import compare_cells
+    from imbalance_sweep.analysis.compare.cell_keys import CellKey, CutCellKey
 
     old = [stored(100, None, 0.25), stored(100, 0.3, 0.125)]
     new = [

@@ -13,7 +13,7 @@ from sklearn.metrics import f1_score, log_loss
 
 from imbalance_sweep import InvalidValue, evaluate, expected, simulate
 from imbalance_sweep.analysis.agreement import agreement, replicate_summary
-from imbalance_sweep.analysis.compare import compare_cells
+from imbalance_sweep.analysis.compare.alignment import compare_cells
 from imbalance_sweep.core.cell import Cell
 from imbalance_sweep.core.predictions import load_predictions
 from imbalance_sweep.core.score_models.empirical import EmpiricalModel

@@ -62,6 +62,27 @@ class SweepOutcome:
     launch_run_id: str | None = None  # the run `mlflow run` created, when it continued ``run_id``
 
 
+@dataclass(frozen=True)
+class SweepRun:
+    """One sweep as this process runs it: what every step of the loop reads, built once by
+    :func:`execute_sweep` and handed down whole rather than as a tail of keyword arguments."""
+
+    tracker: Tracker
+    spec: SweepSpec
+    key: str  # the sweep key (identity.py): each cell's key derives from it
+    tags: dict[str, str]  # what every run of the sweep carries: its name and its key
+    term_sums: TermSums | None  # the loss terms' per-class sums of a sampled sweep (make_terms), else None
+    page: ParentPage  # what shows the finished sweep's report and answer
+    config_text: str = ""  # the composed config, logged as config.yaml
+    existing_run_id: str | None = None  # the run `mlflow run` created
+    parent_run_id: str | None = None  # the run a multirun's sweeps nest under
+
+    @property
+    def one_cell(self) -> bool:
+        """A sweep of one cell and one shard: its run is the cell's own, unless `mlflow run` made one."""
+        return len(self.spec.cells) == 1 and self.spec.shard_count == 1
+
+
 def execute_sweep(
     spec: SweepSpec,
     *,
@@ -89,81 +110,40 @@ def execute_sweep(
     )
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id or parent_run_id)
     key = sweep_key(spec)
-    sweep_tags = {SWEEP_TAG: spec.name, SWEEP_KEY_TAG: key}
-    one_cell = len(spec.cells) == 1 and spec.shard_count == 1
-    if one_cell:
-        outcome = run_one_cell(
-            tracker,
-            spec,
-            page=page,
-            key=key,
-            sweep_tags=sweep_tags,
-            term_sums=term_sums,
-            config_text=config_text,
-            existing_run_id=existing_run_id,
-            parent_run_id=parent_run_id,
-        )
-        if outcome is not None:
-            return outcome
-    return run_grid(
-        tracker,
-        spec,
-        page=page,
+    sweep = SweepRun(
+        tracker=tracker,
+        spec=spec,
         key=key,
-        sweep_tags=sweep_tags,
+        tags={SWEEP_TAG: spec.name, SWEEP_KEY_TAG: key},
         term_sums=term_sums,
+        page=page,
         config_text=config_text,
         existing_run_id=existing_run_id,
         parent_run_id=parent_run_id,
-        one_cell=one_cell,
     )
+    if sweep.one_cell:
+        outcome = run_one_cell(sweep)
+        if outcome is not None:
+            return outcome
+    return run_grid(sweep)
 
 
-def run_one_cell(
-    tracker: Tracker,
-    spec: SweepSpec,
-    *,
-    page: ParentPage,
-    key: str,
-    sweep_tags: dict[str, str],
-    term_sums: TermSums | None,
-    config_text: str,
-    existing_run_id: str | None,
-    parent_run_id: str | None,
-) -> SweepOutcome | None:
+def run_one_cell(sweep: SweepRun) -> SweepOutcome | None:
     """A sweep of one cell (and one shard): the run that computed it before (with ``spec.resume``),
     else its own run, which holds the config too. None under ``mlflow run`` when the cell is still
     to compute: the launched run is then its parent (:func:`run_grid`)."""
-    if spec.resume:
-        computed = cell_computed_before(
-            tracker,
-            spec,
-            page=page,
-            key=key,
-            sweep_tags=sweep_tags,
-            existing_run_id=existing_run_id,
-            parent_run_id=parent_run_id,
-        )
+    if sweep.spec.resume:
+        computed = cell_computed_before(sweep)
         if computed is not None:
             return computed
-    if existing_run_id:
+    if sweep.existing_run_id:
         return None
-    row = run_cell(
-        tracker,
-        spec,
-        spec.cells[0],
-        sweep_tags=sweep_tags,
-        key=key,
-        term_sums=term_sums,
-        parent=parent_run_id,
-        config=config_text,
-    )
-    return sweep_outcome(tracker, spec, str(row["run_id"]), Role.CELL, [row], n_computed=1, n_already=0)
+    row = run_cell(sweep, sweep.spec.cells[0], parent=sweep.parent_run_id, config=sweep.config_text)
+    return sweep_outcome(sweep, str(row["run_id"]), Role.CELL, [row], n_computed=1, n_already=0)
 
 
 def sweep_outcome(
-    tracker: Tracker,
-    spec: SweepSpec,
+    sweep: SweepRun,
     run_id: str,
     role: Role,
     rows: list[Row] | None,
@@ -174,11 +154,11 @@ def sweep_outcome(
 ) -> SweepOutcome:
     return SweepOutcome(
         run_id,
-        tracker.experiment_id,
-        tracker.experiment_name,
-        spec.name,
+        sweep.tracker.experiment_id,
+        sweep.tracker.experiment_name,
+        sweep.spec.name,
         role,
-        len(spec.cells),
+        len(sweep.spec.cells),
         rows=rows,
         n_computed=n_computed,
         n_already=n_already,
@@ -186,34 +166,25 @@ def sweep_outcome(
     )
 
 
-def cell_computed_before(
-    tracker: Tracker,
-    spec: SweepSpec,
-    *,
-    page: ParentPage,
-    key: str,
-    sweep_tags: dict[str, str],
-    existing_run_id: str | None,
-    parent_run_id: str | None,
-) -> SweepOutcome | None:
+def cell_computed_before(sweep: SweepRun) -> SweepOutcome | None:
     """A one-cell sweep whose cell a FINISHED run computed before (by `python -m`, or under an
     earlier `mlflow run`): not computed again. The run ``mlflow run`` created, if any, records which
     run holds the cell and is closed FINISHED. None when there is no such run."""
+    tracker, spec, existing_run_id = sweep.tracker, sweep.spec, sweep.existing_run_id
     cell = spec.cells[0]
-    for run in tracker.find_runs({CELL_KEY_TAG: cell_key(key, cell), ROLE_TAG: Role.CELL}):
+    for run in tracker.find_runs({CELL_KEY_TAG: cell_key(sweep.key, cell), ROLE_TAG: Role.CELL}):
         parent = run.tags.get(MLFLOW_PARENT_TAG)
-        if run.status != FINISHED or (parent != parent_run_id and not existing_run_id):
+        if run.status != FINISHED or (parent != sweep.parent_run_id and not existing_run_id):
             continue
         found = stored_row(run, cell, spec)
         if existing_run_id:
             resume.record_launch(
-                tracker, existing_run_id, spec, sweep_tags, run.run_id, "the cell was computed before"
+                tracker, existing_run_id, spec, sweep.tags, run.run_id, "the cell was computed before"
             )
-            page.show_cell(tracker, spec, existing_run_id, cell, found)  # the run `mlflow run` reports
+            sweep.page.show_cell(tracker, spec, existing_run_id, cell, found)  # the run `mlflow run` reports
             tracker.finish(existing_run_id)
         return sweep_outcome(
-            tracker,
-            spec,
+            sweep,
             run.run_id,
             Role.CELL,
             [found],
@@ -225,25 +196,22 @@ def cell_computed_before(
 
 
 def run_cell(
-    tracker: Tracker,
-    spec: SweepSpec,
+    sweep: SweepRun,
     cell: Cell,
     *,
-    sweep_tags: Mapping[str, str],
-    key: str,
-    term_sums: TermSums | None,
     parent: str | None,
     config: str = "",
     computed: Callable[[], dict[str, float]] | None = None,
 ) -> Row:
     """One cell's run: created with its tags, computed (or its numbers taken from ``computed``, when
     they are computed elsewhere: :mod:`ahead`), then params and metrics in one batch."""
+    tracker, spec = sweep.tracker, sweep.spec
     params = cell_params(cell, spec)
     with contextlib.ExitStack() as stack:
         with interrupts_deferred():  # a signal now is raised once the run is in closing's hands
             run_id = tracker.start_run(
                 cell.name,
-                tags={**sweep_tags, ROLE_TAG: Role.CELL, CELL_KEY_TAG: cell_key(key, cell)},
+                tags={**sweep.tags, ROLE_TAG: Role.CELL, CELL_KEY_TAG: cell_key(sweep.key, cell)},
                 parent_run_id=parent,
             )
             stack.enter_context(tracker.closing(run_id))
@@ -252,7 +220,7 @@ def run_cell(
         model = spec.model_of(cell)
         if model.dataset:  # the predictions file the cell evaluates
             tracker.log_dataset(run_id, model.dataset)
-        values = computed() if computed else cell_values(spec, cell, model, term_sums)
+        values = computed() if computed else cell_values(spec, cell, model, sweep.term_sums)
         tracker.log(run_id, params=params, metrics=values)
     return {"run_id": run_id, **params, **values}
 
@@ -309,59 +277,39 @@ class OpenedSweep:
     launch: str | None  # the run `mlflow run` created, when it continues ``run_id``
 
 
-def run_grid(
-    tracker: Tracker,
-    spec: SweepSpec,
-    *,
-    page: ParentPage,
-    key: str,
-    sweep_tags: dict[str, str],
-    term_sums: TermSums | None,
-    config_text: str,
-    existing_run_id: str | None,
-    parent_run_id: str | None,
-    one_cell: bool,
-) -> SweepOutcome:
+def run_grid(sweep: SweepRun) -> SweepOutcome:
     """The shard's cells under one parent run (found or created), each its nested run; the parent
     FINISHED, with the sweep's table and report, by the process that sees every cell FINISHED."""
+    tracker = sweep.tracker
     with contextlib.ExitStack() as stack:
         # From the parent's creation until closing holds it (and the launch run): a signal waits,
         # so that neither is left RUNNING.
         with interrupts_deferred():
-            opened = open_parent(
-                tracker,
-                spec,
-                key=key,
-                sweep_tags=sweep_tags,
-                existing_run_id=existing_run_id,
-                parent_run_id=parent_run_id,
-                one_cell=one_cell,
-            )
-            prepare_cells_view(tracker, spec, opened.run_id)
+            opened = open_parent(sweep)
+            prepare_cells_view(tracker, sweep.spec, opened.run_id)
             if not opened.todo and opened.status == FINISHED:
                 if opened.launch:
                     tracker.finish(opened.launch)
                 # nothing left to do: a re-run of a finished sweep changes nothing
-                return grid_outcome(tracker, spec, opened, None, n_computed=0)
+                return grid_outcome(sweep, opened, None, n_computed=0)
             worker_tag = join_parent(tracker, opened)
             if opened.launch:
                 stack.enter_context(tracker.closing(opened.launch))
             closing: Closing = stack.enter_context(tracker.closing(opened.run_id))
-        log_sweep_inputs(tracker, spec, opened.run_id, config_text)
-        rows = run_cells(tracker, spec, opened, sweep_tags=sweep_tags, key=key, term_sums=term_sums)
-        stored, closing.finish = read_back(tracker, spec, opened, rows, worker_tag=worker_tag)
+        log_sweep_inputs(sweep, opened.run_id)
+        rows = run_cells(sweep, opened)
+        stored, closing.finish = read_back(sweep, opened, rows, worker_tag=worker_tag)
         table = None
         if closing.finish:
-            table = write_table_and_report(tracker, spec, opened, rows, stored, page)
-    return grid_outcome(tracker, spec, opened, table, n_computed=len(opened.todo))
+            table = write_table_and_report(sweep, opened, rows, stored)
+    return grid_outcome(sweep, opened, table, n_computed=len(opened.todo))
 
 
 def grid_outcome(
-    tracker: Tracker, spec: SweepSpec, opened: OpenedSweep, table: list[Row] | None, *, n_computed: int
+    sweep: SweepRun, opened: OpenedSweep, table: list[Row] | None, *, n_computed: int
 ) -> SweepOutcome:
     return sweep_outcome(
-        tracker,
-        spec,
+        sweep,
         opened.run_id,
         Role.SWEEP,
         table,
@@ -371,22 +319,14 @@ def grid_outcome(
     )
 
 
-def open_parent(
-    tracker: Tracker,
-    spec: SweepSpec,
-    *,
-    key: str,
-    sweep_tags: dict[str, str],
-    existing_run_id: str | None,
-    parent_run_id: str | None,
-    one_cell: bool,
-) -> OpenedSweep:
+def open_parent(sweep: SweepRun) -> OpenedSweep:
     """The sweep's parent (:func:`resume.open_sweep`) and which of the shard's cells it holds
     FINISHED; the run ``mlflow run`` created, when it continues an earlier parent, records so."""
+    tracker, spec, existing_run_id = sweep.tracker, sweep.spec, sweep.existing_run_id
     sweep_run, sweep_status = resume.open_sweep(
-        tracker, spec, sweep_tags, existing_run_id, parent_run_id, continue_earlier=not one_cell
+        tracker, spec, sweep.tags, existing_run_id, sweep.parent_run_id, continue_earlier=not sweep.one_cell
     )
-    keys = {cell: cell_key(key, cell) for cell in spec.cells}
+    keys = {cell: cell_key(sweep.key, cell) for cell in spec.cells}
     finished = resume.finished_children(tracker, sweep_run, {keys[cell] for cell in spec.shard_cells})
     todo = tuple(cell for cell in spec.shard_cells if keys[cell] not in finished)
     launch = existing_run_id if existing_run_id and existing_run_id != sweep_run else None
@@ -401,7 +341,7 @@ def open_parent(
     if launch:
         resume.fail_stale_launches(tracker, sweep_run)
         done = f"{len(finished)} of its {len(spec.shard_cells)} cells were already FINISHED"
-        resume.record_launch(tracker, launch, spec, sweep_tags, sweep_run, done)
+        resume.record_launch(tracker, launch, spec, sweep.tags, sweep_run, done)
     return OpenedSweep(sweep_run, sweep_status, keys, finished, todo, launch)
 
 
@@ -415,41 +355,27 @@ def join_parent(tracker: Tracker, opened: OpenedSweep) -> str:
     return worker_tag
 
 
-def log_sweep_inputs(tracker: Tracker, spec: SweepSpec, sweep_run: str, config_text: str) -> None:
+def log_sweep_inputs(sweep: SweepRun, sweep_run: str) -> None:
     """The parent's config.yaml, and the predictions files its cells evaluate as its datasets."""
-    if config_text:
-        tracker.log_text(sweep_run, config_text, "config.yaml")
-    for model in (spec.score_model, *spec.file_models.values()):
+    if sweep.config_text:
+        sweep.tracker.log_text(sweep_run, sweep.config_text, "config.yaml")
+    for model in (sweep.spec.score_model, *sweep.spec.file_models.values()):
         if model.dataset:
-            tracker.log_dataset(sweep_run, model.dataset)
+            sweep.tracker.log_dataset(sweep_run, model.dataset)
 
 
-def run_cells(
-    tracker: Tracker,
-    spec: SweepSpec,
-    opened: OpenedSweep,
-    *,
-    sweep_tags: Mapping[str, str],
-    key: str,
-    term_sums: TermSums | None,
-) -> dict[Cell, Row]:
+def run_cells(sweep: SweepRun, opened: OpenedSweep) -> dict[Cell, Row]:
     """Each cell still to do, its run nested under the parent; on Ctrl-C or SIGTERM, the interruption
     carries how far the sweep got (its ``progress``, for the line that reports it)."""
+    spec = sweep.spec
     rows: dict[Cell, Row] = {}
     try:
         with ComputedAhead(
-            lambda cell: cell_values(spec, cell, spec.model_of(cell), term_sums), opened.todo
+            lambda cell: cell_values(spec, cell, spec.model_of(cell), sweep.term_sums), opened.todo
         ) as ahead:
             for index, cell in enumerate(tqdm(opened.todo, desc=spec.name, unit="cell", disable=None)):
                 rows[cell] = run_cell(
-                    tracker,
-                    spec,
-                    cell,
-                    sweep_tags=sweep_tags,
-                    key=key,
-                    term_sums=term_sums,
-                    parent=opened.run_id,
-                    computed=functools.partial(ahead.result, index),
+                    sweep, cell, parent=opened.run_id, computed=functools.partial(ahead.result, index)
                 )
     except Interrupted as interrupted:
         done = len(opened.finished) + len(rows)
@@ -459,12 +385,13 @@ def run_cells(
 
 
 def read_back(
-    tracker: Tracker, spec: SweepSpec, opened: OpenedSweep, rows: Mapping[Cell, Row], *, worker_tag: str
+    sweep: SweepRun, opened: OpenedSweep, rows: Mapping[Cell, Row], *, worker_tag: str
 ) -> tuple[dict[str, StoredRun], bool]:
     """The cells FINISHED by others (other shards, earlier runs, or another process at work on the
     same sweep: a race), one run per cell key, the extra runs of a race deleted; and whether every
     cell of the sweep is now FINISHED (the last process to finish writes the table and report).
     A sweep that ran alone and ran every cell itself reads nothing back."""
+    tracker, spec = sweep.tracker, sweep.spec
     others = [
         tag
         for tag in tracker.run_tags(opened.run_id)
@@ -489,22 +416,17 @@ def read_back(
 
 
 def write_table_and_report(
-    tracker: Tracker,
-    spec: SweepSpec,
-    opened: OpenedSweep,
-    rows: Mapping[Cell, Row],
-    stored: Mapping[str, StoredRun],
-    page: ParentPage,
+    sweep: SweepRun, opened: OpenedSweep, rows: Mapping[Cell, Row], stored: Mapping[str, StoredRun]
 ) -> list[Row]:
     """The sweep's table (every cell, in the grid's order) as the parent's cells.csv, then its
-    report and its answer on the parent's own page (``page``); the table."""
+    report and its answer on the parent's own page (``sweep.page``); the table."""
     keys = opened.keys
     table = [
-        stored_row(stored[keys[cell]], cell, spec) if keys[cell] in stored else rows[cell]
-        for cell in spec.cells
+        stored_row(stored[keys[cell]], cell, sweep.spec) if keys[cell] in stored else rows[cell]
+        for cell in sweep.spec.cells
     ]
-    tracker.log_text(opened.run_id, csv_text(table), "cells.csv")
-    page.show_sweep(tracker, spec, opened.run_id, table)
+    sweep.tracker.log_text(opened.run_id, csv_text(table), "cells.csv")
+    sweep.page.show_sweep(sweep.tracker, sweep.spec, opened.run_id, table)
     return table
 
 
