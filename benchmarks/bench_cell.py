@@ -35,16 +35,16 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402  (imported before timing: its import cost is not the post's per-cell cost)
-import numpy as np  # noqa: E402
-from timing import wall_times  # noqa: E402  (benchmarks/timing.py, beside this script)
+import keras
+import numpy as np
+from timing import wall_times
 
-from imbalance_sweep.core.cell import make_cell  # noqa: E402
-from imbalance_sweep.core.checks import labelled_scores  # noqa: E402
-from imbalance_sweep.core.evaluation import evaluate, evaluate_cell  # noqa: E402
-from imbalance_sweep.core.losses import LOSS_NAMES, make_terms  # noqa: E402
-from imbalance_sweep.core.metrics import on_correct_side  # noqa: E402
-from imbalance_sweep.core.simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks, simulate  # noqa: E402
+from imbalance_sweep.core.cell import make_cell
+from imbalance_sweep.core.checks import labelled_scores
+from imbalance_sweep.core.evaluation import evaluate, evaluate_cell
+from imbalance_sweep.core.losses import LOSS_NAMES, make_terms
+from imbalance_sweep.core.metrics import on_correct_side
+from imbalance_sweep.core.simulator import DEFAULT_CHUNK_SIZE, cell_score_chunks, simulate
 
 NUM_0S, NUM_1S, ACC_0S, ACC_1S, SEED = 1_000_000, 10_000, 0.999, 0.5, 0
 ALPHA, GAMMA = 0.25, 2.0

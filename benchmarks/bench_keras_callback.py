@@ -20,12 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from timing import median_seconds  # noqa: E402  (benchmarks/timing.py, beside this script)
+import keras
+import numpy as np
+from timing import median_seconds
 
-from imbalance_sweep.core.reweighting import validation_values  # noqa: E402
-from imbalance_sweep.keras_callback import ValidationPanel, mlflow_key  # noqa: E402
+from imbalance_sweep.core.reweighting import validation_values
+from imbalance_sweep.keras_callback import ValidationPanel, mlflow_key
 
 PREVALENCES = (0.01, 0.5)
 

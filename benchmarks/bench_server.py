@@ -287,8 +287,7 @@ class BenchServer:
         self._stop_current()
         command, env = self.original
         command = _strip_options(command) + options
-        log = open(self.directory / "bench-mlflow-server.log", "ab")
-        with log:
+        with open(self.directory / "bench-mlflow-server.log", "ab") as log:
             log.write(f"--- {shlex.join(command[3:])}\n".encode())
             log.flush()
             process = subprocess.Popen(

@@ -26,13 +26,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # its notes, and errors it logs and recovers from
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import numpy as np  # noqa: E402
-from sklearn.datasets import make_classification  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.model_selection import train_test_split
 
-from imbalance_sweep.core.losses import native_stderr_discarded  # noqa: E402
-from imbalance_sweep.core.prevalence import prevalence_text  # noqa: E402
-from imbalance_sweep.core.reweighting import check_prevalences  # noqa: E402
+from imbalance_sweep.core.losses import native_stderr_discarded
+from imbalance_sweep.core.prevalence import prevalence_text
+from imbalance_sweep.core.reweighting import check_prevalences
 
 with native_stderr_discarded():  # TensorFlow's C++ start-up lines come before its logging is set up
     import keras

@@ -247,7 +247,7 @@ def test_a_sweep_ends_by_saying_where_it_is_with_each_cells_headline_values(make
     spec = make_spec(*SMALL_BLOG, "losses=[brier,bce]", f"tracking_uri={tracking_uri}")
     outcome = app.execute_sweep(spec)
     lines = app.closing_lines(spec, outcome)
-    client, runs = runs_of(tracking_uri)
+    _, runs = runs_of(tracking_uri)
     experiment_id = runs[0].info.experiment_id
     assert lines[:4] == [
         "seed_blog: 4 cells; 4 computed now, 0 already FINISHED",
@@ -303,7 +303,7 @@ def test_any_sweep_name_runs_resumes_and_compares(make_spec, tracking_uri, capsy
     first = app.execute_sweep(named)
     again = app.execute_sweep(named)
     assert again.run_id == first.run_id and (again.n_computed, again.n_already) == (0, 4)
-    client, runs = runs_of(tracking_uri)
+    client, _ = runs_of(tracking_uri)
     assert client.get_run(first.run_id).data.tags[SWEEP_TAG] == name
     other = app.execute_sweep(spec)
     capsys.readouterr()

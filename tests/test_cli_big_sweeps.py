@@ -105,7 +105,7 @@ def test_two_joblib_workers_write_200_cells_to_one_sqlite_file_as_one_process_wo
         "hydra.launcher.n_jobs=2",
         multirun=True,
     )
-    out, err = sharded.communicate(timeout=300)
+    _, err = sharded.communicate(timeout=300)
     assert sharded.returncode == 0, err
     print(f"2 joblib workers x 100 cells: {time.monotonic() - started:.1f} s")
     runs = runs_by_role(tracking_uri)

@@ -140,13 +140,13 @@ def test_a_users_sweep_dir_keeps_its_files_and_the_projects_own_goes(door, track
     (users / "notes").mkdir(parents=True)
     (users / "notes" / "todo.txt").write_text("mine\n")
     (users / "multirun.yaml").write_text("my own file of that name\n")
-    code, errors, out = door("-m", f"hydra.sweep.dir={users}", "seed=0,1", "dry_run=true")
+    code, errors, _ = door("-m", f"hydra.sweep.dir={users}", "seed=0,1", "dry_run=true")
     assert (code, errors) == (0, [])
     assert (users / "notes" / "todo.txt").read_text() == "mine\n"
     assert users.is_dir() and not (users / multirun_folder.MARKER).exists()
 
     new = tmp_path / "new-sweep-dir"
-    code, errors, out = door("-m", f"hydra.sweep.dir={new}", "seed=0,1", "dry_run=true")
+    code, errors, _ = door("-m", f"hydra.sweep.dir={new}", "seed=0,1", "dry_run=true")
     assert (code, errors) == (0, []) and not new.exists()
     assert stored_runs(tracking_uri) == []
 

@@ -146,7 +146,7 @@ def test_a_worker_that_does_not_end_is_waited_for_a_bounded_time():
     assert process.stdout.readline() == "ready\n"
     started = time.monotonic()
     process.terminate()
-    stdout, stderr = process.communicate(timeout=30)
+    _, stderr = process.communicate(timeout=30)
     assert time.monotonic() - started < 10
     assert process.returncode == 143
     assert stderr.splitlines() == [

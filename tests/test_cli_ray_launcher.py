@@ -2,6 +2,7 @@
 no address): one parent, every cell once, and the numbers of one process, bit for bit."""
 
 import time
+from pathlib import Path
 
 import pytest
 from helpers import SMALL_RAY, one_finished_run_per_cell, runs_by_role
@@ -67,4 +68,4 @@ def test_two_ray_shards_log_one_sweep_as_one_process_would(
     assert one_finished_run_per_cell(runs) == expected  # every metric, bit for bit
     # the last shard to finish saw every cell FINISHED and wrote the sweep's table
     table = MlflowClient(tracking_uri).download_artifacts(parent.info.run_id, "cells.csv", str(tmp_path))
-    assert len(open(table).read().splitlines()) == 1 + N_CELLS
+    assert len(Path(table).read_text().splitlines()) == 1 + N_CELLS

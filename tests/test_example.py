@@ -75,5 +75,5 @@ def test_the_breast_cancer_example_logs_the_flip_points_of_its_two_models(tmp_pa
     balanced = [log_loss(labels, s, sample_weight=weights) for s in scores]
     assert balanced[0] < balanced[1]
     assert "loss/bce               prefers A at every prevalence" in lines
-    text = open(client.download_artifacts(run.info.run_id, "flip.txt", str(tmp_path))).read()
+    text = Path(client.download_artifacts(run.info.run_id, "flip.txt", str(tmp_path))).read_text()
     assert text.splitlines() == lines[2:end]

@@ -169,7 +169,7 @@ def test_ctrl_c_under_python_m_is_one_line_and_exit_130(tracking_uri, tmp_path):
         f"tracking_uri={tracking_uri}",
     ]
     process = start(command, environment_without_mlflow_launch(), tmp_path)
-    stdout, stderr = interrupt_when(process, tracking_uri, 50, signal.SIGINT)
+    _, stderr = interrupt_when(process, tracking_uri, 50, signal.SIGINT)
     assert process.returncode == 130
     assert len(stderr.strip().splitlines()) == 1, stderr
     (line,) = stderr.strip().splitlines()

@@ -12,11 +12,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import hydra  # noqa: E402
-import keras  # noqa: E402
-import mlflow  # noqa: E402
-import numpy as np  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import hydra
+import keras
+import mlflow
+import numpy as np
+from omegaconf import DictConfig
 
 EPS = np.finfo(np.float64).eps
 LOSSES = {

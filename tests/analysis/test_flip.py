@@ -87,7 +87,7 @@ def test_focal_tfa_flips_where_focal_balanced_does():
 @given(
     a=st.tuples(st.floats(0, 1), st.floats(0, 1)),
     b=st.tuples(st.floats(0, 1), st.floats(0, 1)),
-    name=st.sampled_from(ALL_LOSSES + ["f1", "mcc", "precision", "accuracy"]),
+    name=st.sampled_from([*ALL_LOSSES, "f1", "mcc", "precision", "accuracy"]),
 )
 def test_the_preference_changes_sides_at_each_flip(a, b, name):
     is_loss = name in ALL_LOSSES

@@ -1,5 +1,7 @@
 """Flip points of two predictions files: exact (polynomial) flips against brute-force re-weighting."""
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -245,5 +247,5 @@ def test_the_flip_run_of_two_files(files, tracking_uri, capsys, tmp_path):
         "sharp.parquet",
     ]
     assert [a.path for a in client.list_artifacts(run_id)] == ["flip.png", "flip.txt"]
-    text = open(client.download_artifacts(run_id, "flip.txt", str(tmp_path))).read()
+    text = Path(client.download_artifacts(run_id, "flip.txt", str(tmp_path))).read_text()
     assert printed.startswith(text) and printed[len(text) :].startswith("\nstore:      ")  # then where it is

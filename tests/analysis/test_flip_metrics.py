@@ -334,5 +334,5 @@ def test_each_region_the_line_states_holds_the_model_the_margins_prefer(a, b, na
     assert len(regions) == len(found.flips) + 1
     margin = margins(spec)[name]
     for low, high, model in regions:
-        inside = (SHOWN > low * 1.01) & (SHOWN < high * 0.99) & (np.abs(margin) > 1e-9)
+        inside = (low * 1.01 < SHOWN) & (high * 0.99 > SHOWN) & (np.abs(margin) > 1e-9)
         assert set(np.where(margin[inside] > 0, "A", "B")) <= {model}, (low, high, model)

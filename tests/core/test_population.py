@@ -1,6 +1,7 @@
 """Population ranking metrics and ECE: hand-derived values, a second quadrature on another formulation,
 large sampled cells scored by scikit-learn, and invariances."""
 
+import itertools
 import math
 
 import numpy as np
@@ -299,7 +300,7 @@ def reference_ece(negatives, positives, pi, bins=15):
     """The brief's form: sum of P(bin) |P(y=1 | bin) - E[S | bin]|, each piece integrated by itself."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     total = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         mass_0, sum_0 = negatives.bin_moments(float(low), float(high))
         mass_1, sum_1 = positives.bin_moments(float(low), float(high))
         mass = pi * mass_1 + (1 - pi) * mass_0

@@ -480,7 +480,7 @@ def test_a_tiny_file_by_hand(tmp_path):
     exact = expected(600, 0.1, 600, 0.1, score_model=model)
     assert exact["loss/bce"] == pytest.approx((negatives + positives) / 2, rel=1e-6)
     assert exact["recall"] == 0.5 and exact["specificity"] == pytest.approx(2 / 3)
-    y_true, y_pred = simulate(600, 0.1, 600, 0.1, seed=0, score_model=model)
+    _, y_pred = simulate(600, 0.1, 600, 0.1, seed=0, score_model=model)
     assert set(y_pred[:600].tolist()) <= {np.float32(v) for v in (0.1, 0.2, 0.7)}
     assert set(y_pred[600:].tolist()) <= {np.float32(v) for v in (0.9, 0.4)}
 

@@ -245,7 +245,7 @@ def test_beta_at_accuracies_zero_and_one_is_the_clipped_point_mass():
     """acc = 1: every score on its label, bce = -log(H); acc = 0: on the other, bce = -log(L)."""
     model = BetaModel(2.0)
     # the float32 pipeline's clip: 2**-23 (negatives) or 1e-7 (positives) up to 1 - 2**-23
-    assert TRUE_CLASS_RANGE == {0: (2.0**-23, 1 - 2.0**-23), 1: (float(np.float32(1e-7)), 1 - 2.0**-23)}
+    assert {0: (2.0**-23, 1 - 2.0**-23), 1: (float(np.float32(1e-7)), 1 - 2.0**-23)} == TRUE_CLASS_RANGE
     for label in (0, 1):
         low, high = TRUE_CLASS_RANGE[label]
         assert model.term_moments(label, 1.0, "bce", 2.0) == pytest.approx(

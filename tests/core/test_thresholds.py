@@ -370,7 +370,7 @@ def cell_runs(tracking_uri, parent_id):
 def test_a_sweep_over_thresholds_logs_each_cell_and_reads_back(make_spec, tracking_uri, tmp_path):
     cell = ("grid=single", "grid.balances=[[3000,300]]", "grid.models=[[0.9,0.6],[0.8,0.7]]")
     spec = make_spec(*cell, "grid.thresholds=[0.3,0.5,best:f1]", "report=all", f"tracking_uri={tracking_uri}")
-    client, parent, runs = cell_runs(tracking_uri, run_sweep(spec))
+    client, parent, _ = cell_runs(tracking_uri, run_sweep(spec))
     assert parent.data.params["grid.thresholds"] == "[0.3,0.5,best:f1]"
     assert (
         len(

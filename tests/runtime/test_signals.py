@@ -48,9 +48,8 @@ def test_a_signal_inside_a_cells_write_lets_it_end_then_closes_the_runs_killed(t
     send, sent = signal_inside("INSERT INTO metrics", how)
     started = time.monotonic()
     try:
-        with pytest.raises(Interrupted) as interrupted:
-            with tracker.closing(parent), tracker.closing(cell):
-                tracker.log(cell, params={"seed": 1}, metrics={"loss/bce": 0.25})
+        with pytest.raises(Interrupted) as interrupted, tracker.closing(parent), tracker.closing(cell):
+            tracker.log(cell, params={"seed": 1}, metrics={"loss/bce": 0.25})
     finally:
         sqlalchemy.event.remove(sqlalchemy.engine.Engine, "after_cursor_execute", send)
     assert sent and interrupted.value.signal_number == how

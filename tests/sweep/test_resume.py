@@ -312,9 +312,8 @@ def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkey
         )
 
     monkeypatch.setattr(MlflowClient, "set_terminated", locked)
-    with pytest.raises(Interrupted) as interrupted:
-        with tracker.closing(parent), tracker.closing(cell):
-            raise Interrupted(progress="3 of 6 cells FINISHED")  # as the project's handler raises it
+    with pytest.raises(Interrupted) as interrupted, tracker.closing(parent), tracker.closing(cell):
+        raise Interrupted(progress="3 of 6 cells FINISHED")  # as the project's handler raises it
     assert tries == [cell] * tracking.CLOSING_ATTEMPTS + [parent] * tracking.CLOSING_ATTEMPTS
     assert tracking.CLOSING_ATTEMPTS < tracking.WRITE_ATTEMPTS
     assert interrupted.value.unclosed == [cell, parent]
@@ -325,9 +324,8 @@ def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkey
         in line
     )
     tries.clear()
-    with pytest.raises(tracking.TrackingError, match="database is locked"):
-        with tracker.closing(cell):
-            raise RuntimeError("a failure, not an interrupt: no hurry")
+    with pytest.raises(tracking.TrackingError, match="database is locked"), tracker.closing(cell):
+        raise RuntimeError("a failure, not an interrupt: no hurry")
     assert tries == [cell] * tracking.WRITE_ATTEMPTS
 
 

@@ -31,6 +31,7 @@ logit) would escape. A metric of which lower is better (``metrics.lower_is_bette
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -237,7 +238,7 @@ def crossings(difference: Callable[[np.ndarray], np.ndarray], scan: np.ndarray =
     signs = np.sign(difference(scan))
     nonzero = np.flatnonzero(signs)
     roots = []
-    for index, after in zip(nonzero[:-1], nonzero[1:], strict=True):
+    for index, after in itertools.pairwise(nonzero):
         if signs[index] == signs[after]:
             continue
         if after > index + 1:  # exact ties between: the middle one

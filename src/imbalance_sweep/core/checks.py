@@ -35,9 +35,9 @@ def whole_number(name: str, value: Any, *, minimum: int = 0, maximum: int | None
     """Return ``value`` as an int: accepts 1000000, 1e6 and 1000000.0, rejects 100.5 (and, with a
     ``maximum``, any number above it: a size past it would exhaust memory or never finish)."""
     number = None
-    if isinstance(value, Integral) and not isinstance(value, bool):
-        number = int(value)
-    elif is_number(value) and math.isfinite(value) and float(value).is_integer():
+    if (isinstance(value, Integral) and not isinstance(value, bool)) or (
+        is_number(value) and math.isfinite(value) and float(value).is_integer()
+    ):
         number = int(value)
     if number is not None and number >= minimum and (maximum is None or number <= maximum):
         return number

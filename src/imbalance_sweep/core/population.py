@@ -26,6 +26,7 @@ over one class's quantile, in logits (``ScoreDistribution``), and point masses e
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -210,7 +211,7 @@ def uniform_average_precision(negatives: UniformScores, positives: UniformScores
     inner = (end for end in (negatives.low, negatives.high) if positives.low < end < positives.high)
     cuts = sorted({positives.low, positives.high, *inner})
     total = 0.0
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         tp_start, tp_end = (prevalence * _uniform_at_least(positives, t) for t in (start, end))
         fp_start, fp_end = ((1.0 - prevalence) * _uniform_at_least(negatives, t) for t in (start, end))
         total += _linear_ratio_integral(end - start, tp_start, tp_end, tp_start + fp_start, tp_end + fp_end)

@@ -16,6 +16,7 @@ Predictions already in memory (a training run's validation scores) become the sa
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import hashlib
 import os
@@ -113,7 +114,7 @@ def _names(present: Iterable[str]) -> str:
 def _reason(error: BaseException) -> str:
     """A library's error as a short, printable clause: its first line, quoted values cut."""
     text = (str(error).strip().splitlines() or [""])[0]
-    text = re.sub(r"'([^']{%d,})'" % SHOWN, lambda m: _cut(repr(m.group(1))), text)
+    text = re.sub(rf"'([^']{{{SHOWN},}})'", lambda m: _cut(repr(m.group(1))), text)
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text) or type(error).__name__
     if len(text) > 120 and ". " in text[:120]:  # whole sentences, as many as fit
         return text[: text[:120].rindex(". ") + 1]
@@ -180,14 +181,12 @@ def _csv_error(path: Path, error: Exception) -> InvalidValue:
         rows.append(row.number)
         return "error"
 
-    try:  # only a single-threaded read numbers the rows
+    with contextlib.suppress(Exception):  # only a single-threaded read numbers the rows
         pcsv.read_csv(
             path,
             read_options=pcsv.ReadOptions(use_threads=False),
             parse_options=pcsv.ParseOptions(invalid_row_handler=first_bad),
         )
-    except Exception:  # noqa: BLE001 - the error is the one being reported
-        pass
     where = f"{_where(path)}, row {rows[0] - 1}" if rows and rows[0] else _where(path)
     expected, got = widths.groups()
     return InvalidValue(f"{where} has {got} fields where the header has {expected}")
@@ -241,7 +240,7 @@ def _npy_field_names(path: Path) -> list[str] | None:
             size = int.from_bytes(stream.read(2 if major == 1 else 4), "little")
             header = ast.literal_eval(stream.read(size).decode("latin1" if major < 3 else "utf8"))
         return [entry[0] if isinstance(entry[0], str) else entry[0][1] for entry in header["descr"]]
-    except Exception:  # noqa: BLE001 - any damage means: no names to tell
+    except Exception:
         return None
 
 

@@ -28,6 +28,7 @@ values agree to twelve digits).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -244,7 +245,7 @@ def _uniform_candidates(
     pieces = np.unique(np.clip(ends, 0.0, 1.0))
     points = list(pieces)
     if metric == "mcc":
-        for start, end in zip(pieces[:-1], pieces[1:], strict=True):
+        for start, end in itertools.pairwise(pieces):
             point = _mcc_stationary_point(negatives, positives, sizes, start, end)
             if point is not None:
                 points.append(point)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..tracking.client import Tracker
 from ..tracking.runs import FAILED, FINISHED, RUNNING, StoredRun
@@ -31,7 +31,7 @@ def record_launch(
 ) -> None:
     """The run ``mlflow run`` created, when the work was begun by an earlier run ``holder``: it says
     which run holds the cells (tag and description), and that run's description says who continued it."""
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     tracker.start_run(
         f"{spec.name} (continues {holder[:8]})",
         tags={

@@ -8,7 +8,7 @@ import difflib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ...core.checks import InvalidValue, clipped
@@ -49,7 +49,7 @@ class SelectedSweep:
 
 def started_at(run: StoredRun) -> str:
     """When ``run`` started, as the lines that name a run say it (UTC, to the second)."""
-    moment = datetime.fromtimestamp(run.start_time / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(run.start_time / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -224,7 +224,7 @@ FILE_ENTRY_KEYS = ("path", "name", "label", "score", "from_logits")
 def is_file_entry(entry: Any) -> bool:
     """Whether a ``grid.models`` (or ``model_a``) entry names a predictions file: a path, or a
     mapping with a ``path``; a pair of accuracies is not."""
-    return isinstance(entry, str) or isinstance(entry, Mapping)
+    return isinstance(entry, (str, Mapping))
 
 
 def file_entry(
