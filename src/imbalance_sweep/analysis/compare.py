@@ -57,7 +57,8 @@ from ..tracking.where import aligned_table, summary_lines, tag_filter
 if TYPE_CHECKING:  # MLflow and matplotlib are imported where used: a mistake answers without them
     from matplotlib.figure import Figure
 
-    from ..tracking.client import RunReader, Tracker
+    from ..tracking.reader import RunReader
+    from ..tracking.tracker import Tracker
 
 KEY_LENGTH = 16  # hex digits of the sha256 kept: 64 bits, plenty for one experiment's comparisons
 # Settings every cell of a sweep shares; printed and logged when the sweeps differ in them.
@@ -728,7 +729,7 @@ def record_comparison(
     The look-up and the logging run under :meth:`Tracker.exclusive`, so two commands comparing the
     same sweeps at once on a sqlite store log one run between them.
     """
-    from ..tracking.client import Tracker
+    from ..tracking.tracker import Tracker
 
     tracker = Tracker(tracking_uri, experiment_name, existing_run_id=launched_run_id)
     with tracker.exclusive():
@@ -798,7 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise InvalidValue(f"give at least 2 sweeps to compare, got {len(arguments)}: {arguments}")
         metrics = [name for text in options.metrics or [] for name in re.split(r"[,\s]+", text) if name]
         tracking_uri = resolve_tracking_uri(options.tracking_uri)
-        from ..tracking.client import RunReader  # MLflow: only once the command line holds
+        from ..tracking.reader import RunReader  # MLflow: only once the command line holds
 
         reader = RunReader(tracking_uri)
         selected = select_sweeps(reader, arguments, experiment=options.experiment or None)

@@ -7,7 +7,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from ..tracking.client import Tracker
+from ..tracking.tracker import Tracker
 from ..tracking.runs import FAILED, FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (
     CELL_KEY_TAG,

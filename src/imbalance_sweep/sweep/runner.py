@@ -22,7 +22,7 @@ from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import make_terms
 from ..core.score_models import ScoreModel
 from ..runtime.signals import Interrupted, interrupts_deferred
-from ..tracking.client import Closing, Tracker
+from ..tracking.tracker import Closing, Tracker
 from ..tracking.runs import FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (
     CELL_KEY_TAG,
