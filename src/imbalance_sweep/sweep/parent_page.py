@@ -22,8 +22,8 @@ from ..analysis.preference import Model
 from ..core.cell import Cell
 from ..core.thresholds import is_default
 from ..tracking.errors import TrackingError
-from ..tracking.tracker import Tracker
 from ..tracking.tags import NOTE_TAG
+from ..tracking.tracker import Tracker
 from ..tracking.views import cells_view_tag, cells_view_text, headline_columns
 from .config import SweepSpec
 from .params import cell_params, sweep_params
