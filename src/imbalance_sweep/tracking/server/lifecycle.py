@@ -59,7 +59,7 @@ class Server:
         return admin_credentials(self.directory)
 
 
-def start_mlflow(layout: Layout, settings: Settings) -> int:
+def _start_mlflow(layout: Layout, settings: Settings) -> int:
     """Start the directory's ``mlflow server`` on its PostgreSQL and record its process id."""
     if importlib.util.find_spec(DRIVER) is None:
         raise ServerError(f"the PostgreSQL driver {DRIVER!r} is not installed: pip install -e . installs it")
@@ -89,7 +89,7 @@ def start_mlflow(layout: Layout, settings: Settings) -> int:
     return process.pid
 
 
-def check_working(layout: Layout, settings: Settings, bin_dir: Path) -> None:
+def _check_working(layout: Layout, settings: Settings, bin_dir: Path) -> None:
     """PostgreSQL runs on the directory's port and the server reads the store through it, as the
     admin: what ``start`` checks before it says the server is there (a server that answers /health
     while its PostgreSQL is down answers every other call with 503)."""
@@ -154,10 +154,10 @@ def start(
     ensure_database(layout, settings, bin_dir, AUTH_DB_NAME)
     if running.pid is None:
         write_file(layout.settings, json.dumps(settings.__dict__, indent=2) + "\n")
-        pid = start_mlflow(layout, settings)
+        pid = _start_mlflow(layout, settings)
     else:
         pid = running.pid
-    check_working(layout, settings, bin_dir)
+    _check_working(layout, settings, bin_dir)
     return Server(layout.directory, settings, pid, time.monotonic() - started)
 
 
