@@ -314,7 +314,6 @@ def bench_per_cell(stores: Stores, repeats: int) -> list[str]:
     from imbalance_sweep.sweep.config import CONFIG_DIR, sweep_spec
     from imbalance_sweep.sweep.identity import cell_key, sweep_key
     from imbalance_sweep.sweep.params import cell_params
-    from imbalance_sweep.tracking.client import Tracker
     from imbalance_sweep.tracking.tags import (
         CELL_KEY_TAG,
         MLFLOW_PARENT_TAG,
@@ -323,6 +322,7 @@ def bench_per_cell(stores: Stores, repeats: int) -> list[str]:
         SWEEP_TAG,
         Role,
     )
+    from imbalance_sweep.tracking.tracker import Tracker
 
     ours, theirs = stores.fresh("cells_project.db"), stores.fresh("cells_mlflow.db")
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

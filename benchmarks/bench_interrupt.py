@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from imbalance_sweep.tracking.client import prepare_sqlite_store
+from imbalance_sweep.tracking.sqlite_store import prepare_sqlite_store
 
 
 def trial(template: Path, folder: Path, wait: float) -> tuple[float, int, list[str]]:

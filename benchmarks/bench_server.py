@@ -55,7 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imbalance_sweep.runtime.processes import stop_process_group
-from imbalance_sweep.tracking.server import free_port, mlflow_server_pid
+from imbalance_sweep.tracking.server.identity import mlflow_server_pid
+from imbalance_sweep.tracking.server.probes import free_port
 
 ACC_0S = "0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0"
 ACC_1S = "0.6,0.7,0.8,0.9,1.0"

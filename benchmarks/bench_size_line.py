@@ -64,7 +64,7 @@ def prepared_store(folder: Path) -> Path:
     """An empty store with its tables, made once and copied for each command."""
     store = folder / "prepared.db"
     make = (
-        "import sys; from imbalance_sweep.tracking.client import prepare_sqlite_store; "
+        "import sys; from imbalance_sweep.tracking.sqlite_store import prepare_sqlite_store; "
         "prepare_sqlite_store('sqlite:///' + sys.argv[1])"
     )
     subprocess.run([sys.executable, "-c", make, str(store)], check=True, capture_output=True)

@@ -61,7 +61,7 @@ def own_cache_folder(tmp_path_factory):
 def new_store_file(tmp_path_factory):
     """A new sqlite store's file, copied from one made once per session (a copy of the cache's
     template, made as a command makes one)."""
-    from imbalance_sweep.tracking.client import prepare_sqlite_store
+    from imbalance_sweep.tracking.sqlite_store import prepare_sqlite_store
 
     template = tmp_path_factory.mktemp("store-template") / "mlflow.db"
     prepare_sqlite_store(f"sqlite:///{template}")
@@ -184,18 +184,19 @@ def server_dir():
     Not under tmp_path: as root, PostgreSQL runs as the postgres user, which cannot enter
     pytest's private temporary directory. Skips, saying why, where PostgreSQL is not installed.
     """
-    from imbalance_sweep.tracking import server
+    from imbalance_sweep.tracking.server import lifecycle
+    from imbalance_sweep.tracking.server.postgres import PostgresNotFound, postgres_bin
 
     try:
-        server.postgres_bin()
-    except server.PostgresNotFound as error:
+        postgres_bin()
+    except PostgresNotFound as error:
         pytest.skip(str(error))
     directory = Path(tempfile.mkdtemp(prefix="imbalance-sweep-server-"))
     directory.chmod(0o755)
     try:
         yield directory
     finally:
-        server.stop(directory)
+        lifecycle.stop(directory)
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -203,14 +204,15 @@ def server_dir():
 def tracking_server(server_dir, monkeypatch):
     """The session's server, running (started on free ports by the first test that needs it), with
     the admin's credentials in this process's environment (MLflow's client reads them there)."""
-    from imbalance_sweep.tracking import server
+    from imbalance_sweep.tracking.server import lifecycle
+    from imbalance_sweep.tracking.server.probes import free_port
 
     if not (server_dir / "server.json").exists():
         # one worker process: quicker (re)starts on a small machine; restarts reuse these settings
-        started = server.start(server_dir, port=server.free_port(), db_port=server.free_port(), workers=1)
+        started = lifecycle.start(server_dir, port=free_port(), db_port=free_port(), workers=1)
         print(f"first start (initdb, MLflow's tables, the admin): {started.seconds:.1f} s")
     else:
-        started = server.start(server_dir)
+        started = lifecycle.start(server_dir)
     for name, value in started.credentials.items():
         monkeypatch.setenv(name, value)
     return started

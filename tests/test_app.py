@@ -314,7 +314,8 @@ def test_any_sweep_name_runs_resumes_and_compares(make_spec, tracking_uri, capsy
 
 
 def test_a_search_the_store_refuses_is_not_reported_as_an_unusable_store(tracking_uri):
-    from imbalance_sweep.tracking.client import RunReader, TrackingError
+    from imbalance_sweep.tracking.errors import TrackingError
+    from imbalance_sweep.tracking.reader import RunReader
 
     reader = RunReader(tracking_uri)
     with pytest.raises(TrackingError) as refused:
@@ -328,7 +329,8 @@ def test_a_servers_refusals_say_what_to_do(monkeypatch):
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import PERMISSION_DENIED, UNAUTHENTICATED
 
-    from imbalance_sweep.tracking.client import TrackingError, store_errors
+    from imbalance_sweep.tracking.errors import TrackingError
+    from imbalance_sweep.tracking.store_errors import store_errors
 
     uri = "http://127.0.0.1:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reader")

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise InvalidValue(f"give at least 2 sweeps to compare, got {len(arguments)}: {arguments}")
         metrics = [name for text in options.metrics or [] for name in re.split(r"[,\s]+", text) if name]
         tracking_uri = resolve_tracking_uri(options.tracking_uri)
-        from .tracking.client import RunReader  # MLflow: only once the command line holds
+        from .tracking.reader import RunReader  # MLflow: only once the command line holds
 
         imports_done()
 

@@ -21,7 +21,7 @@ def main(config: DictConfig) -> None:
     with exit_on_user_error():
         # a composed config is a DictConfig: its container is a dict with string keys
         spec = flip_spec(cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)))
-        from .tracking import client  # noqa: F401  # MLflow, before the collector is on again
+        from .tracking import tracker  # noqa: F401  # MLflow, before the collector is on again
 
         imports_done()
         run_flip(spec, existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)

@@ -190,7 +190,8 @@ class ValidationPanel(keras.callbacks.Callback):
         }
 
     def on_train_begin(self, logs=None):
-        from .tracking.client import Tracker, active_or_new_run
+        from .tracking.active_run import active_or_new_run
+        from .tracking.tracker import Tracker
 
         if self.predictions_dir is not None:  # before the run: a folder it cannot make leaves none
             try:
@@ -271,7 +272,7 @@ class ValidationPanel(keras.callbacks.Callback):
         goes on as it was."""
         if not self._started:
             return
-        from .tracking.client import end_started_run
+        from .tracking.active_run import end_started_run
 
         self._started = False
         if error is None:

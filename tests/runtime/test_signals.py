@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from imbalance_sweep.runtime import signals
 from imbalance_sweep.runtime.signals import Interrupted, install_interrupt_handlers, interrupts_deferred
-from imbalance_sweep.tracking import client as tracking
+from imbalance_sweep.tracking.tracker import Tracker
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def signal_inside(statement_start: str, how: signal.Signals):
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_inside_a_cells_write_lets_it_end_then_closes_the_runs_killed(tracking_uri, handlers, how):
-    tracker = tracking.Tracker(tracking_uri, "signalled")
+    tracker = Tracker(tracking_uri, "signalled")
     parent = tracker.start_run("sweep", tags={})
     cell = tracker.start_run("cell", tags={}, parent_run_id=parent)
     send, sent = signal_inside("INSERT INTO metrics", how)

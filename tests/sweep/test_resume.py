@@ -19,10 +19,12 @@ from mlflow.tracking import MlflowClient
 from imbalance_sweep import InvalidValue
 from imbalance_sweep.app import run_sweep
 from imbalance_sweep.sweep import resume, runner
-from imbalance_sweep.tracking import client as tracking
-from imbalance_sweep.tracking import tags
+from imbalance_sweep.tracking import retrying, tags
+from imbalance_sweep.tracking.errors import TrackingError
 from imbalance_sweep.tracking.runs import StoredRun
+from imbalance_sweep.tracking.sqlite_file import sqlite_path
 from imbalance_sweep.tracking.tags import ROLE_TAG, SWEEP_KEY_TAG, Role
+from imbalance_sweep.tracking.tracker import CLOSING_ATTEMPTS, Tracker
 
 GRID = (
     "grid.balances=[[2000,20],[300,300]]",
@@ -139,18 +141,18 @@ def test_shards_split_the_grid_and_share_one_parent(make_spec, tracking_uri, uni
 def test_racing_shards_without_a_lock_keep_one_parent(make_spec, tracking_uri, uninterrupted, monkeypatch):
     """As on a tracking server: no file lock, and both shards look for a parent before either has
     created one. Both create one; after settling they keep the same run and the other is deleted."""
-    monkeypatch.setattr(tracking.Tracker, "exclusive_is_locked", property(lambda self: False))
-    monkeypatch.setattr(tracking.Tracker, "exclusive", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(Tracker, "exclusive_is_locked", property(lambda self: False))
+    monkeypatch.setattr(Tracker, "exclusive", lambda self: contextlib.nullcontext())
     monkeypatch.setattr(resume, "PARENT_SETTLE_SECONDS", 0.5)
     both_looked = threading.Barrier(2, timeout=30)
-    real_start_run = tracking.Tracker.start_run
+    real_start_run = Tracker.start_run
 
     def start_run_after_both_looked(self, name, **kwargs):
         if kwargs["tags"][ROLE_TAG] == Role.SWEEP:
             both_looked.wait()
         return real_start_run(self, name, **kwargs)
 
-    monkeypatch.setattr(tracking.Tracker, "start_run", start_run_after_both_looked)
+    monkeypatch.setattr(Tracker, "start_run", start_run_after_both_looked)
     specs = [
         make_spec(*GRID, "shard.count=2", f"shard.index={i}", f"tracking_uri={tracking_uri}") for i in (0, 1)
     ]
@@ -245,7 +247,7 @@ def test_a_cell_costs_three_round_trips(make_spec, tracking_uri, monkeypatch):
 def test_the_sqlite_store_commits_in_wal_mode_without_syncing_each_commit(make_spec, tracking_uri, tmp_path):
     """Only the tracker's own store is switched; other sqlite files keep sqlite's defaults."""
     run_sweep(make_spec(*GRID, f"tracking_uri={tracking_uri}"))
-    database = tracking.sqlite_path(tracking_uri)
+    database = sqlite_path(tracking_uri)
     with contextlib.closing(sqlite3.connect(database)) as plain:
         assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
@@ -262,7 +264,7 @@ def test_the_sqlite_store_commits_in_wal_mode_without_syncing_each_commit(make_s
 
 def test_writes_are_retried_while_the_database_is_locked(monkeypatch):
     delays, attempts = [], []
-    monkeypatch.setattr(tracking.time, "sleep", delays.append)
+    monkeypatch.setattr(retrying.time, "sleep", delays.append)
     locked = MlflowException(
         "(sqlite3.OperationalError) database is locked", error_code=TEMPORARILY_UNAVAILABLE
     )
@@ -273,15 +275,15 @@ def test_writes_are_retried_while_the_database_is_locked(monkeypatch):
             raise locked
         return "done"
 
-    assert tracking.retry_when_locked(write) == "done"
+    assert retrying.retry_when_locked(write) == "done"
     assert len(delays) == 2 and 0.05 <= delays[0] <= 0.1 and 0.1 <= delays[1] <= 0.2
 
     def always_locked():
         raise locked
 
     with pytest.raises(MlflowException, match="database is locked"):
-        tracking.retry_when_locked(always_locked)
-    assert len(delays) == 2 + tracking.WRITE_ATTEMPTS - 1
+        retrying.retry_when_locked(always_locked)
+    assert len(delays) == 2 + retrying.WRITE_ATTEMPTS - 1
 
     def other_error():
         attempts.append(1)
@@ -289,7 +291,7 @@ def test_writes_are_retried_while_the_database_is_locked(monkeypatch):
 
     attempts.clear()
     with pytest.raises(MlflowException, match="no such run"):
-        tracking.retry_when_locked(other_error)
+        retrying.retry_when_locked(other_error)
     assert len(attempts) == 1
 
 
@@ -299,10 +301,10 @@ def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkey
     them RUNNING, and the interruption's one line names them."""
     from imbalance_sweep.runtime.signals import Interrupted, report_interrupt
 
-    tracker = tracking.Tracker(tracking_uri, "interrupted")
+    tracker = Tracker(tracking_uri, "interrupted")
     parent = tracker.start_run("sweep", tags={}, params={})
     cell = tracker.start_run("cell", tags={}, params={}, parent_run_id=parent)
-    monkeypatch.setattr(tracking.time, "sleep", lambda _: None)
+    monkeypatch.setattr(retrying.time, "sleep", lambda _: None)
     tries = []
 
     def locked(self, run_id, *args, **kwargs):
@@ -314,8 +316,8 @@ def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkey
     monkeypatch.setattr(MlflowClient, "set_terminated", locked)
     with pytest.raises(Interrupted) as interrupted, tracker.closing(parent), tracker.closing(cell):
         raise Interrupted(progress="3 of 6 cells FINISHED")  # as the project's handler raises it
-    assert tries == [cell] * tracking.CLOSING_ATTEMPTS + [parent] * tracking.CLOSING_ATTEMPTS
-    assert tracking.CLOSING_ATTEMPTS < tracking.WRITE_ATTEMPTS
+    assert tries == [cell] * CLOSING_ATTEMPTS + [parent] * CLOSING_ATTEMPTS
+    assert CLOSING_ATTEMPTS < retrying.WRITE_ATTEMPTS
     assert interrupted.value.unclosed == [cell, parent]
     assert report_interrupt(interrupted.value) == 130
     (line,) = capsys.readouterr().err.splitlines()
@@ -324,9 +326,9 @@ def test_after_an_interrupt_a_locked_store_gets_fewer_tries(tracking_uri, monkey
         in line
     )
     tries.clear()
-    with pytest.raises(tracking.TrackingError, match="database is locked"), tracker.closing(cell):
+    with pytest.raises(TrackingError, match="database is locked"), tracker.closing(cell):
         raise RuntimeError("a failure, not an interrupt: no hurry")
-    assert tries == [cell] * tracking.WRITE_ATTEMPTS
+    assert tries == [cell] * retrying.WRITE_ATTEMPTS
 
 
 def test_two_identical_sweeps_at_once_end_with_one_finished_run_per_cell(
@@ -354,8 +356,8 @@ def test_two_identical_sweeps_at_once_on_a_server_keep_one_parent_and_one_run_pe
     make_spec, tracking_uri, uninterrupted, monkeypatch
 ):
     """No lock (as on a server), and both look for a parent before either creates one."""
-    monkeypatch.setattr(tracking.Tracker, "exclusive_is_locked", property(lambda self: False))
-    monkeypatch.setattr(tracking.Tracker, "exclusive", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(Tracker, "exclusive_is_locked", property(lambda self: False))
+    monkeypatch.setattr(Tracker, "exclusive", lambda self: contextlib.nullcontext())
     monkeypatch.setattr(resume, "PARENT_SETTLE_SECONDS", 0.5)
     spec = make_spec(*GRID, f"tracking_uri={tracking_uri}")
     parents = race(monkeypatch, [spec, spec], at="chosen_parent")

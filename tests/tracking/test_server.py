@@ -22,11 +22,18 @@ import pytest
 from helpers import finished_run_per_cell, runs_by_role
 from mlflow.tracking import MlflowClient
 
+from imbalance_sweep import server as server_door
 from imbalance_sweep.app import run_sweep
 from imbalance_sweep.runtime.processes import group_members
-from imbalance_sweep.tracking import server
-from imbalance_sweep.tracking.client import RunReader, Tracker, TrackingError, check_server_answers
+from imbalance_sweep.tracking.errors import TrackingError
+from imbalance_sweep.tracking.probe import check_server_answers
+from imbalance_sweep.tracking.reader import RunReader
+from imbalance_sweep.tracking.server import lifecycle
+from imbalance_sweep.tracking.server.identity import ProcessRecord, mlflow_server_pid
+from imbalance_sweep.tracking.server.layout import Layout, Settings
+from imbalance_sweep.tracking.server.probes import free_port
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG, Role
+from imbalance_sweep.tracking.tracker import Tracker
 
 # 2 balances x 5 x 2 models = 20 cells, small: the store is the work
 GRID = (
@@ -89,9 +96,9 @@ def test_a_sweep_in_two_joblib_workers_logs_to_the_server_and_reads_back_after_a
     assert sweep.returncode == 0, err
     print(f"20 cells in 2 joblib workers through the server: {time.monotonic() - started:.1f} s")
 
-    server.stop(tracking_server.directory)
-    assert server.status(tracking_server.directory)["postgres"] is False
-    restarted = server.start(tracking_server.directory)
+    lifecycle.stop(tracking_server.directory)
+    assert lifecycle.status(tracking_server.directory)["postgres"] is False
+    restarted = lifecycle.start(tracking_server.directory)
     print(f"restart: {restarted.seconds:.1f} s")
     assert restarted.tracking_uri == tracking_server.tracking_uri
 
@@ -125,7 +132,7 @@ def test_a_sweep_in_two_joblib_workers_logs_to_the_server_and_reads_back_after_a
 @pytest.mark.parametrize("side", [Tracker, RunReader], ids=["writer", "reader"])
 def test_a_server_that_does_not_answer_stops_the_tracker_at_once(side):
     """The writer (sweeps, flip) and the reader (compare) both probe before their first call."""
-    uri = f"http://127.0.0.1:{server.free_port()}"
+    uri = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     with pytest.raises(TrackingError) as error:
         side(uri, "imbalance-sweep") if side is Tracker else side(uri)
@@ -140,7 +147,7 @@ def test_a_server_that_does_not_answer_stops_the_tracker_at_once(side):
 def test_a_sweep_against_a_server_that_does_not_answer_fails_fast_with_one_line(
     start_module, tmp_path, multirun
 ):
-    uri = f"http://127.0.0.1:{server.free_port()}"  # nothing listens there
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     extra = ("seed=0,1", "hydra/launcher=joblib") if multirun else ()
     started = time.monotonic()
     sweep = start_module(
@@ -170,10 +177,7 @@ def bystander():
     )
     try:
         deadline = time.monotonic() + 10
-        while (
-            server.ProcessRecord.of(process.pid) is None
-            or "mlflow" not in server.ProcessRecord.of(process.pid).cmdline
-        ):
+        while ProcessRecord.of(process.pid) is None or "mlflow" not in ProcessRecord.of(process.pid).cmdline:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         yield process
@@ -186,11 +190,9 @@ STALE_RECORDS = {
     # what an older version wrote: the process id alone (the one that got killed)
     "bare-pid": lambda live: f"{live.pid}\n",
     # the id reused by a process started later than the recorded one
-    "other-start-time": lambda live: server.ProcessRecord(
-        live.pid, live.start_time - 1, live.cmdline
-    ).to_json(),
+    "other-start-time": lambda live: ProcessRecord(live.pid, live.start_time - 1, live.cmdline).to_json(),
     # the same start time, another command line
-    "other-command": lambda live: server.ProcessRecord(
+    "other-command": lambda live: ProcessRecord(
         live.pid, live.start_time, (sys.executable, "-m", "mlflow", "server", "--port=5000")
     ).to_json(),
 }
@@ -201,12 +203,12 @@ def test_stop_signals_no_process_that_its_pid_file_does_not_identify(bystander, 
     """`stop` with a stale pid file removes it with one line, and the process it names lives on.
     (A process the pid file names with its right record is not signalled either unless it is the
     directory's server: test_server_hostile.py.)"""
-    layout = server.Layout(tmp_path)
-    settings = server.Settings(port=server.free_port(), db_port=server.free_port())
+    layout = Layout(tmp_path)
+    settings = Settings(port=free_port(), db_port=free_port())
     layout.settings.write_text(json.dumps(settings.__dict__))  # a port nothing of the machine's holds
-    layout.mlflow_pid.write_text(record(server.ProcessRecord.of(bystander.pid)))
-    assert server.mlflow_server_pid(tmp_path) is None
-    assert server.status(tmp_path)["mlflow_server_pid"] is None
+    layout.mlflow_pid.write_text(record(ProcessRecord.of(bystander.pid)))
+    assert mlflow_server_pid(tmp_path) is None
+    assert lifecycle.status(tmp_path)["mlflow_server_pid"] is None
     stop = subprocess.run(
         [sys.executable, "-m", "imbalance_sweep.server", "stop", "--dir", str(tmp_path)],
         stdin=subprocess.DEVNULL,
@@ -275,12 +277,12 @@ def test_a_sweep_whose_server_is_killed_fails_and_resumes_to_one_finished_run_pe
 
     deadline = time.monotonic() + 30
     # the recorded process is gone at once; its workers release the port as they die
-    while server.mlflow_server_pid(tracking_server.directory) is not None or group_members(
-        tracking_server.pid
-    ):
+    while mlflow_server_pid(tracking_server.directory) is not None or group_members(tracking_server.pid):
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    restarted = server.start(tracking_server.directory)  # PostgreSQL kept running: only mlflow server starts
+    restarted = lifecycle.start(
+        tracking_server.directory
+    )  # PostgreSQL kept running: only mlflow server starts
     print(f"restart after the kill: {restarted.seconds:.1f} s")
     runs = runs_by_role(uri, "server-killed")
     [parent] = runs[Role.SWEEP]
@@ -343,7 +345,7 @@ def admin_of(tracking_server):
 
 @pytest.mark.slow  # a real PostgreSQL and mlflow server
 def test_the_admin_password_is_generated_kept_private_and_never_printed(tracking_server, capsys):
-    layout = server.Layout(tracking_server.directory)
+    layout = Layout(tracking_server.directory)
     name, password = admin_of(tracking_server)
     assert name == "admin"
     assert len(password) >= 24 and password != "password1234"
@@ -353,9 +355,9 @@ def test_the_admin_password_is_generated_kept_private_and_never_printed(tracking
     assert "database_uri = postgresql+psycopg://" in layout.auth_config.read_text()
     assert "/mlflow_auth\n" in layout.auth_config.read_text()
     # nor on a command line (`ps`), nor in the server's log
-    assert not any(password in argument for argument in server.ProcessRecord.of(tracking_server.pid).cmdline)
+    assert not any(password in argument for argument in ProcessRecord.of(tracking_server.pid).cmdline)
     assert password not in layout.mlflow_log.read_text()
-    assert server.main(["start", "--dir", str(tracking_server.directory)]) == 0  # already running
+    assert server_door.main(["start", "--dir", str(tracking_server.directory)]) == 0  # already running
     out = capsys.readouterr().out
     assert password not in out
     assert out.splitlines()[-3:] == [
@@ -451,7 +453,7 @@ def test_closing_a_run_on_the_server_fetches_and_prints_nothing(tracking_server,
 @pytest.mark.filterwarnings("ignore:starlette.middleware.wsgi is deprecated")
 @pytest.mark.slow  # a real PostgreSQL and mlflow server
 def test_a_cached_password_check_lets_no_wrong_or_changed_password_through(tracking_server):
-    """MLflow caches a right password's check (server.AUTH_CACHE_SECONDS): a wrong password after
+    """MLflow caches a right password's check (AUTH_CACHE_SECONDS): a wrong password after
     a right one is still refused, and a password changed through MLflow's auth API stops working at
     once on this one-worker server (the worker that handles the change forgets what it cached; with
     several workers another one may take the old password until its entry expires)."""

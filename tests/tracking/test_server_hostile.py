@@ -22,8 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from imbalance_sweep.tracking import server
-from imbalance_sweep.tracking.server_files import MARKER
+from imbalance_sweep import server as server_door
+from imbalance_sweep.tracking.server.files import MARKER
+from imbalance_sweep.tracking.server.identity import ProcessRecord, server_command
+from imbalance_sweep.tracking.server.layout import Layout, Settings
+from imbalance_sweep.tracking.server.postgres import POSTGRES_SYSTEM_USER, PostgresNotFound, postgres_bin
+from imbalance_sweep.tracking.server.probes import answers_health, authenticated_status, free_port
 
 PROGRAM = "python -m imbalance_sweep.server"
 
@@ -55,9 +59,9 @@ def footprint(path: Path) -> dict[str, tuple]:
     return found
 
 
-def recorded_settings(directory: Path) -> server.Settings:
+def recorded_settings(directory: Path) -> Settings:
     """server.json as a first start writes it, on free ports (nothing else of the machine's)."""
-    settings = server.Settings(port=server.free_port(), db_port=server.free_port(), workers=1)
+    settings = Settings(port=free_port(), db_port=free_port(), workers=1)
     directory.mkdir(exist_ok=True)
     (directory / "server.json").write_text(json.dumps(settings.__dict__))
     return settings
@@ -125,7 +129,7 @@ def test_a_server_directory_that_is_a_link_or_others_can_write_or_replace_is_ref
 
 def _postgres_user() -> pwd.struct_passwd | None:
     try:
-        return pwd.getpwnam(server.POSTGRES_SYSTEM_USER)
+        return pwd.getpwnam(POSTGRES_SYSTEM_USER)
     except KeyError:
         return None
 
@@ -139,8 +143,8 @@ def test_as_root_start_hands_to_postgres_only_what_it_made_and_nothing_through_a
     Under pytest's private temp directory the postgres user cannot reach it: the line that says so
     suggests no world-writable place."""
     try:
-        server.postgres_bin()
-    except server.PostgresNotFound as error:
+        postgres_bin()
+    except PostgresNotFound as error:
         pytest.skip(str(error))
     victim = tmp_path / "victim"
     victim.mkdir()
@@ -208,8 +212,8 @@ def stand_in(tmp_path):
     (package / "__main__.py").write_text(STAND_IN)
     started = []
 
-    def start(directory: Path, settings: server.Settings) -> subprocess.Popen:
-        command = server.server_command(server.Layout(directory), settings)
+    def start(directory: Path, settings: Settings) -> subprocess.Popen:
+        command = server_command(Layout(directory), settings)
         process = subprocess.Popen(
             command,
             cwd=package.parent,
@@ -219,7 +223,7 @@ def stand_in(tmp_path):
         )
         started.append(process)
         deadline = time.monotonic() + 30
-        while not server.answers_health(settings.tracking_uri):
+        while not answers_health(settings.tracking_uri):
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         return process
@@ -235,10 +239,7 @@ def sleeper():
     """A live process leading its own group: what a forged pid file names."""
     process = subprocess.Popen(["sleep", "300"], stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        while (
-            server.ProcessRecord.of(process.pid) is None
-            or server.ProcessRecord.of(process.pid).cmdline[0] != "sleep"
-        ):
+        while ProcessRecord.of(process.pid) is None or ProcessRecord.of(process.pid).cmdline[0] != "sleep":
             time.sleep(0.01)
         yield process
     finally:
@@ -255,7 +256,7 @@ def test_stop_finds_the_directorys_server_by_its_port_when_the_pid_file_is_a_bar
     (directory / "mlflow-server.pid").write_text(f"{process.pid}\n")
 
     done = door("status", "--dir", str(directory))
-    assert done.returncode == server.EXIT_NOT_RUNNING  # no PostgreSQL
+    assert done.returncode == server_door.EXIT_NOT_RUNNING  # no PostgreSQL
     assert done.stdout == (
         f"{directory}: mlflow server pid {process.pid} at {settings.tracking_uri} (answering; found by its"
         " port, the pid file identified none: it holds no process record (pid, start time, command line));"
@@ -265,7 +266,7 @@ def test_stop_finds_the_directorys_server_by_its_port_when_the_pid_file_is_a_bar
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"stopped mlflow server (pid {process.pid}) of {directory}\n"
     assert process.wait(timeout=10) == -signal.SIGTERM
-    assert not server.answers_health(settings.tracking_uri)
+    assert not answers_health(settings.tracking_uri)
     assert not (directory / "mlflow-server.pid").exists()
 
 
@@ -280,7 +281,7 @@ def test_stop_signals_no_process_but_the_directorys_server_and_fails_while_anoth
     settings = recorded_settings(directory)
     other = stand_in(tmp_path / "other", settings)  # the same port, another artifacts root
     named = sleeper if forged == "sleep" else other
-    (directory / "mlflow-server.pid").write_text(server.ProcessRecord.of(named.pid).to_json())
+    (directory / "mlflow-server.pid").write_text(ProcessRecord.of(named.pid).to_json())
 
     done = door("stop", "--dir", str(directory))
     assert done.returncode == 1
@@ -300,7 +301,7 @@ def test_stop_signals_no_process_but_the_directorys_server_and_fails_while_anoth
     assert sleeper.poll() is None and other.poll() is None  # no signal reached either
 
     done = door("status", "--dir", str(directory))
-    assert done.returncode == server.EXIT_NOT_RUNNING
+    assert done.returncode == server_door.EXIT_NOT_RUNNING
     assert done.stdout.startswith(
         f"{directory}: a server answers at {settings.tracking_uri} but it is not one this directory recorded"
     )
@@ -318,7 +319,7 @@ def test_stop_signals_no_process_but_the_directorys_server_and_fails_while_anoth
 
 def authenticated_search(tracking_server) -> int:
     credentials = tracking_server.credentials
-    return server._authenticated_status(tracking_server.settings, credentials)
+    return authenticated_status(tracking_server.settings, credentials)
 
 
 @pytest.mark.slow  # a real PostgreSQL and mlflow server, restarted twice
@@ -332,16 +333,16 @@ def test_stop_status_and_start_tell_the_truth_about_the_real_server(tracking_ser
     done = door("stop", "--dir", str(directory))
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"stopped mlflow server (pid {tracking_server.pid}) and PostgreSQL of {directory}\n"
-    assert not server.answers_health(uri)
+    assert not answers_health(uri)
 
     assert door("start", "--dir", str(directory)).returncode == 0
-    data = server.Layout(directory).data
-    pg_ctl = [str(server.postgres_bin() / "pg_ctl"), "stop", f"--pgdata={data}", "--mode=fast", "--wait"]
-    as_owner = ["runuser", "-u", server.POSTGRES_SYSTEM_USER, "--"] if os.geteuid() == 0 else []
+    data = Layout(directory).data
+    pg_ctl = [str(postgres_bin() / "pg_ctl"), "stop", f"--pgdata={data}", "--mode=fast", "--wait"]
+    as_owner = ["runuser", "-u", POSTGRES_SYSTEM_USER, "--"] if os.geteuid() == 0 else []
     subprocess.run([*as_owner, *pg_ctl], cwd="/", check=True, capture_output=True)
-    assert server.answers_health(uri) and authenticated_search(tracking_server) == 503
+    assert answers_health(uri) and authenticated_search(tracking_server) == 503
     done = door("status", "--dir", str(directory))
-    assert done.returncode == server.EXIT_NOT_RUNNING
+    assert done.returncode == server_door.EXIT_NOT_RUNNING
     assert done.stdout.endswith(
         f"(answering); PostgreSQL not running on port {tracking_server.settings.db_port}\n"
     )

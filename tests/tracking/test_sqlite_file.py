@@ -1,6 +1,6 @@
 """A sqlite store survives a crash at any moment of its creation, two creators at once, and a file
 that is not a whole store, not MLflow's, damaged or read-only stops with one line naming it, left
-byte for byte as it was (tracking.prepare_sqlite_store, tracking.sqlite_file)."""
+byte for byte as it was (tracking.sqlite_store, tracking.sqlite_file)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import pytest
 from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep.tracking.client import RunReader, Tracker, TrackingError
+from imbalance_sweep.tracking.errors import TrackingError
+from imbalance_sweep.tracking.reader import RunReader
 from imbalance_sweep.tracking.sqlite_file import (
     create_store,
     is_template,
@@ -25,11 +26,12 @@ from imbalance_sweep.tracking.sqlite_file import (
     new_store_template,
     template_path,
 )
+from imbalance_sweep.tracking.tracker import Tracker
 
 # A child that opens (so creates) the store and logs one run into it.
 CREATE_AND_LOG = """
 import sys
-from imbalance_sweep.tracking.client import Tracker
+from imbalance_sweep.tracking.tracker import Tracker
 tracker = Tracker(sys.argv[1], "e")
 run = tracker.start_run("r", tags={})
 tracker.finish(run)

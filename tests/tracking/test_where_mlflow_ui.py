@@ -33,8 +33,11 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.analysis.answer import ANSWER_FIGURE
 from imbalance_sweep.runtime.processes import stop_process_group
-from imbalance_sweep.tracking import server, where
-from imbalance_sweep.tracking.client import RunReader
+from imbalance_sweep.tracking import where
+from imbalance_sweep.tracking.reader import RunReader
+from imbalance_sweep.tracking.server.errors import ServerError
+from imbalance_sweep.tracking.server.mlflow_server import launch_mlflow_server
+from imbalance_sweep.tracking.server.probes import free_port
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, ROLE_TAG, Role
 
 try:
@@ -74,9 +77,9 @@ def mlflow_server(directory: Path):
     loopback port, started as ``imbalance_sweep.server`` starts a team's; yields its URL once
     /health answers, and stops its whole process group after. One worker: enough for the UI and a
     small sweep, and it starts faster on 2 cores."""
-    port = server.free_port()
+    port = free_port()
     try:
-        process = server.launch_mlflow_server(
+        process = launch_mlflow_server(
             f"sqlite:///{directory / 'mlflow.db'}",
             directory / "artifacts",
             host="127.0.0.1",
@@ -85,7 +88,7 @@ def mlflow_server(directory: Path):
             log=directory / "mlflow-server.log",
             cwd=directory,
         )
-    except server.ServerError as error:
+    except ServerError as error:
         pytest.fail(str(error))
     try:
         yield f"http://127.0.0.1:{port}"

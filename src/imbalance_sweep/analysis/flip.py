@@ -171,7 +171,7 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
     lines += [describe(p) for p in found]
     print("\n".join(lines))
     # MLflow and matplotlib: more than a second of start-up that a mistake in the command skips
-    from ..tracking.client import Tracker
+    from ..tracking.tracker import Tracker
     from .figures import preference_chart
 
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id)

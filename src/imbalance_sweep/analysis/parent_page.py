@@ -17,8 +17,8 @@ from ..core.thresholds import is_default
 from ..sweep.config import SweepSpec
 from ..sweep.params import cell_params, sweep_params
 from ..sweep.parent_page import ParentPage, Row
-from ..tracking.client import Tracker
 from ..tracking.tags import NOTE_TAG
+from ..tracking.tracker import Tracker
 from ..tracking.views import headline_columns
 from .answer import (
     ANSWER_FIGURE,

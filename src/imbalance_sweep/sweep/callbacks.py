@@ -35,7 +35,7 @@ class CreateExperiment(Callback):
         experiment = config.get("experiment")
         if not isinstance(experiment, str) or not experiment.strip():
             return  # the jobs report the bad value, one line each
-        from ..tracking.client import Tracker  # MLflow: only once a multirun starts
+        from ..tracking.tracker import Tracker  # MLflow: only once a multirun starts
 
         with exit_in_one_line(USER_ERRORS):
             Tracker(resolve_tracking_uri(config.get("tracking_uri")), experiment)

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from ..core.cell import Cell
-from ..tracking.client import Tracker, TrackingError
+from ..tracking.errors import TrackingError
+from ..tracking.tracker import Tracker
 from ..tracking.views import cells_view_tag, cells_view_text
 from .config import SweepSpec
 

@@ -7,7 +7,6 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from ..tracking.client import Tracker
 from ..tracking.runs import FAILED, FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (
     CELL_KEY_TAG,
@@ -20,6 +19,7 @@ from ..tracking.tags import (
     SWEEP_KEY_TAG,
     Role,
 )
+from ..tracking.tracker import Tracker
 from .config import SweepSpec
 from .params import sweep_params
 

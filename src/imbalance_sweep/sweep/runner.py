@@ -22,7 +22,6 @@ from ..core.losses import TermSums, make_terms
 from ..core.score_models import ScoreModel
 from ..core.score_models.empirical import EmpiricalModel
 from ..runtime.signals import Interrupted, interrupts_deferred
-from ..tracking.client import Closing, Tracker
 from ..tracking.runs import FINISHED, RUNNING, StoredRun
 from ..tracking.tags import (
     CELL_KEY_TAG,
@@ -33,6 +32,7 @@ from ..tracking.tags import (
     WORKER_TAG_PREFIX,
     Role,
 )
+from ..tracking.tracker import Closing, Tracker
 from . import resume
 from .ahead import ComputedAhead
 from .config import SweepSpec

@@ -20,7 +20,8 @@ from .figure import comparison_figure
 from .stored_sweeps import SelectedSweep, started_at
 
 if TYPE_CHECKING:  # MLflow is imported where used: a mistake answers without it
-    from ...tracking.client import RunReader, Tracker
+    from ...tracking.reader import RunReader
+    from ...tracking.tracker import Tracker
 
 KEY_LENGTH = 16  # hex digits of the sha256 kept: 64 bits, plenty for one experiment's comparisons
 TABLE_FILE, JSON_FILE, FIGURE_FILE = "comparison.csv", "comparison.json", "comparison.png"
@@ -172,7 +173,7 @@ def record_comparison(
     The look-up and the logging run under :meth:`Tracker.exclusive`, so two commands comparing the
     same sweeps at once on a sqlite store log one run between them.
     """
-    from ...tracking.client import Tracker
+    from ...tracking.tracker import Tracker
 
     tracker = Tracker(tracking_uri, experiment_name, existing_run_id=launched_run_id)
     with tracker.exclusive():

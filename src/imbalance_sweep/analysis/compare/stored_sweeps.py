@@ -17,7 +17,7 @@ from ...tracking.tags import CELL_KEY_TAG, MLFLOW_PARENT_TAG, ROLE_TAG, SWEEP_TA
 from ...tracking.where import tag_filter
 
 if TYPE_CHECKING:  # MLflow is imported where used: a mistake answers without it
-    from ...tracking.client import RunReader
+    from ...tracking.reader import RunReader
 
 
 @dataclass(frozen=True)
