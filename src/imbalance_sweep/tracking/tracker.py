@@ -9,7 +9,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -290,7 +290,7 @@ class Tracker:
             refused=TrackingError,
         )
 
-    def log_table(self, run_id: str, columns: Mapping[str, list], artifact_file: str) -> None:
+    def log_table(self, run_id: str, columns: Mapping[str, list[Any]], artifact_file: str) -> None:
         """A table as MLflow's JSON table artifact, which the UI shows as a table."""
         with store_errors(self.tracking_uri), warnings.catch_warnings():
             # mlflow's own select_dtypes call, deprecated in pandas 3; nothing we pass can avoid it
@@ -303,7 +303,7 @@ class Tracker:
             self.client.log_figure(run_id, figure, artifact_file)
 
     def log_artifact(
-        self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
     ) -> None:
         """A local file as an artifact, in the folder ``artifact_path`` (None: at the top)."""
         with store_errors(self.tracking_uri):

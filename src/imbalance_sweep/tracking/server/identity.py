@@ -153,7 +153,7 @@ def find_server(layout: Layout, settings: Settings) -> Found:
     return Found(None, why)
 
 
-def mlflow_server_pid(directory: str | os.PathLike = DEFAULT_DIR) -> int | None:
+def mlflow_server_pid(directory: str | os.PathLike[str] = DEFAULT_DIR) -> int | None:
     """The process (and process group) id of the directory's running ``mlflow server``, or None.
 
     Only this directory's server counts: the process runs the command ``start`` launches for the

@@ -117,7 +117,7 @@ class Layout:
         ]
 
 
-def open_layout(directory: str | os.PathLike) -> Layout:
+def open_layout(directory: str | os.PathLike[str]) -> Layout:
     """The server directory as named, its parents resolved but not its own name: a link there, or
     where the server keeps one of its own files, is refused (RefusedPath) rather than followed."""
     named = Path(os.path.abspath(directory))

@@ -110,7 +110,7 @@ def _check_working(layout: Layout, settings: Settings, bin_dir: Path) -> None:
 
 
 def start(
-    directory: str | os.PathLike = DEFAULT_DIR,
+    directory: str | os.PathLike[str] = DEFAULT_DIR,
     *,
     host: str | None = None,
     port: int | None = None,
@@ -175,7 +175,7 @@ class Stopped:
         return self.was_running
 
 
-def stop(directory: str | os.PathLike = DEFAULT_DIR) -> Stopped:
+def stop(directory: str | os.PathLike[str] = DEFAULT_DIR) -> Stopped:
     """Stop ``mlflow server``, then PostgreSQL (fast shutdown: clean, nothing lost).
 
     Only this directory's server is signalled (with its process group): the process the pid file
@@ -213,7 +213,7 @@ def stop(directory: str | os.PathLike = DEFAULT_DIR) -> Stopped:
     return Stopped(found.pid is not None or database, stale, found.pid, database, still)
 
 
-def status(directory: str | os.PathLike = DEFAULT_DIR) -> dict[str, object]:
+def status(directory: str | os.PathLike[str] = DEFAULT_DIR) -> dict[str, object]:
     """What runs for ``directory``: its server (identified as :func:`stop` does) and whether it
     answers, whether anything else answers on its port, and whether its PostgreSQL runs there."""
     layout = open_layout(directory)

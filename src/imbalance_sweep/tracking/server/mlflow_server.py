@@ -51,7 +51,7 @@ def launch_mlflow_server(
     cwd: Path,
     app_name: str | None = None,
     app_env: dict[str, str] | None = None,
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """``mlflow server`` on ``backend_store_uri`` with its own artifact store, in its own session
     (it outlives this process); returns once /health answers. Stop it with :func:`stop_process_group`.
 
@@ -100,7 +100,7 @@ def mlflow_server_command(
 
 def _spawn_server(
     command: list[str], env: dict[str, str], *, cwd: Path, log: Path, tracking_uri: str
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """Start the server in its own session (it outlives this process, and ``stop`` signals its
     group), its output appended to ``log`` after a line that dates this start."""
     with open_append(log) as out:
@@ -117,7 +117,7 @@ def _spawn_server(
         )
 
 
-def _wait_until_healthy(process: subprocess.Popen, tracking_uri: str, log: Path) -> None:
+def _wait_until_healthy(process: subprocess.Popen[bytes], tracking_uri: str, log: Path) -> None:
     """Return once /health answers; a server that exits first, or does not answer within
     START_TIMEOUT_SECONDS (then it is stopped), is a ServerError naming its log."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -70,7 +70,9 @@ def _system_user() -> pwd.struct_passwd:
         ) from None
 
 
-def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None, as_db_owner: bool = False):
+def _run(
+    command: list[str], *, cwd: Path, env: dict[str, str] | None = None, as_db_owner: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run a PostgreSQL program (as the postgres system user when we are root); ServerError on failure."""
     program = Path(command[0]).name
     if as_db_owner and _as_root():

@@ -25,14 +25,16 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on now (for tests and for picking ports)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def answers_health(tracking_uri: str) -> bool:
     """The server at ``tracking_uri`` answers ``GET /health`` with 200."""
     try:
         with urllib.request.urlopen(f"{tracking_uri}/health", timeout=2.0) as response:
-            return response.status == 200
+            healthy: bool = response.status == 200
+            return healthy
     except (urllib.error.URLError, OSError):
         return False
 
@@ -56,7 +58,8 @@ def authenticated_status(settings: Settings, credentials: dict[str, str]) -> int
     )
     try:
         with urllib.request.urlopen(request, timeout=10.0) as response:
-            return response.status
+            status: int = response.status
+            return status
     except urllib.error.HTTPError as error:
         return error.code
     except (urllib.error.URLError, OSError) as error:
