@@ -33,6 +33,8 @@ def checked_labels(labels: Any, classes: int) -> NDArray[np.intp]:
     array = np.asarray(labels)
     if array.ndim != 1:
         raise InvalidValue(f"labels must be 1-D (one class index a sample); got shape {array.shape}")
+    if array.size == 0:
+        return np.empty(0, dtype=np.intp)
     if array.dtype.kind not in "iu":
         raise InvalidValue(f"labels must be integers in 0..{classes - 1}; got dtype {array.dtype}")
     if array.size and (array.min() < 0 or array.max() >= classes):
@@ -67,7 +69,7 @@ def check_row_sums(row_sums: NDArray[np.float64], first_row: int) -> None:
     if off.any():
         index = int(np.argmax(off))
         raise InvalidValue(
-            f"scores[{first_row + index}] sums to {float(row_sums[index])!r}: each row must sum to 1 "
+            f"scores[{first_row + index}] sums to {float(row_sums[index]):.7g}: each row must sum to 1 "
             f"within {ROW_SUM_TOLERANCE}"
         )
 
