@@ -297,6 +297,10 @@ BAD_CALLS = {
         lambda: losses_with_counts([0, 1, 1], GOOD),
         "scores must have shape (n, K) = (3, 2)",
     ),
+    "scores of another K": (
+        lambda: MulticlassLosses(3, ("cce",)).add([0, 1], GOOD),
+        "scores must have shape (n, K) = (2, 3)",
+    ),
     "scores not 2-D": (lambda: multiclass_losses([0, 1], [0.5, 0.5]), "scores must have shape (n, K)"),
     "negative score": (
         lambda: losses_with_counts([0, 1], np.array([[1.5, -0.5], [0.5, 0.5]])),

@@ -4,7 +4,7 @@ A float sum depends on the order of its additions, so chunked sums would change 
 Here each float32 ``m * 2**e`` is filed under its sign and exponent (the top 9 bits of its binary
 form) and only its integer mantissa ``m < 2**24`` is added, with ``np.bincount`` in float64: every
 partial sum is an integer below 2**53 (at most :data:`MAX_VALUES_PER_CALL` values a call), so exact.
-The totals are kept in int64 (exact up to about 2**39 values of one group and exponent, 5 * 10**11)
+The totals are kept in int64 (exact up to 2**40 values of one group and exponent, about 10**12)
 and read out as exact fractions, rounded once at the very end.
 """
 
