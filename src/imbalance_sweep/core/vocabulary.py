@@ -284,3 +284,53 @@ def loss_keys(names: Iterable[str] = LOSS_NAMES) -> tuple[str, ...]:
 LOWER_IS_BETTER = frozenset(metric_names(lambda metric: metric.lower_is_better))
 # The losses the skill scores are of: every cell computes them, whatever its own losses
 SKILL_LOSSES = tuple(metric.skill_of for metric in METRICS if metric.skill_of is not None)
+
+
+# K classes: losses
+# The K-class losses of issue 26 (core.multiclass.losses), kept apart from LOSSES above, which drive
+# the binary outputs. Each is the mean over the samples of a per-sample term, each class's sum of it
+# weighted (alpha: the focal loss's per-class alpha; effective_number: Cui et al.'s class-balanced
+# weights). kind: "scores" needs the scores alone, "training_prior" the training class counts too.
+MulticlassLossTerm = Literal["ce", "focal", "brier", "logit_adjusted", "balanced_softmax", "ldam"]
+MulticlassLossKind = Literal["scores", "training_prior"]
+ClassWeighting = Literal["none", "alpha", "effective_number"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MulticlassLoss:
+    """A K-class loss: a per-sample term, its per-class weights and which way is better (lower)."""
+
+    name: str
+    label: str  # the readable name figures show
+    kind: MulticlassLossKind
+    term: MulticlassLossTerm
+    weighting: ClassWeighting = "none"
+    lower_is_better: bool = True
+
+
+MULTICLASS_LOSSES = (
+    MulticlassLoss(name="cce", label="categorical cross-entropy", kind="scores", term="ce"),
+    MulticlassLoss(
+        name="categorical_focal", label="categorical focal", kind="scores", term="focal", weighting="alpha"
+    ),
+    MulticlassLoss(
+        name="class_balanced",
+        label="class-balanced cross-entropy",
+        kind="training_prior",
+        term="ce",
+        weighting="effective_number",
+    ),
+    MulticlassLoss(
+        name="logit_adjusted",
+        label="logit-adjusted cross-entropy",
+        kind="training_prior",
+        term="logit_adjusted",
+    ),
+    MulticlassLoss(
+        name="balanced_softmax", label="balanced softmax", kind="training_prior", term="balanced_softmax"
+    ),
+    MulticlassLoss(name="ldam", label="LDAM", kind="training_prior", term="ldam"),
+    MulticlassLoss(name="multiclass_brier", label="multi-class Brier", kind="scores", term="brier"),
+)
+MULTICLASS_LOSS_NAMES = tuple(loss.name for loss in MULTICLASS_LOSSES)
+MULTICLASS_LOSSES_BY_NAME = {loss.name: loss for loss in MULTICLASS_LOSSES}
