@@ -1,6 +1,7 @@
 """Exact sums of float32 values (core.multiclass.exact_sums): the exact rational sum, whatever the
 chunks; inf and nan as float addition gives them."""
 
+import itertools
 import math
 from fractions import Fraction
 
@@ -25,7 +26,7 @@ def test_the_sums_are_the_exact_sums_of_each_group_however_chunked(values, group
     exact = [sum((Fraction(float(v)) for v in values[labels == g]), Fraction(0)) for g in range(groups)]
     sums = ExactSums(groups)
     edges = [0, *sorted(min(cut, values.size) for cut in cuts), values.size]
-    for start, stop in zip(edges, edges[1:], strict=False):
+    for start, stop in itertools.pairwise(edges):
         sums.add(values[start:stop], labels[start:stop])
     assert sums.totals() == exact
 
