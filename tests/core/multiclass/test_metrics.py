@@ -28,7 +28,11 @@ from imbalance_sweep.core.vocabulary import (
 CONFUSION_NAMES = [
     "accuracy",
     "balanced_accuracy",
-    *(f"{name}_{average}" for name in ("precision", "recall", "f1") for average in ("macro", "weighted", "micro")),
+    *(
+        f"{name}_{average}"
+        for name in ("precision", "recall", "f1")
+        for average in ("macro", "weighted", "micro")
+    ),
     "mcc",
     "cohen_kappa",
 ]
@@ -98,9 +102,7 @@ def test_ranking_and_log_loss_equal_scikit_learn(data):
     ours = multiclass_metrics(labels, scores)
     wide = scores.astype(np.float64)
     if len(classes) == 2:  # scikit-learn takes binary scores as the positive class's column
-        ovr = ovr_weighted = ovo = np.mean(
-            [skm.roc_auc_score(labels == k, wide[:, k]) for k in classes]
-        )
+        ovr = ovr_weighted = ovo = np.mean([skm.roc_auc_score(labels == k, wide[:, k]) for k in classes])
     else:
         ovr = skm.roc_auc_score(labels, wide, multi_class="ovr", labels=classes)
         ovr_weighted = skm.roc_auc_score(labels, wide, multi_class="ovr", average="weighted", labels=classes)
@@ -151,7 +153,9 @@ def test_top_k_ties_go_to_the_lowest_index_as_the_argmax_does():
 @given(labelled_scores(max_rows=80), st.data())
 def test_every_split_and_order_of_rows_gives_the_same_bits(data, draw):
     labels, scores = data
-    train_counts = draw.draw(st.lists(st.integers(0, 300), min_size=scores.shape[1], max_size=scores.shape[1]))
+    train_counts = draw.draw(
+        st.lists(st.integers(0, 300), min_size=scores.shape[1], max_size=scores.shape[1])
+    )
     whole = MulticlassAccumulator(scores.shape[1], multiclass_settings(top_k=2), train_counts=train_counts)
     whole.add(labels, scores)
     order = np.array(draw.draw(st.permutations(range(labels.size))), dtype=np.intp)
@@ -228,7 +232,7 @@ def test_a_perfect_model(classes, raw_labels):
         assert values[name] == 1.0, name
     assert values["recall_macro"] == present / classes  # an absent class counts 0.0
     assert values["ece_top_label"] == values["ece_classwise"] == 0.0
-    assert values["log_loss"] == -math.log1p(-2.0**-23)  # the score 1 clipped to 1 - eps
+    assert values["log_loss"] == -math.log1p(-(2.0**-23))  # the score 1 clipped to 1 - eps
     if present > 1:
         assert values["mcc"] == values["cohen_kappa"] == values["roc_auc_ovr"] == values["roc_auc_ovo"] == 1.0
     else:
@@ -243,7 +247,12 @@ def test_every_row_in_one_class_gives_the_documented_values(data, draw):
     labels = np.full(scores.shape[0], only)
     values = multiclass_metrics(labels, scores)
     recall = float(np.mean(scores.argmax(axis=1) == only))
-    assert values["accuracy"] == values["balanced_accuracy"] == values[class_key("recall", only, classes)] == recall
+    assert (
+        values["accuracy"]
+        == values["balanced_accuracy"]
+        == values[class_key("recall", only, classes)]
+        == recall
+    )
     assert values["recall_macro"] == pytest.approx(recall / classes, abs=1e-15)
     assert values["mcc"] == values["cohen_kappa"] == 0.0
     for name in RANKING_NAMES:
@@ -261,7 +270,9 @@ def test_bands_of_the_training_counts():
     moved = multiclass_metrics(labels, scores, train_counts=[500, 100, 20, 19, 0], many_above=10, few_below=5)
     assert band_key("medium") not in moved and moved[band_key("many")] == 0.625
     assert band_key("many") not in multiclass_metrics(labels, scores, train_counts=[1] * 5)
-    assert not any(key.startswith("recall/") and "class" not in key for key in multiclass_metrics(labels, scores))
+    assert not any(
+        key.startswith("recall/") and "class" not in key for key in multiclass_metrics(labels, scores)
+    )
 
 
 @pytest.mark.parametrize(
@@ -289,7 +300,9 @@ def test_bad_settings_get_one_line(settings, message):
 def test_no_rows_get_one_line():
     accumulator = MulticlassAccumulator(3)
     accumulator.add(np.zeros(0, dtype=int), np.zeros((0, 3)))
-    with pytest.raises(InvalidValue, match=r"^labels is empty: the K-class metrics need at least one sample$"):
+    with pytest.raises(
+        InvalidValue, match=r"^labels is empty: the K-class metrics need at least one sample$"
+    ):
         accumulator.values()
     with pytest.raises(InvalidValue, match=r"^classes=1 is not a number of classes >= 2$"):
         MulticlassAccumulator(1)

@@ -41,7 +41,8 @@ DEFAULT_FEW_BELOW = 20  # few-shot: fewer than this many
 
 def predicted_classes(scores: Scores) -> Labels:
     """Each row's argmax, the lowest index among tied maxima."""
-    return np.argmax(scores, axis=1).astype(np.intp, copy=False)
+    predicted: Labels = np.argmax(scores, axis=1).astype(np.intp, copy=False)
+    return predicted
 
 
 def confusion_counts(labels: Labels, predicted: Labels, classes: int) -> NDArray[np.int64]:

@@ -55,7 +55,9 @@ class ExactSums:
                 )
                 low_mask = np.uint64((1 << _F64_LOW_BITS) - 1)
                 shift = 1074 - 1023 - 52
-                self._add_part(groups[part], exponent, significand64 >> np.uint64(_F64_LOW_BITS), shift + _F64_LOW_BITS)
+                self._add_part(
+                    groups[part], exponent, significand64 >> np.uint64(_F64_LOW_BITS), shift + _F64_LOW_BITS
+                )
                 self._add_part(groups[part], exponent, significand64 & low_mask, shift)
 
     def _add_part(
@@ -70,7 +72,9 @@ class ExactSums:
             return
         lowest, highest = int(exponent.min()), int(exponent.max())
         span = highest - lowest + 1
-        sums = np.bincount(groups * span + (exponent - lowest), weights=significand, minlength=self.groups * span)
+        sums = np.bincount(
+            groups * span + (exponent - lowest), weights=significand, minlength=self.groups * span
+        )
         table = sums.astype(np.int64).reshape(self.groups, span)
         for column in np.flatnonzero(table.any(axis=0)).tolist():
             weight = shift + max(lowest + column, 1)

@@ -41,7 +41,9 @@ def labelled_class_scores(labels: Any, scores: Any, *, classes: int | None = Non
     if scores.dtype not in (np.float32, np.float64):
         raise InvalidValue(f"scores has dtype {scores.dtype}; allowed: float32 or float64")
     if scores.ndim != 2:
-        raise InvalidValue(f"scores has shape {scores.shape}; allowed: (n, K), one row of K probabilities a sample")
+        raise InvalidValue(
+            f"scores has shape {scores.shape}; allowed: (n, K), one row of K probabilities a sample"
+        )
     width = scores.shape[1]
     if classes is None:
         if width < 2:
@@ -49,7 +51,9 @@ def labelled_class_scores(labels: Any, scores: Any, *, classes: int | None = Non
     elif width != classes:
         raise InvalidValue(f"scores has K={width} columns; allowed: {classes}, the number of classes")
     if labels.ndim != 1 or labels.shape[0] != scores.shape[0]:
-        raise InvalidValue(f"labels has shape {labels.shape}; allowed: ({scores.shape[0]},), one label a row of scores")
+        raise InvalidValue(
+            f"labels has shape {labels.shape}; allowed: ({scores.shape[0]},), one label a row of scores"
+        )
     if labels.size == 0:
         return labels.astype(np.intp), scores
     if labels.dtype.kind not in "iu":

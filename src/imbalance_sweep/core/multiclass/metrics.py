@@ -88,9 +88,7 @@ def top_k_hits(labels: Labels, scores: Scores, predicted: Labels, k: int) -> int
         return int(np.count_nonzero(predicted == labels))
     true_score = scores[np.arange(labels.size), labels][:, None]
     above = np.count_nonzero(scores > true_score, axis=1)
-    tied_before = np.count_nonzero(
-        (scores == true_score) & (np.arange(classes) < labels[:, None]), axis=1
-    )
+    tied_before = np.count_nonzero((scores == true_score) & (np.arange(classes) < labels[:, None]), axis=1)
     return int(np.count_nonzero(above + tied_before < k))
 
 
@@ -116,7 +114,9 @@ class MulticlassAccumulator:
         (None: no band values)."""
         self.classes = checked_classes("classes", classes)
         self.settings = settings
-        self.train_counts = None if train_counts is None else class_counts("train_counts", train_counts, self.classes)
+        self.train_counts = (
+            None if train_counts is None else class_counts("train_counts", train_counts, self.classes)
+        )
         self.confusion = np.zeros((self.classes, self.classes), dtype=np.int64)
         self.top_k_hits = 0
         self.log_losses = ExactSums(1)

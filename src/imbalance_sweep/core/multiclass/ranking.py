@@ -24,9 +24,9 @@ from numpy.typing import NDArray
 from .labelled import Labels, Scores
 
 
-def _sorted_by_score(column: NDArray[np.float32] | NDArray[np.float64], labels: Labels) -> tuple[
-    NDArray[np.generic], Labels
-]:
+def _sorted_by_score(
+    column: NDArray[np.float32] | NDArray[np.float64], labels: Labels
+) -> tuple[NDArray[np.generic], Labels]:
     """The column's values (as sortable keys) and the labels, in ascending order of the scores."""
     if column.dtype == np.float32:
         # a non-negative float32 orders as its bit pattern; one sort of pattern << 32 | label
