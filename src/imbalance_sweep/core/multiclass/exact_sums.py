@@ -2,12 +2,11 @@
 into chunks or ordered.
 
 A float sum rounds at every step, so two splits of the same samples give sums a few ulps apart.
-Here each value is taken apart into its binade (the exponent field) and its integer significand;
-per group and binade the significands are summed in integers (a weighted ``bincount``, exact in
-float64 while a call adds at most :data:`CALL_LIMIT` values), and the total is rounded once, at the
-end, to the nearest float64. float32 values keep one 24-bit significand; float64 values two halves
-(27 and 26 bits). The int64 tables are exact up to some 2^35 values per group and binade.
-"""
+Here values are summed per group and binade (the exponent field), where no rounding happens, and
+the total is rounded once, at the end, to the nearest float64. float32 values of one binade are
+multiples of one power of two with 24-bit significands, so a float64 ``bincount`` of at most
+:data:`CALL_LIMIT` of them is exact; float64 values have 53-bit significands, summed as two integer
+halves (27 and 26 bits). The int64 tables are exact up to some 2^35 values per group and binade."""
 
 from __future__ import annotations
 
@@ -43,10 +42,10 @@ class ExactSums:
         for start in range(0, values.size, CALL_LIMIT):
             part = slice(start, start + CALL_LIMIT)
             if values.dtype == np.float32:
-                bits32 = values[part].view(np.uint32)
-                exponent = (bits32 >> 23).astype(np.intp)
-                significand = (bits32 & 0x7FFFFF) | ((exponent != 0).astype(np.uint32) << 23)
-                self._add_part(groups[part], exponent, significand, 1074 - 127 - 23)
+                # the values themselves, in float64 (exactly), in place of their significands: a
+                # binade's sum is then significand sum * 2^(max(exponent, 1) - 150), scaled back
+                exponent = (values[part].view(np.uint32) >> 23).astype(np.intp)
+                self._add_part(groups[part], exponent, values[part], 1074 - 127 - 23, scale=150)
             else:
                 bits64 = values[part].view(np.uint64)
                 exponent = (bits64 >> np.uint64(52)).astype(np.intp)
@@ -64,10 +63,13 @@ class ExactSums:
         self,
         groups: NDArray[np.intp],
         exponent: NDArray[np.intp],
-        significand: NDArray[np.uint32] | NDArray[np.uint64],
+        significand: NDArray[np.generic],
         shift: int,
+        *,
+        scale: int = 0,
     ) -> None:
-        """Sum ``significand`` per group and binade, binades ``shift + max(exponent, 1)`` units apart."""
+        """Sum ``significand`` per group and binade, each sum times 2^(``scale`` - max(exponent, 1))
+        (0: no scaling) an integer number of ``2^(shift + max(exponent, 1))`` units."""
         if exponent.size == 0:
             return
         lowest, highest = int(exponent.min()), int(exponent.max())
@@ -75,7 +77,11 @@ class ExactSums:
         sums = np.bincount(
             groups * span + (exponent - lowest), weights=significand, minlength=self.groups * span
         )
-        table = sums.astype(np.int64).reshape(self.groups, span)
+        table_sums = sums.reshape(self.groups, span)
+        if scale:
+            binade = np.maximum(np.arange(lowest, highest + 1), 1)
+            table_sums = np.ldexp(table_sums, scale - binade)
+        table = table_sums.astype(np.int64)
         for column in np.flatnonzero(table.any(axis=0)).tolist():
             weight = shift + max(lowest + column, 1)
             if weight in self._by_shift:
