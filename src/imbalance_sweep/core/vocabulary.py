@@ -334,3 +334,81 @@ MULTICLASS_LOSSES = (
 )
 MULTICLASS_LOSS_NAMES = tuple(loss.name for loss in MULTICLASS_LOSSES)
 MULTICLASS_LOSSES_BY_NAME = {loss.name: loss for loss in MULTICLASS_LOSSES}
+
+
+# K classes: metrics
+# The metrics of K-class labels and scores (core.multiclass, issue 26), declared apart from the binary
+# METRICS above, which drive every binary output. kind: confusion, of the K x K confusion counts at the
+# argmax; top_k, whether the true class is among the k highest scores; ranking, threshold-free, of all
+# scores at once (sorted); scoring, of the score given to the true class; calibration, of equal-width
+# bins of the scores.
+MulticlassKind = Literal["confusion", "top_k", "ranking", "scoring", "calibration"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MulticlassMetric:
+    """A K-class metric: its name, the label figures show, what it is of, which way is better."""
+
+    name: str
+    label: str
+    kind: MulticlassKind
+    lower_is_better: bool = False
+
+    @property
+    def of_all_scores(self) -> bool:
+        """It needs every score of a set at once (a sort), not chunk by chunk in flat memory."""
+        return self.kind == "ranking"
+
+
+MULTICLASS_METRICS = (
+    MulticlassMetric(name="accuracy", label="accuracy", kind="confusion"),
+    MulticlassMetric(name="balanced_accuracy", label="balanced accuracy", kind="confusion"),
+    MulticlassMetric(name="precision_macro", label="macro precision", kind="confusion"),
+    MulticlassMetric(name="recall_macro", label="macro recall", kind="confusion"),
+    MulticlassMetric(name="f1_macro", label="macro F1", kind="confusion"),
+    MulticlassMetric(name="precision_weighted", label="weighted precision", kind="confusion"),
+    MulticlassMetric(name="recall_weighted", label="weighted recall", kind="confusion"),
+    MulticlassMetric(name="f1_weighted", label="weighted F1", kind="confusion"),
+    MulticlassMetric(name="precision_micro", label="micro precision", kind="confusion"),
+    MulticlassMetric(name="recall_micro", label="micro recall", kind="confusion"),
+    MulticlassMetric(name="f1_micro", label="micro F1", kind="confusion"),
+    MulticlassMetric(name="mcc", label="MCC (R_K)", kind="confusion"),
+    MulticlassMetric(name="cohen_kappa", label="Cohen's kappa", kind="confusion"),
+    MulticlassMetric(name="top_k_accuracy", label="top-k accuracy", kind="top_k"),
+    MulticlassMetric(name="roc_auc_ovr", label="ROC AUC (one-vs-rest, macro)", kind="ranking"),
+    MulticlassMetric(name="roc_auc_ovr_weighted", label="ROC AUC (one-vs-rest, weighted)", kind="ranking"),
+    MulticlassMetric(name="roc_auc_ovo", label="ROC AUC (one-vs-one, macro)", kind="ranking"),
+    MulticlassMetric(name="log_loss", label="log loss", kind="scoring", lower_is_better=True),
+    MulticlassMetric(name="ece_top_label", label="top-label ECE", kind="calibration", lower_is_better=True),
+    MulticlassMetric(name="ece_classwise", label="class-wise ECE", kind="calibration", lower_is_better=True),
+)
+MULTICLASS_METRIC_NAMES = tuple(metric.name for metric in MULTICLASS_METRICS)
+MULTICLASS_METRICS_BY_NAME = {metric.name: metric for metric in MULTICLASS_METRICS}
+
+# Per class: each class's value under ``<name>/class_<k>`` (class_key); ece is that class's
+# calibration error, whose mean over the classes is ece_classwise.
+PER_CLASS_METRICS = (
+    MulticlassMetric(name="precision", label="precision", kind="confusion"),
+    MulticlassMetric(name="recall", label="recall", kind="confusion"),
+    MulticlassMetric(name="f1", label="F1", kind="confusion"),
+    MulticlassMetric(name="ece", label="class ECE", kind="calibration", lower_is_better=True),
+)
+PER_CLASS_METRIC_NAMES = tuple(metric.name for metric in PER_CLASS_METRICS)
+
+# Per frequency band of the training counts, as long-tail papers report (ImageNet-LT, Liu et al.
+# 2019): the mean recall of the band's classes, under ``recall/<band>`` (band_key). The cut-offs are
+# settings (core.multiclass.metrics): many > 100 training samples, medium 20 to 100, few < 20.
+BANDS = ("many", "medium", "few")
+BAND_LABELS = {"many": "Many-shot", "medium": "Medium-shot", "few": "Few-shot"}
+BAND_METRIC = "recall"
+
+
+def class_key(name: str, label: int, classes: int) -> str:
+    """``<name>/class_<label>``, the label zero-padded to 3 digits (more where K > 1000), so the
+    keys of one K sort as the classes do."""
+    return f"{name}/class_{label:0{max(3, len(str(classes - 1)))}d}"
+
+
+def band_key(band: str) -> str:
+    """``recall/<band>``: the mean recall of a frequency band's classes."""
+    return f"{BAND_METRIC}/{band}"

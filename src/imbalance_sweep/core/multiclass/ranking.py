@@ -1,0 +1,87 @@
+"""One-vs-rest and one-vs-one ROC AUC of K-class scores (scikit-learn's ``roc_auc_score`` with
+``multi_class="ovr"`` and ``"ovo"``), from every score at once: they rank scores, so they sort.
+
+For each column j one sort of (score, label) gives, for every class k, the Mann-Whitney count
+A(j|k) = P(s_j of a row of class j > s_j of a row of class k) + P(tie) / 2 (midranks, as
+scikit-learn's trapezoids give). From those:
+
+* OvR AUC of class j: the same with every other class as the negatives; ``roc_auc_ovr`` is the
+  plain mean over classes, ``roc_auc_ovr_weighted`` the mean weighted by each class's rows;
+* OvO (Hand & Till, 2001): the mean over class pairs of (A(j|k) + A(k|j)) / 2.
+
+scikit-learn raises where a class has no rows. Here a class with no rows, or holding every row, has
+no OvR AUC and a pair with an absent class no OvO AUC: they are left out of the means, and a mean
+of nothing (every row of one class) is 0.0, the binary ``roc_auc``'s value without negatives.
+Memory: a few arrays of n per column (not chunked: a sort needs them all). Counts are summed in
+float64, exact below some 10^8 rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .labelled import Labels, Scores
+
+
+def _sorted_by_score(
+    column: NDArray[np.float32] | NDArray[np.float64], labels: Labels
+) -> tuple[NDArray[np.generic], Labels]:
+    """The column's values (as sortable keys) and the labels, in ascending order of the scores."""
+    if column.dtype == np.float32:
+        # a non-negative float32 orders as its bit pattern; one sort of pattern << 32 | label
+        # (much faster than an argsort); the sign bit dropped, so -0.0 is 0.0
+        keys = (column.view(np.uint32) & np.uint32(0x7FFFFFFF)).astype(np.uint64) << np.uint64(32)
+        keys |= labels.astype(np.uint64)
+        keys.sort()
+        return keys >> np.uint64(32), (keys & np.uint64(0xFFFFFFFF)).astype(np.intp)
+    order = np.argsort(column + 0.0, kind="stable")
+    return column[order] + 0.0, labels[order]
+
+
+def lower_pair_counts(labels: Labels, scores: Scores) -> NDArray[np.float64]:
+    """``counts[j, k]``: twice the number of (row of class k, row of class j) pairs whose column-j
+    score is lower for the class-j row, ties counting 1 (not 2)."""
+    classes = scores.shape[1]
+    counts = np.zeros((classes, classes))
+    if labels.size == 0:
+        return counts
+    for j in range(classes):
+        values, sorted_labels = _sorted_by_score(scores[:, j], labels)
+        is_j = (sorted_labels == j).astype(np.int64)
+        through = np.cumsum(is_j)  # rows of class j at or before each position
+        opens_group = np.concatenate(([True], values[1:] != values[:-1]))
+        starts = np.flatnonzero(opens_group)
+        ends = np.append(starts[1:], values.size) - 1
+        below = through[starts] - is_j[starts]  # class-j rows strictly below a tie group
+        within = through[ends] - below  # class-j rows in the group
+        group = np.cumsum(opens_group) - 1
+        weight = (2 * below + within)[group]  # per row: 2 x (class-j rows below) + ties
+        counts[j] = np.bincount(sorted_labels, weights=weight, minlength=classes)
+    return counts
+
+
+def ranking_metrics(labels: Labels, scores: Scores) -> dict[str, float]:
+    """``roc_auc_ovr``, ``roc_auc_ovr_weighted`` and ``roc_auc_ovo`` of checked labels and scores."""
+    classes = scores.shape[1]
+    rows = np.bincount(labels, minlength=classes).astype(np.float64)
+    total = float(labels.size)
+    twice_lower = lower_pair_counts(labels, scores)
+    ovr, weights = [], []
+    for j in range(classes):
+        others = total - rows[j]
+        if rows[j] and others:
+            lower = twice_lower[j].sum() - twice_lower[j, j]
+            ovr.append(1.0 - lower / (2.0 * rows[j] * others))
+            weights.append(rows[j])
+    ovo = []
+    for j in range(classes):
+        for k in range(j + 1, classes):
+            if rows[j] and rows[k]:
+                pairs = 2.0 * rows[j] * rows[k]
+                ovo.append(((1.0 - twice_lower[j, k] / pairs) + (1.0 - twice_lower[k, j] / pairs)) / 2.0)
+    return {
+        "roc_auc_ovr": float(np.mean(ovr)) if ovr else 0.0,
+        "roc_auc_ovr_weighted": float(np.average(ovr, weights=weights)) if ovr else 0.0,
+        "roc_auc_ovo": float(np.mean(ovo)) if ovo else 0.0,
+    }

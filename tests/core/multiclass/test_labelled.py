@@ -1,0 +1,60 @@
+"""Bad K-class labels and scores get one line naming the parameter, the value and what is allowed."""
+
+import numpy as np
+import pytest
+
+from imbalance_sweep.core.checks import InvalidValue
+from imbalance_sweep.core.multiclass.labelled import ROW_SUM_TOLERANCE, labelled_class_scores
+from imbalance_sweep.core.multiclass.metrics import multiclass_metrics
+
+GOOD = np.array([[0.5, 0.25, 0.25], [0.0, 0.0, 1.0]], dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("labels", "scores", "message"),
+    [
+        (
+            [0, 1],
+            np.array([[-0.5, 1.0, 0.5], [0.0, 0.0, 1.0]]),
+            "scores[0, 0]=-0.5 is not a probability in [0, 1]",
+        ),
+        (
+            [0, 1],
+            np.array([[0.5, 0.5, 0.0], [0.0, np.nan, 1.0]]),
+            "scores[1, 1]=nan is not a probability in [0, 1]",
+        ),
+        (
+            [0, 1],
+            np.array([[0.5, 0.5, 0.5], [0.0, 0.0, 1.0]]),
+            "scores[0] sums to 1.5; allowed: rows summing to 1 within 0.00035",
+        ),
+        ([0, 3], GOOD, "labels holds 3; allowed: class labels 0..2 (K=3)"),
+        ([-1, 0], GOOD, "labels holds -1; allowed: class labels 0..2 (K=3)"),
+        ([0.0, 1.0], GOOD, "labels has dtype float64; allowed: integers 0..2"),
+        ([0, 1, 2], GOOD, "labels has shape (3,); allowed: (2,), one label a row of scores"),
+        ([0], np.array([[1.0]]), "scores has K=1 columns; allowed: K >= 2 classes"),
+        (
+            [0, 1],
+            np.array([0.5, 0.5]),
+            "scores has shape (2,); allowed: (n, K), one row of K probabilities a sample",
+        ),
+        ([0, 1], np.array([[1, 0], [0, 1]]), "scores has dtype int64; allowed: float32 or float64"),
+    ],
+)
+def test_bad_labels_and_scores_get_one_line(labels, scores, message):
+    with pytest.raises(InvalidValue) as raised:
+        multiclass_metrics(labels, scores)
+    assert str(raised.value) == message
+    assert "\n" not in message
+
+
+def test_rows_within_the_tolerance_pass_and_float32_rows_cast_to_float64_too():
+    rng = np.random.default_rng(0)
+    weights = rng.random((1000, 1000), dtype=np.float32)
+    scores = weights / weights.sum(axis=1, keepdims=True)
+    for given in (scores, scores.astype(np.float64)):
+        labels, checked = labelled_class_scores(np.zeros(1000, dtype=np.int8), given)
+        assert checked is given and labels.dtype == np.intp
+    off = np.array([[0.5, 0.5 + 2 * ROW_SUM_TOLERANCE]])
+    with pytest.raises(InvalidValue, match=r"^scores\[0\] sums to 1\.0006"):
+        labelled_class_scores([0], off)
