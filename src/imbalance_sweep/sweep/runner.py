@@ -4,12 +4,11 @@ one parent run, with resume (see resume.py) and the sweep's table and report at 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tqdm import tqdm
@@ -34,7 +33,6 @@ from ..tracking.tags import (
 )
 from ..tracking.tracker import Closing, Tracker
 from . import resume
-from .ahead import ComputedAhead
 from .config import SweepSpec
 from .identity import cell_key, sweep_key
 from .params import cell_params
@@ -201,10 +199,8 @@ def run_cell(
     *,
     parent: str | None,
     config: str = "",
-    computed: Callable[[], dict[str, float]] | None = None,
 ) -> Row:
-    """One cell's run: created with its tags, computed (or its numbers taken from ``computed``, when
-    they are computed elsewhere: :mod:`ahead`), then params and metrics in one batch."""
+    """One cell's run: created with its tags, computed, then params and metrics in one batch."""
     tracker, spec = sweep.tracker, sweep.spec
     params = cell_params(cell, spec)
     with contextlib.ExitStack() as stack:
@@ -220,7 +216,7 @@ def run_cell(
         model = spec.model_of(cell)
         if model.dataset:  # the predictions file the cell evaluates
             tracker.log_dataset(run_id, model.dataset)
-        values = computed() if computed else cell_values(spec, cell, model, sweep.term_sums)
+        values = cell_values(spec, cell, model, sweep.term_sums)
         tracker.log(run_id, params=params, metrics=values)
     return {"run_id": run_id, **params, **values}
 
@@ -370,13 +366,8 @@ def run_cells(sweep: SweepRun, opened: OpenedSweep) -> dict[Cell, Row]:
     spec = sweep.spec
     rows: dict[Cell, Row] = {}
     try:
-        with ComputedAhead(
-            lambda cell: cell_values(spec, cell, spec.model_of(cell), sweep.term_sums), opened.todo
-        ) as ahead:
-            for index, cell in enumerate(tqdm(opened.todo, desc=spec.name, unit="cell", disable=None)):
-                rows[cell] = run_cell(
-                    sweep, cell, parent=opened.run_id, computed=functools.partial(ahead.result, index)
-                )
+        for cell in tqdm(opened.todo, desc=spec.name, unit="cell", disable=None):
+            rows[cell] = run_cell(sweep, cell, parent=opened.run_id)
     except Interrupted as interrupted:
         done = len(opened.finished) + len(rows)
         interrupted.progress = f"{done} of {len(spec.shard_cells)} cells FINISHED in run {opened.run_id}"
