@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from .cli import exit_on_user_error
 from .core.checks import InvalidValue, fraction, names_from, one_of, whole_number
+from .runtime.lifetime import imports_done, whole_process
 from .runtime.signals import install_interrupt_handlers, set_continue_command, terminate_with_parent
 from .runtime.user_errors import on_user_error
 
@@ -185,7 +186,11 @@ def run_flip_entry(values: Mapping[str, str]) -> None:
     for name in ("model_a", "model_b"):
         if name in values:
             config[name] = model_value(name, values[name])
-    run_flip(flip_spec(config), existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)
+    spec = flip_spec(config)
+    from .tracking import tracker  # noqa: F401  # MLflow, before the collector is on again
+
+    imports_done()
+    run_flip(spec, existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)
 
 
 def run_compare_entry(values: Mapping[str, str]) -> int:
@@ -222,6 +227,7 @@ def run_train_entry(values: Mapping[str, str]) -> None:
         raise InvalidValue(f"{TRAIN_EXAMPLE} is missing: -e train runs this checkout's example")
     spec = importlib.util.spec_from_file_location("train_keras", TRAIN_EXAMPLE)
     assert spec is not None and spec.loader is not None
+    imports_done()  # Keras makes garbage every epoch: the collector is on before it is imported
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     example.main(arguments)
@@ -250,7 +256,5 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from .runtime.lifetime import whole_process
-
     with whole_process():
         main()
