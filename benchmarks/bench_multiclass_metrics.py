@@ -31,7 +31,7 @@ from imbalance_sweep.core.multiclass.confusion import (
     confusion_metrics,
     predicted_classes,
 )
-from imbalance_sweep.core.multiclass.exact_float_sums import ExactFloatSums
+from imbalance_sweep.core.multiclass.exact_sums import ExactSums
 from imbalance_sweep.core.multiclass.labelled import labelled_class_scores
 from imbalance_sweep.core.multiclass.metrics import MulticlassAccumulator, top_k_hits, true_class_log_losses
 from imbalance_sweep.core.multiclass.ranking import ranking_metrics
@@ -71,7 +71,7 @@ def main() -> None:
             top_k_hits(labels[rows], scores[rows], predicted_classes(scores[rows]), 5)
 
     def log_loss() -> None:
-        sums = ExactFloatSums(1)
+        sums = ExactSums(1)
         for rows in chunks:
             losses = true_class_log_losses(labels[rows], scores[rows])
             sums.add(np.zeros(losses.size, dtype=np.intp), losses)

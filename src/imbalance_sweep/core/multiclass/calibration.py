@@ -2,7 +2,7 @@
 
 Both bin scores into equal-width bins on [0, 1] by the binary ``ece``'s rule (core.calibration: a
 score on an inner edge belongs to the bin below, as scikit-learn's ``calibration_curve`` bins it;
-1.0 is in the last bin). Per bin only counts and exact score sums are kept (:class:`ExactFloatSums`), so
+1.0 is in the last bin). Per bin only counts and exact score sums are kept (:class:`ExactSums`), so
 memory is flat in the sample count and the values are the same bit for bit however the samples are
 chunked.
 
@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..calibration import CalibrationBins, inner_edges
-from .exact_float_sums import ExactFloatSums
+from .exact_sums import ExactSums
 from .labelled import Labels, Scores
 
 
@@ -40,9 +40,9 @@ class CalibrationCounts:
         self.classes, self.bins = classes, bins
         self.samples = 0
         self.correct = np.zeros(bins, dtype=np.int64)
-        self.confidence = ExactFloatSums(bins)
+        self.confidence = ExactSums(bins)
         self.in_class = np.zeros(classes * bins, dtype=np.int64)
-        self.class_scores = ExactFloatSums(classes * bins)
+        self.class_scores = ExactSums(classes * bins)
 
     def add(self, labels: Labels, scores: Scores, predicted: Labels) -> None:
         """Fold in one chunk of checked labels and scores, with its argmax predictions."""

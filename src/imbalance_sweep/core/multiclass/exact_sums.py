@@ -1,73 +1,174 @@
-"""Exact sums of float32 values by group: the same bits however the values are split into chunks.
+"""Exact sums of float32 or float64 values per group: the same bits however the values are split
+into chunks, ordered or merged.
 
-A float sum depends on the order of its additions, so chunked sums would change with the chunk size.
-Here each float32 ``m * 2**e`` is filed under its sign and exponent (the top 9 bits of its binary
-form) and only its integer mantissa ``m < 2**24`` is added, with ``np.bincount`` in float64: every
-partial sum is an integer below 2**53 (at most :data:`MAX_VALUES_PER_CALL` values a call), so exact.
-The totals are kept in int64 (exact up to 2**40 values of one group and exponent, about 10**12)
-and read out as exact fractions, rounded once at the very end.
+A float sum rounds at every step, so two splits of the same values give sums a few ulps apart, and
+chunked losses and metrics would change with the chunk size. Here values are summed per group and
+binade (the exponent field), where no rounding happens: float32 values of one binade are multiples
+of one power of two with 24-bit significands, so a float64 ``bincount`` of at most
+:data:`CALL_LIMIT` of them (signed) is exact; float64 values have 53-bit significands, summed as two
+integer halves (27 and 26 bits). inf and nan are kept aside per group and give the total that float
+addition gives. The totals come out as exact fractions (the losses weight them exactly) or rounded
+once to float64 (the metrics). The int64 tables are exact up to 2^39 float32 or 2^36 float64 values
+per group and binade.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
 from numpy.typing import NDArray
 
-KEYS = 512  # sign bit and 8 exponent bits of a float32
-MANTISSA_BITS = 23
-IMPLICIT_BIT = 1 << MANTISSA_BITS
-MAX_VALUES_PER_CALL = 1 << 29  # 2**29 mantissas below 2**24 sum to below 2**53: exact in float64
-# a float32 with exponent bits e > 0 is (2**23 + mantissa) * 2**(e - 150); with e = 0 (zero,
-# subnormal) mantissa * 2**-149
-_EXPONENT = np.arange(KEYS) % 256
-_SCALE_SHIFT = np.maximum(_EXPONENT, 1) - 1  # the power of two over 2**-149
-_NEGATIVE = np.arange(KEYS) >= 256
-_HAS_IMPLICIT_BIT = (_EXPONENT > 0) & (_EXPONENT < 255)
-_NOT_FINITE = _EXPONENT == 255  # inf (mantissa 0) and nan
+Floats = NDArray[np.float32] | NDArray[np.float64]
+
+CALL_LIMIT = 1 << 24  # values a bincount adds at once: 2^24 x a 27-bit part < 2^53, exact in float64
+
+# A value is significand * 2^(max(exponent field, 1) - bias - fraction bits), with the implicit 1 in
+# the significand where the exponent field is not 0 (float32: 8 and 23 bits, bias 127; float64: 11
+# and 52, bias 1023). Sums are kept in units of 2^-1074, float64's smallest value: a part of
+# significand s in binade e weighs s << weight(e) units.
+_UNITS = 1 << 1074
+_F64_LOW_BITS = 26
+_F32_EXPONENTS = 0xFF  # the exponent field's mask once the 23 fraction bits are shifted out
+_F64_EXPONENTS = 0x7FF  # the same for float64's 52
 
 
 class ExactSums:
-    """Per-group exact sums of float32 values, folded in chunk by chunk."""
+    """Per group (0..groups-1), the exact sum of the float32 or float64 values added to it.
+
+    Memory: one int64 per group for each distinct weight of a part seen (a few hundred at most),
+    not a table of every binade of every group, and three flags per group for inf and nan.
+    """
 
     def __init__(self, groups: int):
         self.groups = groups
-        self._mantissas = np.zeros(groups * KEYS, dtype=np.int64)
-        self._counts = np.zeros(groups * KEYS, dtype=np.int64)
+        self._by_weight: dict[int, NDArray[np.int64]] = {}  # weight -> per group, sum of parts
+        self._not_finite = np.zeros((3, groups), dtype=bool)  # rows: +inf, -inf, nan seen
 
-    def add(self, values: NDArray[np.float32], groups: NDArray[np.intp]) -> None:
-        """Fold in ``values[i]`` under group ``groups[i]`` (each in 0..groups-1)."""
-        for start in range(0, values.size, MAX_VALUES_PER_CALL):
-            part = slice(start, start + MAX_VALUES_PER_CALL)
-            bits = np.ascontiguousarray(values[part], dtype=np.float32).view(np.uint32)
-            keys = (bits >> MANTISSA_BITS).astype(np.intp)
-            keys += groups[part] * KEYS
-            mantissas = (bits & (IMPLICIT_BIT - 1)).astype(np.float64)
-            if 4 * keys.size < self._counts.size:  # few values, many groups: count only the keys used
-                used, keys = np.unique(keys, return_inverse=True)
+    def add(self, groups: NDArray[np.intp], values: Floats) -> None:
+        """Add ``values[i]`` to group ``groups[i]`` (same shape; float32 or float64)."""
+        if values.dtype not in (np.float32, np.float64):
+            raise TypeError(f"ExactSums adds float32 or float64 values, not {values.dtype}")
+        groups, values = groups.ravel(), values.ravel()
+        for start in range(0, values.size, CALL_LIMIT):
+            part = slice(start, start + CALL_LIMIT)
+            if values.dtype == np.float32:
+                self._add_float32(groups[part], values[part])
             else:
-                used = np.arange(self._counts.size)
-            self._mantissas[used] += np.bincount(keys, weights=mantissas, minlength=used.size).astype(
-                np.int64
-            )
-            self._counts[used] += np.bincount(keys, minlength=used.size)
+                self._add_float64(groups[part], values[part])
 
-    def totals(self) -> list[Fraction | float]:
-        """Each group's exact sum as a fraction; inf or nan (a float) where a value was one."""
-        mantissas = self._mantissas.reshape(self.groups, KEYS)
-        counts = self._counts.reshape(self.groups, KEYS)
-        return [self._total(mantissas[group], counts[group]) for group in range(self.groups)]
+    def _add_float32(self, groups: NDArray[np.intp], values: Floats) -> None:
+        """The values themselves, in float64 (exactly), in place of their significands: a binade's
+        sum is then signed significand sum * 2^(max(exponent, 1) - 150), scaled back."""
+        if values.size == 0:
+            return
+        exponent = (values.view(np.uint32) >> 23).astype(np.intp)  # with the sign bit above it
+        if int(exponent.max()) >= _F32_EXPONENTS:  # a negative, inf or nan value
+            exponent &= _F32_EXPONENTS
+            finite = self._finite_only(groups, values, exponent == _F32_EXPONENTS)
+            if finite is not None:
+                groups, values, exponent = groups[finite], values[finite], exponent[finite]
+        self._add_part(groups, exponent, values, 1074 - 127 - 23, scale=150)
 
-    @staticmethod
-    def _total(mantissas: NDArray[np.int64], counts: NDArray[np.int64]) -> Fraction | float:
-        if mantissas[_NOT_FINITE].any():
-            return float("nan")  # a nan among the values
-        positive, negative = counts[255], counts[511]  # +inf, -inf
-        if positive or negative:
-            return float("nan") if positive and negative else float("inf") if positive else float("-inf")
-        total = 0
-        for key in np.flatnonzero(counts):
-            value = int(mantissas[key]) + int(counts[key]) * IMPLICIT_BIT * int(_HAS_IMPLICIT_BIT[key])
-            total += (-value if _NEGATIVE[key] else value) << int(_SCALE_SHIFT[key])
-        return Fraction(total, 1 << 149)
+    def _add_float64(self, groups: NDArray[np.intp], values: Floats) -> None:
+        """The significands in two integer halves, signed as their values."""
+        if values.size == 0:
+            return
+        bits = values.view(np.uint64)
+        exponent = (bits >> np.uint64(52)).astype(np.intp)  # with the sign bit above it
+        negative = None
+        if int(exponent.max()) >= _F64_EXPONENTS:  # a negative, inf or nan value
+            negative = exponent > _F64_EXPONENTS
+            exponent &= _F64_EXPONENTS
+            finite = self._finite_only(groups, values, exponent == _F64_EXPONENTS)
+            if finite is not None:
+                groups, bits, exponent = groups[finite], bits[finite], exponent[finite]
+                negative = negative[finite]
+        significand = (bits & np.uint64((1 << 52) - 1)) | ((exponent != 0).astype(np.uint64) << np.uint64(52))
+        weight = 1074 - 1023 - 52
+        halves = (
+            (significand >> np.uint64(_F64_LOW_BITS), weight + _F64_LOW_BITS),
+            (significand & np.uint64((1 << _F64_LOW_BITS) - 1), weight),
+        )
+        for half, half_weight in halves:
+            signed = half.astype(np.float64)
+            if negative is not None:
+                np.negative(signed, out=signed, where=negative)
+            self._add_part(groups, exponent, signed, half_weight)
+
+    def _finite_only(
+        self, groups: NDArray[np.intp], values: Floats, not_finite: NDArray[np.bool_]
+    ) -> NDArray[np.bool_] | None:
+        """Note each group's inf and nan values; the mask of the others, or None if all are finite."""
+        if not not_finite.any():
+            return None
+        odd_groups, odd = groups[not_finite], values[not_finite]
+        self._not_finite[0, odd_groups[odd > 0]] = True
+        self._not_finite[1, odd_groups[odd < 0]] = True
+        self._not_finite[2, odd_groups[np.isnan(odd)]] = True
+        return ~not_finite
+
+    def _add_part(
+        self,
+        groups: NDArray[np.intp],
+        exponent: NDArray[np.intp],
+        significand: Floats,
+        weight: int,
+        *,
+        scale: int = 0,
+    ) -> None:
+        """Sum ``significand`` per group and binade, each sum times 2^(``scale`` - max(exponent, 1))
+        (0: no scaling) an integer number of ``2^(weight + max(exponent, 1))`` units."""
+        if exponent.size == 0:
+            return
+        lowest, highest = int(exponent.min()), int(exponent.max())
+        span = highest - lowest + 1
+        sums = np.bincount(
+            groups * span + (exponent - lowest), weights=significand, minlength=self.groups * span
+        )
+        table_sums = sums.reshape(self.groups, span)
+        if scale:
+            binade = np.maximum(np.arange(lowest, highest + 1), 1)
+            table_sums = np.ldexp(table_sums, scale - binade)
+        table = table_sums.astype(np.int64)
+        for column in np.flatnonzero(table.any(axis=0)).tolist():
+            column_weight = weight + max(lowest + column, 1)
+            if column_weight in self._by_weight:
+                self._by_weight[column_weight] += table[:, column]
+            else:
+                self._by_weight[column_weight] = table[:, column].copy()
+
+    def merged(self, other: ExactSums) -> ExactSums:
+        """The sums of both (exact: the same as adding all their values to one)."""
+        both = ExactSums(self.groups)
+        for source in (self, other):
+            for weight, sums in source._by_weight.items():
+                both._by_weight[weight] = both._by_weight.get(weight, 0) + sums
+        both._not_finite = self._not_finite | other._not_finite
+        return both
+
+    def exact_totals(self) -> list[Fraction | float]:
+        """Each group's exact sum as a fraction; where an inf or nan was added, the float that float
+        addition gives (nan, or inf of one sign)."""
+        units = np.zeros(self.groups, dtype=object)
+        for weight, sums in self._by_weight.items():
+            units += np.array([int(value) << weight for value in sums.tolist()], dtype=object)
+        positive, negative, nan = self._not_finite.tolist()
+        return [
+            _float_sum(positive[group], negative[group], nan[group]) or Fraction(int(total), _UNITS)
+            for group, total in enumerate(units.tolist())
+        ]
+
+    def totals(self) -> NDArray[np.float64]:
+        """Each group's exact sum, rounded once to the nearest float64."""
+        return np.array([float(total) for total in self.exact_totals()], dtype=np.float64)
+
+
+def _float_sum(positive_inf: bool, negative_inf: bool, nan: bool) -> float | None:
+    """What float addition gives for a group with these among its values (None: all finite)."""
+    if nan or (positive_inf and negative_inf):
+        return math.nan
+    if positive_inf or negative_inf:
+        return math.inf if positive_inf else -math.inf
+    return None

@@ -114,7 +114,7 @@ class MulticlassLosses:
             for term, values in per_sample_terms(labels[block], scores_t, self.terms, self.tables).items():
                 terms[term][block] = values
         for term, values in terms.items():  # every row checked: only now is anything added
-            self._sums[term].add(values, labels)
+            self._sums[term].add(labels, values)
         self.counts += np.bincount(labels, minlength=self.classes)
 
     def _transposed(self, scores: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -129,7 +129,7 @@ class MulticlassLosses:
         total = int(self.counts.sum())
         if total == 0:
             raise InvalidValue("labels is empty: the K-class losses need at least one sample")
-        class_sums = {term: sums.totals() for term, sums in self._sums.items()}
+        class_sums = {term: sums.exact_totals() for term, sums in self._sums.items()}
         return {name: _mean(class_sums, name, self.tables, total) for name in self.losses}
 
 

@@ -14,7 +14,7 @@ ranking):
   the log and the mean in float64 (scikit-learn takes the log in the scores' dtype). The Keras-clipped
   categorical cross-entropy is a loss, not this metric.
 * Sums that are not counts (log loss, the calibration bins' score sums) are exact until the end
-  (:class:`ExactFloatSums`), so every value is the same bit for bit however the rows are chunked.
+  (:class:`ExactSums`), so every value is the same bit for bit however the rows are chunked.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .confusion import (
     confusion_metrics,
     predicted_classes,
 )
-from .exact_float_sums import ExactFloatSums
+from .exact_sums import ExactSums
 from .labelled import Labels, Scores, checked_classes, class_counts, labelled_class_scores
 from .ranking import ranking_metrics
 
@@ -119,7 +119,7 @@ class MulticlassAccumulator:
         )
         self.confusion = np.zeros((self.classes, self.classes), dtype=np.int64)
         self.top_k_hits = 0
-        self.log_losses = ExactFloatSums(1)
+        self.log_losses = ExactSums(1)
         self.calibration = CalibrationCounts(self.classes, settings.ece_bins)
 
     def add(self, labels: Any, scores: Any) -> None:
