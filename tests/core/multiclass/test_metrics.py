@@ -285,9 +285,9 @@ def test_bands_of_the_training_counts():
         ({"few_below": -1}, "few_below=-1 is not a finite number of training samples >= 0"),
         ({"few_below": 200}, "few_below=200 is above many_above=100; allowed: few_below <= many_above"),
         ({"chunk_size": 0}, "chunk_size=0 is not a whole number in [1, 1048576]"),
-        ({"train_counts": [1, -2, 3]}, "train_counts[1]=-2 is not a finite count >= 0"),
-        ({"train_counts": [1, float("nan"), 3]}, "train_counts[1]=nan is not a finite count >= 0"),
-        ({"train_counts": [1, 2]}, "train_counts has shape (2,); allowed: (3,), one count a class"),
+        ({"train_counts": [1, -2, 3]}, "train_counts[1]=-2 is not a finite number >= 0"),
+        ({"train_counts": [1, float("nan"), 3]}, "train_counts[1]=nan is not a finite number >= 0"),
+        ({"train_counts": [1, 2]}, "train_counts has shape (2,); allowed: (3,), one number a class"),
     ],
 )
 def test_bad_settings_get_one_line(settings, message):
@@ -304,7 +304,7 @@ def test_no_rows_get_one_line():
         InvalidValue, match=r"^labels is empty: the K-class metrics need at least one sample$"
     ):
         accumulator.values()
-    with pytest.raises(InvalidValue, match=r"^classes=1 is not a number of classes >= 2$"):
+    with pytest.raises(InvalidValue, match=r"^classes=1 is not a whole number >= 2$"):
         MulticlassAccumulator(1)
     with pytest.raises(InvalidValue, match=r"^scores has K=4 columns; allowed: 3, the number of classes$"):
         accumulator.add([0], np.full((1, 4), 0.25))

@@ -284,24 +284,37 @@ def test_with_two_classes_the_means_are_the_binary_cores(alpha):
 GOOD = np.array([[0.5, 0.5], [0.2, 0.8]], dtype=np.float32)
 losses_with_counts = functools.partial(multiclass_losses, training_counts=[3, 1])
 BAD_CALLS = {
-    "one class": (lambda: multiclass_losses([0, 0], np.ones((2, 1), np.float32)), "classes=1"),
+    "one class": (
+        lambda: multiclass_losses([0, 0], np.ones((2, 1), np.float32)),
+        "scores has K=1 columns; allowed: K >= 2 classes",
+    ),
+    "one class asked": (lambda: MulticlassLosses(1), "classes=1 is not a whole number >= 2"),
     "labels out of range": (
         lambda: losses_with_counts([0, 2], GOOD),
-        "labels[1]=2 is not a class index in 0..1",
+        "labels[1]=2 is not a class index in 0..1 (K=2)",
     ),
     "negative label": (lambda: losses_with_counts([-1, 0], GOOD), "labels[0]=-1"),
-    "float labels": (lambda: losses_with_counts([0.0, 1.0], GOOD), "labels must be integers in 0..1"),
-    "labels not 1-D": (lambda: losses_with_counts([[0, 1]], GOOD), "labels must be 1-D"),
+    "float labels": (
+        lambda: losses_with_counts([0.0, 1.0], GOOD),
+        "labels has dtype float64; allowed: integers 0..1",
+    ),
+    "labels not 1-D": (
+        lambda: losses_with_counts([[0, 1]], GOOD),
+        "labels has shape (1, 2); allowed: (2,), one label a row of scores",
+    ),
     "no samples": (lambda: losses_with_counts([], np.empty((0, 2), np.float32)), "labels is empty"),
     "length mismatch": (
         lambda: losses_with_counts([0, 1, 1], GOOD),
-        "scores must have shape (n, K) = (3, 2)",
+        "labels has shape (3,); allowed: (2,), one label a row of scores",
     ),
     "scores of another K": (
         lambda: MulticlassLosses(3, ("cce",)).add([0, 1], GOOD),
-        "scores must have shape (n, K) = (2, 3)",
+        "scores has K=2 columns; allowed: 3, the number of classes",
     ),
-    "scores not 2-D": (lambda: multiclass_losses([0, 1], [0.5, 0.5]), "scores must have shape (n, K)"),
+    "scores not 2-D": (
+        lambda: multiclass_losses([0, 1], [0.5, 0.5]),
+        "scores has shape (2,); allowed: (n, K), one row of K probabilities a sample",
+    ),
     "negative score": (
         lambda: losses_with_counts([0, 1], np.array([[1.5, -0.5], [0.5, 0.5]])),
         "scores[0, 0]=1.5 is not a probability in [0, 1]",
@@ -312,9 +325,16 @@ BAD_CALLS = {
     ),
     "row not summing": (
         lambda: losses_with_counts([0, 1], np.array([[0.5, 0.5], [0.2, 0.7]])),
-        "scores[1] sums to 0.9: each row must sum to 1 within 0.0001",
+        "scores[1] sums to 0.9; allowed: rows summing to 1 within 0.0001",
     ),
-    "integer scores": (lambda: losses_with_counts([0, 1], [[1, 0], [0, 1]]), "scores must be floats"),
+    "integer scores": (
+        lambda: losses_with_counts([0, 1], [[1, 0], [0, 1]]),
+        "scores has dtype int64; allowed: float32 or float64",
+    ),
+    "float16 scores": (
+        lambda: losses_with_counts([0, 1], GOOD.astype(np.float16)),
+        "scores has dtype float16; allowed: float32 or float64",
+    ),
     "unknown loss": (
         lambda: multiclass_losses([0, 1], GOOD, ("cce", "bce")),
         "losses[1]='bce' is not one of",
@@ -325,11 +345,11 @@ BAD_CALLS = {
     ),
     "counts of K mismatch": (
         lambda: multiclass_losses([0, 1], GOOD, training_counts=[1, 2, 3]),
-        "training_counts must hold one number per class, 2",
+        "training_counts has shape (3,); allowed: (2,), one number a class",
     ),
     "a zero count": (
         lambda: multiclass_losses([0, 1], GOOD, training_counts=[5, 0]),
-        "training_counts[1]=0.0 is not a finite number > 0",
+        "training_counts[1]=0 is not a finite number > 0",
     ),
     "a nan count": (
         lambda: multiclass_losses([0, 1], GOOD, training_counts=[np.nan, 1]),
@@ -345,7 +365,7 @@ BAD_CALLS = {
     ),
     "alpha of K mismatch": (
         lambda: multiclass_losses([0, 1], GOOD, ("cce",), alpha=[0.1, 0.2, 0.7]),
-        "alpha must hold one number per class, 2",
+        "alpha has shape (3,); allowed: (2,), one number a class",
     ),
     "nan tau": (
         lambda: multiclass_losses([0, 1], GOOD, ("cce",), tau=float("nan")),

@@ -4,15 +4,16 @@ adjustments and the LDAM margins (the formulas: ``losses``'s docstring)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..checks import InvalidValue, is_number
+from ..checks import InvalidValue, is_number, shown
 from ..vocabulary import MULTICLASS_LOSSES_BY_NAME
-from .loss_inputs import effective_number_beta, finite_at_least, per_class
+from .labelled import per_class
 
 # Keras 3's CategoricalFocalCrossentropy defaults; Cui et al.'s largest beta; Menon et al.'s tau;
 # the LDAM code's largest margin (max_m); scale 1, not its 30 (see ``losses``).
@@ -83,6 +84,21 @@ def class_tables(
         ldam_margins=max_margin * (counts.min() / counts) ** 0.25,
         scale=scale,
     )
+
+
+def finite_at_least(name: str, value: Any, minimum: float, *, strict: bool = False) -> float:
+    """``value`` as a float, finite and >= ``minimum`` (> with ``strict``)."""
+    if not is_number(value) or not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        allowed = f"{'>' if strict else '>='} {minimum:g}"
+        raise InvalidValue(f"{name}={shown(value)} is not a finite number {allowed}")
+    return float(value)
+
+
+def effective_number_beta(value: Any) -> float:
+    """Cui et al.'s beta: a number in [0, 1) (0: every class weighs the same)."""
+    if not is_number(value) or not math.isfinite(value) or not 0.0 <= value < 1.0:
+        raise InvalidValue(f"beta={shown(value)} is not a number in [0, 1)")
+    return float(value)
 
 
 def class_balanced_weights(counts: NDArray[np.float64], beta: float) -> NDArray[np.float64]:

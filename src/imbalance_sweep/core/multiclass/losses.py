@@ -31,7 +31,7 @@ Choices the papers and Keras leave open, made here:
   network's logits; from probability scores the logits are taken as log c (c clipped as above, so
   that a score of 0 has a finite logit). Softmax of log c is c renormalised, so at tau = 0 the
   logit-adjusted loss is the cross-entropy of the renormalised scores: cce within the row-sum
-  tolerance (``loss_inputs``).
+  tolerance (``labelled``).
 * LDAM: margins Delta_y = max_margin * (n_min / n_y)**(1/4), C / n_y**(1/4) with the largest
   margin (the rarest class's) a setting, 0.5 as in the paper's code (``max_m``); the margin is taken
   off the true class's logit and the result scaled by s, as that code does. Its default s = 30 is
@@ -68,7 +68,14 @@ from numpy.typing import NDArray
 from ..checks import InvalidValue, names_from
 from ..vocabulary import MULTICLASS_LOSS_NAMES, MULTICLASS_LOSSES_BY_NAME
 from .exact_sums import ExactSums
-from .loss_inputs import check_row_sums, checked_labels, checked_scores, classes_count
+from .labelled import (
+    LOSSES_ROW_SUM_TOLERANCE,
+    check_probabilities,
+    check_row_sums,
+    checked_classes,
+    class_labels,
+    class_scores,
+)
 from .loss_settings import ClassTables, class_tables
 from .loss_terms import per_sample_terms, row_sums
 
@@ -92,7 +99,7 @@ class MulticlassLosses:
         training_counts: Any = None,
         **settings: Any,
     ):
-        self.classes = classes_count(classes)
+        self.classes = checked_classes(classes)
         self.losses = names_from("losses", losses, MULTICLASS_LOSS_NAMES)
         self.tables = class_tables(self.classes, self.losses, training_counts=training_counts, **settings)
         self.terms: frozenset[str] = frozenset(MULTICLASS_LOSSES_BY_NAME[name].term for name in self.losses)
@@ -104,13 +111,12 @@ class MulticlassLosses:
     def add(self, labels: Any, scores: Any) -> None:
         """Fold in one chunk: ``labels`` (n,) class indices, ``scores`` (n, K) probabilities. A chunk
         with a bad value adds nothing."""
-        labels = checked_labels(labels, self.classes)
-        scores = checked_scores(scores, labels.size, self.classes)
+        labels, scores = _float32_scores(labels, scores, self.classes)
         terms = {term: np.empty(labels.size, dtype=np.float32) for term in self._sums}
         for start in range(0, labels.size, self._block):
             block = slice(start, start + self._block)
             scores_t = self._transposed(scores[block])
-            check_row_sums(row_sums(scores_t), start)
+            check_row_sums(row_sums(scores_t), LOSSES_ROW_SUM_TOLERANCE, first_row=start)
             for term, values in per_sample_terms(labels[block], scores_t, self.terms, self.tables).items():
                 terms[term][block] = values
         for term, values in terms.items():  # every row checked: only now is anything added
@@ -145,14 +151,18 @@ def _mean(class_sums: dict[str, list[Fraction | float]], name: str, tables: Clas
     return float(weighted / total)
 
 
+def _float32_scores(labels: Any, scores: Any, classes: int) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
+    """Labels and scores checked (``labelled``; row sums apart: they are taken block by block), the
+    scores rounded to float32 as Keras and the binary core compute."""
+    checked = class_scores(scores, classes=classes)
+    checked_labels = class_labels(labels, checked.shape[0], classes)
+    check_probabilities(checked)
+    return checked_labels, np.ascontiguousarray(checked, dtype=np.float32)
+
+
 def _accumulator_for(scores: Any, losses: Any, settings: dict[str, Any]) -> MulticlassLosses:
     """An accumulator of K classes, K the width of ``scores``."""
-    shape = np.shape(scores)
-    if len(shape) != 2:
-        raise InvalidValue(
-            f"scores must have shape (n, K), one row of K class probabilities a label; got shape {shape}"
-        )
-    return MulticlassLosses(shape[1], losses, **settings)
+    return MulticlassLosses(class_scores(scores).shape[1], losses, **settings)
 
 
 def multiclass_losses(
@@ -171,10 +181,9 @@ def sample_terms(
     """Each sample's term of each loss of ``losses``, keyed by term (``ce``, ``focal``, ...): what
     the accumulator sums. A sample's loss is its term times its class's weight (``class_weights``)."""
     accumulator = _accumulator_for(scores, losses, settings)
-    labels = checked_labels(labels, accumulator.classes)
-    checked = checked_scores(scores, labels.size, accumulator.classes)
+    labels, checked = _float32_scores(labels, scores, accumulator.classes)
     scores_t = np.ascontiguousarray(checked.T)
-    check_row_sums(row_sums(scores_t), 0)
+    check_row_sums(row_sums(scores_t), LOSSES_ROW_SUM_TOLERANCE)
     return per_sample_terms(labels, scores_t, accumulator.terms, accumulator.tables)
 
 

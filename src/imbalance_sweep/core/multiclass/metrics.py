@@ -40,7 +40,7 @@ from .confusion import (
     predicted_classes,
 )
 from .exact_sums import ExactSums
-from .labelled import Labels, Scores, checked_classes, class_counts, labelled_class_scores
+from .labelled import Labels, Scores, checked_classes, labelled_class_scores, per_class
 from .ranking import ranking_metrics
 
 DEFAULT_TOP_K = 5  # top-5 accuracy, as ImageNet results report it
@@ -112,10 +112,12 @@ class MulticlassAccumulator:
     ):
         """``train_counts``: each class's count in the training prior, for the frequency bands
         (None: no band values)."""
-        self.classes = checked_classes("classes", classes)
+        self.classes = checked_classes(classes)
         self.settings = settings
         self.train_counts = (
-            None if train_counts is None else class_counts("train_counts", train_counts, self.classes)
+            None
+            if train_counts is None
+            else per_class("train_counts", train_counts, self.classes, positive=False)
         )
         self.confusion = np.zeros((self.classes, self.classes), dtype=np.int64)
         self.top_k_hits = 0
