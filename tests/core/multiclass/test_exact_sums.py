@@ -33,7 +33,27 @@ def test_the_sums_are_the_exact_sums_of_each_group_however_chunked(dtype, size, 
     for start, stop in itertools.pairwise(edges):
         sums.add(labels[start:stop], values[start:stop])
     assert sums.exact_totals() == exact
-    assert sums.totals().tolist() == [math.fsum(values[labels == g].tolist()) for g in range(groups)]
+    # the exact sum's correct rounding: math.fsum's, or inf of its sign past the largest float
+    # (where fsum raises OverflowError); Fraction rounds correctly too, and raises there alike
+    assert sums.totals().tolist() == [_rounded_or_inf(total) for total in exact]
+    finite = [g for g in range(groups) if math.isfinite(_rounded_or_inf(exact[g]))]
+    assert [sums.totals()[g] for g in finite] == [math.fsum(values[labels == g].tolist()) for g in finite]
+
+
+def _rounded_or_inf(total: Fraction) -> float:
+    try:
+        return float(total)  # a fraction rounds correctly to float64
+    except OverflowError:
+        return math.inf if total > 0 else -math.inf
+
+
+def test_a_sum_past_the_largest_float_is_inf_of_its_sign():
+    values = np.full(100, 1e307, dtype=np.float64)  # 1e309: past 1.797...e308, the largest float
+    for sign in (1.0, -1.0):
+        sums = ExactSums(1)
+        sums.add(np.zeros(values.size, dtype=np.intp), sign * values)
+        assert sums.totals().tolist() == [sign * math.inf]
+        assert sums.exact_totals() == [Fraction(int(sign)) * 100 * Fraction(1e307)]
 
 
 @given(

@@ -161,8 +161,18 @@ class ExactSums:
         ]
 
     def totals(self) -> NDArray[np.float64]:
-        """Each group's exact sum, rounded once to the nearest float64."""
-        return np.array([float(total) for total in self.exact_totals()], dtype=np.float64)
+        """Each group's exact sum, rounded once to the nearest float64 (beyond its range: inf of the
+        sum's sign, as IEEE rounding gives)."""
+        return np.array([rounded(total) for total in self.exact_totals()], dtype=np.float64)
+
+
+def rounded(total: Fraction | float) -> float:
+    """``total`` rounded to the nearest float64; a sum past the largest float is inf of its sign
+    (``float()`` of such a fraction raises, as ``math.fsum`` does)."""
+    try:
+        return float(total)
+    except OverflowError:
+        return math.inf if total > 0 else -math.inf
 
 
 def _float_sum(positive_inf: bool, negative_inf: bool, nan: bool) -> float | None:
