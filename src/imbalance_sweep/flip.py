@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .analysis.flip import flip_spec, run_flip
 from .cli import exit_on_user_error, run_hydra_main
-from .runtime.lifetime import imports_done, whole_process
+from .runtime.lifetime import whole_process
 from .sweep.config import CONFIG_DIR
 
 
@@ -21,9 +21,6 @@ def main(config: DictConfig) -> None:
     with exit_on_user_error():
         # a composed config is a DictConfig: its container is a dict with string keys
         spec = flip_spec(cast("dict[str, Any]", OmegaConf.to_container(config, resolve=True)))
-        from .tracking import tracker  # noqa: F401  # MLflow, before the collector is on again
-
-        imports_done()
         run_flip(spec, existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)
 
 

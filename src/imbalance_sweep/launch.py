@@ -186,11 +186,7 @@ def run_flip_entry(values: Mapping[str, str]) -> None:
     for name in ("model_a", "model_b"):
         if name in values:
             config[name] = model_value(name, values[name])
-    spec = flip_spec(config)
-    from .tracking import tracker  # noqa: F401  # MLflow, before the collector is on again
-
-    imports_done()
-    run_flip(spec, existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)
+    run_flip(flip_spec(config), existing_run_id=os.environ.get("MLFLOW_RUN_ID") or None)
 
 
 def run_compare_entry(values: Mapping[str, str]) -> int:

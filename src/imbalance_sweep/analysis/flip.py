@@ -28,6 +28,7 @@ from ..core.metrics import (
 from ..core.prevalence import percent
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..core.vocabulary import loss_key, metric_names
+from ..runtime.lifetime import imports_done
 from ..sweep.config import checked_name, resolve_tracking_uri
 from ..tracking.tags import ROLE_TAG, Role
 from ..tracking.where import summary_lines
@@ -173,6 +174,8 @@ def run_flip(spec: FlipSpec, *, existing_run_id: str | None = None) -> str:
     # MLflow and matplotlib: more than a second of start-up that a mistake in the command skips
     from ..tracking.tracker import Tracker
     from .figures import preference_chart
+
+    imports_done()  # MLflow and matplotlib are in: a whole command's collector is on again
 
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id)
     run_id = tracker.start_run(
