@@ -8,6 +8,7 @@ import pytest
 from helpers import cells_in, one_finished_run_per_cell, runs_by_role
 
 from imbalance_sweep.app import run_sweep
+from imbalance_sweep.runtime.processes import descendant_pids, stat_fields
 from imbalance_sweep.tracking.tags import MLFLOW_PARENT_TAG, Role
 
 # one worker under pytest-xdist: kill_grid_metrics is computed once
@@ -35,15 +36,31 @@ WIDE_GRID = (
 
 
 def interrupt_part_way(process, database, how):
+    """Signal the sweep part-way, wait for it to end; its exit code. The worker that computes its
+    cells ahead (sweep/ahead.py) was there, and is gone with it, however it ended."""
     deadline = time.monotonic() + 120
     # part-way: some cells FINISHED, and one at work (not between two cells)
     while cells_in(database, "FINISHED") < 3 or cells_in(database, "RUNNING") < 1:
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)
+    workers = descendant_pids(process.pid, "imbalance_sweep")
     process.send_signal(how)
     process.communicate(timeout=60)
+    assert len(workers) == 1, workers
+    assert all(ended(pid) for pid in workers)
     return process.returncode
+
+
+def ended(pid, seconds=10.0):
+    """Whether ``pid`` has ended (gone, or a zombie that no init reaps in a container) in ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        fields = stat_fields(pid)
+        if fields is None or fields[0] == "Z":
+            return True
+        time.sleep(0.05)
+    return False
 
 
 @pytest.fixture(scope="module")

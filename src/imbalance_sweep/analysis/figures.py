@@ -12,6 +12,7 @@ engine, which draws the whole figure once more, text and all, before every save.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,14 @@ STATISTICS = {
     "kendall_tau": ((-1.0, 1.0), 0.0, "Kendall's tau-b between -loss and {reference}"),
 }
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """``figure`` as the PNG file ``mlflow.log_figure`` writes of it (``savefig`` to a ``.png``
+    path): bytes travel from a worker process (sweep/ahead.py), figures do not."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def percent(value: float) -> str:

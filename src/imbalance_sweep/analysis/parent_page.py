@@ -16,7 +16,7 @@ from ..core.cell import Cell
 from ..core.thresholds import is_default
 from ..sweep.config import SweepSpec
 from ..sweep.params import cell_params, sweep_params
-from ..sweep.parent_page import ParentPage, Row
+from ..sweep.parent_page import ParentPage, PreparedPage, Row
 from ..tracking.tags import NOTE_TAG
 from ..tracking.tracker import Tracker
 from ..tracking.views import headline_columns
@@ -28,7 +28,7 @@ from .answer import (
     flip_prevalences,
 )
 from .preference import Model
-from .report import sweep_models, sweep_report
+from .report import report_figures, report_tables, sweep_models
 
 # Ends the answer at the top of a run's description: what follows is the description it had
 # (a Markdown link reference, which renders as nothing). A later answer replaces the one before it.
@@ -39,21 +39,49 @@ HEADLINE_TABLE = "summary/headline.json"
 class ReportAndAnswer(ParentPage):
     """The parent page as ``analysis`` draws it: what the door app.py hands the runner."""
 
-    def show_sweep(self, tracker: Tracker, spec: SweepSpec, run_id: str, table: Sequence[Row]) -> None:
-        """The report's tables and figures when ``spec.report`` asks for them (with ``report=all``,
-        its models' curves among them), then the answer (:func:`show_answer`)."""
+    def prepare(self, spec: SweepSpec, rows: Sequence[Row]) -> PreparedPage:
+        """The report's figures (when ``spec.report`` asks for them; with ``report=all`` its models'
+        curves among them) as PNG files, and a sweep of several cells' answer (:func:`sweep_answer`)
+        with, when ``spec.report``, its figure."""
+        figures: dict[str, bytes] = {}
         if spec.report:
-            tables, figures = sweep_report(
-                table,
+            from .figures import png_bytes  # matplotlib: not before a figure is drawn
+
+            drawn = report_figures(
+                rows,
                 losses=spec.losses,
                 models=sweep_models(spec.cells, spec.model_of) if spec.all_figures else (),
                 all_figures=spec.all_figures,
             )
-            for path, columns in tables.items():
+            figures = {path: png_bytes(figure) for path, figure in drawn.items()}
+        if len(spec.cells) == 1:
+            return PreparedPage(figures)
+        answer = sweep_answer(spec, rows)
+        figure = answer_figure(answer, title=f"{spec.name}: {len(rows)} cells") if spec.report else None
+        if figure is None:
+            return PreparedPage(figures, answer)
+        from .figures import png_bytes
+
+        return PreparedPage(figures, answer, png_bytes(figure))
+
+    def show_sweep(
+        self,
+        tracker: Tracker,
+        spec: SweepSpec,
+        run_id: str,
+        table: Sequence[Row],
+        prepared: PreparedPage | None = None,
+    ) -> None:
+        """The report's tables and figures when ``spec.report`` asks for them, then the answer
+        (:func:`show_answer`); ``prepared`` is :meth:`prepare` of the same rows, else made now."""
+        if prepared is None:
+            prepared = self.prepare(spec, table)
+        if spec.report:
+            for path, columns in report_tables(table, losses=spec.losses).items():
                 tracker.log_table(run_id, columns, path)
-            for path, figure in figures.items():
-                tracker.log_figure(run_id, figure, path)
-        show_answer(tracker, spec, run_id, table)
+            for path, png in prepared.figures.items():
+                tracker.log_bytes(run_id, png, path)
+        show_answer(tracker, spec, run_id, table, prepared)
 
     def show_cell(self, tracker: Tracker, spec: SweepSpec, run_id: str, cell: Cell, row: Row) -> None:
         copy_cell(tracker, spec, run_id, cell, row, skip=set())
@@ -62,15 +90,10 @@ class ReportAndAnswer(ParentPage):
 REPORT_AND_ANSWER = ReportAndAnswer()
 
 
-def show_answer(tracker: Tracker, spec: SweepSpec, run_id: str, table: Sequence[Row]) -> None:
-    """The finished sweep's answer on its parent ``run_id``: a one-cell sweep's cell
-    (:func:`copy_cell`); else each loss's and metric's agreement with recall, a two-model grid's
-    flip prevalences, as metrics and a description; with ``spec.report`` also the answer's figure
-    (shown in the description) and the cells' headline values as a table."""
-    if len(spec.cells) == 1:
-        copy_cell(tracker, spec, run_id, spec.cells[0], table[0], skip=set(sweep_params(spec)))
-        return
-    answer = agreement_with_recall(table, losses=spec.losses)
+def sweep_answer(spec: SweepSpec, rows: Sequence[Row]) -> dict[str, float]:
+    """A sweep's answer: each loss's and metric's agreement with recall, and a two-model grid's flip
+    prevalences."""
+    answer = agreement_with_recall(rows, losses=spec.losses)
     models = two_models(spec)
     if models:
         answer.update(
@@ -78,16 +101,29 @@ def show_answer(tracker: Tracker, spec: SweepSpec, run_id: str, table: Sequence[
                 *models, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma, settings=spec.metrics
             )
         )
+    return answer
+
+
+def show_answer(
+    tracker: Tracker, spec: SweepSpec, run_id: str, table: Sequence[Row], prepared: PreparedPage
+) -> None:
+    """The finished sweep's answer on its parent ``run_id``: a one-cell sweep's cell
+    (:func:`copy_cell`); else the prepared answer (:func:`sweep_answer`) as metrics and a
+    description; with ``spec.report`` also the answer's figure (shown in the description) and the
+    cells' headline values as a table."""
+    if len(spec.cells) == 1 or prepared.answer is None:
+        copy_cell(tracker, spec, run_id, spec.cells[0], table[0], skip=set(sweep_params(spec)))
+        return
     figure_link = None
     if spec.report:
         columns = headline_columns(spec.losses, table)
         tracker.log_table(
             run_id, {column: [row.get(column) for row in table] for column in columns}, HEADLINE_TABLE
         )
-        figure = answer_figure(answer, title=f"{spec.name}: {len(table)} cells")
-        if figure is not None:
-            tracker.log_figure(run_id, figure, ANSWER_FIGURE)
+        if prepared.answer_figure is not None:
+            tracker.log_bytes(run_id, prepared.answer_figure, ANSWER_FIGURE)
             figure_link = artifact_link(run_id, ANSWER_FIGURE)
+    answer = dict(prepared.answer)
     tracker.log_metrics(run_id, answer)
     set_answer_note(tracker, run_id, answer_note(answer, n_cells=len(table), figure_link=figure_link))
 

@@ -75,30 +75,58 @@ def sweep_report(
     models: Sequence[SweepModel] = (),
     all_figures: bool = True,
 ) -> tuple[dict[str, dict[str, list]], dict[str, Figure]]:
-    """``(tables, figures)`` keyed by artifact path.
+    """``(tables, figures)`` keyed by artifact path: :func:`report_tables` and :func:`report_figures`."""
+    return report_tables(rows, losses=losses), report_figures(
+        rows, losses=losses, models=models, all_figures=all_figures
+    )
 
-    Tables (``mlflow.log_table``): per (balance, model) the mean and standard deviation over
-    replicate seeds; per balance how often each loss ranks model pairs as each reference metric
-    does (F1, recall and balanced accuracy, then the metrics of :data:`SCORE_REFERENCES` every row
-    has, their rows after the others'). Figures: per loss and for F1 a heatmap over (acc_0s, acc_1s)
-    per balance, the agreement chart against each reference (left out where it has nothing to
-    show, e.g. one model per balance), and with ``models`` their ROC and precision-recall curves.
-    A sweep at several thresholds has a ``threshold`` column in its tables, its losses' heatmaps
-    once (a threshold cuts the same scores), and the F1 heatmap and the agreement charts of each
-    threshold under ``figures/threshold_<t>/`` (``best:f1``: ``best_f1``). Without ``all_figures``,
-    only F1's heatmaps and the agreement charts of :data:`ANSWER_REFERENCES`: the figures a person
-    waits for at the end of every sweep (each costs tens of milliseconds to render, and the first
-    the import of matplotlib).
-    """
+
+def _references_and_agreement(
+    rows: Sequence[Mapping[str, object]], losses: Sequence[str]
+) -> tuple[list[str], list[dict]]:
+    """The reference metrics of a sweep's agreement (F1, recall and balanced accuracy, then the
+    metrics of :data:`SCORE_REFERENCES` every row has) and the agreement's rows, theirs after the
+    others'."""
     shared = set(metric_keys(rows))  # a sweep resumed across releases: older cells lack the new metrics
     references = [*DEFAULT_REFERENCES, *(name for name in SCORE_REFERENCES if name in shared)]
     agreement_rows = agreement(rows, losses=losses)
     if len(references) > len(DEFAULT_REFERENCES):
         agreement_rows += agreement(rows, losses=losses, references=references[len(DEFAULT_REFERENCES) :])
-    tables = {
+    return references, agreement_rows
+
+
+def report_tables(
+    rows: Sequence[Mapping[str, object]], *, losses: Sequence[str]
+) -> dict[str, dict[str, list]]:
+    """Tables (``mlflow.log_table``) keyed by artifact path: per (balance, model) the mean and
+    standard deviation over replicate seeds; per balance how often each loss ranks model pairs as
+    each reference metric does. A sweep at several thresholds has a ``threshold`` column."""
+    _, agreement_rows = _references_and_agreement(rows, losses)
+    return {
         "summary/replicates.json": as_columns(replicate_summary(rows)),
         "summary/agreement.json": as_columns(agreement_rows),
     }
+
+
+def report_figures(
+    rows: Sequence[Mapping[str, object]],
+    *,
+    losses: Sequence[str],
+    models: Sequence[SweepModel] = (),
+    all_figures: bool = True,
+) -> dict[str, Figure]:
+    """Figures keyed by artifact path: per loss and for F1 a heatmap over (acc_0s, acc_1s) per
+    balance, the agreement chart against each reference (left out where it has nothing to show,
+    e.g. one model per balance), and with ``models`` their ROC and precision-recall curves.
+
+    A sweep at several thresholds has its losses' heatmaps once (a threshold cuts the same scores),
+    and the F1 heatmap and the agreement charts of each threshold under ``figures/threshold_<t>/``
+    (``best:f1``: ``best_f1``). Without ``all_figures``, only F1's heatmaps and the agreement charts
+    of :data:`ANSWER_REFERENCES`: the figures a person waits for at the end of every sweep (each
+    costs tens of milliseconds to render, and the first the import of matplotlib). The rows' values
+    are all they read (not a run id): a worker that computed the cells can draw them (sweep/ahead.py).
+    """
+    references, agreement_rows = _references_and_agreement(rows, losses)
     by_threshold: dict[str, list[Mapping[str, object]]] = {}
     for row in rows:
         by_threshold.setdefault(row_threshold(row), []).append(row)
@@ -124,7 +152,7 @@ def sweep_report(
         from .figures import roc_pr_chart  # matplotlib, as below
 
         figures[CURVES_FIGURE] = roc_pr_chart(drawable)
-    return tables, figures
+    return figures
 
 
 def _figures(

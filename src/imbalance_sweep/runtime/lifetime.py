@@ -33,6 +33,12 @@ def whole_process() -> Iterator[None]:
         gc.freeze()
 
 
+def in_whole_process() -> bool:
+    """Whether this process is one command from start to exit (a door's ``__main__``): only such a
+    process forks a worker (sweep/ahead.py), not a test or a session that calls a door."""
+    return bool(_whole_process)
+
+
 def imports_done() -> None:
     """The door's heavy imports (MLflow, Hydra) are in: in a whole process, their objects, which live
     as long as the process, are kept off the collector's passes, and the collector is on again."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..core.cell import Cell
@@ -21,12 +22,36 @@ log = logging.getLogger(__name__)
 Row = Mapping[str, object]
 
 
+@dataclass(frozen=True)
+class PreparedPage:
+    """What a finished sweep's page shows that takes time to make and reads only the cells' values
+    (no store): the report's figures as PNG files and the answer. Plain data, so that the worker
+    that computed the cells (ahead.py) can make it while this process logs them."""
+
+    figures: Mapping[str, bytes] = field(default_factory=dict)  # artifact path -> PNG file
+    answer: Mapping[str, float] | None = None  # a sweep of several cells: its answer's metrics
+    answer_figure: bytes | None = None  # the answer as a PNG, shown in the parent's description
+
+
 class ParentPage(Protocol):
     """What a sweep's runs show beyond each cell's values: its report and its answer."""
 
-    def show_sweep(self, tracker: Tracker, spec: SweepSpec, run_id: str, table: Sequence[Row]) -> None:
+    def prepare(self, spec: SweepSpec, rows: Sequence[Row]) -> PreparedPage:
+        """The figures and the answer of a finished sweep whose cells' rows (params and values, in
+        the grid's order; no run ids needed) are ``rows``."""
+        ...
+
+    def show_sweep(
+        self,
+        tracker: Tracker,
+        spec: SweepSpec,
+        run_id: str,
+        table: Sequence[Row],
+        prepared: PreparedPage | None = None,
+    ) -> None:
         """The finished sweep's report (as ``spec.report`` asks) and answer, on its parent ``run_id``
-        (``table``: every cell's row, in the grid's order)."""
+        (``table``: every cell's row, in the grid's order); ``prepared``: :meth:`prepare` of the
+        same rows, made already (else made now)."""
         ...
 
     def show_cell(self, tracker: Tracker, spec: SweepSpec, run_id: str, cell: Cell, row: Row) -> None:

@@ -33,10 +33,11 @@ from ..tracking.tags import (
 )
 from ..tracking.tracker import Closing, Tracker
 from . import resume
+from .ahead import CellsAhead, CellValues, cells_ahead
 from .config import SweepSpec
 from .identity import cell_key, sweep_key
 from .params import cell_params
-from .parent_page import ParentPage, prepare_cells_view
+from .parent_page import ParentPage, PreparedPage, prepare_cells_view
 from .table import csv_text
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,10 @@ class SweepRun:
     config_text: str = ""  # the composed config, logged as config.yaml
     existing_run_id: str | None = None  # the run `mlflow run` created
     parent_run_id: str | None = None  # the run a multirun's sweeps nest under
+
+    def values_of(self, cell: Cell) -> dict[str, float]:
+        """``cell``'s values, computed now."""
+        return cell_values(self.spec, cell, self.spec.model_of(cell), self.term_sums)
 
     @property
     def one_cell(self) -> bool:
@@ -199,8 +204,10 @@ def run_cell(
     *,
     parent: str | None,
     config: str = "",
+    values_of: CellValues | None = None,
 ) -> Row:
-    """One cell's run: created with its tags, computed, then params and metrics in one batch."""
+    """One cell's run: created with its tags, computed (or its values taken from ``values_of``: a
+    worker computing ahead), then params and metrics in one batch."""
     tracker, spec = sweep.tracker, sweep.spec
     params = cell_params(cell, spec)
     with contextlib.ExitStack() as stack:
@@ -216,7 +223,7 @@ def run_cell(
         model = spec.model_of(cell)
         if model.dataset:  # the predictions file the cell evaluates
             tracker.log_dataset(run_id, model.dataset)
-        values = cell_values(spec, cell, model, sweep.term_sums)
+        values = (values_of or sweep.values_of)(cell)
         tracker.log(run_id, params=params, metrics=values)
     return {"run_id": run_id, **params, **values}
 
@@ -292,12 +299,16 @@ def run_grid(sweep: SweepRun) -> SweepOutcome:
             if opened.launch:
                 stack.enter_context(tracker.closing(opened.launch))
             closing: Closing = stack.enter_context(tracker.closing(opened.run_id))
+        whole = opened.todo == sweep.spec.cells  # this process computes every cell: the worker may draw
+        ahead = stack.enter_context(
+            cells_ahead(sweep.spec, opened.todo, sweep.values_of, sweep.page if whole else None)
+        )
         log_sweep_inputs(sweep, opened.run_id)
-        rows = run_cells(sweep, opened)
+        rows = run_cells(sweep, opened, ahead)
         stored, closing.finish = read_back(sweep, opened, rows, worker_tag=worker_tag)
         table = None
         if closing.finish:
-            table = write_table_and_report(sweep, opened, rows, stored)
+            table = write_table_and_report(sweep, opened, rows, stored, None if stored else ahead.prepared())
     return grid_outcome(sweep, opened, table, n_computed=len(opened.todo))
 
 
@@ -360,14 +371,15 @@ def log_sweep_inputs(sweep: SweepRun, sweep_run: str) -> None:
             sweep.tracker.log_dataset(sweep_run, model.dataset)
 
 
-def run_cells(sweep: SweepRun, opened: OpenedSweep) -> dict[Cell, Row]:
-    """Each cell still to do, its run nested under the parent; on Ctrl-C or SIGTERM, the interruption
-    carries how far the sweep got (its ``progress``, for the line that reports it)."""
+def run_cells(sweep: SweepRun, opened: OpenedSweep, ahead: CellsAhead) -> dict[Cell, Row]:
+    """Each cell still to do (its values from ``ahead``), its run nested under the parent; on Ctrl-C
+    or SIGTERM, the interruption carries how far the sweep got (its ``progress``, for the line that
+    reports it)."""
     spec = sweep.spec
     rows: dict[Cell, Row] = {}
     try:
         for cell in tqdm(opened.todo, desc=spec.name, unit="cell", disable=None):
-            rows[cell] = run_cell(sweep, cell, parent=opened.run_id)
+            rows[cell] = run_cell(sweep, cell, parent=opened.run_id, values_of=ahead.values)
     except Interrupted as interrupted:
         done = len(opened.finished) + len(rows)
         interrupted.progress = f"{done} of {len(spec.shard_cells)} cells FINISHED in run {opened.run_id}"
@@ -407,17 +419,22 @@ def read_back(
 
 
 def write_table_and_report(
-    sweep: SweepRun, opened: OpenedSweep, rows: Mapping[Cell, Row], stored: Mapping[str, StoredRun]
+    sweep: SweepRun,
+    opened: OpenedSweep,
+    rows: Mapping[Cell, Row],
+    stored: Mapping[str, StoredRun],
+    prepared: PreparedPage | None = None,
 ) -> list[Row]:
     """The sweep's table (every cell, in the grid's order) as the parent's cells.csv, then its
-    report and its answer on the parent's own page (``sweep.page``); the table."""
+    report and its answer on the parent's own page (``sweep.page``; ``prepared``: its figures and
+    answer, made already from these rows); the table."""
     keys = opened.keys
     table = [
         stored_row(stored[keys[cell]], cell, sweep.spec) if keys[cell] in stored else rows[cell]
         for cell in sweep.spec.cells
     ]
     sweep.tracker.log_text(opened.run_id, csv_text(table), "cells.csv")
-    sweep.page.show_sweep(sweep.tracker, sweep.spec, opened.run_id, table)
+    sweep.page.show_sweep(sweep.tracker, sweep.spec, opened.run_id, table, prepared)
     return table
 
 

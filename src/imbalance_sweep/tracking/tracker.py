@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import Metric, Param, RunTag
@@ -296,6 +299,15 @@ class Tracker:
             # mlflow's own select_dtypes call, deprecated in pandas 3; nothing we pass can avoid it
             warnings.filterwarnings("ignore", message="For backward compatibility, 'str' dtypes")
             self.client.log_table(run_id, dict(columns), artifact_file)
+
+    def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
+        """A file's bytes (a PNG made elsewhere) as the artifact ``artifact_file``, as MLflow's own
+        ``log_figure`` and ``log_text`` store theirs: written to a temporary folder, then logged."""
+        folder, name = posixpath.split(posixpath.normpath(artifact_file))
+        with tempfile.TemporaryDirectory() as temporary:
+            path = Path(temporary, name)
+            path.write_bytes(data)
+            self.log_artifact(run_id, path, folder or None)
 
     def log_figure(self, run_id: str, figure: Figure, artifact_file: str) -> None:
         """A matplotlib figure as an image artifact."""
