@@ -171,6 +171,10 @@ def test_repeated_cells_are_formed_once():
             ["grid.models.0.accuracy=null"],
             "grid.models[0].accuracy is not set: give an accuracy profile or a confusion matrix",
         ),
+        (
+            ["grid.models.1.accuracy=0.7"],
+            "grid.models[1].accuracy=0.7 must be {profile: <name>, <setting>: ...}",
+        ),
         (["grid.seeds=[-1]"], "grid.seeds[0]=-1 is not a whole number >= 0"),
         (
             ["+grid.balances=[[1,2]]"],

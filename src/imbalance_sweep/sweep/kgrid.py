@@ -110,11 +110,12 @@ def _entries(name: str, values: Any) -> list[Any]:
     return list(values)
 
 
-def _settings(name: str, entry: Any) -> tuple[Any, dict[str, Any]]:
-    """A profile entry ``{profile: <name>, ...}`` as (profile, its settings)."""
+def _settings(name: str, entry: Any, *, or_else: str = "") -> tuple[Any, dict[str, Any]]:
+    """A profile entry ``{profile: <name>, ...}`` as (profile, its settings); ``or_else``: what
+    else the key takes, for the message."""
     if not isinstance(entry, Mapping) or "profile" not in entry:
         raise InvalidValue(
-            f"{name}={clipped(repr(entry), quoted=False)} must be {{profile: <name>, <setting>: ...}} or a list of counts"
+            f"{name}={clipped(repr(entry), quoted=False)} must be {{profile: <name>, <setting>: ...}}{or_else}"
         )
     settings = {str(key): value for key, value in entry.items() if key != "profile"}
     return entry["profile"], settings
@@ -124,7 +125,7 @@ def _counts(name: str, entry: Any, classes: int) -> tuple[int, ...]:
     """A count profile entry, or K counts as a list."""
     if isinstance(entry, Sequence) and not isinstance(entry, (str, bytes)):
         return tuple(explicit_counts(classes, entry, name=name).tolist())
-    profile, settings = _settings(name, entry)
+    profile, settings = _settings(name, entry, or_else=" or a list of counts")
     return tuple(class_counts(profile, classes, where=f"{name}.", **settings).tolist())
 
 
