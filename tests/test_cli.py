@@ -60,7 +60,7 @@ def test_multirun_logs_one_sweep_per_job(run_module, tmp_path, tracking_uri, log
         ),
         (
             ["grid=dens"],
-            "imbalance-sweep: error: grid='dens' is not one of: dense, seed_blog, single (did you mean dense?)",
+            "imbalance-sweep: error: grid='dens' is not one of: dense, long_tail, seed_blog, single (did you mean dense?)",
         ),
         (
             ["lossses=[bce]"],

@@ -234,7 +234,7 @@ def test_hydras_harmless_flags_are_set_aside_at_the_shell():
 @pytest.mark.parametrize(
     "given, line",
     [
-        (["grid=dens"], "grid='dens' is not one of: dense, seed_blog, single (did you mean dense?)"),
+        (["grid=dens"], "grid='dens' is not one of: dense, long_tail, seed_blog, single (did you mean dense?)"),
         (["score_model=betta"], "score_model='betta' is not one of: beta, empirical, uniform (did you mean beta?)"),
         (["outputs=none2"], "outputs='none2' is not one of: hydra, none (did you mean none?)"),
         (["lossses=[bce]"], "lossses is not a config key (did you mean losses?); the keys are: backend, "),

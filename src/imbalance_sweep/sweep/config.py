@@ -130,6 +130,11 @@ def _grid_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
     grid = config.get("grid")
     if not isinstance(grid, Mapping):
         raise InvalidValue(f"grid={grid!r} must be a grid config such as grid=seed_blog")
+    if "classes" in grid:  # a K-class grid (sweep.kgrid): the K-class cell and its runs come later
+        raise InvalidValue(
+            f"grid={grid.get('name')!r} is a K-class grid (it sets grid.classes); the sweep runs binary grids "
+            "only for now, such as grid=seed_blog"
+        )
     unknown = sorted(set(grid) - set(GRID_KEYS))
     if unknown:
         raise InvalidValue(f"grid.{unknown[0]} is not a grid key; grid keys are: {', '.join(GRID_KEYS)}")

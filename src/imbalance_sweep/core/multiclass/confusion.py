@@ -109,14 +109,25 @@ def band_recalls(
     ``train_counts`` (bands without such a class are left out)."""
     recall = per_class_rates(confusion)["recall"]
     has_rows = confusion.sum(axis=1) > 0
-    membership = {
-        "many": train_counts > many_above,
-        "medium": (train_counts >= few_below) & (train_counts <= many_above),
-        "few": train_counts < few_below,
-    }
+    membership = band_members(train_counts, many_above=many_above, few_below=few_below)
     values = {}
     for band in BANDS:
         members = membership[band] & has_rows
         if members.any():
             values[band_key(band)] = float(recall[members].mean())
     return values
+
+
+def band_members(
+    train_counts: NDArray[np.float64],
+    *,
+    many_above: float = DEFAULT_MANY_ABOVE,
+    few_below: float = DEFAULT_FEW_BELOW,
+) -> dict[str, NDArray[np.bool_]]:
+    """Which classes each band holds, by training count: many > ``many_above``, few < ``few_below``,
+    medium in between (both cut-offs included)."""
+    return {
+        "many": train_counts > many_above,
+        "medium": (train_counts >= few_below) & (train_counts <= many_above),
+        "few": train_counts < few_below,
+    }
