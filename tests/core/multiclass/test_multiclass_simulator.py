@@ -94,6 +94,19 @@ def test_each_row_is_a_binary_problem_between_its_class_and_one_confuser(cell, s
             assert np.isin(others[unambiguous], allowed).all()
 
 
+def requested_rates(accs, spread, training):
+    """The confusion rates asked for, written out from the rules (not from the cell's code)."""
+    if not isinstance(spread, str):
+        return [[value / sum(row) for value in row] for row in spread]
+    classes = len(accs)
+    rates = []
+    for k, acc in enumerate(accs):
+        weights = [1.0 if spread == "uniform" else training[c] for c in range(classes)]
+        weights[k] = 0.0
+        rates.append([acc if c == k else (1 - acc) * weights[c] / sum(weights) for c in range(classes)])
+    return rates
+
+
 @pytest.mark.parametrize(
     "counts, accs, spread, training",
     [
@@ -104,13 +117,14 @@ def test_each_row_is_a_binary_problem_between_its_class_and_one_confuser(cell, s
 )
 def test_a_large_draw_has_the_requested_confusion(counts, accs, spread, training):
     """Every cell of the empirical confusion within 5 binomial standard errors of n_k times the
-    expected rate: a_k on the diagonal, (1 - a_k) r_kc off it."""
+    requested rate: a_k on the diagonal, (1 - a_k) r_kc off it; expected_confusion is that rate."""
     cell = make_multiclass_cell(counts, accs, spread=spread, training_counts=training)
     labels, scores = simulate(counts, accs, spread=spread, training_counts=training, seed=11)
     observed = confusion_counts(labels, predicted_classes(scores), cell.classes)
-    for k, row in enumerate(expected_confusion(cell)):
+    requested = requested_rates(cell.accuracies, spread, training)
+    assert np.allclose(np.array(expected_confusion(cell), dtype=float), requested, rtol=1e-15, atol=0)
+    for k, row in enumerate(requested):
         for c, rate in enumerate(row):
-            rate = float(rate)
             standard_error = math.sqrt(counts[k] * rate * (1 - rate))
             assert abs(observed[k, c] - counts[k] * rate) <= 5 * standard_error + 1e-9, (k, c)
 

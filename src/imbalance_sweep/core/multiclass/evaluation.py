@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..checks import names_from
 from ..simulator import DEFAULT_CHUNK_SIZE
 from ..vocabulary import MULTICLASS_LOSS_NAMES, MULTICLASS_LOSSES_BY_NAME, loss_key
 from .cell import MulticlassCell
@@ -35,11 +36,17 @@ from .simulator import cell_score_chunks
 RANKING_MAX_SCORES = 1 << 24
 
 
+def of_the_training_prior(names: Iterable[str]) -> list[str]:
+    """The losses of ``names`` that take the training prior."""
+    return [name for name in names if MULTICLASS_LOSSES_BY_NAME[name].kind == "training_prior"]
+
+
 def applicable_losses(training_counts: tuple[int, ...]) -> tuple[str, ...]:
     """Every K-class loss, less those of the training prior where a training count is 0."""
     if min(training_counts) > 0:
         return MULTICLASS_LOSS_NAMES
-    return tuple(name for name in MULTICLASS_LOSS_NAMES if MULTICLASS_LOSSES_BY_NAME[name].kind != "training_prior")
+    left_out = of_the_training_prior(MULTICLASS_LOSS_NAMES)
+    return tuple(name for name in MULTICLASS_LOSS_NAMES if name not in left_out)
 
 
 def evaluate_rows(
@@ -55,8 +62,9 @@ def evaluate_rows(
     """The values of ``(label, scores)`` chunks of K-class rows (what :func:`evaluate_multiclass_cell`
     feeds): the ranking metrics too when ``ranked_rows``, the number of rows, is not 0 (then the
     rows are kept)."""
-    names = applicable_losses(training_counts) if losses is None else losses
-    loss_sums = MulticlassLosses(classes, names, training_counts=training_counts, **loss_settings)
+    names = applicable_losses(training_counts) if losses is None else names_from("losses", losses, MULTICLASS_LOSS_NAMES)
+    prior = training_counts if of_the_training_prior(names) else None  # a 0 refused only where used
+    loss_sums = MulticlassLosses(classes, names, training_counts=prior, **loss_settings)
     metrics = MulticlassAccumulator(classes, settings, train_counts=training_counts)
     kept_labels = np.empty(ranked_rows, dtype=np.intp)
     kept_scores = np.empty((ranked_rows, classes), dtype=np.float32)
