@@ -98,7 +98,9 @@ def timings(samples: int, repeats: int) -> None:
         "evaluation, no ranking": lambda: evaluate_multiclass_cell(quiet, seed=0),
         "evaluation": lambda: evaluate_multiclass_cell(cell, seed=0),
     }
-    medians = {name: statistics.median(times) for name, times in interleaved_wall_times(calls, repeats).items()}
+    medians = {
+        name: statistics.median(times) for name, times in interleaved_wall_times(calls, repeats).items()
+    }
     print(f"K = {CLASSES}, {cell.size:,} samples, counts {list(cell.counts)}; medians of {repeats}")
     print(f"{'':>24} {'seconds':>9} {'x draw':>7}  (each includes the draw)")
     for name, seconds in medians.items():
@@ -106,11 +108,16 @@ def timings(samples: int, repeats: int) -> None:
 
 
 def memory(sizes: list[str]) -> None:
-    print(f"{'samples':>14} {'ranking':>8} {'seconds':>9} {'peak RSS MiB':>13} {'RSS before MiB':>15}  accuracy   cce")
+    print(
+        f"{'samples':>14} {'ranking':>8} {'seconds':>9} {'peak RSS MiB':>13} {'RSS before MiB':>15}  accuracy   cce"
+    )
     rows = []
     for size, ranked in [*((size, "unranked") for size in sizes), (sizes[0], "ranked")]:
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, size, ranked, sys.path[0]], capture_output=True, text=True, check=True
+            [sys.executable, "-c", CHILD, size, ranked, sys.path[0]],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
@@ -120,7 +127,9 @@ def memory(sizes: list[str]) -> None:
         )
     unranked = rows[: len(sizes)]
     growth = unranked[-1]["rss_peak_mib"] - unranked[0]["rss_peak_mib"]
-    print(f"peak RSS grew by {growth:+.1f} MiB from {unranked[0]['size']:,} to {unranked[-1]['size']:,} samples")
+    print(
+        f"peak RSS grew by {growth:+.1f} MiB from {unranked[0]['size']:,} to {unranked[-1]['size']:,} samples"
+    )
 
 
 def main() -> None:

@@ -22,7 +22,10 @@ NAN = float("nan")
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        (dict(counts=[10, -1, 3], accuracies=[0.9] * 3), "counts[1]=-1 is not a whole number in [0, 1000000000000]"),
+        (
+            dict(counts=[10, -1, 3], accuracies=[0.9] * 3),
+            "counts[1]=-1 is not a whole number in [0, 1000000000000]",
+        ),
         (dict(counts=[10, NAN], accuracies=[0.9] * 2), "counts[1]=nan is not a whole number"),
         (dict(counts=[10, 2.5], accuracies=[0.9] * 2), "counts[1]=2.5 is not a whole number"),
         (dict(counts=[10], accuracies=[0.9]), "counts has K=1 classes; allowed: K >= 2"),
@@ -41,15 +44,27 @@ NAN = float("nan")
             dict(counts=[10, 20], accuracies=[0.9, 0.8], training_counts=[1, -2]),
             "training_counts[1]=-2 is not a whole number",
         ),
-        (dict(counts=[10, 20], accuracies=[0.9, 0.8], spread="zipf"), "spread='zipf' is not one of: uniform, frequency"),
-        (dict(counts=[10, 20], accuracies=[0.9, 0.8], spread=3), "spread=3 is not one of: uniform, frequency"),
+        (
+            dict(counts=[10, 20], accuracies=[0.9, 0.8], spread="zipf"),
+            "spread='zipf' is not one of: uniform, frequency",
+        ),
+        (
+            dict(counts=[10, 20], accuracies=[0.9, 0.8], spread=3),
+            "spread=3 is not one of: uniform, frequency",
+        ),
         (dict(counts=[10, 20, 5], spread=[[1, 0, 0], [0, 1, 0]]), "spread has 2 rows; allowed: 3 x 3"),
         (dict(counts=[10, 20], spread=[[1, 0], [0, 1, 2]]), "spread[1]=[0, 1, 2] is not a row of 2 numbers"),
         (dict(counts=[10, 20], spread=[[1, 0], [0, 0]]), "spread[1] sums to 0"),
         (dict(counts=[10, 20], spread=[[1, -1], [0, 1]]), "spread[0][1]=-1 is not a finite number >= 0"),
         (dict(counts=[10, 20], spread=[[1, NAN], [0, 1]]), "spread[0][1]=nan is not a finite number >= 0"),
-        (dict(counts=[10, 20], accuracies=[0.9, 0.8], spread=[[9, 1], [2, 8]]), "accuracies=[0.9, 0.8] beside"),
-        (dict(counts=[10, 20], accuracies=[0.9, 0.8], replicate=-1), "replicate=-1 is not a whole number >= 0"),
+        (
+            dict(counts=[10, 20], accuracies=[0.9, 0.8], spread=[[9, 1], [2, 8]]),
+            "accuracies=[0.9, 0.8] beside",
+        ),
+        (
+            dict(counts=[10, 20], accuracies=[0.9, 0.8], replicate=-1),
+            "replicate=-1 is not a whole number >= 0",
+        ),
         (dict(counts=[10, 20], accuracies=[0.9, 0.8], threshold_free="yes"), "threshold_free='yes' is not"),
     ],
 )
@@ -87,7 +102,7 @@ def test_at_k_2_the_seed_and_the_binary_cell_are_the_binary_ones(counts, accurac
 
 
 def test_only_a_k_2_cell_has_a_binary_cell():
-    with pytest.raises(InvalidValue, match="^counts has K=3 classes; allowed: K = 2 for a binary cell$"):
+    with pytest.raises(InvalidValue, match=r"^counts has K=3 classes; allowed: K = 2 for a binary cell$"):
         as_binary_cell(make_multiclass_cell([1, 2, 3], [0.5] * 3))
 
 
@@ -105,8 +120,16 @@ def test_a_matrix_sets_the_accuracies_and_is_its_own_expected_confusion():
 
 def test_the_rules_expected_confusion():
     uniform = make_multiclass_cell([1, 1, 1, 1, 1], [0.75, 0.5, 1.0, 0.0, 0.25])
-    assert expected_confusion(uniform)[0] == [Fraction(3, 4), Fraction(1, 16), Fraction(1, 16), Fraction(1, 16), Fraction(1, 16)]
-    frequency = make_multiclass_cell([1, 1, 1], [0.5, 0.75, 1.0], spread="frequency", training_counts=[6, 3, 1])
+    assert expected_confusion(uniform)[0] == [
+        Fraction(3, 4),
+        Fraction(1, 16),
+        Fraction(1, 16),
+        Fraction(1, 16),
+        Fraction(1, 16),
+    ]
+    frequency = make_multiclass_cell(
+        [1, 1, 1], [0.5, 0.75, 1.0], spread="frequency", training_counts=[6, 3, 1]
+    )
     assert expected_confusion(frequency) == [
         [Fraction(1, 2), Fraction(3, 8), Fraction(1, 8)],
         [Fraction(6, 28), Fraction(3, 4), Fraction(1, 28)],

@@ -119,9 +119,19 @@ def test_permuting_the_classes_permutes_the_per_class_values(cell, seed, data):
 
 
 def test_a_perfect_model_scores_perfectly():
-    cell = make_multiclass_cell([400, 300, 200, 100], [1.0] * 4, spread="frequency", training_counts=[500, 50, 10, 1])
+    cell = make_multiclass_cell(
+        [400, 300, 200, 100], [1.0] * 4, spread="frequency", training_counts=[500, 50, 10, 1]
+    )
     values = evaluate_multiclass_cell(cell, seed=3)
-    for name in ("accuracy", "balanced_accuracy", "f1_macro", "mcc", "cohen_kappa", "top_k_accuracy", *RANKING):
+    for name in (
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "mcc",
+        "cohen_kappa",
+        "top_k_accuracy",
+        *RANKING,
+    ):
         assert values[name] == 1.0, name
     for k in range(4):
         assert values[class_key("recall", k, 4)] == values[class_key("precision", k, 4)] == 1.0
@@ -173,6 +183,8 @@ def test_memory_is_flat_in_the_sample_count():
     """Past the ranking metrics' size, a cell 10x larger takes no measurably more memory."""
     peak_bytes(make_multiclass_cell([100, 10, 1], [0.9, 0.6, 0.3]))  # first-call allocations
     small = peak_bytes(make_multiclass_cell([60_000, 30_000, 10_000], [0.9, 0.6, 0.3], threshold_free=False))
-    large = peak_bytes(make_multiclass_cell([600_000, 300_000, 100_000], [0.9, 0.6, 0.3], threshold_free=False))
+    large = peak_bytes(
+        make_multiclass_cell([600_000, 300_000, 100_000], [0.9, 0.6, 0.3], threshold_free=False)
+    )
     assert large < small + 64 * 1024
     assert large < 8 << 20

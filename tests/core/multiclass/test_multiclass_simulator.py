@@ -59,7 +59,10 @@ def rows_by_class(cell, seed, chunk_size, order=None):
     for label, chunk in cell_score_chunks(cell, seed, chunk_size, order):
         assert chunk.shape[0] <= chunk_size
         rows[label].append(chunk.copy())
-    return {label: np.concatenate(chunks) if chunks else np.empty((0, cell.classes)) for label, chunks in rows.items()}
+    return {
+        label: np.concatenate(chunks) if chunks else np.empty((0, cell.classes))
+        for label, chunks in rows.items()
+    }
 
 
 @given(cell=cells(), seed=st.integers(0, 2**32), chunk_size=st.integers(1, 40), data=st.data())
@@ -89,7 +92,9 @@ def test_each_row_is_a_binary_problem_between_its_class_and_one_confuser(cell, s
         assert np.all(np.abs(chunk.sum(axis=1, dtype=np.float64) - 1) <= 2**-24)
         weights = cell.error_weights(label)
         if any(weights):
-            allowed = [c for c, w in zip([c for c in range(cell.classes) if c != label], weights, strict=True) if w]
+            allowed = [
+                c for c, w in zip([c for c in range(cell.classes) if c != label], weights, strict=True) if w
+            ]
             unambiguous = ~zero_scores
             assert np.isin(others[unambiguous], allowed).all()
 
@@ -137,7 +142,7 @@ def test_a_perfect_and_a_useless_model_are_exact():
 
 
 def test_simulate_refuses_a_bad_seed_or_chunk_size_in_one_line():
-    with pytest.raises(InvalidValue, match="^seed=-1 is not a whole number >= 0$"):
+    with pytest.raises(InvalidValue, match=r"^seed=-1 is not a whole number >= 0$"):
         simulate([1, 2, 3], [0.5] * 3, seed=-1)
     with pytest.raises(InvalidValue, match=r"^chunk_size=0 is not a whole number in \[1, 1048576\]$"):
         simulate([1, 2, 3], [0.5] * 3, chunk_size=0)

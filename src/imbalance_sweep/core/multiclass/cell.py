@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ MATRIX = "matrix"  # the spread of a cell given by its confusion matrix
 MAX_COUNT = 10**12  # per class: K of them still sum exactly in float64 (below 2^53)
 NAME_VALUES = 6  # a name lists at most this many numbers a vector (the first ones, ..., the last)
 
-Number = int | float | Fraction
+Weight = int | Fraction  # an error weight, exact
 
 
 @dataclass(frozen=True)
@@ -85,32 +86,34 @@ class MulticlassCell:
         bits = np.array(self.accuracies, dtype=np.float64).view(np.uint64)
         return np.random.SeedSequence([seed, self.replicate, *self.counts, *(int(b) for b in bits)])
 
-    def error_weights(self, label: int) -> list[Number]:
-        """Class ``label``'s errors' weights over the other classes, in class order (the spread r_k
-        up to a factor; exact: ints or fractions). All zero means uniform."""
+    def error_weights(self, label: int) -> list[Weight]:
+        """Class ``label``'s errors' weights over the other classes, in class order: the spread r_k up
+        to a factor, exact (ints, or fractions of a matrix); all 1 where the rule gives all 0."""
         others = [c for c in range(self.classes) if c != label]
+        weights: list[Weight]
         if self.spread == "uniform":
-            return [1] * len(others)
-        if self.spread == "frequency":
-            return [self.training_counts[c] for c in others]
-        assert self.matrix is not None
-        return [self.matrix[label][c] for c in others]
+            weights = [1] * len(others)
+        elif self.spread == "frequency":
+            weights = [self.training_counts[c] for c in others]
+        else:
+            assert self.matrix is not None
+            weights = [self.matrix[label][c] for c in others]
+        return weights if any(weights) else [1] * len(others)
 
     def error_cumulative(self, label: int) -> NDArray[np.float64]:
         """The cumulative spread of class ``label`` over the other classes, each value the exact
         cumulative sum rounded once (the last exactly 1.0): the confuser of a row is the first
         class whose value is above the row's uniform."""
         weights = self.error_weights(label)
-        if not any(weights):
-            weights = [1] * len(weights)
-        total, running, cumulative = sum(weights), Fraction(0), []
-        for weight in weights:
-            running += weight
-            cumulative.append(float(running / total))
-        return np.array(cumulative, dtype=np.float64)
+        if self.matrix is None:  # whole counts: sums below 2^53 are exact in float64, one rounding
+            counts = np.cumsum(np.array(weights, dtype=np.int64))
+            cumulative: NDArray[np.float64] = counts.astype(np.float64) / float(counts[-1])
+            return cumulative
+        total = sum(weights)
+        return np.array([float(running / total) for running in accumulate(weights)], dtype=np.float64)
 
 
-def _listed(values: Sequence[Number]) -> str:
+def _listed(values: Sequence[float]) -> str:
     shown_values = [format(value, "g") for value in values]
     if len(shown_values) > NAME_VALUES:
         shown_values = [*shown_values[: NAME_VALUES - 2], "...", shown_values[-1]]
@@ -124,8 +127,6 @@ def expected_confusion(cell: MulticlassCell) -> list[list[Fraction]]:
     rows = []
     for label, accuracy in enumerate(cell.accuracies):
         weights = cell.error_weights(label)
-        if not any(weights):
-            weights = [1] * len(weights)
         total = Fraction(sum(weights))
         error = 1 - Fraction(accuracy)
         off_diagonal = iter([error * Fraction(weight) / total for weight in weights])
@@ -142,9 +143,13 @@ def _vector(name: str, values: Any, classes: int | None) -> list[Any]:
         raise InvalidValue(f"{name} has shape {values.shape}; allowed: a list of numbers, one a class")
     if classes is None:
         if len(items) < 2:
-            raise InvalidValue(f"{name} has K={len(items)} classes; allowed: K >= 2 (one class leaves nothing to classify)")
+            raise InvalidValue(
+                f"{name} has K={len(items)} classes; allowed: K >= 2 (one class leaves nothing to classify)"
+            )
     elif len(items) != classes:
-        raise InvalidValue(f"{name} has {len(items)} values; allowed: {classes}, one a class of counts (K={classes})")
+        raise InvalidValue(
+            f"{name} has {len(items)} values; allowed: {classes}, one a class of counts (K={classes})"
+        )
     return items
 
 
@@ -221,7 +226,9 @@ def make_multiclass_cell(
             f"spread={shown(spread)} is not one of: {', '.join(SPREAD_RULES)}, or a K x K confusion matrix"
         )
     training = (
-        checked_counts if training_counts is None else class_counts("training_counts", training_counts, classes)
+        checked_counts
+        if training_counts is None
+        else class_counts("training_counts", training_counts, classes)
     )
     if not isinstance(threshold_free, (bool, np.bool_)):
         raise InvalidValue(f"threshold_free={shown(threshold_free)} is not true or false")

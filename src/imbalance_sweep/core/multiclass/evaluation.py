@@ -62,7 +62,11 @@ def evaluate_rows(
     """The values of ``(label, scores)`` chunks of K-class rows (what :func:`evaluate_multiclass_cell`
     feeds): the ranking metrics too when ``ranked_rows``, the number of rows, is not 0 (then the
     rows are kept)."""
-    names = applicable_losses(training_counts) if losses is None else names_from("losses", losses, MULTICLASS_LOSS_NAMES)
+    names = (
+        applicable_losses(training_counts)
+        if losses is None
+        else names_from("losses", losses, MULTICLASS_LOSS_NAMES)
+    )
     prior = training_counts if of_the_training_prior(names) else None  # a 0 refused only where used
     loss_sums = MulticlassLosses(classes, names, training_counts=prior, **loss_settings)
     metrics = MulticlassAccumulator(classes, settings, train_counts=training_counts)

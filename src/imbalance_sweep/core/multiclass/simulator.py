@@ -35,7 +35,9 @@ MAX_CHUNK_VALUES = 1 << 22
 Float32s = NDArray[np.float32]
 
 
-def class_streams(cell: MulticlassCell, seed: int) -> list[tuple[np.random.Generator, np.random.Generator | None]]:
+def class_streams(
+    cell: MulticlassCell, seed: int
+) -> list[tuple[np.random.Generator, np.random.Generator | None]]:
     """Per class, the stream of its scores and (K >= 3) that of its confusers."""
     children = cell.seed_sequence(seed).spawn(cell.classes)
     confusers = cell.classes > 2
