@@ -170,6 +170,16 @@ def test_the_ranking_metrics_are_left_out_past_their_size_or_when_not_asked(monk
     assert without == {key: value for key, value in evaluate_multiclass_cell(quiet, seed=0).items()}
 
 
+def test_a_bad_seed_chunk_size_or_loss_gets_one_line():
+    cell = make_multiclass_cell([3, 2, 1], [0.8, 0.6, 0.4])
+    with pytest.raises(InvalidValue, match=r"^seed=-1 is not a whole number >= 0$"):
+        evaluate_multiclass_cell(cell, seed=-1)
+    with pytest.raises(InvalidValue, match=r"^chunk_size=0 is not a whole number in \[1, 1048576\]$"):
+        evaluate_multiclass_cell(cell, seed=0, chunk_size=0)
+    with pytest.raises(InvalidValue, match=r"^losses\[0\]='bce' is not one of: cce, "):
+        evaluate_multiclass_cell(cell, seed=0, losses=["bce"])
+
+
 def peak_bytes(cell):
     tracemalloc.start()  # numpy reports its allocations to tracemalloc
     try:

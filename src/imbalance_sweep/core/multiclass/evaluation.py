@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..checks import names_from
-from ..simulator import DEFAULT_CHUNK_SIZE
+from ..checks import names_from, whole_number
+from ..simulator import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
 from ..vocabulary import MULTICLASS_LOSS_NAMES, MULTICLASS_LOSSES_BY_NAME, loss_key
 from .cell import MulticlassCell
 from .losses import MulticlassLosses
@@ -101,6 +101,8 @@ def evaluate_multiclass_cell(
     ``losses`` names K-class losses (None: every one that applies), ``settings`` the metrics'
     (``metrics.multiclass_settings``), ``loss_settings`` the losses' (``alpha``, ``gamma``,
     ``beta``, ``tau``, ``max_margin``, ``scale``)."""
+    seed = whole_number("seed", seed)
+    chunk_size = whole_number("chunk_size", chunk_size, minimum=1, maximum=MAX_CHUNK_SIZE)
     ranked = cell.size if cell.threshold_free and cell.size * cell.classes <= RANKING_MAX_SCORES else 0
     return evaluate_rows(
         cell_score_chunks(cell, seed, chunk_size),
