@@ -284,8 +284,8 @@ def path_flips(
 ) -> PathFlips:
     """Where along ``path`` each of ``losses`` and ``metrics`` prefers A or B, and each pair's agreement."""
     classes = check_classes(model_a, model_b, path)
-    loss_names = _loss_names(losses, model_a, model_b)
-    metric_names = _metric_names(metrics, classes)
+    loss_names = checked_losses(losses, model_a, model_b)
+    metric_names = checked_metrics(metrics, classes)
     if not loss_names and not metric_names:
         raise InvalidValue("losses=[] and metrics=[]: name at least one loss or metric to compare")
     found = [loss_preference(model_a, model_b, name, path) for name in loss_names]
@@ -307,7 +307,8 @@ def check_classes(model_a: ClassValues, model_b: ClassValues, path: PriorPath | 
     return classes
 
 
-def _loss_names(losses: Any, model_a: ClassValues, model_b: ClassValues) -> tuple[str, ...]:
+def checked_losses(losses: Any, model_a: ClassValues, model_b: ClassValues) -> tuple[str, ...]:
+    """``losses`` (names, or one comma-separated string), each with terms in both models; [] for none."""
     if isinstance(losses, (list, tuple)) and not losses:
         return ()
     both = tuple(
@@ -316,7 +317,9 @@ def _loss_names(losses: Any, model_a: ClassValues, model_b: ClassValues) -> tupl
     return names_from("losses", losses, both or ("(none: the models have no loss terms)",))
 
 
-def _metric_names(metrics: Any, classes: int) -> tuple[str, ...]:
+def checked_metrics(metrics: Any, classes: int) -> tuple[str, ...]:
+    """``metrics`` (names, or one comma-separated string), each of the confusion counts of K classes
+    (per class too: ``recall/class_001``); [] for none."""
     if isinstance(metrics, str):
         metrics = [part.strip() for part in metrics.split(",") if part.strip()]
     if isinstance(metrics, (list, tuple)) and not metrics:
