@@ -2,12 +2,15 @@
 flips worked out by hand, ties, touches, the agreement of a loss and a metric, flips against the
 sign changes of a dense scan (hypothesis), and bad models one line each."""
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from imbalance_sweep.core.checks import InvalidValue
+from imbalance_sweep.core.multiclass import prior_flip
 from imbalance_sweep.core.multiclass.prior_flip import (
     CONFUSION_METRICS,
     EPS,
@@ -191,6 +194,18 @@ def test_loss_flips_match_a_dense_scan(case):
     found = loss_preference(a, b, "cce", path)
     scale = float(np.abs(a.weighted_terms("cce")).max() + np.abs(b.weighted_terms("cce")).max())
     assert_as_a_dense_scan(found, path, lambda priors: loss_differences(a, b, "cce", priors), 1e-12 * scale)
+
+
+@given(models_and_path())
+def test_the_exponential_profile_flips_alike_by_polynomial_roots_and_by_its_sign_changes(case):
+    """Above POLYNOMIAL_MAX_CLASSES the exponential profile is solved as Zipf is: the same flips."""
+    a, b, path = case
+    assume(path.parameter == "rho")
+    by_roots = loss_preference(a, b, "cce", path)
+    with mock.patch.object(prior_flip, "POLYNOMIAL_MAX_CLASSES", 1):
+        by_signs = loss_preference(a, b, "cce", path)
+    assert by_signs.flips == pytest.approx(by_roots.flips, rel=1e-12)
+    assert [part.preferred for part in by_signs.intervals] == [part.preferred for part in by_roots.intervals]
 
 
 @given(models_and_path(), st.sampled_from([*CONFUSION_METRICS, "precision/class_001", "f1/class_000"]))

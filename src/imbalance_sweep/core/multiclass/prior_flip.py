@@ -19,7 +19,8 @@ its flips are exact:
   ``x = rho**(-1 / (K - 1))``: numpy's roots, those near the real axis taken as candidates; the sign
   is read between neighbouring candidates and each change bisected in rho to adjacent floats. A
   candidate without a change where P is 0 to rounding is a touch (a tie, both sides one model);
-* along Zipf, the sign of ``E(s) = sum_k d_k (k + 1)**-s``: an exponential sum, with at most as many
+* along Zipf, and along the exponential profile above :data:`POLYNOMIAL_MAX_CLASSES` classes (in
+  u = log rho, exponents k / (K - 1)), the sign of ``E(s) = sum_k d_k (k + 1)**-s``: an exponential sum, with at most as many
   roots as sign changes of d (Laguerre's rule of signs; the exponents log(k + 1) increase with k).
   Multiplying by ``exp(mu s)``, mu between the exponents of one sign change, and differentiating
   gives a sum with one change fewer, whose roots (found the same way, down to a sum without a
@@ -75,6 +76,9 @@ TIE_ULPS = 64  # a metric difference within TIE_ULPS * K * eps of 0 is a tie
 MAX_BISECTIONS = 2200  # enough to reach adjacent floats from any two finite ones
 GOLDEN_STEPS = 100
 SCAN_BLOCK_VALUES = 1 << 20  # priors x classes evaluated at once
+# Above this K the exponential profile's polynomial roots (the eigenvalues of a K x K companion
+# matrix: seconds at K = 1000) give way to the isolation of its exponential sum in log rho, as Zipf's
+POLYNOMIAL_MAX_CLASSES = 100
 
 # The metrics of the expected confusion counts, by the registry; per class: ``<name>/class_<k>``
 CONFUSION_METRICS = {metric.name: metric for metric in MULTICLASS_METRICS if metric.kind == "confusion"}
@@ -356,16 +360,29 @@ def loss_preference(model_a: ClassValues, model_b: ClassValues, loss: str, path:
     if isinstance(path, LinePath):
         sign_at = _line_sign(d, path)
         flips, touches = _line_flips(d, path), list[float]()
-    elif path.kind == "exponential":
+    elif path.kind == "exponential" and path.classes <= POLYNOMIAL_MAX_CLASSES:
         sign_at = _polynomial_sign(d, path.classes)
         flips, touches = _polynomial_flips(d, path, sign_at)
-    else:
+    else:  # in the rate u (log rho, or s)
         nonzero = d != 0
         coefficients, exponents = d[nonzero], path.exponents()[nonzero]
-        sign_at = lambda s: _exponential_sum_sign(coefficients, exponents, s)  # noqa: E731
-        flips, touches = _exponential_sum_roots(coefficients, exponents, path.low, path.high)
+        sign_at = lambda value: _exponential_sum_sign(coefficients, exponents, _rate_of(path, value))  # noqa: E731
+        low, high = (_rate_of(path, value) for value in (path.low, path.high))
+        rates = _exponential_sum_roots(coefficients, exponents, low, high)
+        flips, touches = ([_parameter_of(path, rate) for rate in found] for found in rates)
     lower = MULTICLASS_LOSSES_BY_NAME[loss].lower_is_better
     return _preference(loss, True, lower, path, flips, touches, sign_at)
+
+
+def _rate_of(path: TiltedPath, value: float) -> float:
+    """u of a parameter value: log rho, or s itself."""
+    return math.log(value) if path.kind == "exponential" else value
+
+
+def _parameter_of(path: TiltedPath, rate: float) -> float:
+    """rho = exp(u) or s = u, kept inside the path (exp rounds)."""
+    value = math.exp(rate) if path.kind == "exponential" else rate
+    return min(max(value, path.low), path.high)
 
 
 def _line_sign(d: Floats, path: LinePath) -> SignAt:
