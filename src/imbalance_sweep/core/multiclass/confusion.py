@@ -63,6 +63,14 @@ def per_class_rates(confusion: NDArray[np.int64]) -> dict[str, NDArray[np.float6
     correct = np.diag(confusion).astype(np.float64)
     rows = confusion.sum(axis=1).astype(np.float64)
     columns = confusion.sum(axis=0).astype(np.float64)
+    return class_rates(correct, rows, columns)
+
+
+def class_rates(
+    correct: NDArray[np.float64], rows: NDArray[np.float64], columns: NDArray[np.float64]
+) -> dict[str, NDArray[np.float64]]:
+    """Each class's precision, recall and F1 from its correct rows, rows and predictions (the last
+    axis the classes; any leading shape)."""
     return {
         "precision": _divided(correct, columns),
         "recall": _divided(correct, rows),
@@ -95,6 +103,37 @@ def confusion_metrics(confusion: NDArray[np.int64]) -> dict[str, float]:
     for name, per_class in rates.items():
         for label, value in enumerate(per_class.tolist()):
             values[class_key(name, label, classes)] = value
+    return values
+
+
+def float_confusion_metrics(
+    correct: NDArray[np.float64], rows: NDArray[np.float64], columns: NDArray[np.float64]
+) -> dict[str, NDArray[np.float64]]:
+    """:func:`confusion_metrics` of float counts (expected ones: a prior times a model's confusion
+    rates), for many sets at once: each class's correct rows, rows and predictions along the last
+    axis, any leading shape, every set with rows > 0 in all. Every value depends on the counts only
+    through these three, so a caller needs no K x K matrix per set. The same formulas and the same
+    0.0 where a denominator is 0, in float64 rounding (the integer counts' are exact)."""
+    classes = correct.shape[-1]
+    rates = class_rates(correct, rows, columns)
+    total = rows.sum(axis=-1)
+    accuracy = correct.sum(axis=-1) / total
+    values = {"accuracy": accuracy}
+    present = rows > 0
+    values["balanced_accuracy"] = (rates["recall"] * present).sum(axis=-1) / present.sum(axis=-1)
+    for name, per_class in rates.items():
+        values[f"{name}_macro"] = per_class.mean(axis=-1)
+        values[f"{name}_weighted"] = (per_class * rows).sum(axis=-1) / total
+        values[f"{name}_micro"] = accuracy
+    agreement = (columns * rows).sum(axis=-1)  # sum_k p_k t_k
+    covariance = correct.sum(axis=-1) * total - agreement
+    squared = total * total
+    spread = (squared - (columns * columns).sum(axis=-1)) * (squared - (rows * rows).sum(axis=-1))
+    values["mcc"] = _divided(covariance, np.sqrt(np.maximum(spread, 0.0)))
+    values["cohen_kappa"] = _divided(covariance, squared - agreement)
+    for name, per_class in rates.items():
+        for label in range(classes):
+            values[class_key(name, label, classes)] = per_class[..., label]
     return values
 
 
