@@ -29,7 +29,7 @@ from ..vocabulary import MULTICLASS_LOSS_NAMES, MULTICLASS_LOSSES_BY_NAME, loss_
 from .confusion import DEFAULT_FEW_BELOW, DEFAULT_MANY_ABOVE
 from .expected_metrics import metric_values
 from .expected_terms import term_moments
-from .labelled import checked_classes, per_class
+from .labelled import per_class
 from .loss_settings import class_tables
 from .losses import class_weights
 from .metrics import DEFAULT_TOP_K, multiclass_settings
@@ -44,7 +44,8 @@ def class_counts(counts: Any) -> Floats:
     if np.ndim(counts) != 1:
         raise InvalidValue(f"counts has shape {np.shape(counts)}; allowed: (K,), one count a class, K >= 2")
     values = list(counts)
-    checked_classes(len(values))
+    if len(values) < 2:
+        raise InvalidValue(f"counts={shown(values)} has K={len(values)} classes; allowed: K >= 2")
     whole = [whole_number(f"counts[{index}]", value) for index, value in enumerate(values)]
     if sum(whole) < 1:
         raise InvalidValue(f"counts={whole} has no row; allowed: counts summing to at least 1")
@@ -85,7 +86,11 @@ def error_spread(spread: Any, classes: int) -> Floats:
 
 
 def expected_losses(
-    counts: Floats, accuracies: Floats, spread: Floats, losses: tuple[str, ...], tables_settings: dict[str, Any]
+    counts: Floats,
+    accuracies: Floats,
+    spread: Floats,
+    losses: tuple[str, ...],
+    tables_settings: dict[str, Any],
 ) -> dict[str, float]:
     """``loss/<name>`` and ``stderr/loss/<name>`` of each loss of ``losses``."""
     tables = class_tables(counts.size, losses, **tables_settings)
@@ -130,7 +135,9 @@ def expected_multiclass(
     losses = names_from("losses", losses, MULTICLASS_LOSS_NAMES)
     training = training_or_validation_counts(training_counts, counts, losses)
     settings = multiclass_settings(top_k, ece_bins, many_above, few_below)
-    values = expected_losses(counts, accuracies, spread, losses, {"training_counts": training, **loss_settings})
+    values = expected_losses(
+        counts, accuracies, spread, losses, {"training_counts": training, **loss_settings}
+    )
     return values | metric_values(counts, accuracies, spread, training, settings)
 
 

@@ -102,9 +102,7 @@ def log_loss_means(accuracies: Floats) -> Floats:
     return np.array(means)[inverse.ravel()]
 
 
-def calibration_values(
-    counts: Floats, accuracies: Floats, spread: Floats, bins: int
-) -> tuple[float, Floats]:
+def calibration_values(counts: Floats, accuracies: Floats, spread: Floats, bins: int) -> tuple[float, Floats]:
     """The top-label ECE and each class's ECE of an infinite cell with these class shares."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     low, high = edges[:-1].copy(), edges[1:]
