@@ -68,21 +68,30 @@ def error_spread(spread: Any, classes: int) -> Floats:
             f"error_spread has shape {np.shape(spread)}; allowed: ({classes}, {classes}), "
             "row k the shares of class k's errors over the classes"
         )
-    rows = [list(row) for row in spread]
-    for k, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if not is_number(value) or not math.isfinite(value) or value < 0:
+    array = np.asarray(spread)
+    if array.dtype.kind not in "iuf":  # strings, bools, objects: the first that is not a number
+        for (k, c), value in np.ndenumerate(np.asarray(spread, dtype=object)):
+            if not is_number(value):
                 raise InvalidValue(f"error_spread[{k}][{c}]={shown(value)} is not a finite share >= 0")
-            if c == k and value != 0:
-                raise InvalidValue(
-                    f"error_spread[{k}][{k}]={shown(value)}: allowed 0, an error goes to another class"
-                )
-        if abs(math.fsum(row) - 1.0) > SPREAD_ROW_TOLERANCE:
-            raise InvalidValue(
-                f"error_spread[{k}] sums to {math.fsum(row):.10g}; allowed: rows summing to 1 "
-                f"within {SPREAD_ROW_TOLERANCE:g}"
-            )
-    return np.array(rows, dtype=np.float64)
+    shares = array.astype(np.float64)
+    bad = ~(np.isfinite(shares) & (shares >= 0))
+    if bad.any():
+        k, c = np.argwhere(bad)[0].tolist()
+        raise InvalidValue(f"error_spread[{k}][{c}]={shown(array[k, c])} is not a finite share >= 0")
+    diagonal = np.flatnonzero(np.diag(shares))
+    if diagonal.size:
+        k = int(diagonal[0])
+        raise InvalidValue(
+            f"error_spread[{k}][{k}]={shown(array[k, k])}: allowed 0, an error goes to another class"
+        )
+    sums = shares.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > SPREAD_ROW_TOLERANCE)
+    if off.size:
+        k = int(off[0])
+        raise InvalidValue(
+            f"error_spread[{k}] sums to {sums[k]:.10g}; allowed: rows summing to 1 within {SPREAD_ROW_TOLERANCE:g}"
+        )
+    return shares
 
 
 def expected_losses(
@@ -96,7 +105,7 @@ def expected_losses(
     tables = class_tables(counts.size, losses, **tables_settings)
     terms = {MULTICLASS_LOSSES_BY_NAME[name].term for name in losses}
     moments = term_moments(sorted(terms), accuracies, spread, tables)
-    total = counts.sum()
+    total = float(counts.sum())
     values = {}
     for name in losses:
         first, second = moments[MULTICLASS_LOSSES_BY_NAME[name].term]

@@ -56,6 +56,7 @@ def term_moments(
     """Per term of ``terms``: each class's E[x] and E[x^2] (its rows' term, unweighted), for
     ``accuracies`` (K,) and the error ``spread`` (K x K, rows summing to 1, zero diagonal)."""
     moments: dict[str, Moments] = {}
+    adjusted: dict[tuple[bytes, bytes, float], Moments] = {}  # the same logits give the same moments
     for term in terms:
         if term == "ce":
             moments[term] = _per_accuracy(accuracies, lambda acc: bce_moments(1, acc))
@@ -66,7 +67,10 @@ def term_moments(
             moments[term] = (2.0 * first, 4.0 * second)
         else:
             log_factors, margins, scale = adjusted_logits(term, tables)
-            moments[term] = adjusted_moments(accuracies, spread, log_factors, margins, scale)
+            key = (log_factors.tobytes(), margins.tobytes(), scale)  # tau = 1: balanced softmax's
+            if key not in adjusted:
+                adjusted[key] = adjusted_moments(accuracies, spread, log_factors, margins, scale)
+            moments[term] = adjusted[key]
     return moments
 
 
