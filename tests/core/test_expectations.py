@@ -175,3 +175,34 @@ def test_expected_mode_logs_the_same_names_without_drawing(make_spec, tracking_u
     assert {f"loss/{name}" for name in LOSS_NAMES} | set(METRIC_NAMES) <= set(run.data.metrics)
     assert not any(key.startswith("expected/") for key in run.data.metrics)
     assert Cell(10**9, 10**7, 0.999, 0.5).size == 1_010_000_000
+
+
+@given(
+    st.floats(1e-320, 1e-150),
+    st.floats(0.01, 0.99),
+    st.integers(1, 10**6),
+    st.integers(1, 10**6),
+)
+def test_an_accuracy_next_to_zero_gets_its_standard_errors_not_an_overflow(acc_0s, acc_1s, num_0s, num_1s):
+    """lr_plus's slope is enormous there and its variance tiny: the square of the one overflowed. A
+    metric that is itself infinite there (lr_minus, past a subnormal specificity) has no error: NaN."""
+    values = expected(num_0s, acc_0s, num_1s, acc_1s)
+    errors = {
+        key.removeprefix("stderr/"): value for key, value in values.items() if key.startswith("stderr/")
+    }
+    assert errors
+    for name, error in errors.items():
+        assert error >= 0 or (math.isnan(error) and not math.isfinite(values[name])), (name, error)
+
+
+def test_the_delta_method_error_without_overflow_is_the_plain_formula_and_with_it_the_exact_value():
+    from decimal import Decimal, localcontext
+
+    from imbalance_sweep.core.expectations import delta_method_error
+
+    assert delta_method_error(3.0, 2.0, 0.5, 7.0) == math.sqrt(3.0**2 * 2.0 + 0.5**2 * 7.0)
+    slope, variance = 3.1e213, 2.7e-213
+    with localcontext() as context:
+        context.prec = 50
+        exact = (Decimal(slope) ** 2 * Decimal(variance) + Decimal("1.5") ** 2 * Decimal("0.25")).sqrt()
+    assert delta_method_error(slope, variance, 1.5, 0.25) == pytest.approx(float(exact), rel=1e-15)

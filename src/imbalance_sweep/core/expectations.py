@@ -148,11 +148,19 @@ def expected_metrics(
     slope_tp = slopes(tp, n1, lambda x: at(x, tn)) if variance_tp else zero
     slope_tn = slopes(tn, n0, lambda x: at(tp, x)) if variance_tn else zero
     for name in CONFUSION_METRIC_NAMES:
-        values[f"stderr/{name}"] = math.sqrt(
-            slope_tp[name] ** 2 * variance_tp + slope_tn[name] ** 2 * variance_tn
-        )
+        values[f"stderr/{name}"] = delta_method_error(slope_tp[name], variance_tp, slope_tn[name], variance_tn)
     values.update(chosen)
     return values
+
+
+def delta_method_error(slope_tp: float, variance_tp: float, slope_tn: float, variance_tn: float) -> float:
+    """sqrt(slope_tp^2 var_tp + slope_tn^2 var_tn). A slope's square can overflow where the error
+    does not (an accuracy within 1e-200 of 0 makes lr_plus's slope enormous and its variance tiny):
+    then each term is scaled before it is squared (``math.hypot``), which is exact to rounding."""
+    try:
+        return math.sqrt(slope_tp**2 * variance_tp + slope_tn**2 * variance_tn)
+    except OverflowError:
+        return math.hypot(slope_tp * math.sqrt(variance_tp), slope_tn * math.sqrt(variance_tn))
 
 
 def expected_skill(prevalence: float, losses: Mapping[str, float]) -> dict[str, float]:
