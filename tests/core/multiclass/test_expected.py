@@ -100,7 +100,11 @@ def cells(draw, *, max_classes=5):
     return counts, accuracies, spread, training
 
 
-@settings(max_examples=15)
+# derandomize: the same 15 examples every run. A statistical test whose seed hypothesis may search
+# would find, run after run, a seed that puts some value 3 standard errors out twice by chance (one
+# did: seed 440, class 1's recall 3.1 SE out twice, where 2,000 replicates give 0.3757 +- 0.0005
+# against the exact 0.375).
+@settings(max_examples=15, derandomize=True)
 @given(cells(), st.integers(0, 2**32 - 1))
 @example(
     ([200, 200, 200], [0.0, 0.0, 0.0], np.array([[0, 1.0, 0], [1.0, 0, 0], [0.5, 0.5, 0]]), [1, 1, 1]), 0
