@@ -35,7 +35,7 @@ def test_the_shipped_long_tail_grid_gives_priors_by_models_by_seeds():
     ]
     head_heavy, even = cells[0], cells[1]
     assert head_heavy.counts == (1000,) * 10
-    assert head_heavy.train_counts == even.train_counts == CIFAR_10_LT
+    assert head_heavy.training_counts == even.training_counts == CIFAR_10_LT
     assert head_heavy.accuracies[0] == 0.9 and head_heavy.accuracies[-1] == 0.3
     assert list(head_heavy.accuracies) == sorted(head_heavy.accuracies, reverse=True)
     assert head_heavy.errors == "frequency" and even.errors == "uniform"
@@ -82,7 +82,7 @@ def test_explicit_counts_default_training_counts_and_a_confusion_matrix():
     cells = k_grid_cells(grid)
     assert len(cells) == 6
     freq = cells[0]
-    assert freq.train_counts == freq.counts == (100, 10, 1)  # no train: the validation counts
+    assert freq.training_counts == freq.counts == (100, 10, 1)  # no train: the validation counts
     assert freq.accuracies == pytest.approx((0.9, 0.7, 0.5))
     assert cells[3].accuracies == (0.9, 0.9, 0.9)  # a balanced training set: every class is a head class
     assert cells[1].accuracies == (0.8, 1.0, 0.0)

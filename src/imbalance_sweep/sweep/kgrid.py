@@ -48,7 +48,7 @@ class KCellSpec:
 
     counts: tuple[int, ...]  # the validation set's count of each class
     accuracies: tuple[float, ...]  # each class's accuracy, in [0, 1]
-    train_counts: tuple[int, ...]  # the training counts: loss weights, bands, the frequency rules
+    training_counts: tuple[int, ...]  # the training counts: loss weights, bands, the frequency rules
     errors: str | Matrix  # a rule of ERROR_RULES, or the K x K spread (rows sum to 1, diagonal 0)
     seed: int  # the replicate seed
     model: str  # the model's name in the grid
