@@ -1,5 +1,5 @@
 """The K-class grid (conf/grid/long_tail.yaml) composed through Hydra's compose API and parsed into
-cell specs (sweep/kgrid.py); bad values get one line each; the sweep refuses it for now."""
+cell specs (sweep/kgrid.py); bad values get one line each (the sweep of them: test_k_class_sweep.py)."""
 
 from __future__ import annotations
 
@@ -203,13 +203,4 @@ def test_too_many_cells_are_refused_before_any_is_formed():
     assert str(error.value) == (
         "grid: 3 validation priors x 2 models x 20000 seeds = 120000 cells, more than a sweep takes "
         "(at most 100000); split it"
-    )
-
-
-def test_the_sweep_refuses_a_k_class_grid_in_one_line(make_spec):
-    with pytest.raises(InvalidValue) as error:
-        make_spec("grid=long_tail")
-    assert str(error.value) == (
-        "grid='long_tail' is a K-class grid (it sets grid.classes); the sweep runs binary grids only for "
-        "now, such as grid=seed_blog"
     )
