@@ -86,7 +86,7 @@ def timings(samples: int, repeats: int) -> None:
         accumulator.values()
 
     def chunked_metrics() -> None:
-        accumulator = MulticlassAccumulator(CLASSES, train_counts=cell.training_counts)
+        accumulator = MulticlassAccumulator(CLASSES, training_counts=cell.training_counts)
         for label, scores in cell_score_chunks(cell, 0):
             accumulator.add_checked(np.full(scores.shape[0], label), scores)
         accumulator.values()

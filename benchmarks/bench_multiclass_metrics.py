@@ -49,7 +49,7 @@ def main() -> None:
     labels = rng.integers(0, classes, n)
     weights = rng.random((n, classes), dtype=np.float32)
     scores = weights / weights.sum(axis=1, keepdims=True)
-    train_counts = np.geomspace(1000, 5, classes)
+    training_counts = np.geomspace(1000, 5, classes)
     chunks = [slice(start, start + DEFAULT_CHUNK_SIZE) for start in range(0, n, DEFAULT_CHUNK_SIZE)]
 
     def draw() -> None:
@@ -64,7 +64,7 @@ def main() -> None:
         for rows in chunks:
             chunk_labels, chunk_scores = labelled_class_scores(labels[rows], scores[rows], classes=classes)
             counts += confusion_counts(chunk_labels, predicted_classes(chunk_scores), classes)
-        confusion_metrics(counts) | band_recalls(counts, train_counts)
+        confusion_metrics(counts) | band_recalls(counts, training_counts)
 
     def top_k() -> None:
         for rows in chunks:
@@ -84,7 +84,7 @@ def main() -> None:
         bins.values()
 
     def accumulator() -> None:
-        every = MulticlassAccumulator(classes, train_counts=train_counts)
+        every = MulticlassAccumulator(classes, training_counts=training_counts)
         for rows in chunks:
             every.add(labels[rows], scores[rows])
         every.values()

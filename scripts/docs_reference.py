@@ -34,6 +34,7 @@ def _described() -> dict[str, dict[str, tuple[str, str, str]]]:
     from imbalance_sweep.core.metrics import MAX_ECE_BINS
     from imbalance_sweep.core.simulator import MAX_CHUNK_SIZE
     from imbalance_sweep.core.thresholds import BEST_CHOICES
+    from imbalance_sweep.core.vocabulary import MULTICLASS_LOSS_NAMES
     from imbalance_sweep.sweep.config import MAX_BOOTSTRAP_REPLICATES, MAX_NAME_LENGTH, MODES
     from imbalance_sweep.sweep.grid import MAX_CELLS
     from imbalance_sweep.sweep.plan import SAMPLED_CELL_MAX_SAMPLES
@@ -72,7 +73,8 @@ def _described() -> dict[str, dict[str, tuple[str, str, str]]]:
             "focal.alpha": (
                 "number",
                 "[0, 1]",
-                "weight of positives in `focal_tfa` and `focal_balanced` (negatives get 1 - alpha)",
+                "weight of positives in `focal_tfa` and `focal_balanced` (negatives get 1 - alpha); a "
+                "K-class grid's `categorical_focal` weight of every class",
             ),
             "focal.gamma": ("number", "finite, >= 0", "focusing parameter of the focal losses"),
             "threshold": (
@@ -94,7 +96,28 @@ def _described() -> dict[str, dict[str, tuple[str, str, str]]]:
             "metrics.ece_bins": (
                 "whole number",
                 f"1 to {MAX_ECE_BINS:,} (`MAX_ECE_BINS`)",
-                "`ece`: equal-width bins on [0, 1]",
+                "`ece` (and a K-class grid's ECEs): equal-width bins on [0, 1]",
+            ),
+            "multiclass.losses": (
+                "list of names or null",
+                f"non-empty, no repeats, from {names(MULTICLASS_LOSS_NAMES)}",
+                "a K-class grid's losses (K >= 3), logged as `loss/<name>`; `null`: all of them (those "
+                "of the training prior left out of a cell with a training count of 0)",
+            ),
+            "multiclass.beta": ("number", "[0, 1)", "`class_balanced`: the effective-number beta"),
+            "multiclass.tau": ("number", "finite, >= 0", "`logit_adjusted`: the prior's weight tau"),
+            "multiclass.max_margin": ("number", "finite, >= 0", "`ldam`: the rarest training class's margin"),
+            "multiclass.scale": ("number", "finite, > 0", "`ldam`: the logit scale"),
+            "multiclass.top_k": ("whole number", ">= 1", "`top_k_accuracy`: k"),
+            "multiclass.many_above": (
+                "number",
+                "finite, >= 0",
+                "`recall/many`: the classes with more training samples than this",
+            ),
+            "multiclass.few_below": (
+                "number",
+                "finite, >= 0, at most `many_above`",
+                "`recall/few`: the classes with fewer training samples than this (`recall/medium`: the others)",
             ),
             "bootstrap.replicates": (
                 "whole number",

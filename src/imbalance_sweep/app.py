@@ -140,5 +140,10 @@ def closing_lines(spec: SweepSpec, outcome: SweepOutcome) -> list[str]:
         links=links,
     )
     if outcome.rows and len(outcome.rows) <= TABLE_MAX_CELLS:
-        lines += ["", headline_table(outcome.rows, headline_columns(spec.losses, outcome.rows))]
+        lines += [
+            "",
+            headline_table(
+                outcome.rows, headline_columns(spec.losses, outcome.rows, k_classes=spec.k_classes)
+            ),
+        ]
     return lines

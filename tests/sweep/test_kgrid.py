@@ -1,5 +1,5 @@
 """The K-class grid (conf/grid/long_tail.yaml) composed through Hydra's compose API and parsed into
-cell specs (sweep/kgrid.py); bad values get one line each; the sweep refuses it for now."""
+cell specs (sweep/kgrid.py); bad values get one line each (the sweep of them: test_k_class_sweep.py)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_the_shipped_long_tail_grid_gives_priors_by_models_by_seeds():
     ]
     head_heavy, even = cells[0], cells[1]
     assert head_heavy.counts == (1000,) * 10
-    assert head_heavy.train_counts == even.train_counts == CIFAR_10_LT
+    assert head_heavy.training_counts == even.training_counts == CIFAR_10_LT
     assert head_heavy.accuracies[0] == 0.9 and head_heavy.accuracies[-1] == 0.3
     assert list(head_heavy.accuracies) == sorted(head_heavy.accuracies, reverse=True)
     assert head_heavy.errors == "frequency" and even.errors == "uniform"
@@ -82,7 +82,7 @@ def test_explicit_counts_default_training_counts_and_a_confusion_matrix():
     cells = k_grid_cells(grid)
     assert len(cells) == 6
     freq = cells[0]
-    assert freq.train_counts == freq.counts == (100, 10, 1)  # no train: the validation counts
+    assert freq.training_counts == freq.counts == (100, 10, 1)  # no train: the validation counts
     assert freq.accuracies == pytest.approx((0.9, 0.7, 0.5))
     assert cells[3].accuracies == (0.9, 0.9, 0.9)  # a balanced training set: every class is a head class
     assert cells[1].accuracies == (0.8, 1.0, 0.0)
@@ -203,13 +203,4 @@ def test_too_many_cells_are_refused_before_any_is_formed():
     assert str(error.value) == (
         "grid: 3 validation priors x 2 models x 20000 seeds = 120000 cells, more than a sweep takes "
         "(at most 100000); split it"
-    )
-
-
-def test_the_sweep_refuses_a_k_class_grid_in_one_line(make_spec):
-    with pytest.raises(InvalidValue) as error:
-        make_spec("grid=long_tail")
-    assert str(error.value) == (
-        "grid='long_tail' is a K-class grid (it sets grid.classes); the sweep runs binary grids only for "
-        "now, such as grid=seed_blog"
     )

@@ -10,6 +10,7 @@ door app.py hands it): the sweep layer imports no analysis."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..core.cell import Cell
@@ -27,8 +28,12 @@ from .answer import (
     answer_note,
     flip_prevalences,
 )
+from .kclass_report import ANSWER_LATER, SUMMARY_TABLE, summary_columns
 from .preference import Model
 from .report import report_figures, report_tables, sweep_models
+
+if TYPE_CHECKING:
+    from ..sweep.config import SweepCell
 
 # Ends the answer at the top of a run's description: what follows is the description it had
 # (a Markdown link reference, which renders as nothing). A later answer replaces the one before it.
@@ -44,13 +49,15 @@ class ReportAndAnswer(ParentPage):
         curves among them) as PNG files, and a sweep of several cells' answer (:func:`sweep_answer`)
         with, when ``spec.report``, its figure."""
         figures: dict[str, bytes] = {}
+        if spec.multiclass is not None:  # a K-class sweep: tables only, its answer comes later
+            return PreparedPage()
         if spec.report:
             from .figures import png_bytes  # matplotlib: not before a figure is drawn
 
             drawn = report_figures(
                 rows,
                 losses=spec.losses,
-                models=sweep_models(spec.cells, spec.model_of) if spec.all_figures else (),
+                models=sweep_models(binary_cells(spec), spec.model_of) if spec.all_figures else (),
                 all_figures=spec.all_figures,
             )
             figures = {path: png_bytes(figure) for path, figure in drawn.items()}
@@ -74,6 +81,9 @@ class ReportAndAnswer(ParentPage):
     ) -> None:
         """The report's tables and figures when ``spec.report`` asks for them, then the answer
         (:func:`show_answer`); ``prepared`` is :meth:`prepare` of the same rows, else made now."""
+        if spec.multiclass is not None:
+            show_k_class_sweep(tracker, spec, run_id, table)
+            return
         if prepared is None:
             prepared = self.prepare(spec, table)
         if spec.report:
@@ -83,11 +93,27 @@ class ReportAndAnswer(ParentPage):
                 tracker.log_bytes(run_id, png, path)
         show_answer(tracker, spec, run_id, table, prepared)
 
-    def show_cell(self, tracker: Tracker, spec: SweepSpec, run_id: str, cell: Cell, row: Row) -> None:
+    def show_cell(self, tracker: Tracker, spec: SweepSpec, run_id: str, cell: SweepCell, row: Row) -> None:
         copy_cell(tracker, spec, run_id, cell, row, skip=set())
 
 
 REPORT_AND_ANSWER = ReportAndAnswer()
+
+
+def show_k_class_sweep(tracker: Tracker, spec: SweepSpec, run_id: str, table: Sequence[Row]) -> None:
+    """A finished K-class sweep on its parent: a one-cell sweep's cell (:func:`copy_cell`); else,
+    with ``spec.report``, the summary table (analysis/kclass_report.py) and the cells' headline
+    values, and a description that says its answer comes later."""
+    if len(spec.cells) == 1:
+        copy_cell(tracker, spec, run_id, spec.cells[0], table[0], skip=set(sweep_params(spec)))
+        return
+    if spec.report:
+        tracker.log_table(run_id, summary_columns(table, spec.losses), SUMMARY_TABLE)
+        columns = headline_columns(spec.losses, table, k_classes=spec.k_classes)
+        tracker.log_table(
+            run_id, {column: [row.get(column) for row in table] for column in columns}, HEADLINE_TABLE
+        )
+    set_answer_note(tracker, run_id, f"Sweep {spec.name!r}: {len(table)} K-class cells. {ANSWER_LATER}")
 
 
 def sweep_answer(spec: SweepSpec, rows: Sequence[Row]) -> dict[str, float]:
@@ -129,7 +155,7 @@ def show_answer(
 
 
 def copy_cell(
-    tracker: Tracker, spec: SweepSpec, run_id: str, cell: Cell, row: Row, *, skip: set[str]
+    tracker: Tracker, spec: SweepSpec, run_id: str, cell: SweepCell, row: Row, *, skip: set[str]
 ) -> None:
     """The cell's params (but ``skip`` and those ``mlflow run`` logged as typed) and every metric
     of ``row`` onto ``run_id``, and its headline values in the run's description."""
@@ -138,20 +164,30 @@ def copy_cell(
     tracker.log(
         run_id, params={key: value for key, value in params.items() if key not in skip}, metrics=metrics
     )
-    headline = {column: row.get(column, "") for column in headline_columns(spec.losses, [row])}
+    columns = headline_columns(spec.losses, [row], k_classes=spec.k_classes)
+    headline = {column: row.get(column, "") for column in columns}
     set_answer_note(tracker, run_id, answer_note(metrics, n_cells=1, headline=headline))
 
 
 def two_models(spec: SweepSpec) -> tuple[Model, Model] | None:
     """The grid's two models, when it has exactly two given by accuracies and cut at 0.5 (their
     flips are exact, from the score model); None otherwise."""
-    if spec.file_models or not all(is_default(threshold) for threshold in spec.thresholds):
+    if (
+        spec.multiclass is not None
+        or spec.file_models
+        or not all(is_default(threshold) for threshold in spec.thresholds)
+    ):
         return None
-    pairs = list(dict.fromkeys((cell.acc_0s, cell.acc_1s) for cell in spec.cells))
+    pairs = list(dict.fromkeys((cell.acc_0s, cell.acc_1s) for cell in binary_cells(spec)))
     if len(pairs) != 2:
         return None
     first, second = (Model(acc_0s, acc_1s, score_model=spec.score_model) for acc_0s, acc_1s in pairs)
     return first, second
+
+
+def binary_cells(spec: SweepSpec) -> list[Cell]:
+    """The cells of a binary grid (a K-class grid's report draws none of the binary figures)."""
+    return [cell for cell in spec.cells if isinstance(cell, Cell)]
 
 
 def artifact_link(run_id: str, path: str) -> str:

@@ -20,20 +20,23 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from ..core.cell import Cell
 from ..runtime.forked import ChildLost, ForkedResults, can_fork
 from ..runtime.lifetime import in_whole_process
 from .config import SweepSpec
 from .params import cell_params
 from .parent_page import ParentPage, PreparedPage
 
+if TYPE_CHECKING:
+    from .config import SweepCell
+
 log = logging.getLogger(__name__)
 
-CellValues = Callable[[Cell], dict[str, float]]
+CellValues = Callable[["SweepCell"], dict[str, float]]
 
 
-def worthwhile(spec: SweepSpec, todo: Sequence[Cell]) -> bool:
+def worthwhile(spec: SweepSpec, todo: Sequence[SweepCell]) -> bool:
     """Whether a forked worker would shorten this sweep and may run it (see the module's docstring)."""
     return in_whole_process() and len(todo) >= 2 and spec.backend == "numpy" and can_fork()
 
@@ -44,7 +47,7 @@ class CellsAhead:
 
     def __init__(
         self,
-        todo: Sequence[Cell],
+        todo: Sequence[SweepCell],
         compute: CellValues,
         results: ForkedResults | None = None,
         *,
@@ -56,7 +59,7 @@ class CellsAhead:
         self._results = results
         self._prepares = prepares  # the worker sends the page after the cells
 
-    def values(self, cell: Cell) -> dict[str, float]:
+    def values(self, cell: SweepCell) -> dict[str, float]:
         """``cell``'s values: the worker's when it computes the cells (they are asked for in its
         order), else computed now."""
         if self._results is None:
@@ -86,7 +89,7 @@ class CellsAhead:
 
 @contextlib.contextmanager
 def cells_ahead(
-    spec: SweepSpec, todo: Sequence[Cell], compute: CellValues, page: ParentPage | None
+    spec: SweepSpec, todo: Sequence[SweepCell], compute: CellValues, page: ParentPage | None
 ) -> Iterator[CellsAhead]:
     """:class:`CellsAhead` for ``todo``: with a forked worker when :func:`worthwhile`, which also
     prepares ``page`` (not None: ``todo`` is the whole sweep, so its rows are the sweep's table);

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..core import score_models
 from ..core.cell import Cell, NamedModel
@@ -19,6 +19,12 @@ from ..core.score_models.uniform import UNIFORM
 from ..core.thresholds import DEFAULT_THRESHOLD, check_threshold, is_default
 from .grid import MAX_CELLS, build_cells, threshold_axis
 from .plan import check_sampled_sizes
+
+if TYPE_CHECKING:
+    from .kclass_settings import KClassSettings
+    from .kgrid import KCellSpec
+
+    SweepCell: TypeAlias = Cell | KCellSpec  # a binary grid's cell, or a K-class grid's (grid.classes set)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +43,7 @@ class SweepSpec:
     """Everything a sweep needs, validated: the core gets these values, not a DictConfig."""
 
     name: str
-    cells: tuple[Cell, ...]
+    cells: tuple[SweepCell, ...]
     losses: tuple[str, ...]
     backend: str
     mode: str
@@ -66,13 +72,23 @@ class SweepSpec:
     thresholds: tuple[float | str, ...] = (DEFAULT_THRESHOLD,)
     # report=all: every figure; report=answer (the default): those that answer the sweep's question.
     all_figures: bool = False
+    # A K-class grid's K and settings (sweep/kclass_settings.py); None for a binary grid.
+    multiclass: KClassSettings | None = None
 
-    def model_of(self, cell: Cell) -> score_models.ScoreModel:
+    def model_of(self, cell: SweepCell) -> score_models.ScoreModel:
         """The score model of ``cell``: its predictions file's, else the sweep's ``score_model``."""
-        return self.score_model if cell.model is None else self.file_models[cell.model]
+        if not isinstance(cell, Cell) or cell.model is None:
+            return self.score_model
+        return self.file_models[cell.model]
 
     @property
-    def shard_cells(self) -> tuple[Cell, ...]:
+    def k_classes(self) -> bool:
+        """A K-class grid of K >= 3: its cells log the K-class losses and metrics (K = 2 cells run
+        as binary cells)."""
+        return self.multiclass is not None and not self.multiclass.binary
+
+    @property
+    def shard_cells(self) -> tuple[SweepCell, ...]:
         """This shard's cells: cell i of the grid (in its order) goes to shard i % shard_count."""
         return self.cells[self.shard_index :: self.shard_count]
 
@@ -130,11 +146,8 @@ def _grid_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
     grid = config.get("grid")
     if not isinstance(grid, Mapping):
         raise InvalidValue(f"grid={grid!r} must be a grid config such as grid=seed_blog")
-    if "classes" in grid:  # a K-class grid (sweep.kgrid): the K-class cell and its runs come later
-        raise InvalidValue(
-            f"grid={grid.get('name')!r} is a K-class grid (it sets grid.classes); the sweep runs binary grids "
-            "only for now, such as grid=seed_blog"
-        )
+    if "classes" in grid:  # a K-class grid: sweep/kgrid.py checks its keys
+        return grid
     unknown = sorted(set(grid) - set(GRID_KEYS))
     if unknown:
         raise InvalidValue(f"grid.{unknown[0]} is not a grid key; grid keys are: {', '.join(GRID_KEYS)}")
@@ -251,13 +264,34 @@ def sweep_spec(
         config.get("chunk_size"),
     )
     score_model = score_models.from_config(config.get("score_model"), start_dir=start_dir)
-    thresholds = _thresholds(config, grid)
-    cells, file_models = _grid_cells(grid, score_model, start_dir, thresholds)
+    multiclass = None
+    cells: tuple[SweepCell, ...]
+    if "classes" in grid:  # a K-class grid
+        from .kclass_settings import k_class_cells
+
+        threshold = check_threshold("threshold", config.get("threshold", DEFAULT_THRESHOLD))
+        thresholds: tuple[float | str, ...] = (threshold,)
+        cells, multiclass, losses = k_class_cells(
+            grid,
+            config,
+            losses=losses,
+            backend=backend,
+            score_model_name=score_model.name,
+            thresholds_default=is_default(threshold),
+        )
+        file_models: dict[str, EmpiricalModel] = {}
+    else:
+        thresholds = _thresholds(config, grid)
+        cells, file_models = _grid_cells(grid, score_model, start_dir, thresholds)
     grid_name = _text("grid.name", grid.get("name", "grid"))
     shard_index, shard_count = _shard(config)
     replicates, level = _bootstrap(config, file_models, score_model)
     resume = _resume(config, shard_count)
     mode = one_of("mode", config.get("mode", "sampled"), MODES)
+    if multiclass is not None:
+        from .kclass_settings import check_k_class_mode
+
+        check_k_class_mode(mode, multiclass)
     metrics = _metrics(config)
     report, all_figures = _report(config.get("report", "answer"))
     check_sampled_sizes(cells, mode)
@@ -288,6 +322,7 @@ def sweep_spec(
         metrics=metrics,
         thresholds=thresholds,
         all_figures=all_figures,
+        multiclass=multiclass,
     )
 
 

@@ -5,17 +5,25 @@ The grid is left out on purpose: a grown grid resumes into the same sweep and ru
 cells. Shards are left out too: every shard of a sweep finds the same parent. A cell's key hashes
 the sweep's key and the cell's own values (its threshold among them, like the grid a cell value:
 another threshold continues the sweep with new cells), so it names one cell of one sweep.
+
+A K-class grid's sweep key adds its kind and its K-class settings (never a binary sweep's key); its
+cells' keys hash K, every vector, the model's name and the validation prior's text, under other
+names than a binary cell's values, so no K-class cell, not even one of K = 2, has a binary cell's key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
-from ..core.cell import Cell
 from ..core.thresholds import is_default
 from .config import SweepSpec
+from .kgrid import KCellSpec
 from .params import sweep_settings
+
+if TYPE_CHECKING:
+    from .config import SweepCell
 
 KEY_LENGTH = 16  # hex digits: 64 bits, ample for the sweeps of one store
 
@@ -39,8 +47,15 @@ def sweep_key(spec: SweepSpec) -> str:
         }
     # metric settings other than the defaults: a sweep at the defaults keeps the key it always had
     metrics = {name: _key_value(value) for name, value in spec.metrics.non_default().items()}
+    k_classes = {}
+    if spec.multiclass is not None:  # a K-class grid: its kind, and its settings when they apply
+        k_classes = {
+            "kind": "k_classes",
+            **{key: _key_value(v) for key, v in spec.multiclass.params().items()},
+        }
     return _digest(
         {
+            **k_classes,
             **spec.score_model.identity(),
             **bootstrap,
             **metrics,
@@ -59,11 +74,13 @@ def _key_value(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def cell_key(sweep: str, cell: Cell) -> str:
+def cell_key(sweep: str, cell: SweepCell) -> str:
     """One cell of one sweep: its counts, its accuracies (exactly) and its replicate; a predictions
     file's cell adds the model's name and the file's digest, a cell at a threshold other than 0.5
     adds the threshold (a cell of accuracies at 0.5 adds nothing, so its key is the one it always
     had)."""
+    if isinstance(cell, KCellSpec):
+        return k_cell_key(sweep, cell)
     values = {
         "sweep": sweep,
         "num_0s": cell.num_0s,
@@ -77,3 +94,22 @@ def cell_key(sweep: str, cell: Cell) -> str:
     if not is_default(cell.threshold):
         values["threshold"] = _key_value(cell.threshold)
     return _digest(values)
+
+
+def k_cell_key(sweep: str, cell: KCellSpec) -> str:
+    """One K-class cell of one sweep: K, its vectors (exactly), its replicate, its model's name and
+    validation prior (two models of the same values under two names are two cells)."""
+    errors = cell.errors if isinstance(cell.errors, str) else [[repr(v) for v in row] for row in cell.errors]
+    return _digest(
+        {
+            "sweep": sweep,
+            "classes": cell.classes,
+            "counts": list(cell.counts),
+            "accuracies": [repr(value) for value in cell.accuracies],
+            "training_counts": list(cell.training_counts),
+            "errors": errors,
+            "replicate": cell.replicate,
+            "model": cell.model,
+            "prior": cell.prior,
+        }
+    )

@@ -1,6 +1,6 @@
 """A K-class grid's config (conf/grid/long_tail.yaml) as validated cell specs: validation priors x
 models x replicate seeds, each spec plain values for the K-class cell (counts, accuracies, training
-counts, error spread, seed). Not run by the sweep yet: the K-class cell and its runs come later.
+counts, error spread, seed), each a cell of the sweep (sweep/config.py; docs/guides/k-classes.md).
 
 The keys (each documented in long_tail.yaml; the profiles in docs/background/long-tail-profiles.md):
 
@@ -17,12 +17,14 @@ The keys (each documented in long_tail.yaml; the profiles in docs/background/lon
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from ..core.checks import InvalidValue, clipped, whole_number
+from ..core.multiclass.cell import MATRIX, MulticlassCell, make_multiclass_cell
 from ..core.multiclass.profiles import (
     ERROR_RULES,
     checked_class_count,
@@ -48,11 +50,48 @@ class KCellSpec:
 
     counts: tuple[int, ...]  # the validation set's count of each class
     accuracies: tuple[float, ...]  # each class's accuracy, in [0, 1]
-    train_counts: tuple[int, ...]  # the training counts: loss weights, bands, the frequency rules
+    training_counts: tuple[int, ...]  # the training counts: loss weights, bands, the frequency rules
     errors: str | Matrix  # a rule of ERROR_RULES, or the K x K spread (rows sum to 1, diagonal 0)
     seed: int  # the replicate seed
     model: str  # the model's name in the grid
     prior: str  # the validation prior as the grid gives it, e.g. "exponential ratio=100 largest=1000"
+
+    @property
+    def classes(self) -> int:
+        return len(self.counts)
+
+    @property
+    def size(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def replicate(self) -> int:
+        """The replicate seed, by the name a binary cell gives it (``Cell.replicate``)."""
+        return self.seed
+
+    @property
+    def name(self) -> str:
+        """A run's name: the model on the validation prior, e.g. ``even on balanced per_class=1000``,
+        then ``rep=<seed>`` unless 0 (names need not be unique: the cell key is)."""
+        text = f"{self.model} on {self.prior}"
+        return text if self.seed == 0 else f"{text} rep={self.seed}"
+
+    def multiclass_cell(self) -> MulticlassCell:
+        """The K-class cell these values make (core/multiclass/cell.py), checked. An error matrix is
+        already a spread (diagonal 0, rows summing to 1): the draw takes its rows' off-diagonal
+        weights as they are, and the accuracies stay these (not re-derived from a diagonal)."""
+        rule = self.errors if isinstance(self.errors, str) else "uniform"
+        cell = make_multiclass_cell(
+            self.counts,
+            self.accuracies,
+            spread=rule,
+            training_counts=self.training_counts,
+            replicate=self.seed,
+        )
+        if isinstance(self.errors, str):
+            return cell
+        matrix = tuple(tuple(Fraction(value) for value in row) for row in self.errors)
+        return replace(cell, spread=MATRIX, matrix=matrix)
 
 
 def is_k_grid(grid: Mapping[str, Any]) -> bool:

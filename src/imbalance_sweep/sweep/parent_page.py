@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..core.cell import Cell
 from ..tracking.errors import TrackingError
 from ..tracking.tracker import Tracker
 from ..tracking.views import cells_view_tag, cells_view_text
 from .config import SweepSpec
+
+if TYPE_CHECKING:
+    from .config import SweepCell
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class ParentPage(Protocol):
         same rows, made already (else made now)."""
         ...
 
-    def show_cell(self, tracker: Tracker, spec: SweepSpec, run_id: str, cell: Cell, row: Row) -> None:
+    def show_cell(self, tracker: Tracker, spec: SweepSpec, run_id: str, cell: SweepCell, row: Row) -> None:
         """A one-cell sweep's ``cell``, computed before (its ``row``), on the run ``mlflow run``
         created (``run_id``)."""
         ...
@@ -68,7 +70,8 @@ def prepare_cells_view(tracker: Tracker, spec: SweepSpec, parent_run_id: str) ->
     with tracker.exclusive():
         try:
             tracker.set_experiment_tag(
-                cells_view_tag(parent_run_id), cells_view_text(parent_run_id, spec.name, spec.losses)
+                cells_view_tag(parent_run_id),
+                cells_view_text(parent_run_id, spec.name, spec.losses, k_classes=spec.k_classes),
             )
         except TrackingError as error:
             log.warning(

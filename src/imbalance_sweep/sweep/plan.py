@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 from ..core.cell import Cell
 from ..core.checks import InvalidValue
 from ..core.evaluation import RANKING_CAPACITY_CHUNKS
+from ..core.multiclass.evaluation import RANKING_MAX_SCORES
 from ..tracking.where import is_server, store_text
 
 if TYPE_CHECKING:
-    from .config import SweepSpec
+    from .config import SweepCell, SweepSpec
 
 # A sampled cell draws every sample: 10^9 took 57 s here (benchmarks/bench_memory.py), 10^12 would take 16 h.
 SAMPLED_CELL_MAX_SAMPLES = 10**12
@@ -67,16 +68,29 @@ SECONDS_PER_SAMPLE_PAST_CAPACITY = 1.2e-7
 REPORT_SECONDS = 0.9
 REPORT_SECONDS_PER_LOSS = 0.6  # report=all only
 REPORT_SECONDS_PER_CELL = 0.0005
+# A K-class cell of K >= 3 (core/multiclass/evaluation.py), timed on this machine (2026-12, busy: load 2
+# to 3) with evaluate_multiclass_cell over K = 3 to 1,000 and 10^2 to 10^6 rows: a set-up, a cost per
+# pair of classes (K = 1,000: 27 s whatever the rows; K = 100: 0.25 s; K = 10: 3 ms), and per score
+# (rows x K) a cost, with more for the ranking metrics up to RANKING_MAX_SCORES scores (K = 10, 10^6
+# rows: 0.7 to 1.3 s). Its run logs 4 values a class more than a binary cell: 0.12 to 0.15 ms each.
+SECONDS_PER_K_CELL = 2e-3
+SECONDS_PER_CLASS_PAIR = 2.7e-5
+SECONDS_PER_K_SCORE = 1.5e-8
+SECONDS_PER_RANKED_SCORE = 6e-8
+SECONDS_PER_METRIC_TRACKED = 1.2e-4
+K_CLASS_METRICS_PER_CLASS = 4  # precision, recall, f1, ece of each class
+K_CLASS_REPORT_SECONDS = 0.1  # its summary and headline tables (no matplotlib, no figure)
 
 
-def check_sampled_sizes(cells: Sequence[Cell], mode: str) -> None:
+def check_sampled_sizes(cells: Sequence[SweepCell], mode: str) -> None:
     """A sampled cell above SAMPLED_CELL_MAX_SAMPLES stops the sweep before it starts."""
     if mode != "sampled":
         return
     largest = max(cells, key=lambda cell: cell.size)
     if largest.size > SAMPLED_CELL_MAX_SAMPLES:
+        where = "grid.balances" if isinstance(largest, Cell) else "grid.validation"
         raise InvalidValue(
-            f"grid.balances: the cell {largest.name} has {largest.size:.3g} samples, more than a sampled "
+            f"{where}: the cell {largest.name} has {largest.size:.3g} samples, more than a sampled "
             f"cell draws (at most {SAMPLED_CELL_MAX_SAMPLES:.0e}); mode=expected gives its exact values at once"
         )
 
@@ -86,14 +100,35 @@ def new_sqlite_store(tracking_uri: str) -> bool:
     return tracking_uri.startswith("sqlite:///") and not os.path.exists(store_text(tracking_uri))
 
 
-def cell_seconds(cell: Cell, mode: str, *, per_sample: float, chunk_size: int) -> float:
-    """Computing one cell (not logging it); ``per_sample`` is what a drawn sample costs."""
+def cell_seconds(cell: SweepCell, mode: str, *, per_sample: float, chunk_size: int) -> float:
+    """Computing one cell (not logging it); ``per_sample`` is what a drawn sample costs (a binary
+    cell's, and a K-class grid's of K = 2, which run as binary cells)."""
+    if not isinstance(cell, Cell) and cell.classes > 2:
+        return k_cell_seconds(cell.classes, cell.size)
     if mode != "sampled":
         return SECONDS_PER_EXPECTED_CELL
     past_capacity = max(0, cell.size - RANKING_CAPACITY_CHUNKS * chunk_size)
     return (
         SECONDS_PER_SAMPLED_CELL + cell.size * per_sample + past_capacity * SECONDS_PER_SAMPLE_PAST_CAPACITY
     )
+
+
+def k_cell_seconds(classes: int, rows: int) -> float:
+    """Computing one K-class cell of ``rows`` rows (K >= 3; see the figures above)."""
+    scores = rows * classes
+    ranked = scores if scores <= RANKING_MAX_SCORES else 0
+    return (
+        SECONDS_PER_K_CELL
+        + classes * classes * SECONDS_PER_CLASS_PAIR
+        + scores * SECONDS_PER_K_SCORE
+        + ranked * SECONDS_PER_RANKED_SCORE
+    )
+
+
+def k_class_metrics_seconds(cells: Sequence[SweepCell]) -> float:
+    """Logging the per-class values of K-class cells (K >= 3), beyond a binary cell's run."""
+    per_class = sum(cell.classes for cell in cells if not isinstance(cell, Cell) and cell.classes > 2)
+    return per_class * K_CLASS_METRICS_PER_CLASS * SECONDS_PER_METRIC_TRACKED
 
 
 def report_seconds(losses: int, cells: int, *, all_figures: bool = False) -> float:
@@ -112,13 +147,16 @@ def estimated_seconds(spec: SweepSpec, *, server: bool = False, new_store: bool 
     computed = sum(
         cell_seconds(cell, spec.mode, per_sample=per_sample, chunk_size=spec.chunk_size) for cell in cells
     )
-    tracked = len(cells) * SECONDS_PER_CELL_TRACKED * (SERVER_TRACKING_FACTOR if server else 1)
-    grid = len(spec.cells) > 1 or spec.shard_count > 1
-    report = (
-        report_seconds(len(spec.losses), len(spec.cells), all_figures=spec.all_figures)
-        if spec.report and grid
-        else 0.0
+    tracked = (len(cells) * SECONDS_PER_CELL_TRACKED + k_class_metrics_seconds(cells)) * (
+        SERVER_TRACKING_FACTOR if server else 1
     )
+    grid = len(spec.cells) > 1 or spec.shard_count > 1
+    if not (spec.report and grid):
+        report = 0.0
+    elif spec.multiclass is not None:  # a K-class sweep's report: two tables, no figure
+        report = K_CLASS_REPORT_SECONDS
+    else:
+        report = report_seconds(len(spec.losses), len(spec.cells), all_figures=spec.all_figures)
     start = STARTUP_SECONDS + (FRAMEWORK_STARTUP_SECONDS if framework else 0.0)
     return start + (NEW_STORE_SECONDS if new_store else 0.0) + tracked + computed + report
 

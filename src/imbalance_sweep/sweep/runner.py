@@ -10,14 +10,16 @@ import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from ..core.bootstrap import bootstrap_intervals
-from ..core.cell import Cell
 from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import TermSums, make_terms
+from ..core.multiclass.cell import as_binary_cell
+from ..core.multiclass.evaluation import applicable_losses, evaluate_multiclass_cell
 from ..core.score_models import ScoreModel
 from ..core.score_models.empirical import EmpiricalModel
 from ..runtime.signals import Interrupted, interrupts_deferred
@@ -36,9 +38,13 @@ from . import resume
 from .ahead import CellsAhead, CellValues, cells_ahead
 from .config import SweepSpec
 from .identity import cell_key, sweep_key
-from .params import cell_params
+from .kgrid import KCellSpec
+from .params import K_CELL_FILE, cell_params, k_cell_file
 from .parent_page import ParentPage, PreparedPage, prepare_cells_view
 from .table import csv_text
+
+if TYPE_CHECKING:
+    from .config import SweepCell
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +82,7 @@ class SweepRun:
     existing_run_id: str | None = None  # the run `mlflow run` created
     parent_run_id: str | None = None  # the run a multirun's sweeps nest under
 
-    def values_of(self, cell: Cell) -> dict[str, float]:
+    def values_of(self, cell: SweepCell) -> dict[str, float]:
         """``cell``'s values, computed now."""
         return cell_values(self.spec, cell, self.spec.model_of(cell), self.term_sums)
 
@@ -108,7 +114,7 @@ def execute_sweep(
     """
     term_sums = (
         make_terms(spec.backend, spec.losses, alpha=spec.alpha, gamma=spec.gamma)
-        if spec.mode == "sampled"
+        if spec.mode == "sampled" and not spec.k_classes  # the binary engine's cells
         else None
     )
     tracker = Tracker(spec.tracking_uri, spec.experiment, existing_run_id=existing_run_id or parent_run_id)
@@ -200,7 +206,7 @@ def cell_computed_before(sweep: SweepRun) -> SweepOutcome | None:
 
 def run_cell(
     sweep: SweepRun,
-    cell: Cell,
+    cell: SweepCell,
     *,
     parent: str | None,
     config: str = "",
@@ -223,16 +229,25 @@ def run_cell(
         model = spec.model_of(cell)
         if model.dataset:  # the predictions file the cell evaluates
             tracker.log_dataset(run_id, model.dataset)
+        vectors = k_cell_file(cell) if isinstance(cell, KCellSpec) else None
+        if vectors is not None:  # a K-class cell's vectors too long for params
+            tracker.log_text(run_id, vectors, K_CELL_FILE)
         values = (values_of or sweep.values_of)(cell)
         tracker.log(run_id, params=params, metrics=values)
     return {"run_id": run_id, **params, **values}
 
 
 def cell_values(
-    spec: SweepSpec, cell: Cell, model: ScoreModel, term_sums: TermSums | None
+    spec: SweepSpec, cell: SweepCell, model: ScoreModel, term_sums: TermSums | None
 ) -> dict[str, float]:
     """A cell's metrics: its exact values, or (sampled) a draw's with the exact ones beside them; a
-    predictions file's cell with its bootstrap intervals when the sweep asks for them."""
+    predictions file's cell with its bootstrap intervals when the sweep asks for them. A K-class
+    cell: its K-class losses and metrics (:func:`k_cell_values`); one of K = 2 is its binary cell."""
+    if isinstance(cell, KCellSpec):
+        multiclass = cell.multiclass_cell()
+        if multiclass.classes == 2:  # the binary engine: the binary record, bit for bit
+            return cell_values(spec, as_binary_cell(multiclass), model, term_sums)
+        return k_cell_values(spec, cell)
     expected = expected_cell(
         cell, losses=spec.losses, alpha=spec.alpha, gamma=spec.gamma, model=model, settings=spec.metrics
     )
@@ -267,6 +282,24 @@ def cell_values(
     return values
 
 
+def k_cell_values(spec: SweepSpec, cell: KCellSpec) -> dict[str, float]:
+    """A K-class cell's draw evaluated: the sweep's K-class losses that apply to it (those of the
+    training prior need every training count > 0) and every K-class metric, at the sweep's settings."""
+    settings = spec.multiclass
+    assert settings is not None, "a K-class cell is a K-class sweep's"
+    applicable = applicable_losses(cell.training_counts)
+    return evaluate_multiclass_cell(
+        cell.multiclass_cell(),
+        seed=spec.seed,
+        losses=[name for name in spec.losses if name in applicable],
+        chunk_size=spec.chunk_size,
+        settings=settings.metric_settings(spec.metrics.ece_bins),
+        alpha=spec.alpha,
+        gamma=spec.gamma,
+        **settings.loss_settings(),
+    )
+
+
 @dataclass(frozen=True)
 class OpenedSweep:
     """A sweep's parent run as this process took it up, and its shard's cells: those already
@@ -274,9 +307,9 @@ class OpenedSweep:
 
     run_id: str
     status: str  # the parent's status when found (RUNNING when created now)
-    keys: Mapping[Cell, str]  # every cell's key, whatever the shard
+    keys: Mapping[SweepCell, str]  # every cell's key, whatever the shard
     finished: set[str]
-    todo: tuple[Cell, ...]
+    todo: tuple[SweepCell, ...]
     launch: str | None  # the run `mlflow run` created, when it continues ``run_id``
 
 
@@ -371,12 +404,12 @@ def log_sweep_inputs(sweep: SweepRun, sweep_run: str) -> None:
             sweep.tracker.log_dataset(sweep_run, model.dataset)
 
 
-def run_cells(sweep: SweepRun, opened: OpenedSweep, ahead: CellsAhead) -> dict[Cell, Row]:
+def run_cells(sweep: SweepRun, opened: OpenedSweep, ahead: CellsAhead) -> dict[SweepCell, Row]:
     """Each cell still to do (its values from ``ahead``), its run nested under the parent; on Ctrl-C
     or SIGTERM, the interruption carries how far the sweep got (its ``progress``, for the line that
     reports it)."""
     spec = sweep.spec
-    rows: dict[Cell, Row] = {}
+    rows: dict[SweepCell, Row] = {}
     try:
         for cell in tqdm(opened.todo, desc=spec.name, unit="cell", disable=None):
             rows[cell] = run_cell(sweep, cell, parent=opened.run_id, values_of=ahead.values)
@@ -388,7 +421,7 @@ def run_cells(sweep: SweepRun, opened: OpenedSweep, ahead: CellsAhead) -> dict[C
 
 
 def read_back(
-    sweep: SweepRun, opened: OpenedSweep, rows: Mapping[Cell, Row], *, worker_tag: str
+    sweep: SweepRun, opened: OpenedSweep, rows: Mapping[SweepCell, Row], *, worker_tag: str
 ) -> tuple[dict[str, StoredRun], bool]:
     """The cells FINISHED by others (other shards, earlier runs, or another process at work on the
     same sweep: a race), one run per cell key, the extra runs of a race deleted; and whether every
@@ -421,7 +454,7 @@ def read_back(
 def write_table_and_report(
     sweep: SweepRun,
     opened: OpenedSweep,
-    rows: Mapping[Cell, Row],
+    rows: Mapping[SweepCell, Row],
     stored: Mapping[str, StoredRun],
     prepared: PreparedPage | None = None,
 ) -> list[Row]:
@@ -438,6 +471,6 @@ def write_table_and_report(
     return table
 
 
-def stored_row(run: StoredRun, cell: Cell, spec: SweepSpec) -> Row:
+def stored_row(run: StoredRun, cell: SweepCell, spec: SweepSpec) -> Row:
     """The sweep table's row of a cell finished by an earlier run or another shard, read back."""
     return {"run_id": run.run_id, **cell_params(cell, spec), **run.metrics}

@@ -24,6 +24,8 @@ from .tags import MLFLOW_PARENT_TAG, VIEW_TAG_PREFIX
 
 HEADLINE_METRICS = metric_names(lambda metric: metric.headline)
 ORDER_BY = "recall"
+# A K-class sweep's (K >= 3) headline metrics, the first its order: the mean recall, then macro F1
+K_CLASS_HEADLINE_METRICS = ("balanced_accuracy", "f1_macro")
 HEADLINE_LOSSES = 2  # the first losses of a sweep shown beside the metrics
 # The sections the UI makes a chart for every metric in (by the metric's prefix; "Model metrics"
 # for the metrics without one), declared closed: below the headline charts, a click away.
@@ -46,10 +48,17 @@ BARS = 20
 POINTS = 2000
 
 
-def headline_columns(losses: Sequence[str], rows: Sequence[Mapping[str, object]] = ()) -> list[str]:
+def headline_columns(
+    losses: Sequence[str], rows: Sequence[Mapping[str, object]] = (), *, k_classes: bool = False
+) -> list[str]:
     """The columns a sweep's cells are shown by, in the printed table and the UI alike: what the
     cell is (``model`` when some cell is a predictions file's, the balance and the accuracies, the
-    ``threshold`` when not 0.5 everywhere), its first two losses, recall and F1."""
+    ``threshold`` when not 0.5 everywhere), its first two losses, recall and F1. A K-class sweep's
+    (``k_classes``, K >= 3): the model, the validation prior and the replicate, its first two losses,
+    balanced accuracy and macro F1."""
+    if k_classes:
+        described = ["model", "prior", "replicate"]
+        return described + list(loss_keys(losses[:HEADLINE_LOSSES])) + list(K_CLASS_HEADLINE_METRICS)
     named = any(row.get("model") for row in rows)
     cut_elsewhere = any(row_threshold(row) != DEFAULT_THRESHOLD_TEXT for row in rows)
     columns = [*(["model"] if named else []), "num_0s", "num_1s", "acc_0s", "acc_1s"]
@@ -94,14 +103,18 @@ def _section(section: str, name: str, *, shown: bool) -> dict[str, object]:
     }
 
 
-def cells_view_state(parent_run_id: str, sweep_name: str, losses: Sequence[str]) -> dict[str, object]:
+def cells_view_state(
+    parent_run_id: str, sweep_name: str, losses: Sequence[str], *, k_classes: bool = False
+) -> dict[str, object]:
     """The runs page of one sweep's cells: its children listed flat (the filter on the parent),
     the highest recall first, with the headline params, losses and metrics as
     columns; the chart view opens on a section of scatter charts (each headline loss against
     recall and against F1, one point per cell) and bar charts of each headline value, above the
-    closed sections of the charts the UI makes of every metric."""
-    metrics = list(loss_keys(losses[:HEADLINE_LOSSES])) + list(HEADLINE_METRICS)
-    columns = headline_columns(losses)
+    closed sections of the charts the UI makes of every metric. A K-class sweep's (``k_classes``):
+    balanced accuracy and macro F1 in place of recall and F1."""
+    references = K_CLASS_HEADLINE_METRICS if k_classes else HEADLINE_METRICS
+    metrics = list(loss_keys(losses[:HEADLINE_LOSSES])) + list(references)
+    columns = headline_columns(losses, k_classes=k_classes)
     section = str(uuid.uuid4())
     scatter = [
         _card(
@@ -113,7 +126,7 @@ def cells_view_state(parent_run_id: str, sweep_name: str, losses: Sequence[str])
             displayName=f"{loss} against {reference}",
         )
         for loss in metrics[:-2]
-        for reference in HEADLINE_METRICS
+        for reference in references
     ]
     bars = [
         _card(
@@ -132,7 +145,7 @@ def cells_view_state(parent_run_id: str, sweep_name: str, losses: Sequence[str])
         "searchFilter": f"tags.`{MLFLOW_PARENT_TAG}` = '{parent_run_id}'",
         # Any order but the start time's: sorted by it, the page nests the cells under their parent
         # (3.17 nests only then), one click away. Recall is the project's reference.
-        "orderByKey": f"metrics.`{ORDER_BY}`",
+        "orderByKey": f"metrics.`{references[0] if k_classes else ORDER_BY}`",
         "orderByAsc": False,
         "startTime": "ALL",
         "lifecycleFilter": "Active",
@@ -151,6 +164,8 @@ def cells_view_state(parent_run_id: str, sweep_name: str, losses: Sequence[str])
     }
 
 
-def cells_view_text(parent_run_id: str, sweep_name: str, losses: Sequence[str]) -> str:
+def cells_view_text(
+    parent_run_id: str, sweep_name: str, losses: Sequence[str], *, k_classes: bool = False
+) -> str:
     """The tag's value: :func:`cells_view_state` as JSON (a few KB; MLflow takes 20,000 characters)."""
-    return json.dumps(cells_view_state(parent_run_id, sweep_name, losses))
+    return json.dumps(cells_view_state(parent_run_id, sweep_name, losses, k_classes=k_classes))

@@ -153,14 +153,18 @@ def test_top_k_ties_go_to_the_lowest_index_as_the_argmax_does():
 @given(labelled_scores(max_rows=80), st.data())
 def test_every_split_and_order_of_rows_gives_the_same_bits(data, draw):
     labels, scores = data
-    train_counts = draw.draw(
+    training_counts = draw.draw(
         st.lists(st.integers(0, 300), min_size=scores.shape[1], max_size=scores.shape[1])
     )
-    whole = MulticlassAccumulator(scores.shape[1], multiclass_settings(top_k=2), train_counts=train_counts)
+    whole = MulticlassAccumulator(
+        scores.shape[1], multiclass_settings(top_k=2), training_counts=training_counts
+    )
     whole.add(labels, scores)
     order = np.array(draw.draw(st.permutations(range(labels.size))), dtype=np.intp)
     cuts = sorted(draw.draw(st.lists(st.integers(0, labels.size), max_size=6)))
-    chunked = MulticlassAccumulator(scores.shape[1], multiclass_settings(top_k=2), train_counts=train_counts)
+    chunked = MulticlassAccumulator(
+        scores.shape[1], multiclass_settings(top_k=2), training_counts=training_counts
+    )
     for rows in np.split(order, cuts):
         chunked.add(labels[rows], scores[rows])
     expected, got = whole.values(), chunked.values()
@@ -263,13 +267,15 @@ def test_bands_of_the_training_counts():
     """Training counts 500, 100, 20, 19, 0: many, medium, medium, few, few; recalls 1, 1/2, 0, 1, -."""
     labels = np.array([0, 1, 1, 2, 3])
     scores = np.eye(5, dtype=np.float32)[[0, 1, 0, 0, 3]]
-    values = multiclass_metrics(labels, scores, train_counts=[500, 100, 20, 19, 0])
+    values = multiclass_metrics(labels, scores, training_counts=[500, 100, 20, 19, 0])
     assert values[band_key("many")] == 1.0
     assert values[band_key("medium")] == 0.25  # classes 1 and 2: (1/2 + 0) / 2
     assert values[band_key("few")] == 1.0  # class 4 has no rows: left out
-    moved = multiclass_metrics(labels, scores, train_counts=[500, 100, 20, 19, 0], many_above=10, few_below=5)
+    moved = multiclass_metrics(
+        labels, scores, training_counts=[500, 100, 20, 19, 0], many_above=10, few_below=5
+    )
     assert band_key("medium") not in moved and moved[band_key("many")] == 0.625
-    assert band_key("many") not in multiclass_metrics(labels, scores, train_counts=[1] * 5)
+    assert band_key("many") not in multiclass_metrics(labels, scores, training_counts=[1] * 5)
     assert not any(
         key.startswith("recall/") and "class" not in key for key in multiclass_metrics(labels, scores)
     )
@@ -285,9 +291,9 @@ def test_bands_of_the_training_counts():
         ({"few_below": -1}, "few_below=-1 is not a finite number of training samples >= 0"),
         ({"few_below": 200}, "few_below=200 is above many_above=100; allowed: few_below <= many_above"),
         ({"chunk_size": 0}, "chunk_size=0 is not a whole number in [1, 1048576]"),
-        ({"train_counts": [1, -2, 3]}, "train_counts[1]=-2 is not a finite number >= 0"),
-        ({"train_counts": [1, float("nan"), 3]}, "train_counts[1]=nan is not a finite number >= 0"),
-        ({"train_counts": [1, 2]}, "train_counts has shape (2,); allowed: (3,), one number a class"),
+        ({"training_counts": [1, -2, 3]}, "training_counts[1]=-2 is not a finite number >= 0"),
+        ({"training_counts": [1, float("nan"), 3]}, "training_counts[1]=nan is not a finite number >= 0"),
+        ({"training_counts": [1, 2]}, "training_counts has shape (2,); allowed: (3,), one number a class"),
     ],
 )
 def test_bad_settings_get_one_line(settings, message):

@@ -80,7 +80,7 @@ def test_the_values_are_the_first_steps_of_the_rows_however_chunked(cell, seed, 
     )
     values = evaluate_multiclass_cell(cell, seed=seed, chunk_size=chunk_size)
     losses = multiclass_losses(labels, scores, training_counts=cell.training_counts)
-    metrics = multiclass_metrics(labels, scores, train_counts=cell.training_counts)
+    metrics = multiclass_metrics(labels, scores, training_counts=cell.training_counts)
     assert values == {loss_key(name): value for name, value in losses.items()} | metrics
     assert set(MULTICLASS_METRIC_NAMES) | {loss_key(name) for name in MULTICLASS_LOSS_NAMES} <= set(values)
     for name in PER_CLASS_METRIC_NAMES:

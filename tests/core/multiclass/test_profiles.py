@@ -165,7 +165,7 @@ def test_bands_use_the_metrics_cut_offs():
     assert class_bands(train) == ("many", "medium", "medium", "few", "few")
     labels = np.arange(5)
     scores = np.eye(5, dtype=np.float64)
-    values = multiclass_metrics(labels, scores, train_counts=train)
+    values = multiclass_metrics(labels, scores, training_counts=train)
     assert {key for key in values if key.startswith("recall/") and "class" not in key} == {
         "recall/many",
         "recall/medium",
@@ -227,14 +227,17 @@ def test_bands_use_the_metrics_cut_offs():
             "values has 2 values; allowed: 3, one a class (classes=3)",
         ),
         (lambda: frequency_accuracies([10, 1], 0.9, -0.1), "tail=-0.1 is outside [0, 1]"),
-        (lambda: frequency_accuracies([10, -1], 0.9, 0.1), "train_counts[1]=-1 is not a finite number >= 0"),
+        (
+            lambda: frequency_accuracies([10, -1], 0.9, 0.1),
+            "training_counts[1]=-1 is not a finite number >= 0",
+        ),
         (
             lambda: frequency_accuracies([10], 0.9, 0.1),
-            "train_counts: classes=1 is not a whole number in [2, 100000]",
+            "training_counts: classes=1 is not a whole number in [2, 100000]",
         ),
         (
             lambda: frequency_accuracies([0, 0], 0.9, 0.1),
-            "train_counts are all 0; allowed: at least one training sample",
+            "training_counts are all 0; allowed: at least one training sample",
         ),
         (lambda: error_spread("head", np.array([1, 2])), "errors='head' is not one of: uniform, frequency"),
         (lambda: spread_of_matrix([[0, 1], [1, -1]], 2), "errors[1][1]=-1 is not a finite number >= 0"),

@@ -139,16 +139,16 @@ def float_confusion_metrics(
 
 def band_recalls(
     confusion: NDArray[np.int64],
-    train_counts: NDArray[np.float64],
+    training_counts: NDArray[np.float64],
     *,
     many_above: float = DEFAULT_MANY_ABOVE,
     few_below: float = DEFAULT_FEW_BELOW,
 ) -> dict[str, float]:
     """``recall/<band>``: the mean recall of each band's classes that have rows, bands by
-    ``train_counts`` (bands without such a class are left out)."""
+    ``training_counts`` (bands without such a class are left out)."""
     recall = per_class_rates(confusion)["recall"]
     has_rows = confusion.sum(axis=1) > 0
-    membership = band_members(train_counts, many_above=many_above, few_below=few_below)
+    membership = band_members(training_counts, many_above=many_above, few_below=few_below)
     values = {}
     for band in BANDS:
         members = membership[band] & has_rows
@@ -158,7 +158,7 @@ def band_recalls(
 
 
 def band_members(
-    train_counts: NDArray[np.float64],
+    training_counts: NDArray[np.float64],
     *,
     many_above: float = DEFAULT_MANY_ABOVE,
     few_below: float = DEFAULT_FEW_BELOW,
@@ -166,7 +166,7 @@ def band_members(
     """Which classes each band holds, by training count: many > ``many_above``, few < ``few_below``,
     medium in between (both cut-offs included)."""
     return {
-        "many": train_counts > many_above,
-        "medium": (train_counts >= few_below) & (train_counts <= many_above),
-        "few": train_counts < few_below,
+        "many": training_counts > many_above,
+        "medium": (training_counts >= few_below) & (training_counts <= many_above),
+        "few": training_counts < few_below,
     }

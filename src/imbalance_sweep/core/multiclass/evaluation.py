@@ -69,7 +69,7 @@ def evaluate_rows(
     )
     prior = training_counts if of_the_training_prior(names) else None  # a 0 refused only where used
     loss_sums = MulticlassLosses(classes, names, training_counts=prior, **loss_settings)
-    metrics = MulticlassAccumulator(classes, settings, train_counts=training_counts)
+    metrics = MulticlassAccumulator(classes, settings, training_counts=training_counts)
     kept_labels = np.empty(ranked_rows, dtype=np.intp)
     kept_scores = np.empty((ranked_rows, classes), dtype=np.float32)
     position = 0

@@ -108,16 +108,16 @@ class MulticlassAccumulator:
         classes: int,
         settings: MulticlassSettings = DEFAULT_MULTICLASS,
         *,
-        train_counts: Any = None,
+        training_counts: Any = None,
     ):
-        """``train_counts``: each class's count in the training prior, for the frequency bands
+        """``training_counts``: each class's count in the training prior, for the frequency bands
         (None: no band values)."""
         self.classes = checked_classes(classes)
         self.settings = settings
-        self.train_counts = (
+        self.training_counts = (
             None
-            if train_counts is None
-            else per_class("train_counts", train_counts, self.classes, positive=False)
+            if training_counts is None
+            else per_class("training_counts", training_counts, self.classes, positive=False)
         )
         self.confusion = np.zeros((self.classes, self.classes), dtype=np.int64)
         self.top_k_hits = 0
@@ -151,10 +151,10 @@ class MulticlassAccumulator:
         values["ece_classwise"] = float(per_class.mean())
         for label, value in enumerate(per_class.tolist()):
             values[class_key("ece", label, self.classes)] = value
-        if self.train_counts is not None:
+        if self.training_counts is not None:
             values |= band_recalls(
                 self.confusion,
-                self.train_counts,
+                self.training_counts,
                 many_above=self.settings.many_above,
                 few_below=self.settings.few_below,
             )
@@ -165,7 +165,7 @@ def multiclass_metrics(
     labels: Any,
     scores: Any,
     *,
-    train_counts: Any = None,
+    training_counts: Any = None,
     top_k: Any = DEFAULT_TOP_K,
     ece_bins: Any = DEFAULT_ECE_BINS,
     many_above: Any = DEFAULT_MANY_ABOVE,
@@ -177,7 +177,7 @@ def multiclass_metrics(
     settings = multiclass_settings(top_k, ece_bins, many_above, few_below)
     size = whole_number("chunk_size", chunk_size, minimum=1, maximum=MAX_CHUNK_SIZE)
     labels, scores = labelled_class_scores(labels, scores)
-    accumulator = MulticlassAccumulator(scores.shape[1], settings, train_counts=train_counts)
+    accumulator = MulticlassAccumulator(scores.shape[1], settings, training_counts=training_counts)
     for start in range(0, labels.size, size):
         accumulator.add_checked(labels[start : start + size], scores[start : start + size])
     values = accumulator.values()

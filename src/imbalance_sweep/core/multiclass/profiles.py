@@ -182,17 +182,17 @@ def uniform_accuracies(classes: Any, value: Any, *, where: str = "") -> Rates:
     return np.full(k, fraction(f"{where}value", value))
 
 
-def frequency_accuracies(train_counts: Any, head: Any, tail: Any, *, where: str = "") -> Rates:
+def frequency_accuracies(training_counts: Any, head: Any, tail: Any, *, where: str = "") -> Rates:
     """Head classes learned better: linear in log training count, ``head`` at the largest count,
     ``tail`` at the smallest count > 0 (and at 0):
     a_k = tail + (head - tail) * (log m_k - log m_min) / (log m_max - log m_min).
     Every class gets ``head`` when all counts > 0 are equal. Monotone in m_k, within [tail, head]
     (head < tail makes it fall with the count)."""
-    counts = _training_counts(train_counts, where)
+    counts = _training_counts(training_counts, where)
     top, bottom = fraction(f"{where}head", head), fraction(f"{where}tail", tail)
     present = counts > 0
     if not present.any():
-        raise InvalidValue(f"{where}train_counts are all 0; allowed: at least one training sample")
+        raise InvalidValue(f"{where}training_counts are all 0; allowed: at least one training sample")
     log_counts = np.log(np.where(present, counts, 1.0))
     low, high = float(log_counts[present].min()), float(log_counts[present].max())
     if high == low:
@@ -217,25 +217,25 @@ _ACCURACY_SETTINGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def class_accuracies(profile: Any, train_counts: Counts, *, where: str = "", **settings: Any) -> Rates:
-    """K accuracies of a named profile and its settings; ``train_counts`` gives K (and the
+def class_accuracies(profile: Any, training_counts: Counts, *, where: str = "", **settings: Any) -> Rates:
+    """K accuracies of a named profile and its settings; ``training_counts`` gives K (and the
     frequencies of ``frequency``)."""
     name = one_of(f"{where}profile", profile, ACCURACY_PROFILES)
     _check_settings(name, settings, _ACCURACY_SETTINGS[name], where)
     if name == "uniform":
-        return uniform_accuracies(train_counts.size, settings["value"], where=where)
+        return uniform_accuracies(training_counts.size, settings["value"], where=where)
     if name == "frequency":
-        return frequency_accuracies(train_counts, settings["head"], settings["tail"], where=where)
-    return explicit_accuracies(train_counts.size, settings["values"], where=where)
+        return frequency_accuracies(training_counts, settings["head"], settings["tail"], where=where)
+    return explicit_accuracies(training_counts.size, settings["values"], where=where)
 
 
-def error_spread(rule: Any, train_counts: Counts, *, where: str = "") -> Rates:
+def error_spread(rule: Any, training_counts: Counts, *, where: str = "") -> Rates:
     """The K x K spread r of a rule (rows sum to 1, diagonal 0): ``uniform``, r_kc = 1/(K-1);
     ``frequency``, r_kc = m_c / sum of m over c != k (errors go to the training head), uniform where
     that sum is 0."""
     name = one_of(f"{where}errors", rule, ERROR_RULES)
-    k = train_counts.size
-    weights = np.ones((k, k)) if name == "uniform" else np.tile(train_counts.astype(np.float64), (k, 1))
+    k = training_counts.size
+    weights = np.ones((k, k)) if name == "uniform" else np.tile(training_counts.astype(np.float64), (k, 1))
     return _normalised_off_diagonal(weights)
 
 
@@ -283,22 +283,22 @@ def _square(matrix: Any, classes: int, name: str) -> Rates:
 
 
 def class_bands(
-    train_counts: Any, *, many_above: float = DEFAULT_MANY_ABOVE, few_below: float = DEFAULT_FEW_BELOW
+    training_counts: Any, *, many_above: float = DEFAULT_MANY_ABOVE, few_below: float = DEFAULT_FEW_BELOW
 ) -> tuple[str, ...]:
     """Each class's band by its training count: ``many`` (> many_above), ``medium``, ``few``
     (< few_below), the cut-offs of the K-class metrics' ``recall/<band>``."""
-    counts = _training_counts(train_counts, where="")
+    counts = _training_counts(training_counts, where="")
     members = band_members(counts, many_above=many_above, few_below=few_below)
     return tuple(next(band for band in BANDS if members[band][k]) for k in range(counts.size))
 
 
-def _training_counts(train_counts: Any, where: str) -> Rates:
+def _training_counts(training_counts: Any, where: str) -> Rates:
     """K >= 2 training counts, finite numbers >= 0 (whole or expected), as float64."""
-    listed = train_counts.tolist() if isinstance(train_counts, np.ndarray) else train_counts
+    listed = training_counts.tolist() if isinstance(training_counts, np.ndarray) else training_counts
     if not isinstance(listed, Sequence) or isinstance(listed, (str, bytes)):
-        raise InvalidValue(f"{where}train_counts={_short(listed)} is not a list of counts, one a class")
-    classes = checked_class_count(len(listed), where=f"{where}train_counts: ")
-    return per_class(f"{where}train_counts", listed, classes, positive=False)
+        raise InvalidValue(f"{where}training_counts={_short(listed)} is not a list of counts, one a class")
+    classes = checked_class_count(len(listed), where=f"{where}training_counts: ")
+    return per_class(f"{where}training_counts", listed, classes, positive=False)
 
 
 def _number_at_least(name: str, value: Any, minimum: float, what: str) -> float:
