@@ -11,8 +11,10 @@ from mlflow.tracking import MlflowClient
 
 from imbalance_sweep import InvalidValue
 from imbalance_sweep.app import run_sweep
+from imbalance_sweep.core.expectations import beside_sampled
 from imbalance_sweep.core.multiclass.cell import expected_confusion
 from imbalance_sweep.core.multiclass.evaluation import evaluate_multiclass_cell
+from imbalance_sweep.core.multiclass.expected import expected_of_cell
 from imbalance_sweep.core.multiclass.metrics import MulticlassSettings
 from imbalance_sweep.core.vocabulary import LOSS_NAMES, MULTICLASS_LOSS_NAMES
 from imbalance_sweep.sweep import plan, runner
@@ -84,7 +86,10 @@ def test_each_cell_is_a_run_under_one_parent_with_the_cores_values(make_spec, tr
         core = evaluate_multiclass_cell(
             cell.multiclass_cell(), seed=0, settings=settings, alpha=0.25, gamma=2.0, beta=0.9999
         )
-        assert run.data.metrics == core  # every loss, metric, class_<k> and band, bit for bit
+        exact = expected_of_cell(cell.multiclass_cell(), alpha=0.25, gamma=2.0, beta=0.9999)
+        # every loss, metric, class_<k> and band, bit for bit; the exact values beside the draw
+        assert run.data.metrics == core | beside_sampled(exact)
+        assert run.data.metrics["expected/loss/cce"] == exact["loss/cce"] and "stderr/loss/cce" in exact
     assert "recall/class_009" in core and "recall/many" in core and "loss/ldam" in core
     client = MlflowClient(tracking_uri)
     assert {"cells.csv", "summary"} <= {a.path for a in client.list_artifacts(parent)}
@@ -96,6 +101,20 @@ def test_each_cell_is_a_run_under_one_parent_with_the_cores_values(make_spec, tr
         assert rows[0][key] == pytest.approx(first[key], abs=1e-9)  # MLflow's table: 10 decimals
     assert "comes later" in client.get_run(parent).data.tags[NOTE_TAG]  # the answer: not yet
     assert not [a for a in client.list_artifacts(parent) if a.path == "figures"]  # no binary figure
+
+
+def test_expected_mode_logs_each_cells_exact_values(make_spec, tracking_uri):
+    spec = make_spec(
+        *SMALL, "mode=expected", "grid.validation.0.per_class=1e6", f"tracking_uri={tracking_uri}"
+    )
+    run_sweep(spec)
+    cells, _ = cells_and_parents(tracking_uri)
+    by_key = {run.data.tags[CELL_KEY_TAG]: run for run in cells}
+    assert len(by_key) == 6
+    for cell in spec.cells:
+        exact = expected_of_cell(cell.multiclass_cell(), alpha=0.25, gamma=2.0, beta=0.9999)
+        assert by_key[cell_key(sweep_key(spec), cell)].data.metrics == exact
+    assert cell.counts[0] == 200 and spec.cells[0].counts == (10**6,) * 10  # no draw: any size at once
 
 
 def test_overrides_as_a_hydra_user_types_them(make_spec, tracking_uri):
@@ -294,11 +313,6 @@ def test_the_size_line_and_a_dry_run(make_spec, tmp_path, capsys):
             ["+multiclass.gama=1"],
             "multiclass.gama is not a key of multiclass; its keys are: losses, beta, tau, max_margin, "
             "scale, top_k, many_above, few_below",
-        ),
-        (
-            ["mode=expected"],
-            "mode=expected: a K-class grid of grid.classes=10 is drawn (mode=sampled); its exact "
-            "expectations come later",
         ),
         (
             ["backend=keras"],

@@ -148,7 +148,9 @@ def expected_metrics(
     slope_tp = slopes(tp, n1, lambda x: at(x, tn)) if variance_tp else zero
     slope_tn = slopes(tn, n0, lambda x: at(tp, x)) if variance_tn else zero
     for name in CONFUSION_METRIC_NAMES:
-        values[f"stderr/{name}"] = delta_method_error(slope_tp[name], variance_tp, slope_tn[name], variance_tn)
+        values[f"stderr/{name}"] = delta_method_error(
+            slope_tp[name], variance_tp, slope_tn[name], variance_tn
+        )
     values.update(chosen)
     return values
 

@@ -8,11 +8,12 @@ out the answer from those same values (``ParentPage.prepare``), so that matplotl
 the drawing are done by the time the last cell is logged. A cell's values are the same function of
 the same inputs in either process, so nothing stored changes, bit for bit: only when it is ready.
 
-The worker is used when it can help and is safe: in a command's own process (a door's ``__main__``,
-runtime/lifetime.py: not a test or a Python session that calls a door, whose state a fork would
-copy, nor a launcher's worker: joblib's and Ray's run many sweeps side by side already), for a sweep
-of two cells or more to compute with the numpy backend (Keras and TensorFlow must not run in a
-forked child), with a second CPU. Otherwise each cell is computed in turn here.
+The worker is used when it can help and is safe (``SweepSpec.computes_ahead``): in a command's own
+process (a door's ``__main__``, runtime/lifetime.py: not a test or a Python session that calls a
+door, whose state a fork would copy, nor a launcher's worker: joblib's and Ray's run many sweeps side
+by side already), for a sweep of two cells or more to compute with the numpy backend (Keras and
+TensorFlow must not run in a forked child), with a second CPU. Otherwise each cell is computed in
+turn here.
 """
 
 from __future__ import annotations
@@ -22,23 +23,17 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from ..runtime.forked import ChildLost, ForkedResults, can_fork
-from ..runtime.lifetime import in_whole_process
+from ..runtime.forked import ChildLost, ForkedResults
 from .config import SweepSpec
 from .params import cell_params
-from .parent_page import ParentPage, PreparedPage
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # parent_page imports the tracker, and so MLflow
     from .config import SweepCell
+    from .parent_page import ParentPage, PreparedPage
 
 log = logging.getLogger(__name__)
 
 CellValues = Callable[["SweepCell"], dict[str, float]]
-
-
-def worthwhile(spec: SweepSpec, todo: Sequence[SweepCell]) -> bool:
-    """Whether a forked worker would shorten this sweep and may run it (see the module's docstring)."""
-    return in_whole_process() and len(todo) >= 2 and spec.backend == "numpy" and can_fork()
 
 
 class CellsAhead:
@@ -81,20 +76,20 @@ class CellsAhead:
         if self._results is None or not self._prepares or self._next != len(self._todo):
             return None
         try:
-            page = self._results.next()
+            page: PreparedPage = self._results.next()
         except Exception:  # ChildLost, or its error: if real, met again here when the page is made
             return None
-        return page if isinstance(page, PreparedPage) else None
+        return page
 
 
 @contextlib.contextmanager
 def cells_ahead(
     spec: SweepSpec, todo: Sequence[SweepCell], compute: CellValues, page: ParentPage | None
 ) -> Iterator[CellsAhead]:
-    """:class:`CellsAhead` for ``todo``: with a forked worker when :func:`worthwhile`, which also
+    """:class:`CellsAhead` for ``todo``: with a forked worker when ``spec.computes_ahead``, which also
     prepares ``page`` (not None: ``todo`` is the whole sweep, so its rows are the sweep's table);
     the worker is killed and reaped on leaving, however that happens."""
-    if not worthwhile(spec, todo):
+    if not spec.computes_ahead(len(todo)):
         yield CellsAhead(todo, compute)
         return
 

@@ -17,6 +17,8 @@ from ..core.metrics import DEFAULT_METRICS, MetricSettings, settings_section
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..core.score_models.uniform import UNIFORM
 from ..core.thresholds import DEFAULT_THRESHOLD, check_threshold, is_default
+from ..runtime.forked import can_fork
+from ..runtime.lifetime import in_whole_process
 from .grid import MAX_CELLS, build_cells, threshold_axis
 from .plan import check_sampled_sizes
 
@@ -74,6 +76,12 @@ class SweepSpec:
     all_figures: bool = False
     # A K-class grid's K and settings (sweep/kclass_settings.py); None for a binary grid.
     multiclass: KClassSettings | None = None
+
+    def computes_ahead(self, cells: int) -> bool:
+        """Whether a forked worker computes ``cells`` cells of this sweep ahead while they are logged
+        (sweep/ahead.py): in a command's own process (runtime/lifetime.py), two cells or more, the
+        numpy backend (TensorFlow must not run in a forked child) and a second CPU."""
+        return in_whole_process() and cells >= 2 and self.backend == "numpy" and can_fork()
 
     def model_of(self, cell: SweepCell) -> score_models.ScoreModel:
         """The score model of ``cell``: its predictions file's, else the sweep's ``score_model``."""
@@ -288,10 +296,6 @@ def sweep_spec(
     replicates, level = _bootstrap(config, file_models, score_model)
     resume = _resume(config, shard_count)
     mode = one_of("mode", config.get("mode", "sampled"), MODES)
-    if multiclass is not None:
-        from .kclass_settings import check_k_class_mode
-
-        check_k_class_mode(mode, multiclass)
     metrics = _metrics(config)
     report, all_figures = _report(config.get("report", "answer"))
     check_sampled_sizes(cells, mode)

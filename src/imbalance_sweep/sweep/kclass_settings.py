@@ -7,7 +7,9 @@ config, checked before any run exists: the ``multiclass`` block, and which other
   ``scale``, ``top_k``, ``many_above``, ``few_below``) and the keys that mean the same for K classes:
   ``focal.alpha`` and ``focal.gamma`` (categorical focal), ``metrics.ece_bins``. The binary
   ``losses`` name no K-class loss: anything but their default is refused, as are what the K-class
-  draw does not have (another backend, expected mode, a threshold, another score model).
+  draw does not have (another backend, a threshold, another score model). ``mode`` is the binary
+  one's: sampled (the draw, its exact values beside it as ``expected/<key>``) or expected
+  (core/multiclass/expected.py).
 * K = 2: each cell is the binary cell it equals (``as_binary_cell``) and runs through the binary
   engine with the binary keys (``losses``, ``focal``, ``metrics``, ``backend``, ``mode``), so that it
   logs the binary record bit for bit; the ``multiclass`` block does not apply.
@@ -179,12 +181,3 @@ def k_class_cells(
                     "that applies)"
                 )
     return cells, settings, names
-
-
-def check_k_class_mode(mode: str, settings: KClassSettings) -> None:
-    """Exact expectations of K >= 3 classes are not here yet: a K-class grid is sampled."""
-    if mode != "sampled" and not settings.binary:
-        raise InvalidValue(
-            f"mode={mode}: a K-class grid of grid.classes={settings.classes} is drawn (mode=sampled); "
-            "its exact expectations come later"
-        )

@@ -78,6 +78,11 @@ SECONDS_PER_CLASS_PAIR = 2.7e-5
 SECONDS_PER_K_SCORE = 1.5e-8
 SECONDS_PER_RANKED_SCORE = 6e-8
 SECONDS_PER_METRIC_TRACKED = 1.2e-4
+# Its exact values (core/multiclass/expected.py; alone in mode=expected, beside the draw when sampled):
+# a set-up and a cost per pair of classes (benchmarks/bench_multiclass_expected.py, busy: K = 10
+# 2.4 to 2.7 ms, K = 100 27 to 29 ms, K = 1,000 1.2 to 2.0 s).
+SECONDS_PER_EXPECTED_K_CELL = 2.3e-3
+SECONDS_PER_EXPECTED_CLASS_PAIR = 1.5e-6
 K_CLASS_METRICS_PER_CLASS = 4  # precision, recall, f1, ece of each class
 K_CLASS_REPORT_SECONDS = 0.1  # its summary and headline tables (no matplotlib, no figure)
 
@@ -104,7 +109,7 @@ def cell_seconds(cell: SweepCell, mode: str, *, per_sample: float, chunk_size: i
     """Computing one cell (not logging it); ``per_sample`` is what a drawn sample costs (a binary
     cell's, and a K-class grid's of K = 2, which run as binary cells)."""
     if not isinstance(cell, Cell) and cell.classes > 2:
-        return k_cell_seconds(cell.classes, cell.size)
+        return k_cell_seconds(cell.classes, cell.size, mode)
     if mode != "sampled":
         return SECONDS_PER_EXPECTED_CELL
     past_capacity = max(0, cell.size - RANKING_CAPACITY_CHUNKS * chunk_size)
@@ -113,12 +118,17 @@ def cell_seconds(cell: SweepCell, mode: str, *, per_sample: float, chunk_size: i
     )
 
 
-def k_cell_seconds(classes: int, rows: int) -> float:
-    """Computing one K-class cell of ``rows`` rows (K >= 3; see the figures above)."""
+def k_cell_seconds(classes: int, rows: int, mode: str = "sampled") -> float:
+    """Computing one K-class cell of ``rows`` rows (K >= 3; see the figures above): its exact values,
+    and in ``sampled`` mode its draw too."""
+    exact = SECONDS_PER_EXPECTED_K_CELL + classes * classes * SECONDS_PER_EXPECTED_CLASS_PAIR
+    if mode != "sampled":
+        return exact
     scores = rows * classes
     ranked = scores if scores <= RANKING_MAX_SCORES else 0
     return (
-        SECONDS_PER_K_CELL
+        exact
+        + SECONDS_PER_K_CELL
         + classes * classes * SECONDS_PER_CLASS_PAIR
         + scores * SECONDS_PER_K_SCORE
         + ranked * SECONDS_PER_RANKED_SCORE
@@ -158,7 +168,9 @@ def estimated_seconds(spec: SweepSpec, *, server: bool = False, new_store: bool 
     else:
         report = report_seconds(len(spec.losses), len(spec.cells), all_figures=spec.all_figures)
     start = STARTUP_SECONDS + (FRAMEWORK_STARTUP_SECONDS if framework else 0.0)
-    return start + (NEW_STORE_SECONDS if new_store else 0.0) + tracked + computed + report
+    # A worker computes the cells, then draws the report, while they are logged (sweep/ahead.py).
+    work = max(computed + report, tracked) if spec.computes_ahead(len(cells)) else computed + tracked + report
+    return start + (NEW_STORE_SECONDS if new_store else 0.0) + work
 
 
 def _duration(seconds: float) -> str:

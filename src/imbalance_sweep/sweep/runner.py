@@ -20,6 +20,7 @@ from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import TermSums, make_terms
 from ..core.multiclass.cell import as_binary_cell
 from ..core.multiclass.evaluation import applicable_losses, evaluate_multiclass_cell
+from ..core.multiclass.expected import expected_of_cell
 from ..core.score_models import ScoreModel
 from ..core.score_models.empirical import EmpiricalModel
 from ..runtime.signals import Interrupted, interrupts_deferred
@@ -283,21 +284,36 @@ def cell_values(
 
 
 def k_cell_values(spec: SweepSpec, cell: KCellSpec) -> dict[str, float]:
-    """A K-class cell's draw evaluated: the sweep's K-class losses that apply to it (those of the
-    training prior need every training count > 0) and every K-class metric, at the sweep's settings."""
+    """A K-class cell's exact values, or (sampled) its draw evaluated with the exact ones beside them:
+    the sweep's K-class losses that apply to it (those of the training prior need every training count
+    > 0) and every K-class metric, at the sweep's settings."""
     settings = spec.multiclass
     assert settings is not None, "a K-class cell is a K-class sweep's"
     applicable = applicable_losses(cell.training_counts)
-    return evaluate_multiclass_cell(
-        cell.multiclass_cell(),
-        seed=spec.seed,
-        losses=[name for name in spec.losses if name in applicable],
-        chunk_size=spec.chunk_size,
-        settings=settings.metric_settings(spec.metrics.ece_bins),
-        alpha=spec.alpha,
-        gamma=spec.gamma,
-        **settings.loss_settings(),
+    losses = [name for name in spec.losses if name in applicable]
+    metric_settings = settings.metric_settings(spec.metrics.ece_bins)
+    loss_settings = {"alpha": spec.alpha, "gamma": spec.gamma, **settings.loss_settings()}
+    multiclass = cell.multiclass_cell()
+    expected = expected_of_cell(
+        multiclass,
+        losses=losses,
+        top_k=metric_settings.top_k,
+        ece_bins=metric_settings.ece_bins,
+        many_above=metric_settings.many_above,
+        few_below=metric_settings.few_below,
+        **loss_settings,
     )
+    if spec.mode != "sampled":
+        return expected
+    drawn = evaluate_multiclass_cell(
+        multiclass,
+        seed=spec.seed,
+        losses=losses,
+        chunk_size=spec.chunk_size,
+        settings=metric_settings,
+        **loss_settings,
+    )
+    return {**drawn, **beside_sampled(expected)}
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def sampled_values(rng, counts, accuracies, spread, training, replicates):
             loss_key(name): value
             for name, value in multiclass_losses(labels, scores, training_counts=training).items()
         }
-        values |= multiclass_metrics(labels, scores, train_counts=training, ece_bins=ECE_BINS)
+        values |= multiclass_metrics(labels, scores, training_counts=training, ece_bins=ECE_BINS)
         runs.append(values)
     return {key: np.array([run[key] for run in runs]) for key in runs[0]}
 

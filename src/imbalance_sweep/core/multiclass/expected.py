@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from ..checks import InvalidValue, fraction, is_number, names_from, shown, whole_number
 from ..metrics import DEFAULT_ECE_BINS
 from ..vocabulary import MULTICLASS_LOSS_NAMES, MULTICLASS_LOSSES_BY_NAME, loss_key
+from .cell import MulticlassCell
 from .confusion import DEFAULT_FEW_BELOW, DEFAULT_MANY_ABOVE
 from .expected_metrics import metric_values
 from .expected_terms import term_moments
@@ -101,7 +102,10 @@ def expected_losses(
     losses: tuple[str, ...],
     tables_settings: dict[str, Any],
 ) -> dict[str, float]:
-    """``loss/<name>`` and ``stderr/loss/<name>`` of each loss of ``losses``."""
+    """``loss/<name>`` and ``stderr/loss/<name>`` of each loss of ``losses``. The training counts are
+    the tables' only where a loss takes the training prior (a count of 0 is allowed otherwise)."""
+    if not any(MULTICLASS_LOSSES_BY_NAME[name].kind == "training_prior" for name in losses):
+        tables_settings = {key: value for key, value in tables_settings.items() if key != "training_counts"}
     tables = class_tables(counts.size, losses, **tables_settings)
     terms = {MULTICLASS_LOSSES_BY_NAME[name].term for name in losses}
     moments = term_moments(sorted(terms), accuracies, spread, tables)
@@ -148,6 +152,26 @@ def expected_multiclass(
         counts, accuracies, spread, losses, {"training_counts": training, **loss_settings}
     )
     return values | metric_values(counts, accuracies, spread, training, settings)
+
+
+def cell_spread(cell: MulticlassCell) -> Floats:
+    """The cell's error spread as this module takes it: row k its errors' shares over the other classes
+    (the cell's exact weights, each share rounded once)."""
+    spread = np.zeros((cell.classes, cell.classes))
+    for label in range(cell.classes):
+        weights = cell.error_weights(label)
+        total = sum(weights)
+        others = [c for c in range(cell.classes) if c != label]
+        spread[label, others] = [float(weight / total) for weight in weights]
+    return spread
+
+
+def expected_of_cell(cell: MulticlassCell, **settings: Any) -> dict[str, float]:
+    """:func:`expected_multiclass` of a K-class cell (its counts, accuracies, spread and training
+    counts); ``settings`` as that function takes them (losses, metric and loss settings)."""
+    return expected_multiclass(
+        cell.counts, cell.accuracies, cell_spread(cell), training_counts=cell.training_counts, **settings
+    )
 
 
 def training_or_validation_counts(training_counts: Any, counts: Floats, losses: tuple[str, ...]) -> Floats:

@@ -167,7 +167,7 @@ def ranking_values(counts: Floats, accuracies: Floats, spread: Floats) -> dict[s
 def metric_values(
     counts: Floats, accuracies: Floats, spread: Floats, training_counts: Floats, settings: MulticlassSettings
 ) -> dict[str, float]:
-    """Every K-class metric of ``multiclass_metrics`` (with ``train_counts``) at its population value."""
+    """Every K-class metric of ``multiclass_metrics`` (with ``training_counts``) at its population value."""
     confusion = expected_confusion(counts, accuracies, spread)
     values = confusion_values(confusion)
     values["top_k_accuracy"] = values["accuracy"] if settings.top_k == 1 else 1.0
