@@ -85,7 +85,7 @@ def _cut(text: str, limit: int = SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _cut_shown(value: object) -> str:
+def cut_shown(value: object) -> str:
     """A value from the file as a message shows it: its repr, cut at ``SHOWN`` characters."""
     return _cut(shown(value))
 
@@ -96,7 +96,7 @@ def _name(name: str) -> str:
     return name if name.isprintable() and len(name) <= SHOWN else _cut(repr(name))
 
 
-def _names(present: Iterable[str]) -> str:
+def column_names(present: Iterable[str]) -> str:
     """The file's column names for a message: at most about 120 characters of them."""
     present = list(present)
     if not present:
@@ -121,16 +121,18 @@ def _reason(error: BaseException) -> str:
     return _cut(text, 120)
 
 
-def _where(path: Path) -> str:
+def file_named(path: Path) -> str:
     return f"predictions file {str(path)!r}"
 
 
-def _unreadable(path: Path, kind: str, error: BaseException) -> InvalidValue:
-    return InvalidValue(f"{_where(path)} is not a readable {kind} file ({_reason(error)})")
+def unreadable(path: Path, kind: str, error: BaseException) -> InvalidValue:
+    return InvalidValue(f"{file_named(path)} is not a readable {kind} file ({_reason(error)})")
 
 
-def _missing_column(path: Path, column: str, present: Iterable[str]) -> InvalidValue:
-    return InvalidValue(f"{_where(path)} has no column {column!r}; its columns are: {_names(present)}")
+def missing_column(path: Path, column: str, present: Iterable[str]) -> InvalidValue:
+    return InvalidValue(
+        f"{file_named(path)} has no column {column!r}; its columns are: {column_names(present)}"
+    )
 
 
 def _check_columns(path: Path, columns: tuple[str, str], present: Iterable[str]) -> None:
@@ -139,23 +141,23 @@ def _check_columns(path: Path, columns: tuple[str, str], present: Iterable[str])
     for column in columns:
         count = present.count(column)
         if count == 0:
-            raise _missing_column(path, column, present)
+            raise missing_column(path, column, present)
         if count > 1:
             raise InvalidValue(
-                f"{_where(path)} has {count} columns named {column!r}: which one is meant is "
+                f"{file_named(path)} has {count} columns named {column!r}: which one is meant is "
                 "ambiguous; give each column its own name"
             )
 
 
-def _csv_header(path: Path) -> list[str]:
+def csv_header(path: Path) -> list[str]:
     """A CSV's column names, from its first bytes; refuses binary data (gzip, Parquet, ...)."""
     with open(path, "rb") as stream:
         head = stream.read(SNIFF_BYTES)
     for magic, kind in MAGIC:
         if head.startswith(magic) and (kind != "bzip2-compressed data" or head[4:10] == b"1AY&SY"):
-            raise InvalidValue(f"{_where(path)} holds {kind}, not CSV text")
+            raise InvalidValue(f"{file_named(path)} holds {kind}, not CSV text")
     if b"\0" in head or (len(head.translate(None, CONTROL_BYTES)) < len(head) and not _is_utf8(head)):
-        raise InvalidValue(f"{_where(path)} holds binary data, not CSV text")
+        raise InvalidValue(f"{file_named(path)} holds binary data, not CSV text")
     text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
     return next(csv.reader(text.splitlines()[:1]), [])
 
@@ -168,13 +170,13 @@ def _is_utf8(head: bytes) -> bool:
     return True
 
 
-def _csv_error(path: Path, error: Exception) -> InvalidValue:
+def csv_error(path: Path, error: Exception) -> InvalidValue:
     """pyarrow's CSV error as one line; a row of the wrong width is found by its number."""
     import pyarrow.csv as pcsv
 
     widths = re.search(r"Expected (\d+) columns, got (\d+)", str(error))
     if not widths:
-        return InvalidValue(f"{_where(path)} cannot be read as CSV: {_reason(error)}")
+        return InvalidValue(f"{file_named(path)} cannot be read as CSV: {_reason(error)}")
     rows: list[int] = []
 
     def first_bad(row: Any) -> str:  # a pyarrow.csv.InvalidRow
@@ -187,7 +189,7 @@ def _csv_error(path: Path, error: Exception) -> InvalidValue:
             read_options=pcsv.ReadOptions(use_threads=False),
             parse_options=pcsv.ParseOptions(invalid_row_handler=first_bad),
         )
-    where = f"{_where(path)}, row {rows[0] - 1}" if rows and rows[0] else _where(path)
+    where = f"{file_named(path)}, row {rows[0] - 1}" if rows and rows[0] else file_named(path)
     expected, got = widths.groups()
     return InvalidValue(f"{where} has {got} fields where the header has {expected}")
 
@@ -202,16 +204,16 @@ def _arrow_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
         try:
             present = pq.read_schema(path).names
         except (pa.ArrowException, OSError) as error:
-            raise _unreadable(path, "Parquet", error) from None
+            raise unreadable(path, "Parquet", error) from None
         _check_columns(path, columns, present)
         try:
             table = pq.read_table(path, columns=list(columns))
         except (pa.ArrowException, OSError) as error:
-            raise _unreadable(path, "Parquet", error) from None
+            raise unreadable(path, "Parquet", error) from None
     else:
         import pyarrow.csv as pcsv
 
-        present = _csv_header(path)
+        present = csv_header(path)
         if any(present.count(column) > 1 for column in columns):
             _check_columns(path, columns, present)
         try:
@@ -219,14 +221,14 @@ def _arrow_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
         except (pa.ArrowInvalid, KeyError) as error:
             for column in columns:
                 if column not in present:
-                    raise _missing_column(path, column, present) from None
-            raise _csv_error(path, error) from None
+                    raise missing_column(path, column, present) from None
+            raise csv_error(path, error) from None
     arrays = []
     for column in columns:
         values = table.column(column).combine_chunks()
         if values.null_count:
             row = int(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0])
-            raise InvalidValue(f"{_where(path)}, row {row + 1}: {column} is missing")
+            raise InvalidValue(f"{file_named(path)}, row {row + 1}: {column} is missing")
         arrays.append(values.to_numpy(zero_copy_only=False))
     return arrays
 
@@ -265,12 +267,12 @@ def _numpy_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
         magic = stream.read(len(NPY_MAGIC))
     if npz and not magic.startswith(ZIP_MAGICS):
         if magic == NPY_MAGIC:
-            raise InvalidValue(f"{_where(path)} holds a .npy array, not an .npz archive of columns")
-        raise InvalidValue(f"{_where(path)} is not an .npz file (not a zip archive)")
+            raise InvalidValue(f"{file_named(path)} holds a .npy array, not an .npz archive of columns")
+        raise InvalidValue(f"{file_named(path)} is not an .npz file (not a zip archive)")
     if not npz and magic != NPY_MAGIC:
         if magic.startswith(ZIP_MAGICS):
-            raise InvalidValue(f"{_where(path)} holds an .npz archive, not a .npy structured array")
-        raise InvalidValue(f"{_where(path)} is not a .npy file (no .npy header)")
+            raise InvalidValue(f"{file_named(path)} holds an .npz archive, not a .npy structured array")
+        raise InvalidValue(f"{file_named(path)} is not a .npy file (no .npy header)")
     kind = ".npz" if npz else ".npy"
     try:
         loaded = np.load(path, allow_pickle=False)
@@ -278,18 +280,18 @@ def _numpy_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
         names = None if npz else _npy_field_names(path)
         if names is not None and len(set(names)) < len(names):
             _check_columns(path, columns, names)
-        raise _unreadable(path, kind, error) from None
+        raise unreadable(path, kind, error) from None
     if npz:
         with loaded:
             _check_columns(path, columns, loaded.files)
             try:
                 return [loaded[column] for column in columns]
             except NUMPY_READ_ERRORS as error:
-                raise _unreadable(path, kind, error) from None
+                raise unreadable(path, kind, error) from None
     present = loaded.dtype.names
     if not present:
         raise InvalidValue(
-            f"{_where(path)} holds a {loaded.dtype} array of shape {loaded.shape}, not a "
+            f"{file_named(path)} holds a {loaded.dtype} array of shape {loaded.shape}, not a "
             f"structured array with fields {columns[0]!r} and {columns[1]!r}"
         )
     _check_columns(path, columns, present)
@@ -299,10 +301,10 @@ def _numpy_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
 def _first_bad(path: Path, bad: np.ndarray, column: str, values: np.ndarray, why: str) -> None:
     if bad.any():
         row = int(np.argmax(bad))
-        raise InvalidValue(f"{_where(path)}, row {row + 1}: {column}={_cut_shown(values[row])} {why}")
+        raise InvalidValue(f"{file_named(path)}, row {row + 1}: {column}={cut_shown(values[row])} {why}")
 
 
-def _first_non_number(values: np.ndarray) -> int:
+def first_non_number(values: np.ndarray) -> int:
     """The row of the first value that is no number (a text column's first row may hold one)."""
     for row, value in enumerate(values):
         try:
@@ -312,25 +314,25 @@ def _first_non_number(values: np.ndarray) -> int:
     return 0
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
     """Refuse what is no predictions file before reading a byte: its extension names no format, it
     is missing, unreadable, a directory or other non-regular file, or empty."""
     if path.suffix.lower() not in FORMATS:
         raise InvalidValue(
-            f"{_where(path)}: the extension {path.suffix!r} is not one of: {', '.join(FORMATS)}"
+            f"{file_named(path)}: the extension {path.suffix!r} is not one of: {', '.join(FORMATS)}"
         )
     try:
         mode = path.stat()
     except FileNotFoundError:
-        raise InvalidValue(f"{_where(path)} does not exist") from None
+        raise InvalidValue(f"{file_named(path)} does not exist") from None
     except OSError as error:
-        raise InvalidValue(f"{_where(path)} cannot be read ({error.strerror})") from None
+        raise InvalidValue(f"{file_named(path)} cannot be read ({error.strerror})") from None
     if stat.S_ISDIR(mode.st_mode):
-        raise InvalidValue(f"{_where(path)} is a directory, not a file")
+        raise InvalidValue(f"{file_named(path)} is a directory, not a file")
     if not stat.S_ISREG(mode.st_mode):
-        raise InvalidValue(f"{_where(path)} is not a regular file")
+        raise InvalidValue(f"{file_named(path)} is not a regular file")
     if mode.st_size == 0:
-        raise InvalidValue(f"{_where(path)} is empty")
+        raise InvalidValue(f"{file_named(path)} is empty")
 
 
 def _read_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
@@ -341,7 +343,7 @@ def _read_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
             return _arrow_columns(path, columns)
         return _numpy_columns(path, columns)
     except PermissionError as error:
-        raise InvalidValue(f"{_where(path)} cannot be read ({error.strerror})") from None
+        raise InvalidValue(f"{file_named(path)} cannot be read ({error.strerror})") from None
 
 
 def _check_shapes_and_kinds(
@@ -352,21 +354,21 @@ def _check_shapes_and_kinds(
     label, score = columns
     if labels.ndim != 1 or scores.ndim != 1 or labels.size == 0:
         raise InvalidValue(
-            f"{_where(path)}: columns {label!r} and {score!r} must be 1-D and not empty; "
+            f"{file_named(path)}: columns {label!r} and {score!r} must be 1-D and not empty; "
             f"got shapes {labels.shape} and {scores.shape}"
         )
     if labels.size != scores.size:
         raise InvalidValue(
-            f"{_where(path)}: columns {label!r} and {score!r} differ in length "
+            f"{file_named(path)}: columns {label!r} and {score!r} differ in length "
             f"({labels.size} and {scores.size} rows)"
         )
     for column, values in ((label, labels), (score, scores)):
         if values.dtype.kind == "c":  # a cast to float would drop the imaginary part
-            raise InvalidValue(f"{_where(path)}: column {column!r} holds complex numbers, not real ones")
+            raise InvalidValue(f"{file_named(path)}: column {column!r} holds complex numbers, not real ones")
         if values.dtype.kind not in "biuf":  # text, bytes, dates, durations, objects
-            row = _first_non_number(values)
+            row = first_non_number(values)
             raise InvalidValue(
-                f"{_where(path)}, row {row + 1}: {column}={_cut_shown(values[row])} is not a number"
+                f"{file_named(path)}, row {row + 1}: {column}={cut_shown(values[row])} is not a number"
             )
 
 
@@ -383,7 +385,7 @@ def _probabilities(path: Path, score: str, scores: np.ndarray, from_logits: bool
     row = first_non_probability(scores)
     if row is not None:
         why = f"{NOT_A_PROBABILITY} (from_logits=true for logits)"
-        raise InvalidValue(f"{_where(path)}, row {row + 1}: {score}={_cut_shown(scores[row])} {why}")
+        raise InvalidValue(f"{file_named(path)}, row {row + 1}: {score}={cut_shown(scores[row])} {why}")
     return scores.astype(np.float32)
 
 
@@ -398,7 +400,7 @@ def load_predictions(
     """Read and validate a predictions file (a relative ``path`` is taken from ``start_dir``, else
     the current directory)."""
     path = Path(start_dir or os.getcwd()) / Path(path).expanduser()
-    _check_file(path)
+    check_file(path)
     if label == score:
         raise InvalidValue(f"the label and score columns are both {label!r}: give two columns")
     columns = (label, score)
@@ -438,15 +440,15 @@ def predictions_from_arrays(
         )
     for column, values in ((label_name, labels), (score_name, scores)):
         if values.dtype.kind not in "biuf":
-            raise InvalidValue(f"{column}[0]={_cut_shown(values[0])} is not a number")
+            raise InvalidValue(f"{column}[0]={cut_shown(values[0])} is not a number")
     if labels.dtype != bool:
         bad = (labels != 0) & (labels != 1)
         if bad.any():
             row = int(np.argmax(bad))
-            raise InvalidValue(f"{label_name}[{row}]={_cut_shown(labels[row])} is not 0 or 1")
+            raise InvalidValue(f"{label_name}[{row}]={cut_shown(labels[row])} is not 0 or 1")
     outside = first_non_probability(scores.astype(np.float64, copy=False))  # before the cast, as a file's
     if outside is not None:
-        raise InvalidValue(f"{score_name}[{outside}]={_cut_shown(scores[outside])} {NOT_A_PROBABILITY}")
+        raise InvalidValue(f"{score_name}[{outside}]={cut_shown(scores[outside])} {NOT_A_PROBABILITY}")
     labels, scores = labels.astype(bool), scores.astype(np.float32)
     digest = hashlib.sha256(labels.tobytes() + scores.tobytes()).hexdigest()[:DIGEST_LENGTH]
     return Predictions(

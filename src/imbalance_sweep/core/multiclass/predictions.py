@@ -23,15 +23,15 @@ from numpy.typing import NDArray
 
 from ..checks import NOT_A_PROBABILITY, InvalidValue, first_non_probability
 from ..predictions import (
-    _check_file,
-    _csv_error,
-    _csv_header,
-    _cut_shown,
-    _first_non_number,
-    _missing_column,
-    _names,
-    _unreadable,
-    _where,
+    check_file,
+    column_names,
+    csv_error,
+    csv_header,
+    cut_shown,
+    file_named,
+    first_non_number,
+    missing_column,
+    unreadable,
 )
 from .labelled import LOSSES_ROW_SUM_TOLERANCE, Labels
 
@@ -61,8 +61,8 @@ def _score_columns(path: Path, present: list[str], classes: int | None) -> list[
         classes = sum(1 for name in present if SCORE_COLUMN.fullmatch(name))
         if classes < 2:
             raise InvalidValue(
-                f"{_where(path)} has {classes} score column(s); allowed: K >= 2 columns score_0 .. "
-                f"score_<K-1>, one a class; its columns are: {_names(present)}"
+                f"{file_named(path)} has {classes} score column(s); allowed: K >= 2 columns score_0 .. "
+                f"score_<K-1>, one a class; its columns are: {column_names(present)}"
             )
     return [score_column(label) for label in range(classes)]
 
@@ -78,17 +78,17 @@ def _read(path: Path, label: str, classes: int | None) -> tuple[list[str], list[
         try:
             present = list(pq.read_schema(path).names)
         except (pa.ArrowException, OSError) as error:
-            raise _unreadable(path, "Parquet", error) from None
+            raise unreadable(path, "Parquet", error) from None
     else:
-        present = _csv_header(path)
+        present = csv_header(path)
     scores = _score_columns(path, present, classes)
     columns = [label, *scores]
     for column in columns:
         if column not in present:
-            raise _missing_column(path, column, present)
+            raise missing_column(path, column, present)
         if present.count(column) > 1:
             raise InvalidValue(
-                f"{_where(path)} has {present.count(column)} columns named {column!r}: which one is meant "
+                f"{file_named(path)} has {present.count(column)} columns named {column!r}: which one is meant "
                 "is ambiguous; give each column its own name"
             )
     try:
@@ -100,19 +100,19 @@ def _read(path: Path, label: str, classes: int | None) -> tuple[list[str], list[
             table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(include_columns=columns))
     except (pa.ArrowException, OSError) as error:
         if parquet:
-            raise _unreadable(path, "Parquet", error) from None
-        raise _csv_error(path, error) from None
+            raise unreadable(path, "Parquet", error) from None
+        raise csv_error(path, error) from None
     arrays = []
     for column in columns:
         values = table.column(column).combine_chunks()
         if values.null_count:
             row = int(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0])
-            raise InvalidValue(f"{_where(path)}, row {row + 1}: {column} is missing")
+            raise InvalidValue(f"{file_named(path)}, row {row + 1}: {column} is missing")
         array = values.to_numpy(zero_copy_only=False)
         if array.dtype.kind not in "biuf":  # text, dates, ...: a cast would fail or mislead
-            row = _first_non_number(array)
+            row = first_non_number(array)
             raise InvalidValue(
-                f"{_where(path)}, row {row + 1}: {column}={_cut_shown(array[row])} is not a number"
+                f"{file_named(path)}, row {row + 1}: {column}={cut_shown(array[row])} is not a number"
             )
         arrays.append(array)
     return scores, arrays
@@ -131,20 +131,20 @@ def load_class_predictions(
     path = Path(start_dir or os.getcwd()) / Path(path).expanduser()
     if path.suffix.lower() not in CLASS_FORMATS:
         raise InvalidValue(
-            f"{_where(path)}: the extension {path.suffix!r} is not one of: {', '.join(CLASS_FORMATS)} "
+            f"{file_named(path)}: the extension {path.suffix!r} is not one of: {', '.join(CLASS_FORMATS)} "
             "(a K-class predictions file)"
         )
-    _check_file(path)
+    check_file(path)
     names, (labels, *columns) = _read(path, label, classes)
     classes = len(names)
     if labels.size == 0:
-        raise InvalidValue(f"{_where(path)} has no rows")
+        raise InvalidValue(f"{file_named(path)} has no rows")
     whole = labels.astype(np.float64, copy=False)
     bad = ~((whole >= 0) & (whole <= classes - 1) & (whole == np.floor(whole)))
     if bad.any():
         row = int(np.argmax(bad))
         raise InvalidValue(
-            f"{_where(path)}, row {row + 1}: {label}={_cut_shown(labels[row])} is not a class index in "
+            f"{file_named(path)}, row {row + 1}: {label}={cut_shown(labels[row])} is not a class index in "
             f"0..{classes - 1} (K={classes})"
         )
     scores = np.column_stack([column.astype(np.float64, copy=False) for column in columns])
@@ -152,14 +152,14 @@ def load_class_predictions(
     if outside is not None:
         row, column = divmod(outside, classes)
         raise InvalidValue(
-            f"{_where(path)}, row {row + 1}: {names[column]}={_cut_shown(scores[row, column])} {NOT_A_PROBABILITY}"
+            f"{file_named(path)}, row {row + 1}: {names[column]}={cut_shown(scores[row, column])} {NOT_A_PROBABILITY}"
         )
     sums = scores.sum(axis=1)
     off = np.abs(sums - 1.0) > LOSSES_ROW_SUM_TOLERANCE
     if off.any():
         row = int(np.argmax(off))
         raise InvalidValue(
-            f"{_where(path)}, row {row + 1}: the scores sum to {sums[row]:.7g}; allowed: rows summing to 1 "
+            f"{file_named(path)}, row {row + 1}: the scores sum to {sums[row]:.7g}; allowed: rows summing to 1 "
             f"within {LOSSES_ROW_SUM_TOLERANCE:g}"
         )
     return whole.astype(np.intp), scores.astype(np.float32)
