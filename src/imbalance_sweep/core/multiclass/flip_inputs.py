@@ -11,7 +11,7 @@ on the model and its training counts, which is what lets the flip move the prior
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,5 +75,6 @@ def _spread(errors: Any, training: Floats) -> Floats:
             raise InvalidValue(
                 f"errors={errors!r} is not one of: {', '.join(ERROR_RULES)}, or a K x K error spread"
             )
-        return rule_spread(errors, training)
+        # the rules take counts as floats too (the training counts may be expected ones)
+        return rule_spread(errors, cast("NDArray[np.int64]", training))
     return error_spread(errors, training.size)
