@@ -3,6 +3,7 @@ analysis/k_flip.py): the shipped config composed by Hydra and run in-process, th
 read back, the flips equal to prior_flip's for the same models, K = 3's ternary figure, bad values
 one line each; one slow test of the command in a subprocess."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
-from imbalance_sweep.analysis.k_flip import k_flip_spec, run_k_flip
+from imbalance_sweep.analysis.k_flip import k_flip_spec, run_k_flip, table_lines
 from imbalance_sweep.core.checks import InvalidValue
 from imbalance_sweep.core.multiclass.flip_inputs import model_class_values
 from imbalance_sweep.core.multiclass.prior_flip import path_flips
@@ -21,6 +22,7 @@ from imbalance_sweep.flip import config_name
 from imbalance_sweep.tracking.tags import ROLE_TAG, Role
 
 PNG = b"\x89PNG\r\n\x1a\n"
+README = Path(__file__).parents[2] / "README.md"
 
 
 def composed(*overrides):
@@ -112,6 +114,37 @@ def test_three_classes_along_a_line_add_the_ternary_figure(tracking_uri, tmp_pat
     assert "flip/loss/cce" in metrics
     assert sorted(a.path for a in client.list_artifacts(run_id)) == ["flip.png", "flip.txt", "ternary.png"]
     assert stored(client, run_id, tmp_path, "ternary.png")[:8] == PNG
+
+
+def readme_rows():
+    """The README's K-class table: (names, at the start, at the end, flips) per row."""
+    text = README.read_text()
+    section = text[text.index("**With K classes.**") :]
+    section = section[: section.index("```")]
+    header, *rows = (line for line in section.splitlines() if line.startswith("| "))
+    assert header == "| loss or metric | at ρ = 1 (balanced) prefers | at ρ = 100 prefers | flips at ρ |"  # noqa: RUF001
+    for row in rows:
+        names, start, end, flips = (cell.strip() for cell in row.strip("|").split("|"))
+        yield re.findall(r"`([^`]+)`", names), start, end, flips.split(", ")
+
+
+def test_the_readme_k_class_table_is_what_the_command_prints():
+    """Every name, A or B and flip of the README's table against the lines the default command prints
+    (the door's table_lines on the shipped config, as run_k_flip prints them)."""
+    spec = k_flip_spec(composed("tracking_uri=sqlite:///unused.db"))
+    assert (spec.path.parameter, spec.path.low, spec.path.high) == ("rho", 1.0, 100.0)
+    found = path_flips(spec.values_a, spec.values_b, spec.path, losses=spec.losses, metrics=spec.metrics)
+    _, *lines = table_lines(found)  # after the header
+    printed = {}
+    for line in lines:
+        key, start, end, flips = line.split(maxsplit=3)
+        printed[key.removeprefix("loss/")] = (start, end, flips)
+    shown = {}
+    for names, start, end, flips in readme_rows():
+        each = flips if len(flips) == len(names) else flips * len(names)
+        for name, flip in zip(names, each, strict=True):
+            shown[name] = (start, end, flip)
+    assert shown == printed
 
 
 @pytest.mark.parametrize(

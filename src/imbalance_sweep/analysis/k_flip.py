@@ -305,7 +305,7 @@ def _model_text(model: KModel, entry: Any) -> str:
 def _setting_text(value: Any) -> str:
     """A config entry in few words: ``exponential ratio=100 largest=5000``, ``[0.9,0.8,...,0.3]``."""
     if isinstance(value, Mapping):
-        settings = " ".join(f"{key}={value[key]}" for key in value if key != "profile")
+        settings = " ".join(f"{key}={_setting_text(value[key])}" for key in value if key != "profile")
         return f"{value.get('profile')} {settings}".strip()
     if isinstance(value, (list, tuple)):
         items = [_setting_text(item) for item in value]
