@@ -12,7 +12,9 @@ import pytest
 from helpers import environment_without_mlflow_launch
 from mlflow.tracking import MlflowClient
 
+from imbalance_sweep import flip as flip_command
 from imbalance_sweep.analysis.k_flip import k_flip_spec, run_k_flip, table_lines
+from imbalance_sweep.cli import run_hydra_main
 from imbalance_sweep.core.checks import InvalidValue
 from imbalance_sweep.core.multiclass.flip_inputs import model_class_values
 from imbalance_sweep.core.multiclass.prior_flip import path_flips
@@ -182,6 +184,10 @@ def test_the_readme_k_class_table_is_what_the_command_prints():
         (["losses=[]", "metrics=[]"], "losses=[] and metrics=[]: name at least one loss or metric"),
         (["loss_settings.beta=1"], "loss_settings.beta=1 is not a number in [0, 1)"),
         (["loss_settings.gamma=-2"], "loss_settings.gamma=-2 is not a finite number >= 0"),
+        (
+            ["loss_settings.alpha=[1, 2]"],
+            "loss_settings.alpha has shape (2,); allowed: (10,), one number a class",
+        ),
         (["+loss_settings.delta=1"], "loss_settings.delta is not a setting; they are: alpha, gamma"),
     ],
 )
@@ -206,6 +212,22 @@ def test_bad_values_given_through_the_python_api_are_one_line(change, message):
     with pytest.raises(InvalidValue) as error:
         k_flip_spec({**composed("tracking_uri=sqlite:///unused.db"), **change})
     assert str(error.value).startswith(message)
+
+
+def test_a_mistake_at_the_door_is_one_line_exit_2_and_no_run(tracking_uri, tmp_path, monkeypatch, capsys):
+    """In-process through the code the command runs (run_hydra_main on the K-class main)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(
+        sys, "argv", ["imbalance_sweep.flip", f"tracking_uri={tracking_uri}", "models.1.train.ratio=0.5"]
+    )
+    with pytest.raises(SystemExit) as exited:
+        run_hydra_main(flip_command.main_long_tail, config_name="flip_long_tail")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "imbalance-sweep: error: models[1].train.ratio=0.5 is not an imbalance ratio n_max / n_min >= 1"
+    ]
+    client = MlflowClient(tracking_uri)
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
 
 
 def test_the_config_name_flag():

@@ -181,7 +181,8 @@ def _class_values(model: KModel, losses: tuple[str, ...], settings: dict[str, An
         )
     except InvalidValue as error:
         text = str(error)
-        if any(text.startswith(f"{key}=") for key in LOSS_SETTINGS):
+        # the loss tables name a setting first: alpha=..., alpha[3]=..., alpha has shape ...
+        if any(text.startswith((f"{key}=", f"{key}[", f"{key} ")) for key in LOSS_SETTINGS):
             raise InvalidValue(f"loss_settings.{text}") from None
         raise
 
