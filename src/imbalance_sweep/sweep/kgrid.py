@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -201,7 +201,8 @@ def _matrix(spread: Any) -> Matrix:
     return tuple(tuple(row) for row in spread.tolist())
 
 
-class KModel(NamedTuple):
+@dataclass(frozen=True)
+class KModel:
     """One model of a K-class config, validated: its name, training counts, accuracies and errors."""
 
     name: str
