@@ -238,3 +238,34 @@ def _model(
 
 def _matrix(spread: Any) -> Matrix:
     return tuple(tuple(row) for row in spread.tolist())
+
+
+@dataclass(frozen=True)
+class KModel:
+    """One model of a K-class config, validated: its name, training counts, accuracies and errors."""
+
+    name: str
+    training_counts: tuple[int, ...]
+    accuracies: tuple[float, ...]
+    errors: str | Matrix  # a rule of ERROR_RULES, or the K x K spread (rows sum to 1, diagonal 0)
+
+
+def k_model(
+    name: str, entry: Any, classes: int, *, default_name: str, default_train: tuple[int, ...] | None = None
+) -> KModel:
+    """One model entry as a grid's ``models`` takes it (``{name, train, accuracy, errors}`` or
+    ``{name, train, confusion}``), for a config of one or two models (the K-class flip): named
+    ``default_name`` unless it says, trained on ``train`` or else ``default_train`` (None: required)."""
+    model = _model_entry(name, entry, 0)
+    if not entry.get("name"):
+        model["name"] = checked_name(f"{name}.name", default_name)
+    if model.get("train") is not None:
+        train = _counts(f"{name}.train", model["train"], classes)
+    elif default_train is not None:
+        train = default_train
+    else:
+        raise InvalidValue(
+            f"{name}.train is not set: give the model's training counts, a count profile or {classes} counts"
+        )
+    accuracies, errors = _model(name, model, train)
+    return KModel(model["name"], train, accuracies, errors)
