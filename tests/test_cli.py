@@ -65,7 +65,7 @@ def test_multirun_logs_one_sweep_per_job(run_module, tmp_path, tracking_uri, log
         (
             ["lossses=[bce]"],
             "imbalance-sweep: error: lossses is not a config key (did you mean losses?); the keys are: backend, "
-            "bootstrap, chunk_size, dry_run, experiment, focal, grid, losses, metrics, mode, report, resume, score_model, "
+            "bootstrap, chunk_size, dry_run, experiment, focal, grid, losses, metrics, mode, multiclass, report, resume, score_model, "
             "seed, shard, sweep_name, threshold, tracking_uri",
         ),
         (
@@ -80,7 +80,7 @@ def test_multirun_logs_one_sweep_per_job(run_module, tmp_path, tracking_uri, log
         (
             ["+lossses=[bce]"],
             "imbalance-sweep: error: lossses is not a config key (did you mean losses?); the keys are: backend, "
-            "bootstrap, chunk_size, dry_run, experiment, focal, grid, losses, metrics, mode, report, resume, score_model, "
+            "bootstrap, chunk_size, dry_run, experiment, focal, grid, losses, metrics, mode, multiclass, report, resume, score_model, "
             "seed, shard, sweep_name, threshold, tracking_uri",
         ),
         (

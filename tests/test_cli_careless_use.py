@@ -26,7 +26,7 @@ HUNDRED = "[" + ",".join(str(k / 100) for k in range(100)) + "]"
 SEEDS = "[" + ",".join(map(str, range(100))) + "]"
 KEYS = (
     "the keys are: backend, bootstrap, chunk_size, dry_run, experiment, focal, grid, losses, metrics, "
-    "mode, report, resume, score_model, seed, shard, sweep_name, threshold, tracking_uri"
+    "mode, multiclass, report, resume, score_model, seed, shard, sweep_name, threshold, tracking_uri"
 )
 
 
