@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .analysis.flip import flip_spec, run_flip
 from .cli import exit_on_user_error, run_hydra_main
-from .core.checks import InvalidValue
+from .core.checks import InvalidValue, shown
 from .runtime.lifetime import whole_process
 from .sweep.config import CONFIG_DIR
 
@@ -52,8 +52,8 @@ def config_name(argv: list[str]) -> tuple[str, list[str]]:
             continue
         given = value if equals else next(arguments, None)
         if given not in CONFIG_NAMES:
-            shown = "" if given is None else f"={given}"
-            raise InvalidValue(f"{flag}{shown} is not one of: {', '.join(CONFIG_NAMES)}")
+            value_text = "" if given is None else f"={shown(given)}"
+            raise InvalidValue(f"{flag}{value_text} is not one of: {', '.join(CONFIG_NAMES)}")
         name = given
     return name, rest
 

@@ -235,7 +235,8 @@ def test_the_config_name_flag():
     assert config_name(["-cn=flip", "-m"]) == ("flip", ["-m"])
     assert config_name(["model_a=[0.9,0.8]"]) == ("flip", ["model_a=[0.9,0.8]"])
     for argv, message in (
-        (["--config-name=config"], "--config-name=config is not one of: flip, flip_long_tail"),
+        (["--config-name=config"], "--config-name='config' is not one of: flip, flip_long_tail"),
+        (["-cn", "x\ny"], "-cn='x\\ny' is not one of: flip, flip_long_tail"),
         (["--config-name"], "--config-name is not one of: flip, flip_long_tail"),
     ):
         with pytest.raises(InvalidValue) as error:
