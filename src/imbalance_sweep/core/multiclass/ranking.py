@@ -41,15 +41,28 @@ def _sorted_by_score(
 
 def lower_pair_counts(labels: Labels, scores: Scores) -> NDArray[np.float64]:
     """``counts[j, k]``: twice the number of (row of class k, row of class j) pairs whose column-j
-    score is lower for the class-j row, ties counting 1 (not 2)."""
+    score is lower for the class-j row, ties counting 1 (not 2).
+
+    Scores are probabilities, so a column's zeros (0.0 and -0.0) are its lowest tie group: they are
+    counted per class, not sorted, and only the other scores are (a K-class cell's rows hold two
+    scores that are not 0). The counts are whole numbers, exact in float64 below 2^53."""
     classes = scores.shape[1]
     counts = np.zeros((classes, classes))
     if labels.size == 0:
         return counts
+    rows = np.bincount(labels, minlength=classes)
     for j in range(classes):
-        values, sorted_labels = _sorted_by_score(scores[:, j], labels)
+        column = scores[:, j]
+        nonzero = np.flatnonzero(column != 0)
+        nonzero_labels = labels[nonzero]
+        zeros = rows - np.bincount(nonzero_labels, minlength=classes)  # each class's rows scoring 0
+        # the zeros' tie group: no class-j row below it, zeros[j] within it
+        counts[j] = zeros * zeros[j]
+        if nonzero.size == 0:
+            continue
+        values, sorted_labels = _sorted_by_score(column[nonzero], nonzero_labels)
         is_j = (sorted_labels == j).astype(np.int64)
-        through = np.cumsum(is_j)  # rows of class j at or before each position
+        through = np.cumsum(is_j) + zeros[j]  # rows of class j at or before each position
         opens_group = np.concatenate(([True], values[1:] != values[:-1]))
         starts = np.flatnonzero(opens_group)
         ends = np.append(starts[1:], values.size) - 1
@@ -57,7 +70,7 @@ def lower_pair_counts(labels: Labels, scores: Scores) -> NDArray[np.float64]:
         within = through[ends] - below  # class-j rows in the group
         group = np.cumsum(opens_group) - 1
         weight = (2 * below + within)[group]  # per row: 2 x (class-j rows below) + ties
-        counts[j] = np.bincount(sorted_labels, weights=weight, minlength=classes)
+        counts[j] += np.bincount(sorted_labels, weights=weight, minlength=classes)
     return counts
 
 
