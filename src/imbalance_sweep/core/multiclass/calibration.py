@@ -24,14 +24,6 @@ from .exact_sums import ExactSums
 from .labelled import Labels, Scores
 
 
-def bins_of(scores: Scores, bins: int) -> NDArray[np.intp]:
-    """Each score's bin (any shape): the binary ece's fast rule for float32, scikit-learn's
-    ``searchsorted`` over the float64 inner edges for float64 (the two agree on float32)."""
-    if scores.dtype == np.float32:
-        return CalibrationBins(bins).bin_of(scores)
-    return np.searchsorted(inner_edges(bins), scores).astype(np.intp)
-
-
 class CalibrationCounts:
     """Per bin of the confidence: correct rows and the confidence's exact sum; per class and bin of
     that class's scores: rows of the class and the scores' exact sum."""
@@ -43,20 +35,38 @@ class CalibrationCounts:
         self.confidence = ExactSums(bins)
         self.in_class = np.zeros(classes * bins, dtype=np.int64)
         self.class_scores = ExactSums(classes * bins)
+        self._float32_bins = CalibrationBins(bins)
+        self._inner_edges = inner_edges(bins)
+
+    def bins_of(self, scores: Scores) -> NDArray[np.intp]:
+        """Each score's bin (any shape): the binary ece's fast rule for float32, scikit-learn's
+        ``searchsorted`` over the float64 inner edges for float64 (the two agree on float32)."""
+        if scores.dtype == np.float32:
+            return self._float32_bins.bin_of(scores)
+        return np.searchsorted(self._inner_edges, scores).astype(np.intp)
 
     def add(self, labels: Labels, scores: Scores, predicted: Labels) -> None:
-        """Fold in one chunk of checked labels and scores, with its argmax predictions."""
+        """Fold in one chunk of checked labels and scores, with its argmax predictions.
+
+        A score of 0 adds nothing to its bin's sum, so only the other scores are binned for the
+        class sums (two a row in a K-class cell); the rows of each class are binned by their own
+        class's score."""
         rows = np.arange(labels.size)
         confidence = scores[rows, predicted]
-        confidence_bin = bins_of(confidence, self.bins)
+        confidence_bin = self.bins_of(confidence)
         self.samples += labels.size
         self.correct += np.bincount(confidence_bin[predicted == labels], minlength=self.bins)
         self.confidence.add(confidence_bin, confidence)
         # class k's bins are k * bins .. k * bins + bins - 1
-        class_bin = bins_of(scores, self.bins)
-        class_bin += np.arange(self.classes, dtype=np.intp) * self.bins
-        self.in_class += np.bincount(class_bin[rows, labels], minlength=self.classes * self.bins)
-        self.class_scores.add(class_bin, scores)
+        own_bin = self.bins_of(scores[rows, labels])
+        own_bin += labels * self.bins
+        self.in_class += np.bincount(own_bin, minlength=self.classes * self.bins)
+        flat = scores.reshape(-1)
+        nonzero = np.flatnonzero(flat != 0)
+        values = flat[nonzero]
+        class_bin = self.bins_of(values)
+        class_bin += nonzero % self.classes * self.bins
+        self.class_scores.add(class_bin, values)
 
     def values(self) -> tuple[float, NDArray[np.float64]]:
         """The top-label ECE and each class's ECE."""
