@@ -67,7 +67,7 @@ from numpy.typing import NDArray
 
 from ..checks import InvalidValue, names_from
 from ..vocabulary import MULTICLASS_LOSS_NAMES, MULTICLASS_LOSSES_BY_NAME
-from .exact_sums import ExactSums
+from .exact_sums import ExactSums, one_group_if_so
 from .labelled import (
     LOSSES_ROW_SUM_TOLERANCE,
     check_probabilities,
@@ -119,8 +119,9 @@ class MulticlassLosses:
             check_row_sums(row_sums(scores_t), LOSSES_ROW_SUM_TOLERANCE, first_row=start)
             for term, values in per_sample_terms(labels[block], scores_t, self.terms, self.tables).items():
                 terms[term][block] = values
+        groups = one_group_if_so(labels)
         for term, values in terms.items():  # every row checked: only now is anything added
-            self._sums[term].add(labels, values)
+            self._sums[term].add(groups, values)
         self.counts += np.bincount(labels, minlength=self.classes)
 
     def _transposed(self, scores: NDArray[np.float32]) -> NDArray[np.float32]:

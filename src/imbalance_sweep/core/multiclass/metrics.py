@@ -80,16 +80,19 @@ def multiclass_settings(
 
 
 def top_k_hits(labels: Labels, scores: Scores, predicted: Labels, k: int) -> int:
-    """Rows whose true class is among their k highest scores, ties lowest index first."""
+    """Rows whose true class is among their k highest scores, ties lowest index first. A row whose
+    argmax is its class is a hit for any k; only the others are ranked."""
     classes = scores.shape[1]
     if k >= classes:
         return int(labels.size)
-    if k == 1:
-        return int(np.count_nonzero(predicted == labels))
+    missed = np.flatnonzero(predicted != labels)
+    hits = labels.size - missed.size
+    if k == 1 or missed.size == 0:
+        return int(hits)
+    labels, scores = labels[missed], scores[missed]
     true_score = scores[np.arange(labels.size), labels][:, None]
-    above = np.count_nonzero(scores > true_score, axis=1)
-    tied_before = np.count_nonzero((scores == true_score) & (np.arange(classes) < labels[:, None]), axis=1)
-    return int(np.count_nonzero(above + tied_before < k))
+    ahead = (scores > true_score) | ((scores == true_score) & (np.arange(classes) < labels[:, None]))
+    return int(hits + np.count_nonzero(np.count_nonzero(ahead, axis=1) < k))
 
 
 def true_class_log_losses(labels: Labels, scores: Scores) -> NDArray[np.float64]:
@@ -135,7 +138,7 @@ class MulticlassAccumulator:
         predicted = predicted_classes(scores)
         self.confusion += confusion_counts(labels, predicted, self.classes)
         self.top_k_hits += top_k_hits(labels, scores, predicted, self.settings.top_k)
-        self.log_losses.add(np.zeros(labels.size, dtype=np.intp), true_class_log_losses(labels, scores))
+        self.log_losses.add(0, true_class_log_losses(labels, scores))
         self.calibration.add(labels, scores, predicted)
 
     def values(self) -> dict[str, float]:
