@@ -51,21 +51,21 @@ class CalibrationCounts:
         A score of 0 adds nothing to its bin's sum, so only the other scores are binned for the
         class sums (two a row in a K-class cell); the rows of each class are binned by their own
         class's score."""
-        rows = np.arange(labels.size)
-        confidence = scores[rows, predicted]
+        flat = scores.reshape(-1)
+        row_starts = np.arange(0, flat.size, self.classes)
+        confidence = flat.take(row_starts + predicted)
         confidence_bin = self.bins_of(confidence)
         self.samples += labels.size
         self.correct += np.bincount(confidence_bin[predicted == labels], minlength=self.bins)
         self.confidence.add(confidence_bin, confidence)
         # class k's bins are k * bins .. k * bins + bins - 1
-        own_bin = self.bins_of(scores[rows, labels])
+        own_bin = self.bins_of(flat.take(row_starts + labels))
         own_bin += labels * self.bins
         self.in_class += np.bincount(own_bin, minlength=self.classes * self.bins)
-        flat = scores.reshape(-1)
         nonzero = np.flatnonzero(flat != 0)
         values = flat[nonzero]
         class_bin = self.bins_of(values)
-        class_bin += nonzero % self.classes * self.bins
+        class_bin += _columns(nonzero, self.classes) * self.bins
         self.class_scores.add(class_bin, values)
 
     def values(self) -> tuple[float, NDArray[np.float64]]:
@@ -75,3 +75,11 @@ class CalibrationCounts:
         top_label = float(np.abs(self.correct - self.confidence.totals()).sum() / self.samples)
         gaps = np.abs(self.in_class - self.class_scores.totals()).reshape(self.classes, self.bins)
         return top_label, gaps.sum(axis=1) / self.samples
+
+
+def _columns(places: NDArray[np.intp], classes: int) -> NDArray[np.intp]:
+    """The column of each place in a (n, K) array read flat (in 32 bits where they fit: faster)."""
+    if places.size and places[-1] < 1 << 32:
+        columns: NDArray[np.intp] = (places.astype(np.uint32) % np.uint32(classes)).astype(np.intp)
+        return columns
+    return places % classes
