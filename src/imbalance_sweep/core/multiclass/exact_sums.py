@@ -33,6 +33,9 @@ _UNITS = 1 << 1074
 _F64_LOW_BITS = 26
 _F32_EXPONENTS = 0xFF  # the exponent field's mask once the 23 fraction bits are shifted out
 _F64_EXPONENTS = 0x7FF  # the same for float64's 52
+_F64_HIGH_BITS = np.uint64(~((1 << _F64_LOW_BITS) - 1) & 0xFFFFFFFFFFFFFFFF)  # all but the low 26
+# the highest exponent field whose values' high parts, 2^24 of them, sum below the largest float
+_F64_SUMMABLE = 1023 + 1023 - 24 - 1
 
 
 class ExactSums:
@@ -76,31 +79,31 @@ class ExactSums:
                 groups, values, exponent = _selected(groups, finite), values[finite], exponent[finite]
         self._add_part(groups, exponent, values, 1074 - 127 - 23, scale=150)
 
-    def _add_float64(self, groups: Groups, values: Floats) -> None:
-        """The significands in two integer halves, signed as their values."""
+    def _add_float64(self, groups: Groups, values: Floats, scaled_down: int = 0) -> None:
+        """The significands in two integer halves, signed as their values: each value split exactly
+        into ``high`` (the value with its low 26 significand bits cleared) and ``low = value - high``
+        (those bits), summed per binade of the value as floats (exact: 27 and 26 bits, at most
+        2^24 values a call) and scaled back to the halves' integer sums. Values whose sums could
+        pass the largest float are added scaled down by 2^-1000 (exact), ``scaled_down`` = 1000."""
         if values.size == 0:
             return
         bits = values.view(np.uint64)
         exponent = (bits >> np.uint64(52)).astype(np.intp)  # with the sign bit above it
-        negative = None
         if int(exponent.max()) >= _F64_EXPONENTS:  # a negative, inf or nan value
-            negative = exponent > _F64_EXPONENTS
             exponent &= _F64_EXPONENTS
             finite = self._finite_only(groups, values, exponent == _F64_EXPONENTS)
             if finite is not None:
-                groups, bits, exponent = _selected(groups, finite), bits[finite], exponent[finite]
-                negative = negative[finite]
-        significand = (bits & np.uint64((1 << 52) - 1)) | ((exponent != 0).astype(np.uint64) << np.uint64(52))
-        weight = 1074 - 1023 - 52
-        halves = (
-            (significand >> np.uint64(_F64_LOW_BITS), weight + _F64_LOW_BITS),
-            (significand & np.uint64((1 << _F64_LOW_BITS) - 1), weight),
-        )
-        for half, half_weight in halves:
-            signed = half.astype(np.float64)
-            if negative is not None:
-                np.negative(signed, out=signed, where=negative)
-            self._add_part(groups, exponent, signed, half_weight)
+                groups, values, exponent = _selected(groups, finite), values[finite], exponent[finite]
+        if values.size and int(exponent.max()) > _F64_SUMMABLE:
+            huge = exponent > _F64_SUMMABLE
+            self._add_float64(_selected(groups, huge), values[huge] * 2.0**-1000, scaled_down + 1000)
+            kept = ~huge
+            groups, values, exponent = _selected(groups, kept), values[kept], exponent[kept]
+        high = (values.view(np.uint64) & _F64_HIGH_BITS).view(np.float64)
+        low = values - high
+        weight = 1074 - 1023 - 52 + scaled_down
+        self._add_part(groups, exponent, high, weight + _F64_LOW_BITS, scale=1075 - _F64_LOW_BITS)
+        self._add_part(groups, exponent, low, weight, scale=1075)
 
     def _finite_only(
         self, groups: Groups, values: Floats, not_finite: NDArray[np.bool_]
