@@ -46,21 +46,28 @@ def test_float64_sums_near_the_largest_float_stay_exact():
     assert sums.exact_totals() == [sum((Fraction(float(v)) for v in values), Fraction(0))]
 
 
-def good_scores(rng, rows, classes):
-    """Float32 probability rows with exact zeros, ties and repeated rows."""
+def good_scores(rng, labels, classes, zeros=0.4, right=0.0):
+    """Float32 probability rows with a share ``zeros`` of exact zeros (mostly zeros as in a K-class
+    cell, or few as in a softmax), ties and repeated rows; a share ``right`` of rows has its highest
+    score on its label."""
+    rows = labels.size
     scores = rng.dirichlet(np.full(classes, 0.5), size=rows)
-    scores[rng.random((rows, classes)) < 0.4] = 0.0
+    scores[rng.random((rows, classes)) < zeros] = 0.0
     scores[: rows // 4] = np.round(scores[: rows // 4] * 4) / 4  # ties among a row and across rows
+    boosted = rng.random(rows) < right
+    scores[boosted, labels[boosted]] += scores[boosted].sum(axis=1) + 0.1
     scores[scores.sum(axis=1) == 0, 0] = 1.0
-    scores = (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32)
-    return scores
+    return (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+SHARES = st.sampled_from([0.0, 0.4, 0.8])
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.integers(1, 120))
 def test_the_losses_of_rows_known_good_are_those_of_checked_rows(seed, classes, rows):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, classes, rows)
-    scores = good_scores(rng, rows, classes)
+    scores = good_scores(rng, labels, classes)
     training = rng.integers(1, 500, classes)
     checked, trusted = (
         MulticlassLosses(classes, training_counts=training),
@@ -99,11 +106,12 @@ def pair_counts_by_definition(labels, scores):
     st.integers(2, 5),
     st.integers(1, 80),
     st.sampled_from([np.float32, np.float64]),
+    SHARES,
 )
-def test_ranking_counts_skipping_zeros_are_the_pair_counts(seed, classes, rows, dtype):
+def test_ranking_counts_skipping_zeros_are_the_pair_counts(seed, classes, rows, dtype, zeros):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, classes, rows)
-    scores = good_scores(rng, rows, classes).astype(dtype)
+    scores = good_scores(rng, labels, classes, zeros).astype(dtype)
     scores[scores == 0] = rng.choice([0.0, -0.0], size=int((scores == 0).sum()))  # -0.0 ties 0.0
     expected = pair_counts_by_definition(labels, scores)
     assert np.array_equal(lower_pair_counts(labels, scores), expected)
@@ -116,11 +124,12 @@ def test_ranking_counts_skipping_zeros_are_the_pair_counts(seed, classes, rows, 
     st.integers(2, 5),
     st.integers(1, 80),
     st.sampled_from([np.float32, np.float64]),
+    SHARES,
 )
-def test_calibration_bins_skipping_zero_scores_are_the_bins_of_every_score(seed, classes, rows, dtype):
+def test_calibration_bins_skipping_zero_scores_are_the_bins_of_every_score(seed, classes, rows, dtype, zeros):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, classes, rows)
-    scores = good_scores(rng, rows, classes).astype(dtype)
+    scores = good_scores(rng, labels, classes, zeros).astype(dtype)
     scores[scores == 0] = rng.choice([0.0, -0.0], size=int((scores == 0).sum()))
     bins = 7
     counts = CalibrationCounts(classes, bins)
@@ -136,11 +145,11 @@ def test_calibration_bins_skipping_zero_scores_are_the_bins_of_every_score(seed,
     assert counts.class_scores.exact_totals() == [total for sums in score_sums for total in sums]
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.integers(1, 80), st.integers(1, 7))
-def test_top_k_ranking_only_the_missed_rows_counts_every_hit(seed, classes, rows, k):
+@given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.integers(1, 80), st.integers(1, 7), SHARES, SHARES)
+def test_top_k_ranking_only_the_missed_rows_counts_every_hit(seed, classes, rows, k, zeros, right):
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, classes, rows)
-    scores = good_scores(rng, rows, classes)
+    scores = good_scores(rng, labels, classes, zeros, right + 0.2)
     hits = 0
     for row in range(rows):
         own = scores[row, labels[row]]

@@ -48,9 +48,9 @@ class CalibrationCounts:
     def add(self, labels: Labels, scores: Scores, predicted: Labels) -> None:
         """Fold in one chunk of checked labels and scores, with its argmax predictions.
 
-        A score of 0 adds nothing to its bin's sum, so only the other scores are binned for the
-        class sums (two a row in a K-class cell); the rows of each class are binned by their own
-        class's score."""
+        A score of 0 adds nothing to its bin's sum, so where most scores are 0 (a K-class cell's
+        rows hold two that are not) only the others are binned for the class sums; the rows of
+        each class are binned by their own class's score."""
         flat = scores.reshape(-1)
         row_starts = np.arange(0, flat.size, self.classes)
         confidence = flat.take(row_starts + predicted)
@@ -62,6 +62,11 @@ class CalibrationCounts:
         own_bin = self.bins_of(flat.take(row_starts + labels))
         own_bin += labels * self.bins
         self.in_class += np.bincount(own_bin, minlength=self.classes * self.bins)
+        if 2 * np.count_nonzero(flat) > flat.size:  # dense scores (a model's softmax): bin them all
+            class_bin = self.bins_of(scores)
+            class_bin += np.arange(self.classes, dtype=np.intp) * self.bins
+            self.class_scores.add(class_bin, scores)
+            return
         nonzero = np.flatnonzero(flat != 0)
         values = flat[nonzero]
         class_bin = self.bins_of(values)

@@ -129,7 +129,9 @@ class MulticlassLosses:
             scores_t = self._transposed(scores[block])
             if check_sums:
                 check_row_sums(row_sums(scores_t), LOSSES_ROW_SUM_TOLERANCE, first_row=start)
-            for term, values in per_sample_terms(labels[block], scores_t, self._computed, self.tables).items():
+            for term, values in per_sample_terms(
+                labels[block], scores_t, self._computed, self.tables
+            ).items():
                 terms[term][block] = values
         groups = one_group_if_so(labels)
         for term, values in terms.items():  # every row checked: only now is anything added

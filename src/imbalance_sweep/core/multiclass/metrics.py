@@ -81,15 +81,18 @@ def multiclass_settings(
 
 def top_k_hits(labels: Labels, scores: Scores, predicted: Labels, k: int) -> int:
     """Rows whose true class is among their k highest scores, ties lowest index first. A row whose
-    argmax is its class is a hit for any k; only the others are ranked."""
+    argmax is its class is a hit for any k: where those are most rows, only the others are ranked."""
     classes = scores.shape[1]
     if k >= classes:
         return int(labels.size)
-    missed = np.flatnonzero(predicted != labels)
-    hits = labels.size - missed.size
-    if k == 1 or missed.size == 0:
-        return int(hits)
-    labels, scores = labels[missed], scores[missed]
+    missed = predicted != labels
+    misses = int(np.count_nonzero(missed))
+    if k == 1 or misses == 0:
+        return int(labels.size - misses)
+    hits = 0
+    if 2 * misses < labels.size:  # rank the missed rows alone (the rest are hits)
+        hits = labels.size - misses
+        labels, scores = labels[missed], scores[missed]
     true_score = scores[np.arange(labels.size), labels][:, None]
     ahead = (scores > true_score) | ((scores == true_score) & (np.arange(classes) < labels[:, None]))
     return int(hits + np.count_nonzero(np.count_nonzero(ahead, axis=1) < k))

@@ -25,7 +25,6 @@ from numpy.typing import NDArray
 
 from .labelled import Labels, Scores
 
-
 # the two 32-bit words of a uint64 key, by position in memory: the low word holds the label
 _LOW, _HIGH = (0, 1) if sys.byteorder == "little" else (1, 0)
 
@@ -64,14 +63,15 @@ def lower_pair_counts(labels: Labels, scores: Scores) -> NDArray[np.float64]:
     rows = np.bincount(labels, minlength=classes)
     columns = np.ascontiguousarray(scores.T)
     for j in range(classes):
-        column = columns[j]
-        nonzero = np.flatnonzero(column != 0)
-        nonzero_labels = labels[nonzero]
-        zeros = rows - np.bincount(nonzero_labels, minlength=classes)  # each class's rows scoring 0
+        column, column_labels = columns[j], labels
+        if np.count_nonzero(column) < column.size:
+            nonzero = np.flatnonzero(column != 0)
+            column, column_labels = column[nonzero], labels[nonzero]
+        zeros = rows - np.bincount(column_labels, minlength=classes)  # each class's rows scoring 0
         # the zeros' tie group: no class-j row below it, zeros[j] within it
         counts[j] = zeros * zeros[j]
-        if nonzero.size:
-            values, sorted_labels = _sorted_by_score(column[nonzero], nonzero_labels)
+        if column.size:
+            values, sorted_labels = _sorted_by_score(column, column_labels)
             weight = _row_weights(values, sorted_labels == j, zeros[j])
             counts[j] += np.bincount(sorted_labels, weights=weight, minlength=classes)
     return counts
@@ -81,7 +81,7 @@ def _row_weights(values: NDArray[np.generic], is_j: NDArray[np.bool_], below_all
     """Per sorted row: 2 x (class-j rows below its value) + (class-j rows of its value), with
     ``below_all`` class-j rows below every value. Without a tie that is 2 x (class-j rows before
     it) + (1 if it is of class j); the rows of a tie group are worked out again as a group."""
-    through = np.cumsum(is_j)  # class-j rows at or before each position (but below_all)
+    through = np.cumsum(is_j, dtype=np.int64)  # class-j rows at or before each position (but below_all)
     through += below_all
     weight: NDArray[np.int64] = 2 * through - is_j
     tied = values[1:] == values[:-1]  # tied[i]: row i + 1 has row i's value
@@ -95,7 +95,7 @@ def _row_weights(values: NDArray[np.generic], is_j: NDArray[np.bool_], below_all
     opens[1:] = ~tied[places[1:] - 1]
     starts = places[opens]
     ends = places[np.append(opens[1:], True)]
-    below = through[starts] - is_j[starts]  # class-j rows strictly below a tie group
+    below: NDArray[np.int64] = through[starts] - is_j[starts]  # class-j rows strictly below a tie group
     within = through[ends] - below  # class-j rows in the group
     weight[places] = (2 * below + within)[np.cumsum(opens) - 1]
     return weight
