@@ -10,7 +10,8 @@ Choices:
   training count > 0 (a log of the prior). With ``losses=None`` (every loss) they are left out of a
   cell with a training count of 0 (every row in one class, with the default training counts); asked
   for by name there, they are refused with one line.
-* The ranking metrics (OvR and OvO ROC AUC) sort every score at once. They are computed for a cell of
+* The ranking metrics (OvR and OvO ROC AUC) rank every score at once (the rows kept column by
+  column; a column's zeros counted, its other scores sorted). They are computed for a cell of
   at most :data:`RANKING_MAX_SCORES` scores (n K <= 2^24, 64 MB of float32: 10^6 rows at K = 10)
   with ``threshold_free`` set, and left out above it, so memory stays flat in the sample count.
   Every other value is accumulated chunk by chunk in flat memory, the same bits however chunked.

@@ -1,7 +1,8 @@
 """One-vs-rest and one-vs-one ROC AUC of K-class scores (scikit-learn's ``roc_auc_score`` with
 ``multi_class="ovr"`` and ``"ovo"``), from every score at once: they rank scores, so they sort.
 
-For each column j one sort of (score, label) gives, for every class k, the Mann-Whitney count
+For each column j one sort of (score, label) (of the scores that are not 0: zeros are the column's
+lowest tie group, counted per class) gives, for every class k, the Mann-Whitney count
 A(j|k) = P(s_j of a row of class j > s_j of a row of class k) + P(tie) / 2 (midranks, as
 scikit-learn's trapezoids give). From those:
 
