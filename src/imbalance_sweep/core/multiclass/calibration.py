@@ -62,12 +62,13 @@ class CalibrationCounts:
         own_bin = self.bins_of(flat.take(row_starts + labels))
         own_bin += labels * self.bins
         self.in_class += np.bincount(own_bin, minlength=self.classes * self.bins)
-        if 2 * np.count_nonzero(flat) > flat.size:  # dense scores (a model's softmax): bin them all
+        not_zero = flat != 0
+        if 2 * np.count_nonzero(not_zero) > flat.size:  # dense scores (a model's softmax): bin them all
             class_bin = self.bins_of(scores)
             class_bin += np.arange(self.classes, dtype=np.intp) * self.bins
             self.class_scores.add(class_bin, scores)
             return
-        nonzero = np.flatnonzero(flat != 0)
+        nonzero = np.flatnonzero(not_zero)
         values = flat[nonzero]
         class_bin = self.bins_of(values)
         class_bin += _columns(nonzero, self.classes) * self.bins
