@@ -54,15 +54,15 @@ def lower_pair_counts(labels: Labels, scores: Scores) -> NDArray[np.float64]:
 
     Scores are probabilities, so a column's zeros (0.0 and -0.0) are its lowest tie group: they are
     counted per class, not sorted, and only the other scores are (a K-class cell's rows hold two
-    scores that are not 0). Columns are read from the scores transposed (free for scores held
-    column by column, as the evaluation keeps them). The counts are whole numbers, exact in float64
-    below 2^53."""
+    scores that are not 0). Columns are read in place: contiguous for scores held column by
+    column, as the evaluation keeps them, strided (no copy) otherwise. The counts are whole
+    numbers, exact in float64 below 2^53."""
     classes = scores.shape[1]
     counts = np.zeros((classes, classes))
     if labels.size == 0:
         return counts
     rows = np.bincount(labels, minlength=classes)
-    columns = np.ascontiguousarray(scores.T)
+    columns = scores.T  # a view: each column contiguous where the scores are held column by column
     for j in range(classes):
         column, column_labels = columns[j], labels
         if np.count_nonzero(column) < column.size:
