@@ -24,6 +24,15 @@ from .exact_sums import ExactSums
 from .labelled import Labels, Scores
 
 
+def bins_of(scores: Scores, bins: int, *, float32_bins: CalibrationBins | None = None) -> NDArray[np.intp]:
+    """Each score's bin (any shape): the binary ece's fast rule for float32 (``float32_bins``, when
+    given, made for ``bins``), scikit-learn's ``searchsorted`` over the float64 inner edges for
+    float64 (the two agree on float32)."""
+    if scores.dtype == np.float32:
+        return (float32_bins or CalibrationBins(bins)).bin_of(scores)
+    return np.searchsorted(inner_edges(bins), scores).astype(np.intp)
+
+
 class CalibrationCounts:
     """Per bin of the confidence: correct rows and the confidence's exact sum; per class and bin of
     that class's scores: rows of the class and the scores' exact sum."""
@@ -35,15 +44,11 @@ class CalibrationCounts:
         self.confidence = ExactSums(bins)
         self.in_class = np.zeros(classes * bins, dtype=np.int64)
         self.class_scores = ExactSums(classes * bins)
-        self._float32_bins = CalibrationBins(bins)
-        self._inner_edges = inner_edges(bins)
+        self._float32_bins = CalibrationBins(bins)  # its rule worked out once, not per chunk
 
     def bins_of(self, scores: Scores) -> NDArray[np.intp]:
-        """Each score's bin (any shape): the binary ece's fast rule for float32, scikit-learn's
-        ``searchsorted`` over the float64 inner edges for float64 (the two agree on float32)."""
-        if scores.dtype == np.float32:
-            return self._float32_bins.bin_of(scores)
-        return np.searchsorted(self._inner_edges, scores).astype(np.intp)
+        """Each score's bin: :func:`bins_of`."""
+        return bins_of(scores, self.bins, float32_bins=self._float32_bins)
 
     def add(self, labels: Labels, scores: Scores, predicted: Labels) -> None:
         """Fold in one chunk of checked labels and scores, with its argmax predictions.
