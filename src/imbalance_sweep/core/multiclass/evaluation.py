@@ -10,7 +10,8 @@ Choices:
   training count > 0 (a log of the prior). With ``losses=None`` (every loss) they are left out of a
   cell with a training count of 0 (every row in one class, with the default training counts); asked
   for by name there, they are refused with one line.
-* The ranking metrics (OvR and OvO ROC AUC) sort every score at once. They are computed for a cell of
+* The ranking metrics (OvR and OvO ROC AUC) rank every score at once (the rows kept column by
+  column; a column's zeros counted, its other scores sorted). They are computed for a cell of
   at most :data:`RANKING_MAX_SCORES` scores (n K <= 2^24, 64 MB of float32: 10^6 rows at K = 10)
   with ``threshold_free`` set, and left out above it, so memory stays flat in the sample count.
   Every other value is accumulated chunk by chunk in flat memory, the same bits however chunked.
@@ -56,12 +57,14 @@ def evaluate_rows(
     training_counts: tuple[int, ...],
     losses: Any = None,
     ranked_rows: int = 0,
+    drawn: bool = False,
     settings: MulticlassSettings = DEFAULT_MULTICLASS,
     **loss_settings: Any,
 ) -> dict[str, float]:
     """The values of ``(label, scores)`` chunks of K-class rows (what :func:`evaluate_multiclass_cell`
     feeds): the ranking metrics too when ``ranked_rows``, the number of rows, is not 0 (then the
-    rows are kept)."""
+    rows are kept). The rows are checked unless ``drawn`` says they are a cell's draw (float32
+    probabilities summing to 1 by construction)."""
     names = (
         applicable_losses(training_counts)
         if losses is None
@@ -71,20 +74,23 @@ def evaluate_rows(
     loss_sums = MulticlassLosses(classes, names, training_counts=prior, **loss_settings)
     metrics = MulticlassAccumulator(classes, settings, training_counts=training_counts)
     kept_labels = np.empty(ranked_rows, dtype=np.intp)
-    kept_scores = np.empty((ranked_rows, classes), dtype=np.float32)
+    kept_columns = np.empty((classes, ranked_rows), dtype=np.float32)  # column by column: ranked so
     position = 0
     for label, scores in chunks:
         labels = np.full(scores.shape[0], label, dtype=np.intp)
-        loss_sums.add(labels, scores)
+        if drawn:
+            loss_sums.add_checked(labels, scores)
+        else:
+            loss_sums.add(labels, scores)  # checks the rows, for the metrics too
         metrics.add_checked(labels, scores)
         if ranked_rows:
             kept_labels[position : position + labels.size] = label
-            kept_scores[position : position + labels.size] = scores
+            kept_columns[:, position : position + labels.size] = scores.T
             position += labels.size
     values = {loss_key(name): value for name, value in loss_sums.values().items()}
     values |= metrics.values()
     if ranked_rows:
-        values |= ranking_metrics(kept_labels[:position], kept_scores[:position])
+        values |= ranking_metrics(kept_labels[:position], kept_columns[:, :position].T)
     return values
 
 
@@ -110,6 +116,7 @@ def evaluate_multiclass_cell(
         training_counts=cell.training_counts,
         losses=losses,
         ranked_rows=ranked,
+        drawn=True,
         settings=settings,
         **loss_settings,
     )

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 Floats = NDArray[np.float32] | NDArray[np.float64]
+Groups = NDArray[np.intp] | int  # each value's group, or one group for all
 
 CALL_LIMIT = 1 << 24  # values a bincount adds at once: 2^24 x a 27-bit part < 2^53, exact in float64
 
@@ -32,6 +33,9 @@ _UNITS = 1 << 1074
 _F64_LOW_BITS = 26
 _F32_EXPONENTS = 0xFF  # the exponent field's mask once the 23 fraction bits are shifted out
 _F64_EXPONENTS = 0x7FF  # the same for float64's 52
+_F64_HIGH_BITS = np.uint64(~((1 << _F64_LOW_BITS) - 1) & 0xFFFFFFFFFFFFFFFF)  # all but the low 26
+# the highest exponent field whose values' high parts, 2^24 of them, sum below the largest float
+_F64_SUMMABLE = 1023 + 1023 - 24 - 1
 
 
 class ExactSums:
@@ -46,19 +50,23 @@ class ExactSums:
         self._by_weight: dict[int, NDArray[np.int64]] = {}  # weight -> per group, sum of parts
         self._not_finite = np.zeros((3, groups), dtype=bool)  # rows: +inf, -inf, nan seen
 
-    def add(self, groups: NDArray[np.intp], values: Floats) -> None:
-        """Add ``values[i]`` to group ``groups[i]`` (same shape; float32 or float64)."""
+    def add(self, groups: Groups, values: Floats) -> None:
+        """Add ``values[i]`` to group ``groups[i]`` (same shape; float32 or float64), or every value
+        to group ``groups`` where it is a whole number (no array of groups to build and read)."""
         if values.dtype not in (np.float32, np.float64):
             raise TypeError(f"ExactSums adds float32 or float64 values, not {values.dtype}")
-        groups, values = groups.ravel(), values.ravel()
+        values = values.ravel()
+        if not isinstance(groups, int):
+            groups = groups.ravel()
         for start in range(0, values.size, CALL_LIMIT):
             part = slice(start, start + CALL_LIMIT)
+            part_groups = groups if isinstance(groups, int) else groups[part]
             if values.dtype == np.float32:
-                self._add_float32(groups[part], values[part])
+                self._add_float32(part_groups, values[part])
             else:
-                self._add_float64(groups[part], values[part])
+                self._add_float64(part_groups, values[part])
 
-    def _add_float32(self, groups: NDArray[np.intp], values: Floats) -> None:
+    def _add_float32(self, groups: Groups, values: Floats) -> None:
         """The values themselves, in float64 (exactly), in place of their significands: a binade's
         sum is then signed significand sum * 2^(max(exponent, 1) - 150), scaled back."""
         if values.size == 0:
@@ -68,42 +76,43 @@ class ExactSums:
             exponent &= _F32_EXPONENTS
             finite = self._finite_only(groups, values, exponent == _F32_EXPONENTS)
             if finite is not None:
-                groups, values, exponent = groups[finite], values[finite], exponent[finite]
+                groups, values, exponent = _selected(groups, finite), values[finite], exponent[finite]
         self._add_part(groups, exponent, values, 1074 - 127 - 23, scale=150)
 
-    def _add_float64(self, groups: NDArray[np.intp], values: Floats) -> None:
-        """The significands in two integer halves, signed as their values."""
+    def _add_float64(self, groups: Groups, values: Floats, scaled_down: int = 0) -> None:
+        """The significands in two integer halves, signed as their values: each value split exactly
+        into ``high`` (the value with its low 26 significand bits cleared) and ``low = value - high``
+        (those bits), summed per binade of the value as floats (exact: 27 and 26 bits, at most
+        2^24 values a call) and scaled back to the halves' integer sums. Values whose sums could
+        pass the largest float are added scaled down by 2^-1000 (exact), ``scaled_down`` = 1000."""
         if values.size == 0:
             return
         bits = values.view(np.uint64)
         exponent = (bits >> np.uint64(52)).astype(np.intp)  # with the sign bit above it
-        negative = None
         if int(exponent.max()) >= _F64_EXPONENTS:  # a negative, inf or nan value
-            negative = exponent > _F64_EXPONENTS
             exponent &= _F64_EXPONENTS
             finite = self._finite_only(groups, values, exponent == _F64_EXPONENTS)
             if finite is not None:
-                groups, bits, exponent = groups[finite], bits[finite], exponent[finite]
-                negative = negative[finite]
-        significand = (bits & np.uint64((1 << 52) - 1)) | ((exponent != 0).astype(np.uint64) << np.uint64(52))
-        weight = 1074 - 1023 - 52
-        halves = (
-            (significand >> np.uint64(_F64_LOW_BITS), weight + _F64_LOW_BITS),
-            (significand & np.uint64((1 << _F64_LOW_BITS) - 1), weight),
-        )
-        for half, half_weight in halves:
-            signed = half.astype(np.float64)
-            if negative is not None:
-                np.negative(signed, out=signed, where=negative)
-            self._add_part(groups, exponent, signed, half_weight)
+                groups, values, exponent = _selected(groups, finite), values[finite], exponent[finite]
+        if values.size and int(exponent.max()) > _F64_SUMMABLE:
+            huge = exponent > _F64_SUMMABLE
+            self._add_float64(_selected(groups, huge), values[huge] * 2.0**-1000, scaled_down + 1000)
+            kept = ~huge
+            groups, values, exponent = _selected(groups, kept), values[kept], exponent[kept]
+        high = (values.view(np.uint64) & _F64_HIGH_BITS).view(np.float64)
+        low = values - high
+        weight = 1074 - 1023 - 52 + scaled_down
+        self._add_part(groups, exponent, high, weight + _F64_LOW_BITS, scale=1075 - _F64_LOW_BITS)
+        self._add_part(groups, exponent, low, weight, scale=1075)
 
     def _finite_only(
-        self, groups: NDArray[np.intp], values: Floats, not_finite: NDArray[np.bool_]
+        self, groups: Groups, values: Floats, not_finite: NDArray[np.bool_]
     ) -> NDArray[np.bool_] | None:
         """Note each group's inf and nan values; the mask of the others, or None if all are finite."""
         if not not_finite.any():
             return None
-        odd_groups, odd = groups[not_finite], values[not_finite]
+        odd = values[not_finite]
+        odd_groups = np.full(odd.size, groups) if isinstance(groups, int) else groups[not_finite]
         self._not_finite[0, odd_groups[odd > 0]] = True
         self._not_finite[1, odd_groups[odd < 0]] = True
         self._not_finite[2, odd_groups[np.isnan(odd)]] = True
@@ -111,7 +120,7 @@ class ExactSums:
 
     def _add_part(
         self,
-        groups: NDArray[np.intp],
+        groups: Groups,
         exponent: NDArray[np.intp],
         significand: Floats,
         weight: int,
@@ -124,9 +133,13 @@ class ExactSums:
             return
         lowest, highest = int(exponent.min()), int(exponent.max())
         span = highest - lowest + 1
-        sums = np.bincount(
-            groups * span + (exponent - lowest), weights=significand, minlength=self.groups * span
-        )
+        if isinstance(groups, int):  # one pass: exponent - lowest + group * span
+            index = np.subtract(exponent, lowest - groups * span)
+        else:
+            index = groups * span
+            index += exponent
+            index -= lowest
+        sums = np.bincount(index, weights=significand, minlength=self.groups * span)
         table_sums = sums.reshape(self.groups, span)
         if scale:
             binade = np.maximum(np.arange(lowest, highest + 1), 1)
@@ -164,6 +177,19 @@ class ExactSums:
         """Each group's exact sum, rounded once to the nearest float64 (beyond its range: inf of the
         sum's sign, as IEEE rounding gives)."""
         return np.array([rounded(total) for total in self.exact_totals()], dtype=np.float64)
+
+
+def one_group_if_so(groups: NDArray[np.intp]) -> Groups:
+    """``groups`` as one whole number where every value is in that group (a chunk of one class's
+    rows), for :meth:`ExactSums.add`'s cheaper path; else as given."""
+    if groups.size and groups[0] == groups[-1] and (groups == groups[0]).all():
+        return int(groups[0])
+    return groups
+
+
+def _selected(groups: Groups, mask: NDArray[np.bool_]) -> Groups:
+    """The groups of the values ``mask`` keeps."""
+    return groups if isinstance(groups, int) else groups[mask]
 
 
 def rounded(total: Fraction | float) -> float:

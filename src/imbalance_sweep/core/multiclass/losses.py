@@ -67,7 +67,7 @@ from numpy.typing import NDArray
 
 from ..checks import InvalidValue, names_from
 from ..vocabulary import MULTICLASS_LOSS_NAMES, MULTICLASS_LOSSES_BY_NAME
-from .exact_sums import ExactSums
+from .exact_sums import ExactSums, one_group_if_so
 from .labelled import (
     LOSSES_ROW_SUM_TOLERANCE,
     check_probabilities,
@@ -77,7 +77,7 @@ from .labelled import (
     class_scores,
 )
 from .loss_settings import ClassTables, class_tables
-from .loss_terms import per_sample_terms, row_sums
+from .loss_terms import per_sample_terms, row_sums, same_terms
 
 # Scores are worked through in blocks of about this many values (1 MB of float32), or of
 # MIN_BLOCK_SAMPLES samples where K is large (fewer numpy calls a sample).
@@ -104,29 +104,45 @@ class MulticlassLosses:
         self.tables = class_tables(self.classes, self.losses, training_counts=training_counts, **settings)
         self.terms: frozenset[str] = frozenset(MULTICLASS_LOSSES_BY_NAME[name].term for name in self.losses)
         self.counts = np.zeros(self.classes, dtype=np.int64)  # samples of each class so far
-        self._sums = {term: ExactSums(self.classes) for term in sorted(self.terms)}
+        # a term that is another's bit for bit (logit_adjusted at tau = 1) is computed and summed once
+        self._same_as = same_terms(self.terms, self.tables)
+        self._computed = self.terms - self._same_as.keys()
+        self._sums = {term: ExactSums(self.classes) for term in sorted(self._computed)}
         self._block = max(MIN_BLOCK_SAMPLES, BLOCK_VALUES // self.classes)
-        self._scores_t = np.empty((self.classes, 0), dtype=np.float32)  # a block, transposed: reused
+        self._scores_t = np.empty(0, dtype=np.float32)  # a block, transposed: reused
 
     def add(self, labels: Any, scores: Any) -> None:
         """Fold in one chunk: ``labels`` (n,) class indices, ``scores`` (n, K) probabilities. A chunk
         with a bad value adds nothing."""
         labels, scores = _float32_scores(labels, scores, self.classes)
+        self._add(labels, scores, check_sums=True)
+
+    def add_checked(self, labels: NDArray[np.intp], scores: NDArray[np.float32]) -> None:
+        """:meth:`add` of rows known to be good, taken as they are: float32 probabilities with K
+        columns summing to 1 within float32 rounding, labels in 0..K-1 (a cell's draw)."""
+        self._add(labels, scores, check_sums=False)
+
+    def _add(self, labels: NDArray[np.intp], scores: NDArray[np.float32], *, check_sums: bool) -> None:
         terms = {term: np.empty(labels.size, dtype=np.float32) for term in self._sums}
         for start in range(0, labels.size, self._block):
             block = slice(start, start + self._block)
             scores_t = self._transposed(scores[block])
-            check_row_sums(row_sums(scores_t), LOSSES_ROW_SUM_TOLERANCE, first_row=start)
-            for term, values in per_sample_terms(labels[block], scores_t, self.terms, self.tables).items():
+            if check_sums:
+                check_row_sums(row_sums(scores_t), LOSSES_ROW_SUM_TOLERANCE, first_row=start)
+            for term, values in per_sample_terms(
+                labels[block], scores_t, self._computed, self.tables
+            ).items():
                 terms[term][block] = values
+        groups = one_group_if_so(labels)
         for term, values in terms.items():  # every row checked: only now is anything added
-            self._sums[term].add(labels, values)
+            self._sums[term].add(groups, values)
         self.counts += np.bincount(labels, minlength=self.classes)
 
     def _transposed(self, scores: NDArray[np.float32]) -> NDArray[np.float32]:
-        if self._scores_t.shape[1] < scores.shape[0]:
-            self._scores_t = np.empty((self.classes, scores.shape[0]), dtype=np.float32)
-        scores_t = self._scores_t[:, : scores.shape[0]]
+        """The block transposed, C-contiguous, in a buffer reused across blocks."""
+        if self._scores_t.size < scores.size:
+            self._scores_t = np.empty(scores.size, dtype=np.float32)
+        scores_t = self._scores_t[: scores.size].reshape(self.classes, scores.shape[0])
         np.copyto(scores_t, scores.T)
         return scores_t
 
@@ -136,6 +152,7 @@ class MulticlassLosses:
         if total == 0:
             raise InvalidValue("labels is empty: the K-class losses need at least one sample")
         class_sums = {term: sums.exact_totals() for term, sums in self._sums.items()}
+        class_sums |= {term: class_sums[same] for term, same in self._same_as.items()}
         return {name: _mean(class_sums, name, self.tables, total) for name in self.losses}
 
 

@@ -80,16 +80,22 @@ def multiclass_settings(
 
 
 def top_k_hits(labels: Labels, scores: Scores, predicted: Labels, k: int) -> int:
-    """Rows whose true class is among their k highest scores, ties lowest index first."""
+    """Rows whose true class is among their k highest scores, ties lowest index first. A row whose
+    argmax is its class is a hit for any k: where those are most rows, only the others are ranked."""
     classes = scores.shape[1]
     if k >= classes:
         return int(labels.size)
-    if k == 1:
-        return int(np.count_nonzero(predicted == labels))
+    missed = predicted != labels
+    misses = int(np.count_nonzero(missed))
+    if k == 1 or misses == 0:
+        return int(labels.size - misses)
+    hits = 0
+    if 2 * misses < labels.size:  # rank the missed rows alone (the rest are hits)
+        hits = labels.size - misses
+        labels, scores = labels[missed], scores[missed]
     true_score = scores[np.arange(labels.size), labels][:, None]
-    above = np.count_nonzero(scores > true_score, axis=1)
-    tied_before = np.count_nonzero((scores == true_score) & (np.arange(classes) < labels[:, None]), axis=1)
-    return int(np.count_nonzero(above + tied_before < k))
+    ahead = (scores > true_score) | ((scores == true_score) & (np.arange(classes) < labels[:, None]))
+    return int(hits + np.count_nonzero(np.count_nonzero(ahead, axis=1) < k))
 
 
 def true_class_log_losses(labels: Labels, scores: Scores) -> NDArray[np.float64]:
@@ -135,7 +141,7 @@ class MulticlassAccumulator:
         predicted = predicted_classes(scores)
         self.confusion += confusion_counts(labels, predicted, self.classes)
         self.top_k_hits += top_k_hits(labels, scores, predicted, self.settings.top_k)
-        self.log_losses.add(np.zeros(labels.size, dtype=np.intp), true_class_log_losses(labels, scores))
+        self.log_losses.add(0, true_class_log_losses(labels, scores))
         self.calibration.add(labels, scores, predicted)
 
     def values(self) -> dict[str, float]:
