@@ -89,7 +89,9 @@ class KCellSpec:
         weights as they are, and the accuracies stay these (not re-derived from a diagonal). A
         predictions file's cell has none (core/multiclass/file_model.py draws it)."""
         if self.digest is not None:
-            raise InvalidValue(f"the cell {self.name!r} is a predictions file's: it has no K-class uniform cell")
+            raise InvalidValue(
+                f"the cell {self.name!r} is a predictions file's: it has no K-class uniform cell"
+            )
         rule = self.errors if isinstance(self.errors, str) else "uniform"
         cell = make_multiclass_cell(
             self.counts,
@@ -241,7 +243,9 @@ def _model_entry(name: str, entry: Any, index: int) -> dict[str, Any]:
     if is_file_model(model):
         return model
     if model.get("label") is not None:
-        raise InvalidValue(f"{name}.label is a predictions file's key (its label column): give {name}.file too")
+        raise InvalidValue(
+            f"{name}.label is a predictions file's key (its label column): give {name}.file too"
+        )
     if model.get("confusion") is not None:
         both = [key for key in ("accuracy", "errors") if model.get(key) is not None]
         if both:
@@ -321,3 +325,25 @@ def k_model(
         )
     accuracies, errors = _model(name, model, train)
     return KModel(model["name"], train, accuracies, errors)
+
+
+def k_file_model(
+    name: str,
+    entry: Any,
+    classes: int,
+    *,
+    default_name: str,
+    classes_key: str = "classes",
+    start_dir: str | os.PathLike[str] | None = None,
+) -> tuple[KModel, ClassFileModel]:
+    """One predictions file's model entry (``{name, file, train, label}``) for a config of one or two
+    models (the K-class flip): named ``default_name`` unless it says, trained on ``train`` or else
+    the file's class counts; the model (accuracies the file's, errors ``file``) and the file."""
+    model = _model_entry(name, entry, 0)
+    if not entry.get("name"):
+        model["name"] = checked_name(f"{name}.name", default_name)
+    loaded = file_model(name, model, classes, classes_key=classes_key, start_dir=start_dir)
+    train = loaded.class_counts
+    if model.get("train") is not None:
+        train = _counts(f"{name}.train", model["train"], classes)
+    return KModel(model["name"], train, loaded.accuracies, FILE_ERRORS), loaded

@@ -26,7 +26,7 @@ from ..core.multiclass.evaluation import (
     evaluate_rows,
 )
 from ..core.multiclass.expected import expected_of_cell
-from ..core.multiclass.file_model import file_expected_values, file_score_chunks, file_seed_sequence
+from ..core.multiclass.file_model import file_expected_values, file_score_chunks
 from ..core.multiclass.metrics import MulticlassSettings
 from ..core.score_models import ScoreModel
 from ..core.score_models.empirical import EmpiricalModel
@@ -320,9 +320,7 @@ def k_cell_values(spec: SweepSpec, cell: KCellSpec) -> dict[str, float]:
     return {**drawn, **beside_sampled(expected)}
 
 
-def k_cell_settings(
-    spec: SweepSpec, cell: KCellSpec
-) -> tuple[list[str], MulticlassSettings, dict[str, Any]]:
+def k_cell_settings(spec: SweepSpec, cell: KCellSpec) -> tuple[list[str], MulticlassSettings, dict[str, Any]]:
     """A K-class cell's losses (the sweep's that apply to it: those of the training prior need every
     training count > 0), its metrics' settings and its losses' settings."""
     settings = spec.multiclass
@@ -350,9 +348,11 @@ def k_file_cell_values(spec: SweepSpec, cell: KCellSpec) -> dict[str, float]:
     )
     if spec.mode != "sampled":
         return expected
-    seed_sequence = file_seed_sequence(spec.seed, cell.replicate, cell.counts, model)
+    chunks = file_score_chunks(
+        model, cell.counts, seed=spec.seed, replicate=cell.replicate, chunk_size=spec.chunk_size
+    )
     drawn = evaluate_rows(
-        file_score_chunks(model, cell.counts, seed_sequence, spec.chunk_size),
+        chunks,
         classes=cell.classes,
         training_counts=cell.training_counts,
         losses=losses,

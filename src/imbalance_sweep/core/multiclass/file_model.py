@@ -118,7 +118,8 @@ def load_class_file_model(
 def file_seed_sequence(
     seed: int, replicate: int, counts: Sequence[int], model: ClassFileModel
 ) -> np.random.SeedSequence:
-    """A file's cell's own seed (module docstring): the K-class cell's entropy and the file's digest."""
+    """A file's cell's own seed (module docstring): the K-class cell's entropy and the file's digest;
+    a new sequence each call (spawning from one changes what it spawns next)."""
     bits = np.array(model.accuracies, dtype=np.float64).view(np.uint64)
     entropy = [seed, replicate, *counts, *(int(b) for b in bits), int(model.digest, 16)]
     return np.random.SeedSequence(entropy)
@@ -127,14 +128,17 @@ def file_seed_sequence(
 def file_score_chunks(
     model: ClassFileModel,
     counts: Sequence[int],
-    seed_sequence: np.random.SeedSequence,
+    *,
+    seed: int,
+    replicate: int = 0,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> Iterator[tuple[int, Float32s]]:
-    """Yield ``(label, scores)`` chunks of a cell of ``counts`` resampled from the file (module
-    docstring), at most ``chunk_size`` rows (and ``MAX_CHUNK_VALUES`` scores) a chunk. A class with
-    a count > 0 must have rows in the file. The buffer is reused: a chunk is valid until the next."""
+    """Yield ``(label, scores)`` chunks of a cell of ``counts`` resampled from the file with the
+    sweep ``seed`` (module docstring), at most ``chunk_size`` rows (and ``MAX_CHUNK_VALUES`` scores) a
+    chunk. A class with a count > 0 must have rows in the file. The buffer is reused: a chunk is
+    valid until the next."""
     classes = model.classes
-    children = seed_sequence.spawn(classes)
+    children = file_seed_sequence(seed, replicate, counts, model).spawn(classes)
     rows = max(1, min(chunk_size, MAX_CHUNK_VALUES // classes, max(counts)))
     buffer = np.empty((rows, classes), dtype=np.float32)
     for label, count in enumerate(counts):
@@ -156,13 +160,14 @@ def file_score_chunks(
 
 
 def draw_file_cell(
-    model: ClassFileModel, counts: Sequence[int], seed_sequence: np.random.SeedSequence
+    model: ClassFileModel, counts: Sequence[int], *, seed: int, replicate: int = 0
 ) -> tuple[Labels, Float32s]:
     """The rows :func:`file_score_chunks` yields, at once (small cells, tests): labels and scores."""
     labels = np.repeat(np.arange(model.classes, dtype=np.intp), counts)
     scores = np.empty((labels.size, model.classes), dtype=np.float32)
     position = 0
-    for _, chunk in file_score_chunks(model, counts, seed_sequence, max(1, labels.size)):
+    chunks = file_score_chunks(model, counts, seed=seed, replicate=replicate, chunk_size=max(1, labels.size))
+    for _, chunk in chunks:
         scores[position : position + chunk.shape[0]] = chunk
         position += chunk.shape[0]
     return labels, scores
@@ -202,7 +207,11 @@ def _standard_errors(
 ) -> dict[str, float]:
     if not losses:
         return {}
-    prior = training_counts if any(MULTICLASS_LOSSES_BY_NAME[n].kind == "training_prior" for n in losses) else None
+    prior = (
+        training_counts
+        if any(MULTICLASS_LOSSES_BY_NAME[n].kind == "training_prior" for n in losses)
+        else None
+    )
     chosen = MulticlassLosses(model.classes, list(losses), training_counts=prior, **loss_settings)
     terms = sample_terms(model.labels, model.scores, chosen.losses, training_counts=prior, **loss_settings)
     present = [k for k, count in enumerate(counts) if count]
@@ -220,5 +229,7 @@ def _standard_errors(
     for name in chosen.losses:
         weights = class_weights(name, chosen.tables)
         spread = variances[MULTICLASS_LOSSES_BY_NAME[name].term]
-        errors[f"stderr/{loss_key(name)}"] = math.sqrt(float(weights_of_counts @ (weights**2 * spread))) / total
+        errors[f"stderr/{loss_key(name)}"] = (
+            math.sqrt(float(weights_of_counts @ (weights**2 * spread))) / total
+        )
     return errors
