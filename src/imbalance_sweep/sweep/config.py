@@ -13,8 +13,8 @@ from ..core import score_models
 from ..core.cell import Cell, NamedModel
 from ..core.checks import InvalidValue, clipped, one_of, whole_number
 from ..core.evaluation import check_loss_settings
-from ..core.multiclass.file_model import ClassFileModel
 from ..core.metrics import DEFAULT_METRICS, MetricSettings, settings_section
+from ..core.multiclass.file_model import ClassFileModel
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..core.score_models.uniform import UNIFORM
 from ..core.thresholds import DEFAULT_THRESHOLD, check_threshold, is_default

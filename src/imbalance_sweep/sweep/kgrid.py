@@ -169,7 +169,8 @@ def k_grid(grid: Any, *, where: str = "grid.", start_dir: str | os.PathLike[str]
     for i, (counts, label) in enumerate(validation):
         for j, entry in enumerate(named):
             train = fixed_train.get(j, counts)
-            digest = None
+            digest: str | None = None
+            errors: str | Matrix
             if j in files:
                 check_prior_rows(f"{where}validation[{i}]", counts, f"{where}models[{j}]", files[j])
                 accuracies, errors, digest = files[j].accuracies, FILE_ERRORS, files[j].digest

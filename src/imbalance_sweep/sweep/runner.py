@@ -463,9 +463,11 @@ def log_sweep_inputs(sweep: SweepRun, sweep_run: str) -> None:
     if sweep.config_text:
         sweep.tracker.log_text(sweep_run, sweep.config_text, "config.yaml")
     spec = sweep.spec
-    for model in (spec.score_model, *spec.file_models.values(), *spec.class_files.values()):
-        if model.dataset:
-            sweep.tracker.log_dataset(sweep_run, model.dataset)
+    datasets = [model.dataset for model in (spec.score_model, *spec.file_models.values())]
+    datasets += [model.dataset for model in spec.class_files.values()]
+    for dataset in datasets:
+        if dataset:
+            sweep.tracker.log_dataset(sweep_run, dataset)
 
 
 def run_cells(sweep: SweepRun, opened: OpenedSweep, ahead: CellsAhead) -> dict[SweepCell, Row]:
