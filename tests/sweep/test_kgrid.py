@@ -165,7 +165,7 @@ def test_repeated_cells_are_formed_once():
         ),
         (
             ["+grid.models.0.acc=0.5"],
-            "grid.models[0].acc is not a model key; a model's keys are: name, train, accuracy, errors, confusion",
+            "grid.models[0].acc is not a model key; a model's keys are: name, train, accuracy, errors, confusion, file, label",
         ),
         (
             ["grid.models.0.accuracy=null"],

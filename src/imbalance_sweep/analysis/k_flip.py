@@ -5,7 +5,10 @@ MLflow run as the binary flip (analysis/flip.py) logs its own.
 
 The config (conf/flip_long_tail.yaml documents each key): ``classes`` (K); ``models``, model A and
 model B, each as a K-class grid's ``models`` writes one (``sweep.kgrid.k_model``; ``train`` required:
-the validation prior moves, the training set does not; a list, so that an override replaces both); ``path``, ``{kind, from, to}``: ``exponential`` (the ratio rho of the
+the validation prior moves, the training set does not; a list, so that an override replaces both),
+or a K-class predictions file ``{name, file, train, label}`` (``sweep.kgrid.k_file_model``; ``train``
+default the file's class counts; its values ``core.multiclass.file_flip_inputs``, exact for the
+file's rows re-weighted to each prior); ``path``, ``{kind, from, to}``: ``exponential`` (the ratio rho of the
 exponential profile, from >= 1), ``zipf`` (the exponent s, from >= 0) or ``line`` (t from 0 to 1
 between two priors, each K numbers summing to 1 or a profile ``{profile: balanced | exponential
 (ratio) | zipf (exponent)}``); ``losses``, ``metrics`` and ``loss_settings``. Each model becomes its
@@ -24,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..core.checks import InvalidValue, clipped, is_number, names_from, one_of, shown
+from ..core.multiclass.file_flip_inputs import file_class_values
+from ..core.multiclass.file_model import ClassFileModel
 from ..core.multiclass.flip_inputs import model_class_values
 from ..core.multiclass.loss_settings import (
     DEFAULT_ALPHA,
@@ -48,7 +53,8 @@ from ..core.multiclass.profiles import checked_class_count
 from ..core.vocabulary import MULTICLASS_LOSS_NAMES, loss_key
 from ..runtime.lifetime import imports_done
 from ..sweep.config import checked_name, resolve_tracking_uri
-from ..sweep.kgrid import KModel, k_model
+from ..sweep.kfile_models import is_file_model
+from ..sweep.kgrid import KModel, k_file_model, k_model
 from ..tracking.tags import ROLE_TAG, Role
 from ..tracking.where import summary_lines
 
@@ -97,6 +103,7 @@ class KFlipSpec:
     experiment: str
     tracking_uri: str
     config: dict[str, Any]  # as given (the models' and the path's entries, for the run's params)
+    files: tuple[ClassFileModel | None, ClassFileModel | None] = (None, None)  # a file's model's file
 
 
 def k_flip_spec(config: Mapping[str, Any]) -> KFlipSpec:
@@ -111,12 +118,23 @@ def k_flip_spec(config: Mapping[str, Any]) -> KFlipSpec:
     if not isinstance(entries, (list, tuple)) or len(entries) != 2:
         raise InvalidValue(
             f"models={clipped(repr(entries), quoted=False)} is not a list of two models; allowed: "
-            "[A, B], each {name, train, accuracy, errors} or {name, train, confusion}"
+            "[A, B], each {name, train, accuracy, errors}, {name, train, confusion} or {name, file, train}"
         )
-    models = [
-        k_model(f"models[{index}]", entry, classes, default_name="AB"[index])
-        for index, entry in enumerate(entries)
-    ]
+    models: list[KModel] = []
+    files: list[ClassFileModel | None] = []
+    for index, entry in enumerate(entries):
+        where = f"models[{index}]"
+        if is_file_model(entry):
+            model, loaded = k_file_model(where, entry, classes, default_name="AB"[index])
+            if 0 in loaded.class_counts:
+                raise InvalidValue(
+                    f"{where}.file {loaded.path!r} has no rows of class {loaded.class_counts.index(0)}; "
+                    "allowed: a file with rows of every class (a path of priors gives every class a share)"
+                )
+        else:
+            model, loaded = k_model(where, entry, classes, default_name="AB"[index]), None
+        models.append(model)
+        files.append(loaded)
     if models[0].name == models[1].name:
         raise InvalidValue(
             f"models[1].name={models[1].name!r} is models[0]'s too; give the two models their own names"
@@ -127,7 +145,7 @@ def k_flip_spec(config: Mapping[str, Any]) -> KFlipSpec:
     if not losses and not metrics:
         raise InvalidValue("losses=[] and metrics=[]: name at least one loss or metric to compare")
     settings = loss_settings(config.get("loss_settings"))
-    values = [_class_values(model, losses, settings) for model in models]
+    values = [_class_values(model, losses, settings, file) for model, file in zip(models, files, strict=True)]
     return KFlipSpec(
         classes=classes,
         model_a=models[0],
@@ -141,6 +159,7 @@ def k_flip_spec(config: Mapping[str, Any]) -> KFlipSpec:
         experiment=checked_name("experiment", config.get("experiment") or "imbalance-sweep"),
         tracking_uri=resolve_tracking_uri(config.get("tracking_uri")),
         config=dict(config),
+        files=(files[0], files[1]),
     )
 
 
@@ -172,10 +191,17 @@ def loss_settings(section: Any) -> dict[str, Any]:
     }
 
 
-def _class_values(model: KModel, losses: tuple[str, ...], settings: dict[str, Any]) -> ClassValues:
-    """A model's values for ``prior_flip``; a bad loss setting named as the config names it."""
+def _class_values(
+    model: KModel, losses: tuple[str, ...], settings: dict[str, Any], file: ClassFileModel | None = None
+) -> ClassValues:
+    """A model's values for ``prior_flip`` (a predictions file's: ``file``'s rows); a bad loss setting
+    named as the config names it."""
     errors = model.errors if isinstance(model.errors, str) else np.array(model.errors)
     try:
+        if file is not None:
+            return file_class_values(
+                model.name, file, training_counts=model.training_counts, losses=losses, **settings
+            )
         return model_class_values(
             model.name, model.accuracies, errors, model.training_counts, losses=losses, **settings
         )
@@ -297,7 +323,7 @@ def table_lines(found: PathFlips) -> list[str]:
 def _model_text(model: KModel, entry: Any) -> str:
     parts = [
         f"{key} {_setting_text(entry[key])}"
-        for key in ("train", "accuracy", "errors", "confusion")
+        for key in ("file", "train", "accuracy", "errors", "confusion")
         if entry.get(key) is not None
     ]
     return f"{model.name} ({', '.join(parts)})"
@@ -318,13 +344,15 @@ def _params(spec: KFlipSpec) -> dict[str, object]:
     """The run's params: K, each model's name and entries (JSON text as given), the path, the
     losses, metrics and loss settings."""
     params: dict[str, object] = {"classes": spec.classes}
-    for key, model, entry in zip(
-        ("model_a", "model_b"), (spec.model_a, spec.model_b), spec.config["models"], strict=True
+    for key, model, entry, file in zip(
+        ("model_a", "model_b"), (spec.model_a, spec.model_b), spec.config["models"], spec.files, strict=True
     ):
         params[key] = model.name
         for part in ("train", "accuracy", "errors", "confusion"):
             if entry.get(part) is not None:
                 params[f"{key}.{part}"] = json.dumps(entry[part], separators=(",", ":"))
+        if file is not None:  # the file it read: path, digest, rows, label column
+            params.update(file.file_params(key))
     for part in PATH_KEYS:
         value = spec.config["path"][part]
         params[f"path.{part}"] = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
@@ -363,6 +391,9 @@ def run_k_flip(spec: KFlipSpec, *, existing_run_id: str | None = None) -> str:
     )
     artifacts = "flip points, chart flip.png"
     with tracker.closing(run_id):
+        files = {file.digest: file for file in spec.files if file is not None}
+        for file in files.values():  # the predictions files the run evaluated, once each
+            tracker.log_dataset(run_id, file.dataset)
         tracker.log_metrics(run_id, {f"flip/{key_of(p)}": p.flips[0] for p in found.preferences if p.flips})
         tracker.log_figure(run_id, path_chart(spec.values_a, spec.values_b, found), "flip.png")
         if spec.classes == 3 and spec.losses and spec.metrics:

@@ -14,6 +14,7 @@ from ..core.cell import Cell, NamedModel
 from ..core.checks import InvalidValue, clipped, one_of, whole_number
 from ..core.evaluation import check_loss_settings
 from ..core.metrics import DEFAULT_METRICS, MetricSettings, settings_section
+from ..core.multiclass.file_model import ClassFileModel
 from ..core.score_models.empirical import EmpiricalModel, file_entry, is_file_entry
 from ..core.score_models.uniform import UNIFORM
 from ..core.thresholds import DEFAULT_THRESHOLD, check_threshold, is_default
@@ -76,6 +77,8 @@ class SweepSpec:
     all_figures: bool = False
     # A K-class grid's K and settings (sweep/kclass_settings.py); None for a binary grid.
     multiclass: KClassSettings | None = None
+    # The K-class predictions files a K-class grid's ``models`` lists, by model name (kfile_models.py).
+    class_files: Mapping[str, ClassFileModel] = field(default_factory=dict)
 
     def computes_ahead(self, cells: int) -> bool:
         """Whether a forked worker computes ``cells`` cells of this sweep ahead while they are logged
@@ -88,6 +91,12 @@ class SweepSpec:
         if not isinstance(cell, Cell) or cell.model is None:
             return self.score_model
         return self.file_models[cell.model]
+
+    def dataset_of(self, cell: SweepCell) -> Mapping[str, object] | None:
+        """The predictions file ``cell``'s run logs as its input dataset, if it evaluates one."""
+        if isinstance(cell, Cell):
+            return self.model_of(cell).dataset
+        return self.class_files[cell.model].dataset if cell.digest is not None else None
 
     @property
     def k_classes(self) -> bool:
@@ -273,19 +282,21 @@ def sweep_spec(
     )
     score_model = score_models.from_config(config.get("score_model"), start_dir=start_dir)
     multiclass = None
+    class_files: Mapping[str, ClassFileModel] = {}
     cells: tuple[SweepCell, ...]
     if "classes" in grid:  # a K-class grid
         from .kclass_settings import k_class_cells
 
         threshold = check_threshold("threshold", config.get("threshold", DEFAULT_THRESHOLD))
         thresholds: tuple[float | str, ...] = (threshold,)
-        cells, multiclass, losses = k_class_cells(
+        cells, multiclass, losses, class_files = k_class_cells(
             grid,
             config,
             losses=losses,
             backend=backend,
             score_model_name=score_model.name,
             thresholds_default=is_default(threshold),
+            start_dir=start_dir,
         )
         file_models: dict[str, EmpiricalModel] = {}
     else:
@@ -327,6 +338,7 @@ def sweep_spec(
         thresholds=thresholds,
         all_figures=all_figures,
         multiclass=multiclass,
+        class_files=class_files,
     )
 
 

@@ -9,6 +9,7 @@ another threshold continues the sweep with new cells), so it names one cell of o
 A K-class grid's sweep key adds its kind and its K-class settings (never a binary sweep's key); its
 cells' keys hash K, every vector, the model's name and the validation prior's text, under other
 names than a binary cell's values, so no K-class cell, not even one of K = 2, has a binary cell's key.
+A K-class predictions file's cell adds the file's digest (a model given by accuracies adds nothing).
 """
 
 from __future__ import annotations
@@ -100,8 +101,10 @@ def k_cell_key(sweep: str, cell: KCellSpec) -> str:
     """One K-class cell of one sweep: K, its vectors (exactly), its replicate, its model's name and
     validation prior (two models of the same values under two names are two cells)."""
     errors = cell.errors if isinstance(cell.errors, str) else [[repr(v) for v in row] for row in cell.errors]
+    digest = {} if cell.digest is None else {"digest": cell.digest}
     return _digest(
         {
+            **digest,
             "sweep": sweep,
             "classes": cell.classes,
             "counts": list(cell.counts),

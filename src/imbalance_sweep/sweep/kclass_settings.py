@@ -18,6 +18,7 @@ config, checked before any run exists: the ``multiclass`` block, and which other
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from ..core.checks import InvalidValue, names_from
 from ..core.multiclass.confusion import DEFAULT_FEW_BELOW, DEFAULT_MANY_ABOVE
 from ..core.multiclass.evaluation import applicable_losses, of_the_training_prior
+from ..core.multiclass.file_model import ClassFileModel
 from ..core.multiclass.loss_settings import (
     DEFAULT_BETA,
     DEFAULT_MAX_MARGIN,
@@ -35,7 +37,7 @@ from ..core.multiclass.loss_settings import (
 )
 from ..core.multiclass.metrics import DEFAULT_TOP_K, MulticlassSettings, multiclass_settings
 from ..core.vocabulary import LOSS_NAMES, MULTICLASS_LOSS_NAMES
-from .kgrid import KCellSpec, k_grid_cells
+from .kgrid import KCellSpec, k_grid
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +143,13 @@ def k_class_cells(
     backend: str,
     score_model_name: str,
     thresholds_default: bool,
-) -> tuple[tuple[KCellSpec, ...], KClassSettings, tuple[str, ...]]:
+    start_dir: str | os.PathLike[str] | None = None,
+) -> tuple[tuple[KCellSpec, ...], KClassSettings, tuple[str, ...], Mapping[str, ClassFileModel]]:
     """A K-class grid's cells (each one's K-class cell built once, so a value out of its range stops
-    the sweep now, not at that cell), its settings and the losses its cells log."""
-    cells = k_grid_cells(grid)
+    the sweep now, not at that cell), its settings, the losses its cells log and the predictions
+    files its models name (read now, relative paths from ``start_dir``)."""
+    found = k_grid(grid, start_dir=start_dir)
+    cells = found.cells
     classes = cells[0].classes
     settings, given_losses = k_class_settings(config.get(SECTION), classes)
     if score_model_name != "uniform":
@@ -158,6 +163,8 @@ def k_class_cells(
             "at 0.5 and grid.thresholds unset"
         )
     for cell in cells:
+        if cell.digest is not None:  # a predictions file's cell: checked as the file was read
+            continue
         try:
             cell.multiclass_cell()
         except InvalidValue as error:
@@ -165,7 +172,7 @@ def k_class_cells(
     if settings.binary:
         if given_losses is not None:
             log.info("grid.classes=2: the cells run as binary cells, with losses=%s", ",".join(losses))
-        return cells, settings, losses
+        return cells, settings, losses, found.files
     if backend != "numpy":
         raise InvalidValue(
             f"backend={backend}: the K-class losses of grid.classes={classes} are numpy's; leave backend=numpy"
@@ -180,4 +187,4 @@ def k_class_cells(
                     f"cell {cell.name!r} has a training count of 0; leave them out (null: every loss "
                     "that applies)"
                 )
-    return cells, settings, names
+    return cells, settings, names, found.files

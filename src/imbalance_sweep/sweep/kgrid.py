@@ -10,14 +10,16 @@ The keys (each documented in long_tail.yaml; the profiles in docs/background/lon
 * ``models``: a list of ``{name, train, accuracy, errors}``: ``train`` a count profile or K counts
   (default: each cell's validation counts), ``accuracy`` an accuracy profile, ``errors`` a rule name
   or a K x K matrix (default ``uniform``); or ``{name, train, confusion}``, a K x K confusion matrix
-  that gives both the accuracies and the errors.
+  that gives both the accuracies and the errors; or ``{name, file, train, label}``, a K-class
+  predictions file (sweep/kfile_models.py: ``train`` default the file's class counts).
 * ``seeds``: replicate seeds (default ``[0]``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -25,6 +27,7 @@ import numpy as np
 
 from ..core.checks import InvalidValue, clipped, whole_number
 from ..core.multiclass.cell import MATRIX, MulticlassCell, make_multiclass_cell
+from ..core.multiclass.file_model import ClassFileModel
 from ..core.multiclass.profiles import (
     ERROR_RULES,
     checked_class_count,
@@ -36,9 +39,10 @@ from ..core.multiclass.profiles import (
 )
 from .config import checked_name
 from .grid import MAX_CELLS
+from .kfile_models import FILE_ERRORS, check_prior_rows, file_model, is_file_model
 
 K_GRID_KEYS = ("name", "classes", "validation", "models", "seeds")
-MODEL_KEYS = ("name", "train", "accuracy", "errors", "confusion")
+MODEL_KEYS = ("name", "train", "accuracy", "errors", "confusion", "file", "label")
 DEFAULT_ERRORS = "uniform"
 
 Matrix = tuple[tuple[float, ...], ...]
@@ -55,6 +59,9 @@ class KCellSpec:
     seed: int  # the replicate seed
     model: str  # the model's name in the grid
     prior: str  # the validation prior as the grid gives it, e.g. "exponential ratio=100 largest=1000"
+    # A predictions file's cell: the file's digest (its accuracies are the file's, its errors "file");
+    # None for a model of the uniform score model
+    digest: str | None = None
 
     @property
     def classes(self) -> int:
@@ -79,7 +86,12 @@ class KCellSpec:
     def multiclass_cell(self) -> MulticlassCell:
         """The K-class cell these values make (core/multiclass/cell.py), checked. An error matrix is
         already a spread (diagonal 0, rows summing to 1): the draw takes its rows' off-diagonal
-        weights as they are, and the accuracies stay these (not re-derived from a diagonal)."""
+        weights as they are, and the accuracies stay these (not re-derived from a diagonal). A
+        predictions file's cell has none (core/multiclass/file_model.py draws it)."""
+        if self.digest is not None:
+            raise InvalidValue(
+                f"the cell {self.name!r} is a predictions file's: it has no K-class uniform cell"
+            )
         rule = self.errors if isinstance(self.errors, str) else "uniform"
         cell = make_multiclass_cell(
             self.counts,
@@ -99,9 +111,24 @@ def is_k_grid(grid: Mapping[str, Any]) -> bool:
     return "classes" in grid
 
 
-def k_grid_cells(grid: Any, *, where: str = "grid.") -> tuple[KCellSpec, ...]:
+@dataclass(frozen=True)
+class KGrid:
+    """A K-class grid's cells, and the predictions files its models name, by model name."""
+
+    cells: tuple[KCellSpec, ...]
+    files: Mapping[str, ClassFileModel] = field(default_factory=dict)
+
+
+def k_grid_cells(
+    grid: Any, *, where: str = "grid.", start_dir: str | os.PathLike[str] | None = None
+) -> tuple[KCellSpec, ...]:
     """The cells of a K-class grid (a plain mapping, e.g. Hydra's composed ``grid`` as a container):
     validation x models x seeds in that nesting order, without repeats."""
+    return k_grid(grid, where=where, start_dir=start_dir).cells
+
+
+def k_grid(grid: Any, *, where: str = "grid.", start_dir: str | os.PathLike[str] | None = None) -> KGrid:
+    """:func:`k_grid_cells`, and the grid's predictions files read (relative paths from ``start_dir``)."""
     if not isinstance(grid, Mapping):
         raise InvalidValue(
             f"{where.rstrip('.')}={clipped(repr(grid), quoted=False)} is not a K-class grid mapping"
@@ -127,20 +154,44 @@ def k_grid_cells(grid: Any, *, where: str = "grid.") -> tuple[KCellSpec, ...]:
     validation = [_prior(f"{where}validation[{i}]", entry, classes) for i, entry in enumerate(priors)]
     named = [_model_entry(f"{where}models[{j}]", entry, j) for j, entry in enumerate(models)]
     _distinct_names(where, named)
+    files = {
+        j: _file_model(f"{where}models[{j}]", entry, classes, start_dir)
+        for j, entry in enumerate(named)
+        if is_file_model(entry)
+    }
     specs: dict[KCellSpec, None] = {}
     fixed_train = {
         j: _counts(f"{where}models[{j}].train", entry["train"], classes)
         for j, entry in enumerate(named)
         if entry.get("train") is not None
     }
-    for counts, label in validation:
+    fixed_train |= {j: model.class_counts for j, model in files.items() if j not in fixed_train}
+    for i, (counts, label) in enumerate(validation):
         for j, entry in enumerate(named):
             train = fixed_train.get(j, counts)
-            accuracies, errors = _model(f"{where}models[{j}]", entry, train)
+            digest: str | None = None
+            errors: str | Matrix
+            if j in files:
+                check_prior_rows(f"{where}validation[{i}]", counts, f"{where}models[{j}]", files[j])
+                accuracies, errors, digest = files[j].accuracies, FILE_ERRORS, files[j].digest
+            else:
+                accuracies, errors = _model(f"{where}models[{j}]", entry, train)
             for seed in replicates:
-                spec = KCellSpec(counts, accuracies, train, errors, seed, entry["name"], label)
+                spec = KCellSpec(counts, accuracies, train, errors, seed, entry["name"], label, digest)
                 specs[spec] = None
-    return tuple(specs)
+    return KGrid(tuple(specs), {named[j]["name"]: model for j, model in files.items()})
+
+
+def _file_model(
+    name: str, entry: Mapping[str, Any], classes: int, start_dir: str | os.PathLike[str] | None
+) -> ClassFileModel:
+    """A file model of a K-class grid (not of K = 2: those cells are binary ones)."""
+    if classes == 2:
+        raise InvalidValue(
+            f"{name}.file: a K-class predictions file on a grid of classes=2 runs as a binary file; give it "
+            "to a binary grid instead, e.g. grid=single 'grid.models=[{path: preds.csv, score: score_1}]'"
+        )
+    return file_model(name, entry, classes, start_dir=start_dir)
 
 
 def _entries(name: str, values: Any) -> list[Any]:
@@ -190,6 +241,12 @@ def _model_entry(name: str, entry: Any, index: int) -> dict[str, Any]:
         )
     model = dict(entry)
     model["name"] = checked_name(f"{name}.name", model.get("name") or f"model_{index}")
+    if is_file_model(model):
+        return model
+    if model.get("label") is not None:
+        raise InvalidValue(
+            f"{name}.label is a predictions file's key (its label column): give {name}.file too"
+        )
     if model.get("confusion") is not None:
         both = [key for key in ("accuracy", "errors") if model.get(key) is not None]
         if both:
@@ -269,3 +326,25 @@ def k_model(
         )
     accuracies, errors = _model(name, model, train)
     return KModel(model["name"], train, accuracies, errors)
+
+
+def k_file_model(
+    name: str,
+    entry: Any,
+    classes: int,
+    *,
+    default_name: str,
+    classes_key: str = "classes",
+    start_dir: str | os.PathLike[str] | None = None,
+) -> tuple[KModel, ClassFileModel]:
+    """One predictions file's model entry (``{name, file, train, label}``) for a config of one or two
+    models (the K-class flip): named ``default_name`` unless it says, trained on ``train`` or else
+    the file's class counts; the model (accuracies the file's, errors ``file``) and the file."""
+    model = _model_entry(name, entry, 0)
+    if not entry.get("name"):
+        model["name"] = checked_name(f"{name}.name", default_name)
+    loaded = file_model(name, model, classes, classes_key=classes_key, start_dir=start_dir)
+    train = loaded.class_counts
+    if model.get("train") is not None:
+        train = _counts(f"{name}.train", model["train"], classes)
+    return KModel(model["name"], train, loaded.accuracies, FILE_ERRORS), loaded

@@ -109,7 +109,15 @@ def k_cell_params(cell: KCellSpec, spec: SweepSpec) -> dict[str, object]:
         **settings,
         "metrics.ece_bins": spec.metrics.ece_bins,
         **spec.multiclass.params(),
+        **_k_file_params(cell, spec),  # nothing for a model given by its accuracies
     }
+
+
+def _k_file_params(cell: KCellSpec, spec: SweepSpec) -> dict[str, object]:
+    """A K-class predictions file's cell: the file it evaluates (its accuracies are the file's)."""
+    if cell.digest is None:
+        return {}
+    return spec.class_files[cell.model].file_params("model")
 
 
 def _bootstrap_params(spec: SweepSpec) -> dict[str, object]:

@@ -10,7 +10,7 @@ import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -19,8 +19,15 @@ from ..core.evaluation import evaluate_cell
 from ..core.expectations import beside_sampled, expected_cell
 from ..core.losses import TermSums, make_terms
 from ..core.multiclass.cell import as_binary_cell
-from ..core.multiclass.evaluation import applicable_losses, evaluate_multiclass_cell
+from ..core.multiclass.evaluation import (
+    RANKING_MAX_SCORES,
+    applicable_losses,
+    evaluate_multiclass_cell,
+    evaluate_rows,
+)
 from ..core.multiclass.expected import expected_of_cell
+from ..core.multiclass.file_model import file_expected_values, file_score_chunks
+from ..core.multiclass.metrics import MulticlassSettings
 from ..core.score_models import ScoreModel
 from ..core.score_models.empirical import EmpiricalModel
 from ..runtime.signals import Interrupted, interrupts_deferred
@@ -227,9 +234,9 @@ def run_cell(
             stack.enter_context(tracker.closing(run_id))
         if config:
             tracker.log_text(run_id, config, "config.yaml")
-        model = spec.model_of(cell)
-        if model.dataset:  # the predictions file the cell evaluates
-            tracker.log_dataset(run_id, model.dataset)
+        dataset = spec.dataset_of(cell)
+        if dataset:  # the predictions file the cell evaluates
+            tracker.log_dataset(run_id, dataset)
         vectors = k_cell_file(cell) if isinstance(cell, KCellSpec) else None
         if vectors is not None:  # a K-class cell's vectors too long for params
             tracker.log_text(run_id, vectors, K_CELL_FILE)
@@ -245,6 +252,8 @@ def cell_values(
     predictions file's cell with its bootstrap intervals when the sweep asks for them. A K-class
     cell: its K-class losses and metrics (:func:`k_cell_values`); one of K = 2 is its binary cell."""
     if isinstance(cell, KCellSpec):
+        if cell.digest is not None:  # a K-class predictions file's cell
+            return k_file_cell_values(spec, cell)
         multiclass = cell.multiclass_cell()
         if multiclass.classes == 2:  # the binary engine: the binary record, bit for bit
             return cell_values(spec, as_binary_cell(multiclass), model, term_sums)
@@ -287,12 +296,7 @@ def k_cell_values(spec: SweepSpec, cell: KCellSpec) -> dict[str, float]:
     """A K-class cell's exact values, or (sampled) its draw evaluated with the exact ones beside them:
     the sweep's K-class losses that apply to it (those of the training prior need every training count
     > 0) and every K-class metric, at the sweep's settings."""
-    settings = spec.multiclass
-    assert settings is not None, "a K-class cell is a K-class sweep's"
-    applicable = applicable_losses(cell.training_counts)
-    losses = [name for name in spec.losses if name in applicable]
-    metric_settings = settings.metric_settings(spec.metrics.ece_bins)
-    loss_settings = {"alpha": spec.alpha, "gamma": spec.gamma, **settings.loss_settings()}
+    losses, metric_settings, loss_settings = k_cell_settings(spec, cell)
     multiclass = cell.multiclass_cell()
     expected = expected_of_cell(
         multiclass,
@@ -310,6 +314,49 @@ def k_cell_values(spec: SweepSpec, cell: KCellSpec) -> dict[str, float]:
         seed=spec.seed,
         losses=losses,
         chunk_size=spec.chunk_size,
+        settings=metric_settings,
+        **loss_settings,
+    )
+    return {**drawn, **beside_sampled(expected)}
+
+
+def k_cell_settings(spec: SweepSpec, cell: KCellSpec) -> tuple[list[str], MulticlassSettings, dict[str, Any]]:
+    """A K-class cell's losses (the sweep's that apply to it: those of the training prior need every
+    training count > 0), its metrics' settings and its losses' settings."""
+    settings = spec.multiclass
+    assert settings is not None, "a K-class cell is a K-class sweep's"
+    applicable = applicable_losses(cell.training_counts)
+    losses = [name for name in spec.losses if name in applicable]
+    metric_settings = settings.metric_settings(spec.metrics.ece_bins)
+    loss_settings = {"alpha": spec.alpha, "gamma": spec.gamma, **settings.loss_settings()}
+    return losses, metric_settings, loss_settings
+
+
+def k_file_cell_values(spec: SweepSpec, cell: KCellSpec) -> dict[str, float]:
+    """A K-class predictions file's cell (core/multiclass/file_model.py): the file's set re-weighted
+    exactly to the cell's prior, or (sampled) the cell's counts resampled from the file's rows of
+    each class and evaluated as a K-class cell's draw, the exact values beside them."""
+    losses, metric_settings, loss_settings = k_cell_settings(spec, cell)
+    model = spec.class_files[cell.model]
+    expected = file_expected_values(
+        model,
+        cell.counts,
+        losses=losses,
+        training_counts=cell.training_counts,
+        settings=metric_settings,
+        **loss_settings,
+    )
+    if spec.mode != "sampled":
+        return expected
+    chunks = file_score_chunks(
+        model, cell.counts, seed=spec.seed, replicate=cell.replicate, chunk_size=spec.chunk_size
+    )
+    drawn = evaluate_rows(
+        chunks,
+        classes=cell.classes,
+        training_counts=cell.training_counts,
+        losses=losses,
+        ranked_rows=cell.size if cell.size * cell.classes <= RANKING_MAX_SCORES else 0,
         settings=metric_settings,
         **loss_settings,
     )
@@ -415,9 +462,12 @@ def log_sweep_inputs(sweep: SweepRun, sweep_run: str) -> None:
     """The parent's config.yaml, and the predictions files its cells evaluate as its datasets."""
     if sweep.config_text:
         sweep.tracker.log_text(sweep_run, sweep.config_text, "config.yaml")
-    for model in (sweep.spec.score_model, *sweep.spec.file_models.values()):
-        if model.dataset:
-            sweep.tracker.log_dataset(sweep_run, model.dataset)
+    spec = sweep.spec
+    datasets = [model.dataset for model in (spec.score_model, *spec.file_models.values())]
+    datasets += [model.dataset for model in spec.class_files.values()]
+    for dataset in datasets:
+        if dataset:
+            sweep.tracker.log_dataset(sweep_run, dataset)
 
 
 def run_cells(sweep: SweepRun, opened: OpenedSweep, ahead: CellsAhead) -> dict[SweepCell, Row]:
