@@ -34,6 +34,7 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from imbalance_sweep.runtime.lifetime import whole_process
 from imbalance_sweep.sweep import plan
 from imbalance_sweep.sweep.config import CONFIG_DIR, SweepSpec, sweep_spec
 
@@ -154,4 +155,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # As a command's own process: the estimate is the one the command prints (there a forked worker
+    # computes the cells ahead while they are logged: SweepSpec.computes_ahead).
+    with whole_process():
+        code = main()
+    sys.exit(code)
