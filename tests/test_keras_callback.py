@@ -251,6 +251,7 @@ def keras_stop(values: list[float], patience: int) -> tuple[int | None, int]:
 @pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
 )
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_early_stopping_on_the_panels_value_stops_where_the_logged_values_say(store, tmp_path):
     """balanced_bce at 1 %: this model trades recall for the negatives, and it rises after epoch 2."""
     x_train, y_train = data(400, 40, seed=1)
@@ -404,6 +405,7 @@ def test_inside_an_active_run_the_panel_logs_there_and_leaves_it_open(store):
     assert "val_at_0.01/f1" in stored.data.metrics
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_beside_autolog_both_log_into_autologs_run(store, monkeypatch):
     """autolog starts the run; it also logs the panel's values in Keras's logs (their names are
     valid MLflow names), equal to the panel's own."""
@@ -520,6 +522,7 @@ def test_an_exception_in_a_users_run_is_left_to_the_runs_owner(store):
     assert epochs_logged(store, run.info.run_id) == [0, 1]
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_beside_autolog_an_exception_ends_autologs_run_failed(store, monkeypatch):
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
     x_train, y_train = data(64, 16, seed=1)

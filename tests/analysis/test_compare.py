@@ -405,6 +405,7 @@ def test_partly_overlapping_grids_compare_where_cells_coincide(sweep, store, cap
     assert [row["metric"] for row in rows] == ["f1", "f1", "loss/bce", "loss/bce"]
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_a_name_is_its_most_recent_finished_run_and_an_id_exactly_that_run(sweep, store, capsys):
     # resume=false: three sweeps of one name (a plain re-run would resume, and change nothing)
     first = sweep("sweep_name=base")
@@ -421,6 +422,7 @@ def test_a_name_is_its_most_recent_finished_run_and_an_id_exactly_that_run(sweep
     assert run.data.metrics["n_metrics_differing"] == 0
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_a_one_cell_run_is_a_sweep_of_one_cell(sweep, store):
     sweep("sweep_name=base")
     sweep("grid=single", "grid.balances=[[500,500]]", "grid.models=[[0.98,0.9]]", "seed=2", "sweep_name=lone")
@@ -429,6 +431,7 @@ def test_a_one_cell_run_is_a_sweep_of_one_cell(sweep, store):
     assert run.data.params["n_cells_compared"] == "1" and run.data.params["sweep.A.n_cells"] == "1"
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_under_mlflow_run_the_comparison_logs_into_the_launched_run(sweep, store, monkeypatch):
     sweep("seed=0", "sweep_name=base")
     sweep("seed=1", "sweep_name=reseeded")
@@ -485,6 +488,7 @@ def summary_of(out):
     return lines[next(index for index, line in enumerate(lines) if line.startswith("store:")) :]
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_comparing_the_same_sweeps_again_logs_nothing_new_and_names_the_earlier_run(sweep, store, capsys):
     sweep("seed=0", "sweep_name=base")
     sweep("seed=1", "sweep_name=reseeded")
@@ -524,6 +528,7 @@ def test_comparing_the_same_sweeps_again_logs_nothing_new_and_names_the_earlier_
     assert len(comparison_runs(store)) == 2
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_a_sweep_that_gained_cells_is_compared_anew(sweep, store, capsys):
     sweep("seed=0", "sweep_name=base")
     grown = sweep("seed=1", "sweep_name=grown", "grid.balances=[[500,500]]")
@@ -544,6 +549,7 @@ def test_a_sweep_that_gained_cells_is_compared_anew(sweep, store, capsys):
     assert f"run:        {second} (comparison of 2 sweeps)" in out
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_under_mlflow_run_a_repeat_points_the_launched_run_to_the_earlier_one(
     sweep, store, monkeypatch, capsys
 ):

@@ -111,6 +111,7 @@ def test_crossings_finds_every_root_of_a_wiggly_function():
     assert roots == pytest.approx([k * np.pi / 20 for k in range(1, 7)], rel=1e-12)
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_sampled_cells_confirm_the_bce_flip():
     """Large sampled validation sets on either side of the flip prefer the predicted model."""
     (flip,) = flips(HIGH_PRECISION, HIGH_RECALL, losses=["bce"])["bce"]
@@ -181,6 +182,7 @@ def test_the_flip_run_holds_the_flip_points_and_the_chart(tracking_uri, tmp_path
     ]
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_python_m_flip_states_two_flips_and_leaves_no_hydra_folders(tracking_uri, tmp_path):
     """The door as a person uses it: the ECE of these two models flips twice, and the line names the
     model preferred in each of the three regions; the folder it ran in gains only MLflow's artifacts."""

@@ -2,6 +2,8 @@
 
 import tracemalloc
 
+import pytest
+
 from imbalance_sweep.core.cell import Cell
 from imbalance_sweep.core.evaluation import RANKING_CAPACITY_CHUNKS, evaluate_cell
 from imbalance_sweep.core.losses import LOSS_NAMES, make_terms
@@ -17,6 +19,7 @@ def peak_bytes(cell, chunk_size):
         tracemalloc.stop()
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_peak_memory_does_not_grow_with_the_cell():
     """Below the ranking table's capacity (16 chunks' worth of distinct scores) memory grows with the
     cell's distinct scores; above it, not at all: a cell 10x larger than one already over capacity

@@ -340,7 +340,8 @@ def test_uniform_closed_forms_against_a_second_quadrature(acc_0s, acc_1s):
         assert ece == pytest.approx(reference_ece(negatives, positives, pi), abs=CLOSED_FORM_TOLERANCE)
 
 
-@pytest.mark.parametrize("concentration", [0.5, 2.0, 50.0])
+# concentration 50: peaked laws, seconds of scipy quadrature each; the full suite runs them
+@pytest.mark.parametrize("concentration", [0.5, 2.0, pytest.param(50.0, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("acc_0s, acc_1s", BETA_CASES)
 def test_beta_quadrature_against_a_second_quadrature(concentration, acc_0s, acc_1s):
     model = BetaModel(concentration)

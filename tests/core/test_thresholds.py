@@ -367,6 +367,7 @@ def cell_runs(tracking_uri, parent_id):
     return client, parent, {run.data.params["threshold"]: run for run in runs}
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_a_sweep_over_thresholds_logs_each_cell_and_reads_back(make_spec, tracking_uri, tmp_path):
     cell = ("grid=single", "grid.balances=[[3000,300]]", "grid.models=[[0.9,0.6],[0.8,0.7]]")
     spec = make_spec(*cell, "grid.thresholds=[0.3,0.5,best:f1]", "report=all", f"tracking_uri={tracking_uri}")

@@ -138,6 +138,7 @@ def test_shards_split_the_grid_and_share_one_parent(make_spec, tracking_uri, uni
     assert finished_metrics(tracking_uri) == uninterrupted
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_racing_shards_without_a_lock_keep_one_parent(make_spec, tracking_uri, uninterrupted, monkeypatch):
     """As on a tracking server: no file lock, and both shards look for a parent before either has
     created one. Both create one; after settling they keep the same run and the other is deleted."""
@@ -352,6 +353,7 @@ def test_two_identical_sweeps_at_once_end_with_one_finished_run_per_cell(
     assert MlflowClient(tracking_uri).get_run(parents[0]).info.status == "FINISHED"
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_two_identical_sweeps_at_once_on_a_server_keep_one_parent_and_one_run_per_cell(
     make_spec, tracking_uri, uninterrupted, monkeypatch
 ):
@@ -382,6 +384,7 @@ def test_a_sweep_racing_its_resume_ends_with_one_finished_run_per_cell(
     assert finished_metrics(tracking_uri) == uninterrupted
 
 
+@pytest.mark.slow  # seconds of work: the full suite runs it, the fast one (-m "not slow") need not
 def test_duplicates_already_in_a_store_are_chosen_between_and_said_once(make_spec, tracking_uri, capsys):
     """An older store holds a cell FINISHED twice: resume counts one, compare compares the earliest."""
     from imbalance_sweep import compare
