@@ -34,6 +34,21 @@ def environment_without_mlflow_launch() -> dict[str, str]:
 # --- reading a store back ---------------------------------------------------------------------------
 
 
+def run_example(example: Path, folder: Path, tracking_uri: str) -> list[str]:
+    """Run an example script as a person does (``python examples/<name>.py --out preds
+    --tracking-uri ...``) in ``folder``; the lines it printed. Fails on a non-zero exit."""
+    done = subprocess.run(
+        [sys.executable, str(example), "--out", "preds", "--tracking-uri", tracking_uri],
+        cwd=folder,
+        env=environment_without_mlflow_launch(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
 def runs_by_role(tracking_uri, experiment="imbalance-sweep"):
     """The experiment's runs, as {Role.SWEEP: [...], Role.CELL: [...]} (MLflow's Run objects)."""
     client = MlflowClient(tracking_uri)

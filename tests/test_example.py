@@ -1,13 +1,11 @@
 """The breast cancer example, end to end: two scikit-learn models, their files, the flip run in MLflow."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
-from helpers import environment_without_mlflow_launch
+from helpers import run_example
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import log_loss
 
@@ -23,16 +21,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "breast_cancer.py"
 @pytest.mark.slow
 def test_the_breast_cancer_example_logs_the_flip_points_of_its_two_models(tmp_path, new_store_file):
     uri = new_store_file(tmp_path / "mlflow.db")  # the session's new store, not built again here
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--out", "preds", "--tracking-uri", uri],
-        cwd=tmp_path,
-        env=environment_without_mlflow_launch(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = run_example(EXAMPLE, tmp_path, uri)
     files = tmp_path / "preds" / "logreg.csv", tmp_path / "preds" / "naive_bayes.parquet"
     labels = pcsv.read_csv(files[0])["label"].to_numpy()
     assert (labels == pq.read_table(files[1])["label"].to_numpy()).all()

@@ -1,12 +1,10 @@
 """The digits long-tail example, end to end: two scikit-learn models trained on a long tail, their
 K-class predictions files, the K-class flip run in MLflow held to the flips recomputed from the files."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import environment_without_mlflow_launch
+from helpers import run_example
 from mlflow.tracking import MlflowClient
 
 from imbalance_sweep.core.multiclass.file_flip_inputs import file_class_values
@@ -22,16 +20,7 @@ TRAIN = [120, 86, 61, 44, 31, 22, 16, 11, 8, 6]
 @pytest.mark.slow
 def test_the_digits_example_logs_the_flips_of_its_two_files(tmp_path, new_store_file):
     uri = new_store_file(tmp_path / "mlflow.db")
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--out", "preds", "--tracking-uri", uri],
-        cwd=tmp_path,
-        env=environment_without_mlflow_launch(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = run_example(EXAMPLE, tmp_path, uri)
     assert lines[0] == f"training images a digit: {TRAIN}"
     files = [load_class_file_model(tmp_path / "preds" / name) for name in ("plain.parquet", "balanced.csv")]
     assert [model.class_counts for model in files] == [(50,) * 10] * 2  # the balanced validation set

@@ -223,14 +223,18 @@ def _arrow_columns(path: Path, columns: tuple[str, str]) -> list[np.ndarray]:
                 if column not in present:
                     raise missing_column(path, column, present) from None
             raise csv_error(path, error) from None
-    arrays = []
-    for column in columns:
-        values = table.column(column).combine_chunks()
-        if values.null_count:
-            row = int(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0])
-            raise InvalidValue(f"{file_named(path)}, row {row + 1}: {column} is missing")
-        arrays.append(values.to_numpy(zero_copy_only=False))
-    return arrays
+    return [column_values(path, table, column) for column in columns]
+
+
+def column_values(path: Path, table: Any, column: str) -> np.ndarray:
+    """A column of a pyarrow table read from ``path`` as a numpy array; a missing value is one line
+    that names its row."""
+    values = table.column(column).combine_chunks()
+    if values.null_count:
+        row = int(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0])
+        raise InvalidValue(f"{file_named(path)}, row {row + 1}: {column} is missing")
+    array: np.ndarray = values.to_numpy(zero_copy_only=False)
+    return array
 
 
 def _npy_field_names(path: Path) -> list[str] | None:

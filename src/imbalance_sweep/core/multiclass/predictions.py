@@ -25,6 +25,7 @@ from ..checks import NOT_A_PROBABILITY, InvalidValue, first_non_probability
 from ..predictions import (
     check_file,
     column_names,
+    column_values,
     csv_error,
     csv_header,
     cut_shown,
@@ -104,11 +105,7 @@ def _read(path: Path, label: str, classes: int | None) -> tuple[list[str], list[
         raise csv_error(path, error) from None
     arrays = []
     for column in columns:
-        values = table.column(column).combine_chunks()
-        if values.null_count:
-            row = int(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0])
-            raise InvalidValue(f"{file_named(path)}, row {row + 1}: {column} is missing")
-        array = values.to_numpy(zero_copy_only=False)
+        array = column_values(path, table, column)
         if array.dtype.kind not in "biuf":  # text, dates, ...: a cast would fail or mislead
             row = first_non_number(array)
             raise InvalidValue(
