@@ -76,10 +76,12 @@ def balanced_counts(classes: Any, per_class: Any, *, where: str = "") -> Counts:
     return _checked_total(np.full(k, n, dtype=np.int64), f"{where}per_class={n} x classes={k}")
 
 
-def _decreasing_counts(largest: int, factors: Rates, min_count: int, where: str) -> Counts:
-    """floor(largest * factor) per class, raised to ``min_count``."""
-    counts = np.maximum(np.floor(largest * factors), min_count).astype(np.int64)
-    return _checked_total(counts, f"{where}largest={largest} with classes={factors.size}")
+def _decreasing_counts(shapes: list[float], min_count: int, largest: int, where: str) -> Counts:
+    """floor of each class's ``shapes`` value, raised to ``min_count``. The values are Python floats
+    (the C library's pow, correctly rounded): numpy's own power differs by an ulp between its versions
+    and CPUs, and an ulp below a whole number floors one lower."""
+    counts = np.array([max(math.floor(shape), min_count) for shape in shapes], dtype=np.int64)
+    return _checked_total(counts, f"{where}largest={largest} with classes={len(shapes)}")
 
 
 def exponential_counts(
@@ -91,8 +93,8 @@ def exponential_counts(
     rho = _number_at_least(f"{where}ratio", ratio, 1.0, "an imbalance ratio n_max / n_min >= 1")
     n_max = _size(f"{where}largest", largest)
     floor = _min_count(min_count, n_max, where)
-    factors = np.power(1.0 / rho, np.arange(k) / (k - 1.0))
-    return _decreasing_counts(n_max, factors, floor, where)
+    shapes = [n_max * (1.0 / rho) ** (index / (k - 1.0)) for index in range(k)]
+    return _decreasing_counts(shapes, floor, n_max, where)
 
 
 def zipf_counts(classes: Any, exponent: Any, largest: Any, *, min_count: Any = 1, where: str = "") -> Counts:
@@ -102,8 +104,8 @@ def zipf_counts(classes: Any, exponent: Any, largest: Any, *, min_count: Any = 1
     s = _number_at_least(f"{where}exponent", exponent, 0.0, "a Zipf exponent >= 0")
     n_max = _size(f"{where}largest", largest)
     floor = _min_count(min_count, n_max, where)
-    factors = np.power(np.arange(1.0, k + 1.0), -s)
-    return _decreasing_counts(n_max, factors, floor, where)
+    shapes = [n_max / (index + 1.0) ** s for index in range(k)]  # a division: whole where it is whole
+    return _decreasing_counts(shapes, floor, n_max, where)
 
 
 def imagenet_lt_counts(classes: Any = IMAGENET_LT_CLASSES, *, where: str = "") -> Counts:
@@ -113,8 +115,9 @@ def imagenet_lt_counts(classes: Any = IMAGENET_LT_CLASSES, *, where: str = "") -
     k = checked_class_count(classes, where=where)
     knots_at, knot_counts = zip(*IMAGENET_LT_KNOTS, strict=True)
     ranks = np.arange(k) / (k - 1.0)
-    shape = np.exp(np.interp(ranks, knots_at, np.log(knot_counts)))
-    return _checked_total(np.floor(shape + 0.5).astype(np.int64), f"{where}imagenet_lt counts")
+    logs = np.interp(ranks, knots_at, [math.log(count) for count in knot_counts]).tolist()
+    counts = [math.floor(math.exp(value) + 0.5) for value in logs]  # the C library's, as above
+    return _checked_total(np.array(counts, dtype=np.int64), f"{where}imagenet_lt counts")
 
 
 def explicit_counts(classes: Any, counts: Any, *, where: str = "", name: str = "counts") -> Counts:
