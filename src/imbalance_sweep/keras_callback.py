@@ -74,8 +74,8 @@ from .core.checks import (
 from .core.evaluation import check_loss_settings
 from .core.losses import LOSS_NAMES
 from .core.metrics import METRIC_NAMES, lower_is_better, metric_settings
-from .core.multiclass.evaluation import of_the_training_prior
 from .core.multiclass.labelled import checked_classes, labelled_class_scores, per_class
+from .core.multiclass.loss_settings import of_the_training_prior
 from .core.multiclass.metrics import multiclass_settings
 from .core.multiclass.predictions import class_predictions_table
 from .core.multiclass.reweighting import class_validation_values, reweighting

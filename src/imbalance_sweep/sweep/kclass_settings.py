@@ -25,7 +25,7 @@ from typing import Any
 
 from ..core.checks import InvalidValue, names_from
 from ..core.multiclass.confusion import DEFAULT_FEW_BELOW, DEFAULT_MANY_ABOVE
-from ..core.multiclass.evaluation import applicable_losses, of_the_training_prior
+from ..core.multiclass.evaluation import applicable_losses
 from ..core.multiclass.file_model import ClassFileModel
 from ..core.multiclass.loss_settings import (
     DEFAULT_BETA,
@@ -34,6 +34,7 @@ from ..core.multiclass.loss_settings import (
     DEFAULT_TAU,
     effective_number_beta,
     finite_at_least,
+    of_the_training_prior,
 )
 from ..core.multiclass.metrics import DEFAULT_TOP_K, MulticlassSettings, multiclass_settings
 from ..core.vocabulary import LOSS_NAMES, MULTICLASS_LOSS_NAMES

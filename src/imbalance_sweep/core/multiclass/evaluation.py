@@ -27,19 +27,15 @@ from numpy.typing import NDArray
 
 from ..checks import names_from, whole_number
 from ..simulator import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
-from ..vocabulary import MULTICLASS_LOSS_NAMES, MULTICLASS_LOSSES_BY_NAME, loss_key
+from ..vocabulary import MULTICLASS_LOSS_NAMES, loss_key
 from .cell import MulticlassCell
+from .loss_settings import of_the_training_prior, prior_counts_of
 from .losses import MulticlassLosses
 from .metrics import DEFAULT_MULTICLASS, MulticlassAccumulator, MulticlassSettings
 from .ranking import ranking_metrics
 from .simulator import cell_score_chunks
 
 RANKING_MAX_SCORES = 1 << 24
-
-
-def of_the_training_prior(names: Iterable[str]) -> list[str]:
-    """The losses of ``names`` that take the training prior."""
-    return [name for name in names if MULTICLASS_LOSSES_BY_NAME[name].kind == "training_prior"]
 
 
 def applicable_losses(training_counts: tuple[int, ...]) -> tuple[str, ...]:
@@ -70,8 +66,9 @@ def evaluate_rows(
         if losses is None
         else names_from("losses", losses, MULTICLASS_LOSS_NAMES)
     )
-    prior = training_counts if of_the_training_prior(names) else None  # a 0 refused only where used
-    loss_sums = MulticlassLosses(classes, names, training_counts=prior, **loss_settings)
+    loss_sums = MulticlassLosses(
+        classes, names, training_counts=prior_counts_of(names, training_counts), **loss_settings
+    )
     metrics = MulticlassAccumulator(classes, settings, training_counts=training_counts)
     kept_labels = np.empty(ranked_rows, dtype=np.intp)
     kept_columns = np.empty((classes, ranked_rows), dtype=np.float32)  # column by column: ranked so

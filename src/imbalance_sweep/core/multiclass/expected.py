@@ -31,7 +31,7 @@ from .confusion import DEFAULT_FEW_BELOW, DEFAULT_MANY_ABOVE
 from .expected_metrics import metric_values
 from .expected_terms import term_moments
 from .labelled import per_class
-from .loss_settings import class_tables
+from .loss_settings import class_tables, of_the_training_prior, prior_counts_of
 from .losses import class_weights
 from .metrics import DEFAULT_TOP_K, multiclass_settings
 
@@ -104,9 +104,8 @@ def expected_losses(
 ) -> dict[str, float]:
     """``loss/<name>`` and ``stderr/loss/<name>`` of each loss of ``losses``. The training counts are
     the tables' only where a loss takes the training prior (a count of 0 is allowed otherwise)."""
-    if not any(MULTICLASS_LOSSES_BY_NAME[name].kind == "training_prior" for name in losses):
-        tables_settings = {key: value for key, value in tables_settings.items() if key != "training_counts"}
-    tables = class_tables(counts.size, losses, **tables_settings)
+    training = prior_counts_of(losses, tables_settings.get("training_counts"))
+    tables = class_tables(counts.size, losses, **{**tables_settings, "training_counts": training})
     terms = {MULTICLASS_LOSSES_BY_NAME[name].term for name in losses}
     moments = term_moments(sorted(terms), accuracies, spread, tables)
     total = float(counts.sum())
@@ -177,7 +176,7 @@ def expected_of_cell(cell: MulticlassCell, **settings: Any) -> dict[str, float]:
 def training_or_validation_counts(training_counts: Any, counts: Floats, losses: tuple[str, ...]) -> Floats:
     """The training counts, checked (>= 0; > 0 where a loss of ``losses`` takes their prior), or the
     validation ``counts`` in their place."""
-    needing = [name for name in losses if MULTICLASS_LOSSES_BY_NAME[name].kind == "training_prior"]
+    needing = of_the_training_prior(losses)
     if training_counts is None:
         if needing and not (counts > 0).all():
             empty = int(np.argmin(counts))

@@ -22,6 +22,7 @@ from ..vocabulary import MULTICLASS_LOSS_NAMES, MULTICLASS_LOSSES_BY_NAME
 from .confusion import confusion_counts, predicted_classes
 from .exact_sums import ExactSums, rounded
 from .file_model import ClassFileModel
+from .loss_settings import prior_counts_of
 from .losses import MulticlassLosses, class_weights, sample_terms
 from .prior_flip import ClassValues, class_values
 
@@ -50,8 +51,7 @@ def file_class_values(
         else names_from("losses", losses, MULTICLASS_LOSS_NAMES)
     )
     training = counts if training_counts is None else tuple(training_counts)
-    needs_prior = any(MULTICLASS_LOSSES_BY_NAME[loss].kind == "training_prior" for loss in names)
-    prior = training if needs_prior else None
+    prior = prior_counts_of(names, training)
     terms: dict[str, np.ndarray] = {}
     weights: dict[str, np.ndarray] = {}
     if names:

@@ -36,6 +36,7 @@ from ..simulator import DEFAULT_CHUNK_SIZE
 from ..vocabulary import MULTICLASS_LOSSES_BY_NAME, loss_key
 from .confusion import confusion_counts, predicted_classes
 from .labelled import Labels
+from .loss_settings import prior_counts_of
 from .losses import MulticlassLosses, class_weights, sample_terms
 from .metrics import DEFAULT_MULTICLASS, MulticlassSettings
 from .predictions import load_class_predictions, score_column
@@ -207,11 +208,7 @@ def _standard_errors(
 ) -> dict[str, float]:
     if not losses:
         return {}
-    prior = (
-        training_counts
-        if any(MULTICLASS_LOSSES_BY_NAME[n].kind == "training_prior" for n in losses)
-        else None
-    )
+    prior = prior_counts_of(losses, training_counts)
     chosen = MulticlassLosses(model.classes, list(losses), training_counts=prior, **loss_settings)
     terms = sample_terms(model.labels, model.scores, chosen.losses, training_counts=prior, **loss_settings)
     present = [k for k, count in enumerate(counts) if count]

@@ -22,7 +22,7 @@ from .expected import class_accuracies, error_spread
 from .expected_metrics import expected_confusion
 from .expected_terms import term_moments
 from .labelled import checked_classes, per_class
-from .loss_settings import class_tables
+from .loss_settings import class_tables, of_the_training_prior
 from .losses import class_weights
 from .prior_flip import ClassValues, class_values
 from .profiles import ERROR_RULES
@@ -55,7 +55,7 @@ def model_class_values(
         if isinstance(losses, (list, tuple)) and not losses
         else names_from("losses", losses, MULTICLASS_LOSS_NAMES)
     )
-    needs_prior = any(MULTICLASS_LOSSES_BY_NAME[loss].kind == "training_prior" for loss in names)
+    needs_prior = bool(of_the_training_prior(names))
     training = per_class("training_counts", training_counts, classes, positive=needs_prior)
     spread = _spread(errors, training)
     tables = class_tables(classes, names, training_counts=training, **loss_settings)

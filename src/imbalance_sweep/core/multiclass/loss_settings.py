@@ -5,6 +5,7 @@ adjustments and the LDAM margins (the formulas: ``losses``'s docstring)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,17 @@ class ClassTables:
     scale: float  # LDAM's logit scale s
 
 
+def of_the_training_prior(names: Iterable[str]) -> list[str]:
+    """The losses of ``names`` that take the training prior."""
+    return [name for name in names if MULTICLASS_LOSSES_BY_NAME[name].kind == "training_prior"]
+
+
+def prior_counts_of(names: Iterable[str], training_counts: Any) -> Any:
+    """``training_counts`` where a loss of ``names`` takes their prior, else None: the tables then
+    need none, so a training count of 0 is refused only where it is used."""
+    return training_counts if of_the_training_prior(names) else None
+
+
 def class_tables(
     classes: int,
     losses: tuple[str, ...],
@@ -63,7 +75,7 @@ def class_tables(
     tau = finite_at_least("tau", tau, 0.0)
     max_margin = finite_at_least("max_margin", max_margin, 0.0)
     scale = finite_at_least("scale", scale, 0.0, strict=True)
-    needing = [name for name in losses if MULTICLASS_LOSSES_BY_NAME[name].kind == "training_prior"]
+    needing = of_the_training_prior(losses)
     if training_counts is None:
         if needing:
             raise InvalidValue(

@@ -46,9 +46,9 @@ from .confusion import (
     float_confusion_metrics,
     predicted_classes,
 )
-from .evaluation import of_the_training_prior
 from .exact_sums import ExactSums, rounded
 from .labelled import Labels, Scores, labelled_class_scores, per_class
+from .loss_settings import of_the_training_prior, prior_counts_of
 from .losses import MulticlassLosses, class_weights, multiclass_losses, sample_terms
 from .metrics import (
     DEFAULT_MULTICLASS,
@@ -263,7 +263,7 @@ def reweighted_values(
     """Losses (``loss/<name>``) and metrics re-weighted to ``prior``, keys as a K-class cell logs
     them; ``training_counts`` feed the training-prior losses and the bands."""
     names = MULTICLASS_LOSS_NAMES if losses is None else names_from("losses", losses, MULTICLASS_LOSS_NAMES)
-    prior_counts = training_counts if of_the_training_prior(names) else None  # a 0 refused only where used
+    prior_counts = prior_counts_of(names, training_counts)
     values = {
         loss_key(name): value
         for name, value in reweighted_losses(
@@ -299,9 +299,7 @@ def class_validation_values(
     if losses is None:  # every loss that applies: those of the training prior need counts > 0
         left_out = [] if min(counts) > 0 else of_the_training_prior(MULTICLASS_LOSS_NAMES)
         names = [name for name in MULTICLASS_LOSS_NAMES if name not in left_out]
-    prior_counts = (
-        counts if of_the_training_prior(names_from("losses", names, MULTICLASS_LOSS_NAMES)) else None
-    )
+    prior_counts = prior_counts_of(names_from("losses", names, MULTICLASS_LOSS_NAMES), counts)
     as_is = {
         loss_key(name): value
         for name, value in multiclass_losses(
